@@ -1,0 +1,44 @@
+# Freewheel: two commands for a newcomer. `make run` serves the platform, `make test` checks it.
+# Both create .venv and install from constraints.txt when needed. Without DATABASE_URL / REDIS_URL they start
+# an embedded PostgreSQL and Valkey under .services/ (see README "Services") and stop them on exit.
+
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+WITH_SERVICES := $(PY) -m config.devservices --
+
+.PHONY: run test lint typecheck pytest schema install lock clean-services
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; v=sys.version_info; sys.exit(0 if v >= (3, 12) else "Freewheel needs Python 3.12+; found %s at %s. Install 3.12 or run make PYTHON=/path/to/python3.12" % (sys.version.split()[0], sys.executable))'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(WITH_SERVICES) $(PY) manage.py devrun
+
+test: lint typecheck schema pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy .
+
+schema: $(STAMP)
+	$(WITH_SERVICES) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+pytest: $(STAMP)
+	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Re-resolve the pinned versions (after changing dependencies in pyproject.toml).
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^freewheel' > constraints.txt
+
+clean-services:
+	rm -rf .services

@@ -1,0 +1,8 @@
+"""WSGI entry point: the REST API and admin are served here (granian/gunicorn), see README "Topology"."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+application = get_wsgi_application()

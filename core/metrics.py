@@ -1,0 +1,60 @@
+"""Prometheus metrics: request counts and latencies per route, plus collectors the apps register.
+
+With several WSGI workers set ``PROMETHEUS_MULTIPROC_DIR`` so that ``/metrics`` aggregates all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import REGISTRY, Collector
+
+REQUESTS = Counter("freewheel_http_requests_total", "HTTP requests served", ["method", "route", "status"])
+LATENCY = Histogram(
+    "freewheel_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+_extra_collectors: list[Collector] = []
+
+
+def register_collector(collector: Collector) -> None:
+    """Add a collector that is read at scrape time (e.g. telemetry stream lag from Redis)."""
+    _extra_collectors.append(collector)
+
+
+def render() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    output = generate_latest(registry)
+    if _extra_collectors:
+        extra = CollectorRegistry()
+        for collector in _extra_collectors:
+            extra.register(collector)
+        output += generate_latest(extra)
+    return output
+
+
+class MetricsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        route = match.route if match is not None and match.route else "unmatched"
+        method = request.method or "?"
+        LATENCY.labels(method, route).observe(time.perf_counter() - start)
+        REQUESTS.labels(method, route, str(response.status_code)).inc()
+        return response

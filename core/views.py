@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from core import metrics as core_metrics
+from core.errors import error_body
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Checks nothing else, so a database outage does not restart workers."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            return "migrations not applied"
+    except DatabaseError as exc:
+        return f"unreachable: {exc.__class__.__name__}"
+    return None
+
+
+def _check_redis() -> str | None:
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        client.ping()
+    except redis.RedisError as exc:
+        return f"unreachable: {exc.__class__.__name__}"
+    return None
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: database reachable with every migration applied, and Redis reachable."""
+    problems = {name: problem for name, check in (("database", _check_database), ("redis", _check_redis))
+                if (problem := check()) is not None}
+    checks: dict[str, Any] = {name: problems.get(name, "ok") for name in ("database", "redis")}
+    return JsonResponse({"status": "fail" if problems else "ok", "checks": checks}, status=503 if problems else 200)
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(core_metrics.render(), content_type=CONTENT_TYPE_LATEST)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception or Exception())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("server_error", "Internal server error."), status=500)
+    from django.views.defaults import server_error as default_server_error
+
+    return default_server_error(request)

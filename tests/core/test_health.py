@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+
+@pytest.mark.django_db
+def test_healthz_answers_without_auth(client):
+    r = client.get("/healthz")
+    assert (r.status_code, r.json()) == (200, {"status": "ok"})
+
+
+@pytest.mark.django_db
+def test_readyz_checks_database_migrations_and_redis(client):
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_redis_is_unreachable(client):
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+        r = client.get("/readyz")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "fail"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["redis"].startswith("unreachable")
+
+
+@pytest.mark.django_db
+def test_metrics_counts_requests_per_route(client):
+    client.get("/healthz")
+    text = client.get("/metrics").content.decode()
+    assert 'freewheel_http_requests_total{method="GET",route="healthz",status="200"}' in text
+    assert "freewheel_http_request_duration_seconds_bucket" in text
+
+
+@pytest.mark.django_db
+def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html

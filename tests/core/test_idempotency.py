@@ -1,0 +1,163 @@
+"""Idempotency-Key: replay, mismatch, concurrency, expiry, scoping, and failures that are not stored."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from core import tasks
+from core.models import IdempotencyKey
+from tests.conftest import Api
+from tests.core import urls as test_views
+
+pytestmark = pytest.mark.urls("tests.core.urls")
+ECHO = "/api/v1/test/echo"
+
+
+@pytest.fixture(autouse=True)
+def _reset_calls():
+    test_views.calls.clear()
+    test_views.slow_entered.clear()
+    test_views.slow_release.clear()
+
+
+def _post(api, body, key, url=ECHO):  # type: ignore[no-untyped-def]
+    return api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+@pytest.mark.django_db
+def test_retry_with_same_key_replays_first_response_and_runs_once(api):
+    first = _post(api, {"amount": "1.50"}, "k-1")
+    second = _post(api, {"amount": "1.50"}, "k-1")
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json() == {"call": 1, "amount": "1.50"}
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert len(test_views.calls) == 1
+
+
+@pytest.mark.django_db
+def test_without_a_key_every_post_runs(api):
+    api.post(ECHO, {"amount": "1"}, format="json")
+    api.post(ECHO, {"amount": "1"}, format="json")
+    assert len(test_views.calls) == 2
+
+
+@pytest.mark.django_db
+def test_same_key_with_a_different_body_is_422(api):
+    _post(api, {"amount": "1.50"}, "k-2")
+    r = _post(api, {"amount": "9.99"}, "k-2")
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "idempotency_key_reused"
+    assert len(test_views.calls) == 1
+
+
+@pytest.mark.django_db
+def test_client_errors_are_stored_and_replayed(api):
+    first = _post(api, {"amount": "x"}, "k-3")
+    second = _post(api, {"amount": "x"}, "k-3")
+    assert first.status_code == second.status_code == 400
+    assert second.headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db
+def test_server_errors_release_the_key_so_a_retry_runs_again(api):
+    api.raise_request_exception = False
+    assert _post(api, {}, "k-4", url="/api/v1/test/boom").status_code == 500
+    assert _post(api, {}, "k-4", url="/api/v1/test/boom").status_code == 500
+    assert len(test_views.calls) == 2
+    assert not IdempotencyKey.objects.filter(key="k-4").exists()
+
+
+@pytest.mark.django_db
+def test_keys_are_private_to_each_user(api, rider, other_rider):
+    a = _post(api.as_(rider), {"amount": "1"}, "shared-key")
+    b = _post(Api().as_(other_rider), {"amount": "2"}, "shared-key")
+    assert a.status_code == b.status_code == 201
+    assert (a.json()["call"], b.json()["call"]) == (1, 2)
+    assert IdempotencyKey.objects.filter(key="shared-key").count() == 2
+
+
+@pytest.mark.django_db
+def test_expired_key_is_treated_as_new(api):
+    _post(api, {"amount": "1"}, "k-5")
+    IdempotencyKey.objects.filter(key="k-5").update(expires_at=timezone.now() - timedelta(seconds=1))
+    r = _post(api, {"amount": "2"}, "k-5")
+    assert r.status_code == 201 and "Idempotent-Replayed" not in r.headers
+    assert len(test_views.calls) == 2
+
+
+@pytest.mark.django_db
+def test_purge_task_deletes_only_expired_keys(api):
+    _post(api, {"amount": "1"}, "old")
+    _post(api, {"amount": "1"}, "fresh")
+    IdempotencyKey.objects.filter(key="old").update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert tasks.idempotency_purge() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+
+
+@pytest.mark.django_db
+def test_invalid_key_is_400(api):
+    r = _post(api, {"amount": "1"}, "x" * 256)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "idempotency_key_invalid")
+
+
+@pytest.mark.django_db
+def test_stale_in_progress_claim_of_a_crashed_process_is_taken_over(api):
+    first = _post(api, {"amount": "1"}, "k-crash")
+    assert first.status_code == 201
+    # Simulate a process that claimed the key and died before storing its response.
+    IdempotencyKey.objects.filter(key="k-crash").update(
+        state="in_progress", response_status=None, locked_at=timezone.now() - timedelta(minutes=5)
+    )
+    r = _post(api, {"amount": "1"}, "k-crash")
+    assert r.status_code == 201 and r.json()["call"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicate_gets_409_and_the_work_runs_once():
+    results: dict[str, int] = {}
+
+    def first() -> None:
+        r = Api().post("/api/v1/test/slow", {}, format="json", HTTP_IDEMPOTENCY_KEY="race")
+        results["first"] = r.status_code
+        connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert test_views.slow_entered.wait(timeout=10), "first request never reached the view"
+    r = Api().post("/api/v1/test/slow", {}, format="json", HTTP_IDEMPOTENCY_KEY="race")
+    test_views.slow_release.set()
+    thread.join(timeout=10)
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "idempotency_request_in_progress"
+    assert r.headers["Retry-After"] == "1"
+    assert results["first"] == 201
+    assert len(test_views.calls) == 1
+    replay = Api().post("/api/v1/test/slow", {}, format="json", HTTP_IDEMPOTENCY_KEY="race")
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_threads_racing_with_the_same_key_run_the_work_once():
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def post() -> None:
+        barrier.wait()
+        r = Api().post(ECHO, {"amount": "3"}, format="json", HTTP_IDEMPOTENCY_KEY="race-2")
+        statuses.append(r.status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(test_views.calls) == 1
+    # The loser either saw the claim in progress (409) or the stored response (201 replay).
+    assert sorted(statuses) in ([201, 201], [201, 409])
+    assert IdempotencyKey.objects.filter(key="race-2").count() == 1

@@ -1,0 +1,86 @@
+"""Bad configuration fails at start-up with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("reader", "name", "value", "fragment"),
+    [
+        (lambda: env.env_bool("X_FLAG", False), "X_FLAG", "maybe", "X_FLAG must be a boolean"),
+        (lambda: env.env_int("X_NUM", 1), "X_NUM", "ten", "X_NUM must be an integer"),
+        (lambda: env.env_int("X_NUM", 1, minimum=1), "X_NUM", "0", "X_NUM must be >= 1"),
+        (lambda: env.env_database("X_DB"), "X_DB", "sqlite:///db.sqlite3", "X_DB must be a postgres:// URL"),
+        (lambda: env.env_database("X_DB"), "X_DB", "postgres://host:5432", "X_DB must name a database"),
+        (lambda: env.env_redis_url("X_REDIS"), "X_REDIS", "localhost:6379", "X_REDIS must be a redis:// URL"),
+        (lambda: env.env_str("X_REQUIRED"), "X_OTHER", "", "X_REQUIRED is required"),
+    ],
+)
+def test_readers_name_the_variable(monkeypatch, reader, name, value, fragment):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ImproperlyConfigured, match=fragment):
+        reader()
+
+
+def test_readers_parse_good_values(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "yes")
+    monkeypatch.setenv("X_NUM", "42")
+    monkeypatch.setenv("X_LIST", "a.example, b.example")
+    assert env.env_bool("X_FLAG", False) is True
+    assert env.env_int("X_NUM", 1) == 42
+    assert env.env_list("X_LIST", []) == ["a.example", "b.example"]
+    assert env.env_bool("X_UNSET", True) is True
+
+
+def test_secret_can_come_from_a_file(monkeypatch, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-from-file\n")
+    monkeypatch.setenv("X_SECRET_FILE", str(secret))
+    assert env.env_str("X_SECRET") == "s3cret-from-file"
+    monkeypatch.setenv("X_SECRET_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="X_SECRET_FILE: cannot read"):
+        env.env_str("X_SECRET")
+
+
+def _start(**overrides: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    environment.update(overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"DATABASE_URL": "sqlite:///x.db", "DEBUG": "1"}, "DATABASE_URL must be a postgres:// URL"),
+        ({"REDIS_URL": "nope", "DEBUG": "1"}, "REDIS_URL must be a redis:// URL"),
+        ({"DEBUG": "perhaps"}, "DEBUG must be a boolean"),
+        ({"SECRET_KEY": "short", "DEBUG": "0"}, "SECRET_KEY must be at least 32 characters"),
+        ({"JWT_ACCESS_MINUTES": "0", "DEBUG": "1"}, "JWT_ACCESS_MINUTES must be >= 1"),
+    ],
+)
+def test_the_process_refuses_to_start_on_a_bad_variable(overrides, fragment):
+    result = _start(**overrides)
+    assert result.returncode != 0
+    assert fragment in result.stderr
+
+
+def test_the_process_refuses_to_start_without_secret_key_in_production():
+    environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
