@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from fleet.models import City, VehicleType
+
+
+@admin.register(City)
+class CityAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "timezone", "currency", "default_language"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(VehicleType)
+class VehicleTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "form_factor", "propulsion_type", "max_range_meters", "max_permitted_speed_kph"]
+    list_filter = ["form_factor", "propulsion_type"]
+    search_fields = ["name", "code"]
