@@ -1,8 +1,47 @@
+"""Authentication of API requests: simplejwt access tokens, refused for blocked and deleted accounts."""
+
 from __future__ import annotations
 
 from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
 
 
 def user_authentication_rule(user: Any) -> bool:
     """simplejwt hook: only active, non-deleted accounts may authenticate; blocked ones get a clear error."""
     return user is not None and user.is_active and user.status == "active"
+
+
+def user_ensure_may_authenticate(user: Any) -> None:
+    """Raise ``AccountBlocked`` (403, with the reason) or ``AccountInactive`` (401) unless the user may sign in."""
+    # Imported here: DRF imports this module while rest_framework.views is half-initialised (it reads
+    # DEFAULT_AUTHENTICATION_CLASSES), and accounts.errors -> core.errors imports rest_framework.views.
+    from accounts import errors
+
+    if user.status == "blocked":
+        raise errors.AccountBlocked(reason=user.blocked_reason)
+    if not user_authentication_rule(user):
+        raise errors.AccountInactive()
+
+
+class JWTAuthentication(authentication.JWTAuthentication):
+    """The API's default authentication: a valid access token of an account that is still active.
+
+    Access tokens live 15 minutes and are not looked up in the blacklist, so blocking or deleting an account
+    takes effect here, on every request, rather than when its tokens expire.
+    """
+
+    def get_user(self, validated_token: Token) -> Any:
+        try:
+            user_id = validated_token[api_settings.USER_ID_CLAIM]
+        except KeyError as exc:
+            raise InvalidToken("Token contained no recognizable user identification") from exc
+        user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+        if user is None:
+            raise InvalidToken("The token's user does not exist")
+        user_ensure_may_authenticate(user)
+        return user

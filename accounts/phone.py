@@ -1,0 +1,42 @@
+"""Phone numbers: validated with Google's libphonenumber data (phonenumberslite) and stored in E.164."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import phonenumbers
+from rest_framework import serializers
+
+
+def phone_normalize(raw: str) -> str:
+    """Return ``raw`` as E.164 (``+4915112345678``); raise ``ValueError`` when it is not a valid number.
+
+    Only international form is accepted (a leading ``+``): the API has no notion of a caller's home region.
+    """
+    text = raw.strip()
+    if not text.startswith("+"):
+        raise ValueError("Phone numbers must be in international E.164 form, e.g. +4915112345678.")
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("This is not a phone number.") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("This phone number is not valid.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class PhoneField(serializers.CharField):
+    """A serializer field that accepts an international number and yields it in E.164."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        if text == "":
+            return text
+        try:
+            return phone_normalize(text)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_phone") from exc
