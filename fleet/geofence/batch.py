@@ -1,0 +1,95 @@
+"""Vectorised ``CompiledZones.evaluate_batch``.
+
+Geometry: one STRtree over the batch's points queried with every zone polygon (prepared once at compile time)
+and ``predicate="intersects"``, all in shapely's C loop. Precedence: numpy over the (point, zone) pairs, sorted
+by point then zone order, picks each point's first zone with a rule for its vehicle type. The only Python loop
+is one pass over the points to hand out the (interned) ``Verdict`` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from fleet.geofence.rules import Verdict
+
+if TYPE_CHECKING:
+    from fleet.geofence.engine import CompiledZones
+
+IntArray = npt.NDArray[np.int64]
+
+
+def _type_codes(
+    vehicle_type_ids: Sequence[str | None] | str | None, n: int
+) -> tuple[list[str | None], IntArray]:
+    if vehicle_type_ids is None or isinstance(vehicle_type_ids, str):
+        return [vehicle_type_ids], np.zeros(n, dtype=np.int64)
+    if len(vehicle_type_ids) != n:
+        raise ValueError(f"vehicle_type_ids has {len(vehicle_type_ids)} items for {n} points")
+    index: dict[str | None, int] = {}
+    codes = [index.setdefault(t, len(index)) for t in vehicle_type_ids]
+    return list(index), np.asarray(codes, dtype=np.int64)
+
+
+def _pairs(
+    zones: CompiledZones, lons: npt.NDArray[np.float64], lats: npt.NDArray[np.float64], at: datetime | None
+) -> tuple[IntArray, IntArray]:
+    """(point index, zone index) for every active zone containing a point, sorted by point then zone."""
+    points = shapely.points(lons, lats)
+    zone_idx, point_idx = shapely.STRtree(points).query(zones.geometries, predicate="intersects")
+    keep = zones.active_mask(at)[zone_idx]
+    zone_idx, point_idx = zone_idx[keep], point_idx[keep]
+    order = np.lexsort((zone_idx, point_idx))
+    return point_idx[order].astype(np.int64), zone_idx[order].astype(np.int64)
+
+
+def evaluate(
+    zones: CompiledZones,
+    lons: npt.ArrayLike,
+    lats: npt.ArrayLike,
+    vehicle_type_ids: Sequence[str | None] | str | None,
+    at: datetime | None,
+) -> list[Verdict]:
+    x = np.asarray(lons, dtype=np.float64).ravel()
+    y = np.asarray(lats, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"lons has {x.size} items, lats has {y.size}")
+    n = x.size
+    types, codes = _type_codes(vehicle_type_ids, n)
+    tables = [zones.type_table(t) for t in types]
+    zone_rule = np.stack([t.zone_rule for t in tables], axis=1)  # (zones, types)
+    spot = np.stack([t.spot for t in tables], axis=1)
+    rule = np.array([t.global_rule for t in tables], dtype=np.int64)[codes]
+    in_spot = np.zeros(n, dtype=bool)
+    point_idx, zone_idx = _pairs(zones, x, y, at)
+    if point_idx.size:
+        pair_codes = codes[point_idx]
+        pair_rule = zone_rule[zone_idx, pair_codes]
+        has_rule = pair_rule >= 0
+        first_points, first = np.unique(point_idx[has_rule], return_index=True)
+        rule[first_points] = pair_rule[has_rule][first]
+        in_spot[point_idx[spot[zone_idx, pair_codes]]] = True
+    return _verdicts(zones, rule, in_spot, point_idx, zone_idx, n)
+
+
+def _verdicts(
+    zones: CompiledZones,
+    rule: IntArray,
+    in_spot: npt.NDArray[np.bool_],
+    point_idx: IntArray,
+    zone_idx: IntArray,
+    n: int,
+) -> list[Verdict]:
+    bounds = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(point_idx, minlength=n), out=bounds[1:])
+    zone_list, bound_list = zone_idx.tolist(), bounds.tolist()
+    make = zones.verdict_for
+    return [
+        make(r, tuple(zone_list[bound_list[i] : bound_list[i + 1]]), s)
+        for i, (r, s) in enumerate(zip(rule.tolist(), in_spot.tolist(), strict=True))
+    ]

@@ -1,0 +1,203 @@
+"""``CompiledZones``: a city's zones compiled once into shapely 2 geometries, queried per point or per batch.
+
+Precedence (GBFS 3.0 ``geofencing_zones``): within a zone the first rule that applies to the vehicle type wins;
+among overlapping zones the earlier zone in the list wins; a zone with no rule for the type is skipped; zones
+beat ``global_rules``; zones whose schedule is inactive at ``at`` are ignored; with nothing at all, every
+action is allowed with no speed limit. A rule with ``station_parking=True`` allows ending a ride only inside
+an active parking-spot zone (kind ``parking_*``) that serves the vehicle type.
+
+An instance is immutable after construction and safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from fleet.geofence import batch, parking
+from fleet.geofence.rules import Rule, Transition, Verdict, ZoneKind, ZoneSpec, timestamp, transition
+
+DEFAULT_RULE = Rule()
+_VERDICT_CACHE_LIMIT = 100_000
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeTable:
+    """Per vehicle type: index (into ``CompiledZones.rules``) of each zone's first matching rule or -1,
+    the global rule index, and which zones are parking spots serving this type."""
+
+    zone_rule: IntArray
+    global_rule: int
+    spot: BoolArray
+
+
+def _bound(value: datetime | None, *, missing: float, zone_id: str) -> float:
+    if value is None:
+        return missing
+    if value.tzinfo is None:
+        raise ValueError(f"zone {zone_id}: schedule start/end must be timezone-aware")
+    return value.timestamp()
+
+
+class CompiledZones:
+    """The zones of one city (list order = precedence) and the city's global rules, ready to query."""
+
+    def __init__(self, zones: Sequence[ZoneSpec], global_rules: Sequence[Rule] = ()) -> None:
+        self.zones: tuple[ZoneSpec, ...] = tuple(zones)
+        self.global_rules: tuple[Rule, ...] = tuple(global_rules)
+        self.geometries = np.array([shapely.geometry.shape(z.geometry) for z in self.zones], dtype=object)
+        shapely.prepare(self.geometries)
+        self._tree = shapely.STRtree(self.geometries)
+        self._starts = np.array([_bound(z.start, missing=-math.inf, zone_id=z.id) for z in self.zones])
+        self._ends = np.array([_bound(z.end, missing=math.inf, zone_id=z.id) for z in self.zones])
+        self._ids = [z.id for z in self.zones]
+        self._index_rules()
+        self._tables: dict[str | None, TypeTable] = {}
+        self._verdicts: dict[tuple[int, tuple[int, ...], bool], Verdict] = {}
+        # Filled by fleet.geofence.parking: allowed-end area per (vehicle type, active-zone mask).
+        self.region_cache: dict[tuple[str | None, bytes], BaseGeometry] = {}
+
+    def _index_rules(self) -> None:
+        # One flat list: every zone's rules, then the global rules, then the default rule.
+        self.rules: list[Rule] = []
+        self._rule_zone: list[int] = []  # owning zone index, -1 for global/default
+        self._zone_rule_span: list[tuple[int, int]] = []
+        for index, zone in enumerate(self.zones):
+            first = len(self.rules)
+            self.rules.extend(zone.rules)
+            self._rule_zone.extend([index] * len(zone.rules))
+            self._zone_rule_span.append((first, len(self.rules)))
+        self._global_first = len(self.rules)
+        self.rules.extend(self.global_rules)
+        self._default_rule = len(self.rules)
+        self.rules.append(DEFAULT_RULE)
+        self._rule_zone.extend([-1] * (len(self.global_rules) + 1))
+
+    def __len__(self) -> int:
+        return len(self.zones)
+
+    # -- per-type rule tables -------------------------------------------------------------------------
+
+    def type_table(self, vehicle_type_id: str | None) -> TypeTable:
+        table = self._tables.get(vehicle_type_id)
+        if table is None:
+            table = self._tables[vehicle_type_id] = self._build_table(vehicle_type_id)
+        return table
+
+    def _first_rule(self, first: int, stop: int, vehicle_type_id: str | None) -> int:
+        return next((i for i in range(first, stop) if self.rules[i].applies_to(vehicle_type_id)), -1)
+
+    def _build_table(self, vehicle_type_id: str | None) -> TypeTable:
+        zone_rule = np.array(
+            [self._first_rule(a, b, vehicle_type_id) for a, b in self._zone_rule_span], dtype=np.int64
+        )
+        global_rule = self._first_rule(self._global_first, self._default_rule, vehicle_type_id)
+        spot = np.array(
+            [
+                zone.kind in ZoneKind.PARKING
+                and (not zone.rules or (r >= 0 and self.rules[r].ride_end_allowed))
+                for zone, r in zip(self.zones, zone_rule, strict=True)
+            ],
+            dtype=bool,
+        )
+        return TypeTable(zone_rule, global_rule if global_rule >= 0 else self._default_rule, spot)
+
+    # -- verdicts ---------------------------------------------------------------------------------------
+
+    def verdict_for(self, rule_index: int, zone_indexes: tuple[int, ...], in_spot: bool) -> Verdict:
+        rule = self.rules[rule_index]
+        in_spot = in_spot and rule.station_parking is True  # only matters for must-park rules
+        key = (rule_index, zone_indexes, in_spot)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            if len(self._verdicts) >= _VERDICT_CACHE_LIMIT:
+                self._verdicts.clear()
+            verdict = self._verdicts[key] = self._make_verdict(rule_index, zone_indexes, in_spot)
+        return verdict
+
+    def _make_verdict(self, rule_index: int, zone_indexes: tuple[int, ...], in_spot: bool) -> Verdict:
+        rule = self.rules[rule_index]
+        owner = self._rule_zone[rule_index]
+        return Verdict(
+            ride_start_allowed=rule.ride_start_allowed,
+            ride_end_allowed=rule.ride_end_allowed and (rule.station_parking is not True or in_spot),
+            ride_through_allowed=rule.ride_through_allowed,
+            maximum_speed_kph=rule.maximum_speed_kph,
+            station_parking=rule.station_parking,
+            zone_id=self._ids[owner] if owner >= 0 else None,
+            zone_ids=tuple(self._ids[i] for i in zone_indexes),
+        )
+
+    # -- single point -----------------------------------------------------------------------------------
+
+    def _active_containing(self, lon: float, lat: float, ts: float) -> list[int]:
+        hits = self._tree.query(shapely.Point(lon, lat), predicate="intersects")
+        return [int(i) for i in np.sort(hits) if self._starts[i] <= ts < self._ends[i]]
+
+    def evaluate(
+        self, lon: float, lat: float, vehicle_type_id: str | None = None, at: datetime | None = None
+    ) -> Verdict:
+        """The rules that apply to ``vehicle_type_id`` at ``(lon, lat)`` at time ``at`` (default: now)."""
+        zone_indexes = self._active_containing(lon, lat, timestamp(at))
+        table = self.type_table(vehicle_type_id)
+        rule_index = next(
+            (int(table.zone_rule[i]) for i in zone_indexes if table.zone_rule[i] >= 0), table.global_rule
+        )
+        in_spot = any(table.spot[i] for i in zone_indexes)
+        return self.verdict_for(rule_index, tuple(zone_indexes), bool(in_spot))
+
+    def zones_containing(self, lon: float, lat: float, at: datetime | None = None) -> tuple[ZoneSpec, ...]:
+        """Active zones containing the point (boundary included), in precedence order."""
+        return tuple(self.zones[i] for i in self._active_containing(lon, lat, timestamp(at)))
+
+    # -- batches ------------------------------------------------------------------------------------------
+
+    def evaluate_batch(
+        self,
+        lons: npt.ArrayLike,
+        lats: npt.ArrayLike,
+        vehicle_type_ids: Sequence[str | None] | str | None = None,
+        at: datetime | None = None,
+    ) -> list[Verdict]:
+        """``evaluate`` for many points at once: ``result[i] == evaluate(lons[i], lats[i], types[i], at)``.
+
+        ``vehicle_type_ids`` is one id per point, or a single id (or ``None``) for all points.
+        """
+        return batch.evaluate(self, lons, lats, vehicle_type_ids, at)
+
+    def active_mask(self, at: datetime | None) -> BoolArray:
+        ts = timestamp(at)
+        return (self._starts <= ts) & (ts < self._ends)
+
+    # -- helpers for events and ride ends -----------------------------------------------------------------
+
+    def zone_transitions(self, previous_zone_ids: Sequence[str], zone_ids: Sequence[str]) -> Transition:
+        """Zone ids entered and exited between two verdicts (``Verdict.zone_ids``)."""
+        return transition(previous_zone_ids, zone_ids)
+
+    def kind_transitions(self, previous_zone_ids: Sequence[str], zone_ids: Sequence[str]) -> Transition:
+        """Zone kinds entered and exited (e.g. ``no_ride`` entered): a kind counts while any zone has it."""
+        kinds = {z.id: z.kind for z in self.zones}
+        return transition(
+            (kinds[i] for i in previous_zone_ids if i in kinds), (kinds[i] for i in zone_ids if i in kinds)
+        )
+
+    def nearest_allowed_end(
+        self, lon: float, lat: float, vehicle_type_id: str | None = None, at: datetime | None = None
+    ) -> tuple[float, float, float] | None:
+        """The nearest point ``(lon, lat, distance_m)`` where this vehicle type may end a ride at ``at``.
+
+        The point itself (distance 0) when ending is allowed there; ``None`` when it is allowed nowhere.
+        """
+        return parking.nearest_allowed_end(self, lon, lat, vehicle_type_id, at)
