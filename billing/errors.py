@@ -1,0 +1,75 @@
+"""Billing domain errors: each has a stable ``code`` a client can branch on and an HTTP ``status``."""
+
+from __future__ import annotations
+
+from core.errors import Conflict, DomainError, NotFound, RuleViolation
+
+
+class AmountInvalid(RuleViolation):
+    code, message = "amount_invalid", "The amount must be positive and within the allowed range."
+
+
+class CurrencyMismatch(RuleViolation):
+    code, message = "currency_mismatch", "The currency does not match the account's currency."
+
+
+class LedgerUnbalanced(DomainError):
+    """A programming error: a service tried to post lines that do not sum to zero."""
+
+    code, status, message = "ledger_unbalanced", 500, "Ledger lines do not balance."
+
+
+class IdempotencyKeyConflict(Conflict):
+    code, message = "idempotency_key_conflict", "This key was already used for a different ledger posting."
+
+
+class InsufficientFunds(RuleViolation):
+    code, message = "insufficient_funds", "The wallet balance is too low for this."
+
+
+class OutstandingDebt(RuleViolation):
+    code, message = "outstanding_debt", "An unpaid balance must be settled first."
+
+
+class NoPaymentMethod(RuleViolation):
+    code, message = "payment_method_required", "Add a payment method or top up the wallet first."
+
+
+class PaymentMethodNotFound(NotFound):
+    code, message = "payment_method_not_found", "Payment method not found."
+
+
+class PaymentMethodInvalid(RuleViolation):
+    code, message = "payment_method_invalid", "The payment method was refused by the provider."
+
+
+class PaymentDeclined(RuleViolation):
+    code, message = "payment_declined", "The payment was declined."
+
+
+class PaymentInsufficientFunds(RuleViolation):
+    code, message = "card_insufficient_funds", "The card has insufficient funds."
+
+
+class PaymentProviderUnavailable(DomainError):
+    code, status, message = "payment_provider_unavailable", 503, "The payment provider did not answer; try again."
+
+
+class RideBillingNotFound(NotFound):
+    code, message = "ride_billing_not_found", "No payment is held for this ride."
+
+
+class RideBillingExists(Conflict):
+    code, message = "ride_billing_exists", "A hold for this ride was already placed."
+
+
+class RideBillingState(Conflict):
+    code, message = "ride_billing_state", "The ride's payment is not in a state that allows this."
+
+
+class WebhookSignatureInvalid(DomainError):
+    code, status, message = "webhook_signature_invalid", 400, "The webhook signature is invalid."
+
+
+class ProviderUnknown(NotFound):
+    code, message = "provider_unknown", "Unknown payment provider."

@@ -1,0 +1,20 @@
+"""Billing models, one module per concern; import them from here (``from billing.models import Payment``)."""
+
+from billing.models.ledger import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
+from billing.models.payments import Payment, PaymentCustomer, PaymentMethod, RideBilling, WebhookEvent
+from billing.models.testpsp import TestPspCall, TestPspEvent, TestPspIntent
+
+__all__ = [
+    "AccountKind",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Payment",
+    "PaymentCustomer",
+    "PaymentMethod",
+    "RideBilling",
+    "TestPspCall",
+    "TestPspEvent",
+    "TestPspIntent",
+    "WebhookEvent",
+]
