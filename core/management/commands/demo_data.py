@@ -1,0 +1,78 @@
+"""``manage.py demo_data``: load the demo city that each app contributes through ``<app>/demo.py``.
+
+An app's ``demo.py`` defines ``load(*, stdout: TextIO) -> None`` (idempotent; prints the credentials and ids a
+developer needs) and may define ``summary(*, stdout: TextIO) -> None`` (read-only; prints the same facts for a
+database that already holds the demo). Apps without ``demo.py`` are skipped. Loading is all or nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+
+DEMO_APPS = ("accounts", "fleet", "billing", "rides", "telemetry")
+
+DemoHook = Callable[..., None]
+
+
+def demo_hooks(name: str) -> list[tuple[str, DemoHook]]:
+    """``(app, hook)`` for each app, in load order, whose ``demo.py`` defines ``name`` (load or summary)."""
+    hooks = []
+    for app in DEMO_APPS:
+        if importlib.util.find_spec(f"{app}.demo") is None:
+            continue
+        hook = getattr(importlib.import_module(f"{app}.demo"), name, None)
+        if callable(hook):
+            hooks.append((app, hook))
+    return hooks
+
+
+def database_is_empty() -> bool:
+    """True when no model of the demo apps (users included) has a row: a fresh database."""
+    return not any(
+        model._default_manager.exists()
+        for app in DEMO_APPS
+        if apps.is_installed(app)
+        for model in apps.get_app_config(app).get_models()
+    )
+
+
+def require_migrated() -> None:
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise CommandError("The database has unapplied migrations: run `manage.py migrate` first.")
+
+
+class Command(BaseCommand):
+    help = "Load the demo city (accounts, fleet, billing, rides, telemetry) into an empty database."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--force", action="store_true", help="Load even when the database is not empty.")
+
+    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
+        # The demos print with print(file=stdout): give them the raw stream, not Django's line-ending wrapper.
+        stream: TextIO = options.get("stdout") or sys.stdout
+        require_migrated()
+        if not force and not database_is_empty():
+            self.stdout.write("Demo data: the database is not empty, nothing loaded (--force loads anyway).")
+            for _app, summary in demo_hooks("summary"):
+                summary(stdout=stream)
+            return
+        loaders = demo_hooks("load")
+        if not loaders:
+            self.stdout.write("Demo data: no app has a demo.py yet, nothing to load.")
+            return
+        with transaction.atomic():
+            for app, load in loaders:
+                self.stdout.write(f"Demo data: {app}")
+                stream.flush()
+                load(stdout=stream)
+        self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {', '.join(app for app, _ in loaders)}."))
