@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+# Accounts without a real address (phone sign-in, deleted accounts) get a unique placeholder on this reserved
+# domain: ".invalid" can never be delivered to (RFC 6761), and registration refuses it, so no one can claim it.
+PLACEHOLDER_EMAIL_DOMAIN = "accounts.freewheel.invalid"
+
+
+def placeholder_email(kind: str) -> str:
+    return f"{kind}-{uuid.uuid4().hex}@{PLACEHOLDER_EMAIL_DOMAIN}"
+
+
+def is_placeholder_email(email: str) -> bool:
+    return email.lower().endswith(".invalid")
 
 
 class UserManager(BaseUserManager["User"]):
@@ -56,6 +69,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS = []  # noqa: RUF012
 
     class Meta:
+        permissions = [("block_user", "Can block and unblock users")]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
             models.UniqueConstraint(
@@ -69,3 +83,38 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_blocked(self) -> bool:
         return self.status == self.Status.BLOCKED
+
+    @property
+    def has_real_email(self) -> bool:
+        return not is_placeholder_email(self.email)
+
+
+class PhoneOtp(models.Model):
+    """The one outstanding sign-in code of a phone number; a new code replaces the old one.
+
+    Only an HMAC of the code is stored. After ``MAX_ATTEMPTS`` wrong guesses the code is burned: the row stays
+    (so further guesses keep getting ``otp_attempts_exceeded``) until a new code is requested.
+    """
+
+    MAX_ATTEMPTS = 5
+
+    phone = models.CharField(max_length=20, unique=True)
+    code_hash = models.CharField(max_length=128)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(attempts__lte=5), name="phoneotp_attempts_max")
+        ]
+
+    def __str__(self) -> str:
+        return f"OTP for {self.phone}"
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    @property
+    def is_burned(self) -> bool:
+        return self.attempts >= self.MAX_ATTEMPTS

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from accounts.services import roles
+
+
+class Command(BaseCommand):
+    help = "Create the staff role groups and give each exactly the permissions the apps' roles.py declare."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = roles.roles_sync()
+        for role, perms in report.granted.items():
+            marker = " (created)" if role in report.created else ""
+            self.stdout.write(f"{role}{marker}: {', '.join(perms) or '-'}")
+        for line in report.problems():
+            self.stdout.write(self.style.WARNING(line))

@@ -1,0 +1,20 @@
+"""Reads of accounts for views and other apps."""
+
+from __future__ import annotations
+
+from accounts.models import User
+
+
+def user_get_by_email(*, email: str) -> User | None:
+    return User.objects.filter(email__iexact=email.strip()).first()
+
+
+def user_get_by_phone(*, phone: str) -> User | None:
+    if not phone:
+        return None
+    return User.objects.filter(phone=phone).first()
+
+
+def user_roles(*, user: User) -> list[str]:
+    """Names of the staff roles (Django groups) the user holds, sorted."""
+    return sorted(user.groups.values_list("name", flat=True))

@@ -1,0 +1,141 @@
+"""Input and output shapes of the accounts API (names are OpenAPI component names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts import selectors
+from accounts.models import User, is_placeholder_email
+from accounts.phone import PhoneField
+
+
+class EmailIn(serializers.EmailField):
+    """An email address a person can receive mail at: addresses on ``.invalid`` are reserved for placeholders."""
+
+    def to_internal_value(self, data: Any) -> str:
+        email = super().to_internal_value(data).strip().lower()
+        if is_placeholder_email(email):
+            raise serializers.ValidationError("This email domain is reserved.", code="invalid")
+        return email
+
+
+def _date_of_birth_check(value: dt.date) -> None:
+    if value is not None and not (dt.date(1900, 1, 1) <= value <= timezone.localdate()):
+        raise serializers.ValidationError("Date of birth must be between 1900-01-01 and today.")
+
+
+class UserOut(serializers.ModelSerializer[User]):
+    email = serializers.SerializerMethodField(help_text="null for accounts created by phone sign-in")
+    phone = serializers.SerializerMethodField(help_text="E.164, or null")
+    roles = serializers.SerializerMethodField(help_text="staff roles (Django groups)")
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "phone",
+            "name",
+            "date_of_birth",
+            "status",
+            "is_staff",
+            "roles",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.EmailField(allow_null=True))
+    def get_email(self, user: User) -> str | None:
+        return user.email if user.has_real_email else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_phone(self, user: User) -> str | None:
+        return user.phone or None
+
+    def get_roles(self, user: User) -> list[str]:
+        return selectors.user_roles(user=user)
+
+
+class TokenPairOut(serializers.Serializer[Any]):
+    access = serializers.CharField(help_text="JWT access token, send as `Authorization: Bearer <access>`")
+    refresh = serializers.CharField(help_text="JWT refresh token, single use (rotated on refresh)")
+
+
+class SignInOut(serializers.Serializer[Any]):
+    user = UserOut()
+    tokens = TokenPairOut()
+    created = serializers.BooleanField(help_text="true when this request created the account")
+
+
+class RegisterIn(serializers.Serializer[Any]):
+    email = EmailIn(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    name = serializers.CharField(max_length=150)
+    phone = PhoneField(required=False, allow_blank=True, default="")
+    date_of_birth = serializers.DateField(validators=[_date_of_birth_check])
+
+
+class TokenObtainIn(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenRefreshIn(serializers.Serializer[Any]):
+    refresh = serializers.CharField()
+
+
+class LogoutIn(serializers.Serializer[Any]):
+    refresh = serializers.CharField()
+    everywhere = serializers.BooleanField(
+        default=False, help_text="revoke every refresh token of the account"
+    )
+
+
+class LogoutOut(serializers.Serializer[Any]):
+    revoked = serializers.IntegerField(help_text="number of refresh tokens revoked")
+
+
+class MeUpdateIn(serializers.Serializer[Any]):
+    email = EmailIn(max_length=254, required=False)
+    name = serializers.CharField(max_length=150, required=False)
+    phone = PhoneField(required=False, allow_blank=True, help_text="E.164; empty string removes it")
+    date_of_birth = serializers.DateField(required=False, allow_null=True, validators=[_date_of_birth_check])
+
+
+class PasswordChangeIn(serializers.Serializer[Any]):
+    old_password = serializers.CharField(
+        max_length=128,
+        trim_whitespace=False,
+        required=False,
+        default="",
+        help_text="required unless the account has no password yet (phone sign-in)",
+    )
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class PasswordResetIn(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254)
+
+
+class AcceptedOut(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+
+
+class PasswordResetConfirmIn(serializers.Serializer[Any]):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class PhoneStartIn(serializers.Serializer[Any]):
+    phone = PhoneField()
+
+
+class PhoneVerifyIn(serializers.Serializer[Any]):
+    phone = PhoneField()
+    code = serializers.RegexField(r"^\d{6}$", help_text="the 6-digit code from the SMS")

@@ -1,0 +1,89 @@
+"""JWT pairs (simplejwt): issue, rotate, revoke.
+
+Refresh tokens are recorded as simplejwt ``OutstandingToken`` rows and revoked by blacklisting them; access tokens
+are short-lived (SIMPLE_JWT ACCESS_TOKEN_LIFETIME) and checked against the account's status on every request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import update_last_login
+from django.db import transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts import auth, errors
+from accounts.models import User
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+
+
+def token_pair_issue(*, user: User) -> TokenPair:
+    refresh = RefreshToken.for_user(user)  # also records the OutstandingToken row
+    if api_settings.UPDATE_LAST_LOGIN:
+        update_last_login(User, user)
+    return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
+
+
+def _refresh_parse(raw: str) -> RefreshToken:
+    """Signature, type, expiry and blacklist checked; any failure is the one ``token_not_valid``."""
+    try:
+        return RefreshToken(raw)  # type: ignore[arg-type]
+    except TokenError as exc:
+        raise errors.TokenNotValid() from exc
+
+
+def _outstanding_lock(token: RefreshToken) -> OutstandingToken:
+    row = (
+        OutstandingToken.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(jti=token[api_settings.JTI_CLAIM])
+        .first()
+    )
+    if row is None or row.user is None or BlacklistedToken.objects.filter(token=row).exists():
+        raise errors.TokenNotValid()
+    return row
+
+
+@transaction.atomic
+def token_refresh(*, raw: str) -> TokenPair:
+    """Rotate: the presented refresh token is blacklisted and a new pair issued.
+
+    The row lock makes a refresh token single-use even under concurrency: of two requests with the same token,
+    the second waits, then finds it blacklisted (simplejwt's own serializer would let both succeed).
+    """
+    row = _outstanding_lock(_refresh_parse(raw))
+    user = row.user
+    assert user is not None  # checked by _outstanding_lock
+    auth.user_ensure_may_authenticate(user)
+    BlacklistedToken.objects.create(token=row)
+    return token_pair_issue(user=user)
+
+
+@transaction.atomic
+def token_logout(*, raw: str, everywhere: bool = False) -> int:
+    """Revoke the presented refresh token, or with ``everywhere`` every live one of its user; returns how many."""
+    row = _outstanding_lock(_refresh_parse(raw))
+    if everywhere:
+        assert row.user is not None
+        return tokens_revoke_all(user=row.user)
+    BlacklistedToken.objects.create(token=row)
+    return 1
+
+
+def tokens_revoke_all(*, user: User) -> int:
+    """Blacklist every unexpired, not yet blacklisted refresh token of ``user``; returns how many."""
+    live = OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    rows = [BlacklistedToken(token=token) for token in live]
+    BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent revoke may win some rows
+    return len(rows)

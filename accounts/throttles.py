@@ -1,0 +1,30 @@
+"""Throttles of the auth endpoints; counters live in the default cache (Redis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+
+from accounts.phone import phone_normalize
+
+
+class AuthThrottle(ScopedRateThrottle):
+    """Per caller (user id, else client IP) with the view's ``throttle_scope`` ("auth" or "otp")."""
+
+
+class PhoneThrottle(SimpleRateThrottle):
+    """Per phone number at the "otp" rate, whatever the IP: limits SMS pumping and code guessing on one number."""
+
+    scope = "otp"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        raw = request.data.get("phone") if hasattr(request.data, "get") else None
+        if not isinstance(raw, str):
+            return None
+        try:
+            phone = phone_normalize(raw)
+        except ValueError:
+            return None  # the view answers 400
+        return self.cache_format % {"scope": f"{self.scope}-phone", "ident": phone}

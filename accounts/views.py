@@ -1,0 +1,242 @@
+"""Accounts and auth API: thin views, one per operation; the work is in accounts.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import serializers as s
+from accounts.models import User
+from accounts.services import auth, passwords, phone_otp, tokens, users
+from accounts.throttles import AuthThrottle, PhoneThrottle
+
+ErrorOut = inline_serializer(
+    "AccountsErrorOut",
+    {
+        "error": inline_serializer(
+            "AccountsErrorBody",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "details": serializers.DictField(),
+            },
+        )
+    },
+)
+TAG = ["auth"]
+
+
+def _errors(**codes: str) -> dict[int, OpenApiResponse]:
+    """OpenAPI responses for error statuses: ``_errors(**{"409": "email_taken"})``."""
+    return {int(code): OpenApiResponse(ErrorOut, description=text) for code, text in codes.items()}
+
+
+def _sign_in_body(sign_in: auth.SignIn) -> dict[str, Any]:
+    return s.SignInOut({"user": sign_in.user, "tokens": sign_in.tokens, "created": sign_in.created}).data
+
+
+class AnonymousAuthView(APIView):
+    """Endpoints used before having a (valid) access token: no authentication, throttled per IP."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AuthThrottle]
+    throttle_scope = "auth"
+
+
+class RegisterView(AnonymousAuthView):
+    @extend_schema(
+        tags=TAG,
+        request=s.RegisterIn,
+        summary="Create a rider account and sign in",
+        responses={
+            201: s.SignInOut,
+            **_errors(
+                **{
+                    "400": "validation_error",
+                    "409": "email_taken, phone_taken",
+                    "422": "password_too_weak",
+                    "429": "throttled",
+                }
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.RegisterIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(
+            _sign_in_body(auth.auth_register(**data.validated_data)), status=status.HTTP_201_CREATED
+        )
+
+
+class TokenObtainView(AnonymousAuthView):
+    @extend_schema(
+        tags=TAG,
+        request=s.TokenObtainIn,
+        summary="Sign in with email and password",
+        responses={
+            200: s.SignInOut,
+            **_errors(**{"401": "invalid_credentials", "403": "account_blocked", "429": "throttled"}),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.TokenObtainIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(_sign_in_body(auth.auth_login(**data.validated_data)))
+
+
+class TokenRefreshView(AnonymousAuthView):
+    @extend_schema(
+        tags=TAG,
+        request=s.TokenRefreshIn,
+        summary="Rotate a refresh token into a new token pair",
+        responses={200: s.TokenPairOut, **_errors(**{"401": "token_not_valid", "403": "account_blocked"})},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.TokenRefreshIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(s.TokenPairOut(tokens.token_refresh(raw=data.validated_data["refresh"])).data)
+
+
+class LogoutView(AnonymousAuthView):
+    @extend_schema(
+        tags=TAG,
+        request=s.LogoutIn,
+        summary="Revoke a refresh token, or all of the account's",
+        responses={200: s.LogoutOut, **_errors(**{"401": "token_not_valid"})},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.LogoutIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        revoked = tokens.token_logout(
+            raw=data.validated_data["refresh"], everywhere=data.validated_data["everywhere"]
+        )
+        return Response(s.LogoutOut({"revoked": revoked}).data)
+
+
+class PasswordResetView(AnonymousAuthView):
+    @extend_schema(
+        tags=TAG,
+        request=s.PasswordResetIn,
+        summary="Mail a password reset link (always 202)",
+        responses={202: s.AcceptedOut, **_errors(**{"400": "validation_error", "429": "throttled"})},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordResetIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        passwords.password_reset_request(email=data.validated_data["email"])
+        body = {"detail": "If this address belongs to an account, a reset link is on its way."}
+        return Response(s.AcceptedOut(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(AnonymousAuthView):
+    @extend_schema(
+        tags=TAG,
+        request=s.PasswordResetConfirmIn,
+        summary="Set a new password with a reset link's uid and token",
+        responses={204: None, **_errors(**{"422": "reset_token_invalid, password_too_weak"})},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordResetConfirmIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        passwords.password_reset_confirm(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PhoneStartView(AnonymousAuthView):
+    throttle_classes = [AuthThrottle, PhoneThrottle]
+    throttle_scope = "otp"
+
+    @extend_schema(
+        tags=TAG,
+        request=s.PhoneStartIn,
+        summary="Send a one-time sign-in code by SMS",
+        responses={202: s.AcceptedOut, **_errors(**{"400": "validation_error", "429": "throttled"})},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PhoneStartIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        phone_otp.phone_otp_start(phone=data.validated_data["phone"])
+        body = {"detail": f"A {phone_otp.OTP_DIGITS}-digit code was sent; it expires in 5 minutes."}
+        return Response(s.AcceptedOut(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PhoneVerifyView(AnonymousAuthView):
+    throttle_classes = [AuthThrottle, PhoneThrottle]
+    throttle_scope = "otp"
+
+    @extend_schema(
+        tags=TAG,
+        request=s.PhoneVerifyIn,
+        summary="Exchange the SMS code for tokens (creates the account once)",
+        responses={
+            200: s.SignInOut,
+            **_errors(
+                **{
+                    "403": "account_blocked",
+                    "429": "throttled",
+                    "422": "otp_invalid, otp_expired, otp_attempts_exceeded",
+                }
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PhoneVerifyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(_sign_in_body(auth.auth_phone_verify(**data.validated_data)))
+
+
+class MeView(APIView):
+    @extend_schema(tags=["me"], summary="The signed-in account", responses={200: s.UserOut})
+    def get(self, request: Request) -> Response:
+        return Response(s.UserOut(_me(request)).data)
+
+    @extend_schema(
+        tags=["me"],
+        request=s.MeUpdateIn,
+        summary="Change name, email, phone or date of birth",
+        responses={
+            200: s.UserOut,
+            **_errors(**{"400": "validation_error", "409": "email_taken, phone_taken"}),
+        },
+    )
+    def patch(self, request: Request) -> Response:
+        data = s.MeUpdateIn(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = users.user_update(user=_me(request), changes=data.validated_data)  # type: ignore[arg-type]
+        return Response(s.UserOut(user).data)
+
+    @extend_schema(
+        tags=["me"], summary="Delete the account (personal data is anonymised)", responses={204: None}
+    )
+    def delete(self, request: Request) -> Response:
+        users.user_delete(user=_me(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    throttle_classes = [AuthThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        tags=["me"],
+        request=s.PasswordChangeIn,
+        summary="Change the password; other sessions are signed out",
+        responses={200: s.TokenPairOut, **_errors(**{"422": "wrong_password, password_too_weak"})},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = passwords.password_change(user=_me(request), **data.validated_data)
+        return Response(s.TokenPairOut(pair).data)
+
+
+def _me(request: Request) -> User:
+    assert isinstance(request.user, User)  # IsAuthenticated (the default) ran before
+    return request.user
