@@ -61,6 +61,8 @@ def evaluate(
         raise ValueError(f"lons has {x.size} items, lats has {y.size}")
     n = x.size
     types, codes = _type_codes(vehicle_type_ids, n)
+    if n == 0:
+        return []
     tables = [zones.type_table(t) for t in types]
     zone_rule = np.stack([t.zone_rule for t in tables], axis=1)  # (zones, types)
     spot = np.stack([t.spot for t in tables], axis=1)

@@ -97,11 +97,12 @@ def _nearest_inside(local: BaseGeometry) -> tuple[float, float]:
     origin = shapely.Point(0.0, 0.0)
     distance = local.distance(origin)
     # Only the neighbourhood matters: clip before the (costly) inward buffer.
-    window = local.intersection(origin.buffer(distance + 10 * INSET_M + 1.0))
+    reach = distance + 10 * INSET_M + 1.0
+    window = local.intersection(shapely.box(-reach, -reach, reach, reach))
     inset = window.buffer(-INSET_M)
     target = inset if not inset.is_empty else window
-    point = shapely.ops.nearest_points(target, origin)[0]
-    return point.x, point.y
+    x, y = shapely.shortest_line(target, origin).coords[0]
+    return x, y
 
 
 def _to_local(xy: npt.NDArray[np.float64], lon0: float, lat0: float) -> npt.NDArray[np.float64]:

@@ -1,0 +1,97 @@
+"""evaluate_batch() must answer exactly what evaluate() answers, point by point."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fleet.geofence import CompiledZones, Rule, Verdict, ZoneKind, ZoneSpec
+from tests.fleet.test_geofence_helpers import square, zone
+
+T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+TIMES = [T0 + timedelta(hours=h) for h in (-1, 0, 1, 2)] + [T0 + timedelta(hours=1, microseconds=-1)]
+TYPES = ["bike", "scooter", "moped", None]
+
+rules = st.builds(
+    Rule,
+    vehicle_type_ids=st.none() | st.frozensets(st.sampled_from(TYPES[:3]), min_size=1),
+    ride_start_allowed=st.booleans(),
+    ride_end_allowed=st.booleans(),
+    ride_through_allowed=st.booleans(),
+    maximum_speed_kph=st.none() | st.integers(0, 40),
+    station_parking=st.none() | st.booleans(),
+)
+
+
+@st.composite
+def zone_specs(draw: st.DrawFn, index: int) -> ZoneSpec:
+    lon, lat = draw(st.integers(0, 8)) / 100, draw(st.integers(0, 8)) / 100  # on a grid: shared edges
+    start = draw(st.none() | st.sampled_from(TIMES[:3]))
+    end = draw(st.none() | st.sampled_from(TIMES[1:]))
+    return zone(
+        f"z{index}",
+        square(lon, lat, draw(st.sampled_from([0.005, 0.01, 0.02, 0.04]))),
+        *draw(st.lists(rules, max_size=3)),
+        kind=draw(st.sampled_from(ZoneKind.ALL)),
+        start=start,
+        end=end,
+    )
+
+
+@st.composite
+def cities(draw: st.DrawFn) -> CompiledZones:
+    count = draw(st.integers(0, 8))
+    zones = [draw(zone_specs(i)) for i in range(count)]
+    return CompiledZones(zones, draw(st.lists(rules, max_size=2)))
+
+
+def points(zones: CompiledZones) -> st.SearchStrategy[tuple[float, float]]:
+    anywhere = st.tuples(st.floats(-0.05, 0.13), st.floats(-0.05, 0.13))
+    corners = [tuple(xy) for z in zones.zones for xy in z.geometry["coordinates"][0]]
+    return anywhere | st.sampled_from(corners) if corners else anywhere
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_batch_equals_single_for_random_cities_points_types_and_times(data: st.DataObject) -> None:
+    zones = data.draw(cities())
+    at = data.draw(st.sampled_from(TIMES))
+    batch = data.draw(st.lists(st.tuples(points(zones), st.sampled_from(TYPES)), min_size=1, max_size=60))
+    lons = np.array([lon for (lon, _), _ in batch])
+    lats = np.array([lat for (_, lat), _ in batch])
+    types = [t for _, t in batch]
+    expected = [zones.evaluate(lon, lat, t, at) for (lon, lat), t in batch]
+    assert zones.evaluate_batch(lons, lats, types, at) == expected
+
+
+def test_batch_on_a_dense_grid_with_one_type_for_all_points() -> None:
+    spot = zone("spot", square(0.0, 0.0, 0.004), kind=ZoneKind.PARKING_MANDATORY)
+    must_park = zone("centre", square(0.0, 0.0, 0.01), Rule(station_parking=True, maximum_speed_kph=12))
+    night = zone("night", square(0.01, 0.0, 0.01), Rule(ride_through_allowed=False), start=T0, end=TIMES[2])
+    zones = CompiledZones([must_park, night, spot], global_rules=[Rule(ride_end_allowed=False)])
+    grid = np.linspace(-0.025, 0.025, 101)
+    lons, lats = (a.ravel() for a in np.meshgrid(grid, grid))
+    for at in TIMES:
+        expected = [zones.evaluate(x, y, "scooter", at) for x, y in zip(lons, lats, strict=True)]
+        assert zones.evaluate_batch(lons, lats, "scooter", at) == expected
+    verdicts = zones.evaluate_batch(lons, lats, "scooter", T0)
+    assert {v.zone_id for v in verdicts} == {"centre", "night", None}
+    assert any(v.ride_end_allowed for v in verdicts) and not all(v.ride_end_allowed for v in verdicts)
+
+
+def test_empty_batch_and_empty_city() -> None:
+    zones = CompiledZones([zone("z", square(0, 0, 1), Rule(ride_end_allowed=False))])
+    assert zones.evaluate_batch(np.array([]), np.array([]), [], T0) == []
+    assert CompiledZones([]).evaluate_batch([1.0, 2.0], [3.0, 4.0], None, T0) == [Verdict(), Verdict()]
+
+
+def test_batch_checks_its_input_lengths() -> None:
+    zones = CompiledZones([])
+    with pytest.raises(ValueError, match="lons has 2 items, lats has 1"):
+        zones.evaluate_batch([1.0, 2.0], [3.0], None, T0)
+    with pytest.raises(ValueError, match="vehicle_type_ids has 1 items for 2 points"):
+        zones.evaluate_batch([1.0, 2.0], [3.0, 4.0], ["bike"], T0)
