@@ -5,7 +5,7 @@ ride, and calls ``compute_fare`` / ``running_cost`` / ``reservation_fee`` / ``qu
 """
 
 from billing.fares.engine import compute_fare, reservation_fee, running_cost, started_minutes
-from billing.fares.quote import quote
+from billing.fares.quoting import quote
 from billing.fares.types import (
     NO_BENEFITS,
     Benefits,
