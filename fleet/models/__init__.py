@@ -1,0 +1,30 @@
+"""Fleet models, one module per concern; import them from ``fleet.models``."""
+
+from fleet.models.catalog import (
+    City,
+    FormFactor,
+    PropulsionType,
+    VehicleType,
+    validate_currency,
+    validate_timezone,
+)
+from fleet.models.commands import Command, CommandKind, CommandState
+from fleet.models.vehicles import ActorKind, Vehicle, VehicleEvent
+from fleet.models.zones import Zone, ZoneKind
+
+__all__ = [
+    "ActorKind",
+    "City",
+    "Command",
+    "CommandKind",
+    "CommandState",
+    "FormFactor",
+    "PropulsionType",
+    "Vehicle",
+    "VehicleEvent",
+    "VehicleType",
+    "Zone",
+    "ZoneKind",
+    "validate_currency",
+    "validate_timezone",
+]

@@ -1,0 +1,76 @@
+"""Zones of a city (GBFS ``geofencing_zones``): geometry as GeoJSON MultiPolygon, rules as GBFS rule flags."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+
+from fleet.models.catalog import City, VehicleType
+
+
+class ZoneKind(models.TextChoices):
+    OPERATING_AREA = "operating_area"
+    NO_PARKING = "no_parking"
+    NO_RIDE = "no_ride"
+    SLOW = "slow"
+    PARKING_MANDATORY = "parking_mandatory"
+    PARKING_PREFERRED = "parking_preferred"
+
+
+# GBFS rule flags a zone of each kind gets unless the editor says otherwise.
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    ZoneKind.OPERATING_AREA: {"ride_start_allowed": True, "ride_end_allowed": True, "ride_through_allowed": True},
+    ZoneKind.NO_PARKING: {"ride_start_allowed": True, "ride_end_allowed": False, "ride_through_allowed": True},
+    ZoneKind.NO_RIDE: {"ride_start_allowed": False, "ride_end_allowed": False, "ride_through_allowed": False},
+    ZoneKind.SLOW: {"ride_start_allowed": True, "ride_end_allowed": True, "ride_through_allowed": True},
+    ZoneKind.PARKING_MANDATORY: {
+        "ride_start_allowed": True, "ride_end_allowed": True, "ride_through_allowed": True, "station_parking": True,
+    },
+    ZoneKind.PARKING_PREFERRED: {
+        "ride_start_allowed": True, "ride_end_allowed": True, "ride_through_allowed": True, "station_parking": False,
+    },
+}
+
+
+class Zone(models.Model):
+    """A geofencing zone. Lower ``priority`` comes first in the GBFS feature array and so wins among overlaps."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    city = models.ForeignKey(City, on_delete=models.CASCADE, related_name="zones")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=24, choices=ZoneKind.choices)
+    priority = models.IntegerField(default=100, help_text="Lower wins where zones overlap")
+    geometry = models.JSONField(help_text="GeoJSON MultiPolygon in WGS84 (lon, lat)")
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Zone active from (GBFS start)")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Zone active until (GBFS end)")
+    vehicle_types = models.ManyToManyField(
+        VehicleType, blank=True, related_name="+", help_text="Rules apply to these types only; empty = all types"
+    )
+    ride_start_allowed = models.BooleanField(default=True)
+    ride_end_allowed = models.BooleanField(default=True)
+    ride_through_allowed = models.BooleanField(default=True)
+    maximum_speed_kph = models.PositiveSmallIntegerField(null=True, blank=True)
+    station_parking = models.BooleanField(null=True, blank=True, help_text="GBFS station_parking; unset = omitted")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["city", "priority", "created_at"]
+        indexes = [models.Index(fields=["city", "active"], name="zone_city_active")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind=ZoneKind.SLOW) | models.Q(maximum_speed_kph__isnull=False),
+                name="zone_slow_has_max_speed",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(starts_at__isnull=True) | models.Q(ends_at__isnull=True)
+                | models.Q(ends_at__gt=models.F("starts_at")),
+                name="zone_schedule_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"

@@ -1,0 +1,54 @@
+"""``vehicle_authenticate``: checks a vehicle's IoT secret; telemetry calls it on every message."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+from fleet import conf
+from fleet.models import Vehicle
+from fleet.services.credentials import CACHE_PREFIX, hash_secret
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleIdentity:
+    id: uuid.UUID
+    code: str
+    city_id: uuid.UUID
+    vehicle_type_id: uuid.UUID
+
+
+def _load(identifier: str) -> tuple[str, ...] | None:
+    """(secret_hash, id, code, city_id, type_id) from the cache, else from the database (then cached)."""
+    key = f"{CACHE_PREFIX}{identifier}"
+    cached = cache.get(key)
+    if cached is not None:
+        return tuple(cached) if cached else None
+    lookup: dict[str, object]
+    try:
+        lookup = {"id": uuid.UUID(identifier)}
+    except ValueError:
+        lookup = {"code": identifier.upper()}
+    row = Vehicle.objects.filter(**lookup).values_list("secret_hash", "id", "code", "city_id", "vehicle_type_id").first()
+    value = tuple(str(part) for part in row) if row is not None else ()
+    # Unknown identifiers are cached too (as empty), so a flood of bad ids does not reach the database.
+    cache.set(key, list(value), conf.get("FLEET_CREDENTIAL_CACHE_S"))
+    return value or None
+
+
+def vehicle_authenticate(identifier: str | uuid.UUID, secret: str) -> VehicleIdentity | None:
+    """The vehicle whose id (UUID) or sticker code is ``identifier`` if ``secret`` is its current secret.
+
+    At most one cache read per call (Redis, ``FLEET_CREDENTIAL_CACHE_S``); rotation and revocation drop the
+    cache entries when they commit, so an old secret stops working at once. Constant-time comparison.
+    """
+    row = _load(str(identifier))
+    if row is None:
+        return None
+    secret_hash, vehicle_id, code, city_id, type_id = row
+    if not secret_hash or not hmac.compare_digest(secret_hash, hash_secret(secret)):
+        return None
+    return VehicleIdentity(uuid.UUID(vehicle_id), code, uuid.UUID(city_id), uuid.UUID(type_id))

@@ -1,0 +1,28 @@
+"""Single-vehicle reads."""
+
+from __future__ import annotations
+
+import uuid
+
+from fleet import conf, errors
+from fleet.models import Vehicle
+
+
+def vehicle_get(*, vehicle_id: uuid.UUID) -> Vehicle:
+    try:
+        return Vehicle.objects.select_related("vehicle_type", "city").get(id=vehicle_id)
+    except Vehicle.DoesNotExist:
+        raise errors.VehicleNotFound() from None
+
+
+def vehicle_get_by_code(*, code: str) -> Vehicle:
+    try:
+        return Vehicle.objects.select_related("vehicle_type", "city").get(code=code.strip().upper())
+    except Vehicle.DoesNotExist:
+        raise errors.VehicleNotFound() from None
+
+
+def vehicle_is_moving(vehicle: Vehicle) -> bool:
+    """Reported moving: the last reported speed is above ``FLEET_MOVING_SPEED_KPH``. The age of the report does
+    not matter: when in doubt, do not immobilise (a vehicle that really stopped reports a low speed)."""
+    return vehicle.speed_kph is not None and vehicle.speed_kph > conf.get("FLEET_MOVING_SPEED_KPH")

@@ -1,0 +1,122 @@
+"""Zone reads: the compiled geofence of a city (cached per process), and zones as GeoJSON for maps."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from fleet import errors, geofence
+from fleet.models import City, Zone, ZoneKind
+from fleet.services.zones import VERSION_PREFIX
+
+CHECK_INTERVAL_S = 1.0
+# Outside a city's operating area rides may pass through but not start or end (GBFS global_rules).
+OUTSIDE_AREA_RULE = geofence.Rule(ride_start_allowed=False, ride_end_allowed=False, ride_through_allowed=True)
+
+
+@dataclass
+class _Entry:
+    version: str
+    compiled: geofence.CompiledZones
+    zones: dict[str, Zone]
+    checked_at: float
+
+
+_cache: dict[uuid.UUID, _Entry] = {}
+_lock = threading.Lock()
+
+
+def forget_city(city_id: uuid.UUID) -> None:
+    _cache.pop(city_id, None)
+
+
+def clear_geofence_cache() -> None:
+    _cache.clear()
+
+
+def _active_zones(city_id: uuid.UUID) -> list[Zone]:
+    return list(Zone.objects.filter(city_id=city_id, active=True).select_related("city").prefetch_related("vehicle_types")
+                .order_by("priority", "created_at", "id"))
+
+
+def zone_spec(zone: Zone) -> geofence.ZoneSpec:
+    type_codes = frozenset(t.code for t in zone.vehicle_types.all()) or None
+    rule = geofence.Rule(
+        vehicle_type_ids=type_codes, ride_start_allowed=zone.ride_start_allowed,
+        ride_end_allowed=zone.ride_end_allowed, ride_through_allowed=zone.ride_through_allowed,
+        maximum_speed_kph=zone.maximum_speed_kph, station_parking=zone.station_parking,
+    )
+    return geofence.ZoneSpec(id=str(zone.id), name=zone.name, kind=zone.kind, geometry=zone.geometry,
+                             rules=(rule,), start=zone.starts_at, end=zone.ends_at)
+
+
+def _compile(city_id: uuid.UUID, version: str) -> _Entry:
+    zones = _active_zones(city_id)
+    has_area = any(z.kind == ZoneKind.OPERATING_AREA for z in zones)
+    compiled = geofence.CompiledZones([zone_spec(z) for z in zones], global_rules=[OUTSIDE_AREA_RULE] if has_area else [])
+    return _Entry(version, compiled, {str(z.id): z for z in zones}, time.monotonic())
+
+
+def _entry(city_id: uuid.UUID) -> _Entry:
+    entry = _cache.get(city_id)
+    now = time.monotonic()
+    if entry is not None and now - entry.checked_at < CHECK_INTERVAL_S:
+        return entry
+    version = str(cache.get(f"{VERSION_PREFIX}{city_id}") or "none")
+    if entry is not None and entry.version == version:
+        entry.checked_at = now
+        return entry
+    with _lock:  # one compilation per process and city at a time
+        entry = _compile(city_id, version)
+        _cache[city_id] = entry
+    return entry
+
+
+def geofence_for_city(city_id: uuid.UUID) -> geofence.CompiledZones:
+    """The city's active zones compiled for the geofence engine (precedence = ``priority``, then age).
+
+    Cached per process; the cache checks the city's zone version in Redis at most once a second and
+    recompiles when a zone was saved or deleted since (``fleet.services.zones.zones_changed``).
+    """
+    return _entry(city_id).compiled
+
+
+def zones_at_point(*, lat: float, lon: float, at: datetime | None = None) -> list[Zone]:
+    """Active zones of every city that contain the point, in precedence order."""
+    at = at or timezone.now()
+    found: list[Zone] = []
+    for city_id in City.objects.values_list("id", flat=True):
+        entry = _entry(city_id)
+        found += [entry.zones[spec.id] for spec in entry.compiled.zones_containing(lon, lat, at)]
+    return found
+
+
+def city_zones(*, city_id: uuid.UUID) -> list[Zone]:
+    if not City.objects.filter(id=city_id).exists():
+        raise errors.CityNotFound()
+    return _active_zones(city_id)
+
+
+def zone_feature(zone: Zone) -> dict[str, Any]:
+    """A GBFS 3.0 ``geofencing_zones`` Feature, with our id, kind and priority added to its properties."""
+    spec = zone_spec(zone)
+    properties: dict[str, Any] = {
+        "id": str(zone.id), "name": [{"text": zone.name, "language": zone.city.default_language}],
+        "kind": zone.kind, "priority": zone.priority, "rules": [rule.to_gbfs() for rule in spec.rules],
+    }
+    if zone.starts_at:
+        properties["start"] = zone.starts_at.isoformat()
+    if zone.ends_at:
+        properties["end"] = zone.ends_at.isoformat()
+    return {"type": "Feature", "geometry": zone.geometry, "properties": properties}
+
+
+def feature_collection(zones: list[Zone]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": [zone_feature(z) for z in zones]}

@@ -1,0 +1,44 @@
+"""Every write of the fleet app. Other apps call these (``from fleet import services``)."""
+
+from fleet.services.commands import command_ack, command_deliver, command_queue, commands_expire_overdue
+from fleet.services.credentials import vehicle_credential_revoke, vehicle_credential_rotate
+from fleet.services.readings import vehicle_record_reading
+from fleet.services.rental import (
+    reservation_cancel,
+    reservation_start,
+    trip_cancel,
+    trip_end,
+    trip_start,
+    vehicle_claim_for_ride,
+    vehicle_deploy,
+    vehicle_retire,
+    vehicle_set_maintenance,
+)
+from fleet.services.transitions import Location, lock_vehicle, vehicle_transition
+from fleet.services.zones import ZoneImportInvalid, zone_create, zones_changed, zones_import
+
+__all__ = [
+    "Location",
+    "ZoneImportInvalid",
+    "command_ack",
+    "command_deliver",
+    "command_queue",
+    "commands_expire_overdue",
+    "lock_vehicle",
+    "reservation_cancel",
+    "reservation_start",
+    "trip_cancel",
+    "trip_end",
+    "trip_start",
+    "vehicle_claim_for_ride",
+    "vehicle_credential_revoke",
+    "vehicle_credential_rotate",
+    "vehicle_deploy",
+    "vehicle_record_reading",
+    "vehicle_retire",
+    "vehicle_set_maintenance",
+    "vehicle_transition",
+    "zone_create",
+    "zones_changed",
+    "zones_import",
+]

@@ -1,0 +1,176 @@
+"""Vehicle commands: queue, deliver through the gateway, acknowledge, time out.
+
+Lifecycle ``queued -> sending -> sent -> acked | failed | timed_out``, and ``queued -> expired`` when the TTL
+passed before delivery. Every state change is a conditional UPDATE on the expected state, so a duplicate task
+delivery, a late acknowledgement and the timeout sweep cannot overwrite each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fleet import conf, errors, gateway
+from fleet.models import Command, CommandKind, CommandState, Vehicle
+from fleet.models.commands import OPEN_STATES, TTL
+from fleet.selectors.vehicles import vehicle_is_moving
+from fleet.services.transitions import lock_vehicle
+from fleet.states import Status
+
+
+def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    if kind not in CommandKind.values:
+        raise errors.CommandInvalid(f"Unknown command {kind!r}.", kinds=CommandKind.values)
+    if kind != CommandKind.SET_SPEED_LIMIT:
+        if params:
+            raise errors.CommandInvalid(f"{kind} takes no parameters.")
+        return {}
+    limit = params.get("max_speed_kph")
+    if set(params) != {"max_speed_kph"} or not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 100:
+        raise errors.CommandInvalid("set_speed_limit needs max_speed_kph, an integer from 0 to 100.")
+    return {"max_speed_kph": limit}
+
+
+def is_immobilising(kind: str, params: dict[str, Any]) -> bool:
+    """Lock and throttle cut (speed limit 0) must never reach a moving vehicle."""
+    return kind == CommandKind.LOCK or (kind == CommandKind.SET_SPEED_LIMIT and params.get("max_speed_kph") == 0)
+
+
+def _existing(key: str, vehicle_id: uuid.UUID, kind: str, params: dict[str, Any]) -> Command | None:
+    command = Command.objects.filter(idempotency_key=key).first()
+    if command is not None and (command.vehicle_id, command.kind, command.params) != (vehicle_id, kind, params):
+        raise errors.CommandIdempotencyConflict()
+    return command
+
+
+@transaction.atomic
+def command_queue(
+    *, vehicle_id: uuid.UUID, kind: str, params: dict[str, Any] | None = None, actor: Any = None,
+    idempotency_key: str | None = None,
+) -> Command:
+    """Queue a command and send it after commit. The same ``idempotency_key`` returns the same command."""
+    params = _check_params(kind, params or {})
+    key = idempotency_key or uuid.uuid4().hex
+    if (existing := _existing(key, vehicle_id, kind, params)) is not None:
+        return existing
+    vehicle = lock_vehicle(vehicle_id)
+    if vehicle.status == Status.RETIRED:
+        raise errors.VehicleRetired()
+    if is_immobilising(kind, params) and vehicle_is_moving(vehicle):
+        raise errors.VehicleMoving(speed_kph=vehicle.speed_kph)
+    try:
+        with transaction.atomic():
+            command = Command.objects.create(vehicle=vehicle, kind=kind, params=params, actor=actor,
+                                             idempotency_key=key, expires_at=timezone.now() + TTL[kind])
+    except IntegrityError:  # the same key, queued concurrently
+        return Command.objects.get(idempotency_key=key)
+    from fleet import tasks
+
+    transaction.on_commit(lambda: tasks.command_send.delay(str(command.id)))
+    return command
+
+
+def _close(command_id: uuid.UUID, state: str, reason: str = "", *, from_states: tuple[str, ...] = OPEN_STATES) -> int:
+    return Command.objects.filter(id=command_id, state__in=from_states).update(
+        state=state, failure_reason=reason, finished_at=timezone.now()
+    )
+
+
+def _message(command: Command) -> gateway.OutboundCommand:
+    return gateway.OutboundCommand(
+        command_id=command.id, correlation_id=command.correlation_id, vehicle_id=command.vehicle_id,
+        imei=command.vehicle.imei, kind=command.kind, params=command.params, expires_at=command.expires_at,
+    )
+
+
+def command_deliver(*, command_id: uuid.UUID) -> Command:
+    """Send a queued command (the Celery task calls this). Not atomic on purpose: the claim commits before the
+    gateway call, so the network call holds no lock and an acknowledgement may arrive while it is in flight."""
+    claimed = Command.objects.filter(id=command_id, state=CommandState.QUEUED).update(
+        state=CommandState.SENDING, attempts=F("attempts") + 1
+    )
+    command = Command.objects.select_related("vehicle").get(id=command_id)
+    if not claimed:
+        return command  # a duplicate delivery of the task: someone else has it, or it is closed
+    if command.expires_at <= timezone.now():
+        _close(command.id, CommandState.EXPIRED, "expired before delivery")
+    elif is_immobilising(command.kind, command.params) and vehicle_is_moving(command.vehicle):
+        _close(command.id, CommandState.FAILED, "vehicle_moving")
+    else:
+        _send(command)
+    command.refresh_from_db()
+    return command
+
+
+def _send(command: Command) -> None:
+    try:
+        gateway.get_gateway().send(_message(command))
+    except gateway.GatewayError:
+        # Give the command back so the task's retry can claim it again; the TTL still bounds it.
+        Command.objects.filter(id=command.id, state=CommandState.SENDING).update(state=CommandState.QUEUED)
+        raise
+    except gateway.GatewayRejected as exc:
+        _close(command.id, CommandState.FAILED, f"gateway rejected: {exc}"[:200])
+        return
+    now = timezone.now()
+    deadline = now + timedelta(seconds=conf.get("FLEET_COMMAND_ACK_TIMEOUT_S"))
+    Command.objects.filter(id=command.id, state=CommandState.SENDING).update(
+        state=CommandState.SENT, sent_at=now, ack_deadline=deadline
+    )
+
+
+def _lock_command(command_id: uuid.UUID | None, correlation_id: uuid.UUID | None) -> Command:
+    lookup = {"id": command_id} if command_id is not None else {"correlation_id": correlation_id}
+    try:
+        return Command.objects.select_for_update().get(**lookup)
+    except Command.DoesNotExist:
+        raise errors.CommandNotFound() from None
+
+
+@transaction.atomic
+def command_ack(
+    *, command_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None, ok: bool,
+    at: datetime | None = None, detail: str = "",
+) -> Command:
+    """The vehicle answered (telemetry calls this). Closes an open command as ``acked`` or ``failed``.
+
+    Duplicate answers change nothing. A late answer to a timed-out command is recorded (``acked_at``) without
+    reopening it. A successful lock/unlock updates the vehicle's lock state. ``CommandNotSent`` (409) if the
+    command was never sent.
+    """
+    command = _lock_command(command_id, correlation_id)
+    at = at or timezone.now()
+    if command.state == CommandState.QUEUED:
+        raise errors.CommandNotSent()
+    if command.state in (CommandState.SENDING, CommandState.SENT):
+        command.state = CommandState.ACKED if ok else CommandState.FAILED
+        command.finished_at, command.failure_reason = timezone.now(), "" if ok else (detail or "vehicle refused")[:200]
+    elif command.acked_at is not None or command.state != CommandState.TIMED_OUT:
+        return command  # a duplicate answer, or an answer to a command that was never delivered
+    command.acked_at = at
+    command.save(update_fields=["state", "finished_at", "failure_reason", "acked_at"])
+    if ok and command.kind in (CommandKind.LOCK, CommandKind.UNLOCK):
+        Vehicle.objects.filter(id=command.vehicle_id).update(locked=command.kind == CommandKind.LOCK)
+    return command
+
+
+def commands_expire_overdue(*, now: datetime | None = None) -> dict[str, int]:
+    """Sent without an answer by the deadline -> ``timed_out``; queued past the TTL -> ``expired``; stuck in
+    ``sending`` past the TTL (the worker died mid-call) -> ``timed_out``. Safe to run concurrently."""
+    now = now or timezone.now()
+    fields = {"finished_at": now}
+    timed_out = Command.objects.filter(state=CommandState.SENT, ack_deadline__lt=now).update(
+        state=CommandState.TIMED_OUT, failure_reason="no acknowledgement", **fields
+    )
+    timed_out += Command.objects.filter(state=CommandState.SENDING, expires_at__lt=now).update(
+        state=CommandState.TIMED_OUT, failure_reason="delivery did not complete", **fields
+    )
+    expired = Command.objects.filter(state=CommandState.QUEUED, expires_at__lt=now).update(
+        state=CommandState.EXPIRED, failure_reason="expired before delivery", **fields
+    )
+    return {"timed_out": timed_out, "expired": expired}

@@ -1,0 +1,118 @@
+"""What the rides app calls: claim a vehicle, reserve it, start/end/cancel a trip; and the ops shortcuts.
+
+Every helper goes through ``vehicle_transition`` so that each change is checked and logged. The helpers lock
+the vehicle row themselves; call them inside the caller's ``transaction.atomic`` so the ride row and the vehicle
+state commit together (a failure rolls both back).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from fleet import conf, errors
+from fleet.models import ActorKind, Vehicle, VehicleEvent
+from fleet.services.transitions import Location, lock_vehicle, vehicle_transition
+from fleet.states import MdsState, Status
+
+
+def vehicle_claim_for_ride(
+    *, vehicle_id: uuid.UUID | None = None, code: str | None = None, reservation_id: uuid.UUID | None = None
+) -> Vehicle:
+    """Lock a vehicle (SELECT ... FOR UPDATE) that can start a ride: available, or reserved by ``reservation_id``.
+
+    Must be called inside ``transaction.atomic``; the lock is held until the caller's transaction ends, so two
+    riders racing for one vehicle are serialised and the second gets ``VehicleUnavailable``.
+    """
+    if vehicle_id is None:
+        found = Vehicle.objects.filter(code=(code or "").upper()).values_list("id", flat=True).first()
+        if found is None:
+            raise errors.VehicleNotFound()
+        vehicle_id = found
+    vehicle = lock_vehicle(vehicle_id)
+    if vehicle.status == Status.AVAILABLE:
+        return vehicle
+    if vehicle.status == Status.RESERVED and reservation_id is not None and vehicle.trip_id == reservation_id:
+        return vehicle
+    raise errors.VehicleUnavailable(status=vehicle.status)
+
+
+@transaction.atomic
+def reservation_start(
+    *, vehicle_id: uuid.UUID, reservation_id: uuid.UUID, actor: Any = None, at: datetime | None = None
+) -> VehicleEvent:
+    vehicle = vehicle_claim_for_ride(vehicle_id=vehicle_id)
+    return vehicle_transition(vehicle_id=vehicle.id, event_types=["reservation_start"], trip_id=reservation_id,
+                              actor=actor, actor_kind=ActorKind.RIDER, at=at)
+
+
+@transaction.atomic
+def reservation_cancel(
+    *, vehicle_id: uuid.UUID, reservation_id: uuid.UUID, actor: Any = None, at: datetime | None = None,
+    actor_kind: str = ActorKind.RIDER,
+) -> VehicleEvent:
+    return vehicle_transition(vehicle_id=vehicle_id, event_types=["reservation_cancel"], trip_id=reservation_id,
+                              actor=actor, actor_kind=actor_kind, at=at)
+
+
+@transaction.atomic
+def trip_start(
+    *, vehicle_id: uuid.UUID, trip_id: uuid.UUID, reservation_id: uuid.UUID | None = None, actor: Any = None,
+    at: datetime | None = None, location: Location | None = None, battery_pct: int | None = None,
+) -> VehicleEvent:
+    """Start a trip on an available vehicle, or on one reserved by ``reservation_id``."""
+    vehicle = vehicle_claim_for_ride(vehicle_id=vehicle_id, reservation_id=reservation_id)
+    return vehicle_transition(vehicle_id=vehicle.id, event_types=["trip_start"], trip_id=trip_id, actor=actor,
+                              actor_kind=ActorKind.RIDER, at=at, location=location, battery_pct=battery_pct)
+
+
+@transaction.atomic
+def trip_end(
+    *, vehicle_id: uuid.UUID, trip_id: uuid.UUID, actor: Any = None, at: datetime | None = None,
+    location: Location | None = None, battery_pct: int | None = None,
+) -> VehicleEvent:
+    """End a trip; a battery below ``FLEET_LOW_BATTERY_PCT`` makes it ``[trip_end, battery_low]`` as MDS shows."""
+    battery = battery_pct if battery_pct is not None else lock_vehicle(vehicle_id).battery_pct
+    events = ["trip_end"]
+    if battery is not None and battery < conf.get("FLEET_LOW_BATTERY_PCT"):
+        events.append("battery_low")
+    return vehicle_transition(vehicle_id=vehicle_id, event_types=events, trip_id=trip_id, actor=actor,
+                              actor_kind=ActorKind.RIDER, at=at, location=location, battery_pct=battery_pct)
+
+
+@transaction.atomic
+def trip_cancel(
+    *, vehicle_id: uuid.UUID, trip_id: uuid.UUID, actor: Any = None, at: datetime | None = None,
+    actor_kind: str = ActorKind.RIDER,
+) -> VehicleEvent:
+    return vehicle_transition(vehicle_id=vehicle_id, event_types=["trip_cancel"], trip_id=trip_id, actor=actor,
+                              actor_kind=actor_kind, at=at)
+
+
+@transaction.atomic
+def vehicle_set_maintenance(*, vehicle_id: uuid.UUID, actor: Any = None) -> VehicleEvent:
+    """Ops: flag a vehicle for maintenance (MDS ``maintenance`` from available, a relabel if already out of service)."""
+    vehicle = lock_vehicle(vehicle_id)
+    events: dict[str, str] = {MdsState.AVAILABLE: "maintenance", MdsState.NON_OPERATIONAL: "unspecified"}
+    event = events.get(vehicle.mds_state)
+    if event is None:
+        raise errors.TransitionNotAllowed(
+            f"A vehicle that is {vehicle.status} cannot be set to maintenance.", from_state=vehicle.mds_state
+        )
+    return vehicle_transition(vehicle_id=vehicle.id, event_types=[event], status=Status.MAINTENANCE,
+                              actor=actor, actor_kind=ActorKind.OPS)
+
+
+def vehicle_retire(*, vehicle_id: uuid.UUID, actor: Any = None) -> VehicleEvent:
+    """Ops: take a vehicle out of the fleet for good (MDS ``decommissioned``). Retired is terminal."""
+    return vehicle_transition(vehicle_id=vehicle_id, event_types=["decommissioned"], actor=actor,
+                              actor_kind=ActorKind.OPS)
+
+
+def vehicle_deploy(*, vehicle_id: uuid.UUID, location: Location, actor: Any = None) -> VehicleEvent:
+    """Ops: put a vehicle from the workshop/warehouse on the street (MDS ``provider_drop_off``)."""
+    return vehicle_transition(vehicle_id=vehicle_id, event_types=["provider_drop_off"], location=location,
+                              actor=actor, actor_kind=ActorKind.OPS)
