@@ -2,7 +2,8 @@
 
 An app's ``demo.py`` defines ``load(*, stdout: TextIO) -> None`` (idempotent; prints the credentials and ids a
 developer needs) and may define ``summary(*, stdout: TextIO) -> None`` (read-only; prints the same facts for a
-database that already holds the demo). Apps without ``demo.py`` are skipped. Loading is all or nothing.
+database that already holds the demo). Apps without ``demo.py`` are skipped. Loading is all or nothing. The
+database counts as empty while it has no user account.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
@@ -36,13 +37,8 @@ def demo_hooks(name: str) -> list[tuple[str, DemoHook]]:
 
 
 def database_is_empty() -> bool:
-    """True when no model of the demo apps (users included) has a row: a fresh database."""
-    return not any(
-        model._default_manager.exists()
-        for app in DEMO_APPS
-        if apps.is_installed(app)
-        for model in apps.get_app_config(app).get_models()
-    )
+    """A fresh database has no user account yet. (Data migrations may seed other tables, never users.)"""
+    return not get_user_model()._default_manager.exists()
 
 
 def require_migrated() -> None:

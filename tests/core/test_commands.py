@@ -1,0 +1,207 @@
+"""manage.py demo_data and manage.py devrun."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import psutil
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from honcho.environ import parse_procfile
+
+from core.management.commands import demo_data, devrun
+from tests.accounts.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FAKE_DEMOS = {
+    "fw_demo_one": (
+        "from tests.accounts.factories import UserFactory\n"
+        "def load(*, stdout):\n"
+        "    UserFactory(email='one@demo.example')\n"
+        "    print('one: rider one@demo.example', file=stdout)\n"
+        "def summary(*, stdout):\n"
+        "    print('one: summary', file=stdout)\n"
+    ),
+    "fw_demo_two": "def load(*, stdout):\n    print('two: loaded', file=stdout)\n",
+    "fw_demo_broken": "def load(*, stdout):\n    raise RuntimeError('demo broke')\n",
+    "fw_demo_none": None,  # an app without demo.py
+}
+
+
+@pytest.fixture(scope="module")
+def fake_apps_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fake_apps")
+    for package, source in FAKE_DEMOS.items():
+        (root / package).mkdir()
+        (root / package / "__init__.py").write_text("")
+        if source is not None:
+            (root / package / "demo.py").write_text(source)
+    return root
+
+
+@pytest.fixture
+def fake_apps(monkeypatch, fake_apps_dir):
+    monkeypatch.syspath_prepend(str(fake_apps_dir))
+
+    def use(*names: str) -> None:
+        monkeypatch.setattr(demo_data, "DEMO_APPS", names)
+
+    return use
+
+
+def _demo_data(*args: str) -> str:
+    out = io.StringIO()
+    call_command("demo_data", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_loads_each_demo_in_order_and_skips_apps_without_one(fake_apps):
+    fake_apps("fw_demo_two", "fw_demo_none", "fw_demo_one")
+    out = _demo_data()
+    assert out.index("two: loaded") < out.index("one: rider one@demo.example")
+    assert "fw_demo_none" not in out
+    assert "Demo data loaded: fw_demo_two, fw_demo_one." in out
+    assert get_user_model().objects.filter(email="one@demo.example").exists()
+
+
+@pytest.mark.django_db
+def test_a_database_with_users_is_left_alone_and_summaries_are_printed(fake_apps):
+    fake_apps("fw_demo_one", "fw_demo_two")
+    UserFactory()
+    out = _demo_data()
+    assert "nothing loaded" in out and "one: summary" in out
+    assert "two: loaded" not in out
+    assert not get_user_model().objects.filter(email="one@demo.example").exists()
+
+
+@pytest.mark.django_db
+def test_force_loads_into_a_database_that_has_data(fake_apps):
+    fake_apps("fw_demo_one")
+    UserFactory()
+    assert "one: rider" in _demo_data("--force")
+    assert get_user_model().objects.filter(email="one@demo.example").exists()
+
+
+@pytest.mark.django_db
+def test_a_failing_demo_leaves_nothing_behind(fake_apps):
+    fake_apps("fw_demo_one", "fw_demo_broken")
+    with pytest.raises(RuntimeError, match="demo broke"):
+        _demo_data()
+    assert not get_user_model().objects.exists()  # fw_demo_one's rider was rolled back with the rest
+
+
+@pytest.mark.django_db
+def test_no_demo_anywhere_says_so(fake_apps):
+    fake_apps("fw_demo_none")
+    assert "no app has a demo.py yet" in _demo_data()
+
+
+@pytest.mark.django_db
+def test_unapplied_migrations_are_refused_not_applied(monkeypatch):
+    pending = [(object(), False)]
+    monkeypatch.setattr(demo_data.MigrationExecutor, "migration_plan", lambda self, targets: pending)
+    with pytest.raises(CommandError, match="run `manage.py migrate` first"):
+        call_command("demo_data", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_the_real_demos_load_and_load_again():
+    """The contract of every <app>/demo.py: it loads into an empty database and is safe to run again."""
+    first = _demo_data()
+    second = _demo_data("--force")
+    assert "Demo data" in first and "Demo data" in second
+
+
+def test_procfile_dev_runs_web_worker_and_beat():
+    processes = parse_procfile((ROOT / devrun.PROCFILE).read_text()).processes
+    assert set(processes) == {"web", "worker", "beat"}
+    assert "runserver $DEVRUN_ADDR" in processes["web"]
+    assert "worker" in processes["worker"] and "beat" in processes["beat"]
+    assert "$DEVRUN_STATE_DIR/celerybeat-schedule" in processes["beat"]
+
+
+def test_devrun_runs_this_virtualenv_s_tools(tmp_path, monkeypatch):
+    monkeypatch.setenv("FREEWHEEL_SERVICES_DIR", str(tmp_path / "state"))
+    env = devrun.honcho_env(host="127.0.0.1", port=8123)
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert env["DEVRUN_ADDR"] == "127.0.0.1:8123"
+    assert env["DEVRUN_STATE_DIR"] == str(tmp_path / "state") and (tmp_path / "state").is_dir()
+    assert devrun.honcho_argv()[1:3] == ["-m", "honcho"]
+
+
+# --- devrun end to end: web + worker + beat on the test database, then Ctrl-C ------------------------------
+
+
+def _test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}@{quote(db['HOST'], safe='')}{port}/{db['NAME']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (a local http URL)
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "devrun exited before serving"
+        try:
+            if _get(url) == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_devrun_serves_the_platform_and_ctrl_c_stops_everything(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "FREEWHEEL_SERVICES_DIR": str(tmp_path), "DEBUG": "1"}
+    log = (tmp_path / "devrun.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "manage.py", "devrun", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(f"{base}/healthz", proc)
+        assert [_get(f"{base}{path}") for path in ("/readyz", "/api/docs/", "/admin/login/")] == [200, 200, 200]
+        tree = [proc, *psutil.Process(proc.pid).children(recursive=True)]
+        assert len(tree) >= 4  # honcho, web, worker (+ its pool), beat
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    output = (tmp_path / "devrun.log").read_text()
+    assert "API docs (Swagger UI)" in output and "web.1" in output and "worker.1" in output and "beat.1" in output
+    _, alive = psutil.wait_procs([p for p in tree if p.pid != proc.pid], timeout=15)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    assert (tmp_path / "celerybeat-schedule").exists() or any(tmp_path.glob("celerybeat-schedule*"))
