@@ -167,7 +167,21 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "idempotency-purge": {"task": "core.tasks.idempotency_purge", "schedule": 3600.0},
+    "fleet-commands-expire": {"task": "fleet.tasks.commands_expire_overdue", "schedule": 5.0},
 }
+
+# --- Fleet (docs/fleet.md) ------------------------------------------------------------------------------
+FLEET_LOW_BATTERY_PCT = env_int("FLEET_LOW_BATTERY_PCT", 15, minimum=0, maximum=100)
+FLEET_POSITION_STALE_S = env_int("FLEET_POSITION_STALE_S", 900, minimum=1)
+FLEET_NEARBY_DEFAULT_RADIUS_M = env_int("FLEET_NEARBY_DEFAULT_RADIUS_M", 500, minimum=1)
+FLEET_NEARBY_MAX_RADIUS_M = env_int("FLEET_NEARBY_MAX_RADIUS_M", 2000, minimum=1, maximum=20_000)
+FLEET_NEARBY_LIMIT = env_int("FLEET_NEARBY_LIMIT", 50, minimum=1, maximum=500)
+FLEET_MOVING_SPEED_KPH = env_int("FLEET_MOVING_SPEED_KPH", 3, minimum=0)
+FLEET_COMMAND_ACK_TIMEOUT_S = env_int("FLEET_COMMAND_ACK_TIMEOUT_S", 20, minimum=1)
+FLEET_CREDENTIAL_CACHE_S = env_int("FLEET_CREDENTIAL_CACHE_S", 60, minimum=1)
+VEHICLE_GATEWAY = env_str("VEHICLE_GATEWAY", "fleet.gateway.SimulatedGateway")
+VEHICLE_GATEWAY_SIM_MODE = env_str("VEHICLE_GATEWAY_SIM_MODE", "ack")
+VEHICLE_GATEWAY_SIM_LAG_S = env_int("VEHICLE_GATEWAY_SIM_LAG_S", 0, minimum=0)
 
 # --- Channels -------------------------------------------------------------------------------------------
 CHANNEL_LAYERS = {
