@@ -26,9 +26,11 @@ class TokenPair:
     refresh: str
 
 
-def token_pair_issue(*, user: User) -> TokenPair:
+def token_pair_issue(*, user: User, sign_in: bool = True) -> TokenPair:
+    """A new pair. ``sign_in`` records ``last_login`` (which also voids outstanding password reset links, as
+    Django intends); a rotation is not a sign-in, or a phone refreshing every 15 minutes would void them."""
     refresh = RefreshToken.for_user(user)  # also records the OutstandingToken row
-    if api_settings.UPDATE_LAST_LOGIN:
+    if sign_in and api_settings.UPDATE_LAST_LOGIN:
         update_last_login(User, user)
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
 
@@ -65,7 +67,7 @@ def token_refresh(*, raw: str) -> TokenPair:
     assert user is not None  # checked by _outstanding_lock
     auth.user_ensure_may_authenticate(user)
     BlacklistedToken.objects.create(token=row)
-    return token_pair_issue(user=user)
+    return token_pair_issue(user=user, sign_in=False)
 
 
 @transaction.atomic
