@@ -46,7 +46,7 @@ def test_patch_changes_only_the_given_fields(api, rider):
 
 
 def test_patch_clears_phone_and_date_of_birth(api):
-    rider = UserFactory(phone="+4915112345678")
+    rider = UserFactory.create(phone="+4915112345678")
     r = api.as_(rider).patch(ME, {"phone": "", "date_of_birth": None})
     assert r.status_code == 200
     rider.refresh_from_db()
@@ -66,7 +66,7 @@ def test_keeping_ones_own_email_is_not_a_conflict(api, rider):
 
 
 def test_phone_of_another_account_is_409(api, rider):
-    UserFactory(phone="+4915112345678")
+    UserFactory.create(phone="+4915112345678")
     assert code(api.as_(rider).patch(ME, {"phone": "+4915112345678"})) == (409, "phone_taken")
 
 
@@ -113,7 +113,7 @@ def test_phone_account_sets_a_first_password_without_an_old_one(api):
 
 
 def test_delete_anonymises_but_keeps_the_row(api):
-    rider = UserFactory(phone="+4915112345678", name="Grace Hopper")
+    rider = UserFactory.create(phone="+4915112345678", name="Grace Hopper")
     rider.groups.add(Group.objects.get(name="finance"))
     pairs = [tokens.token_pair_issue(user=rider) for _ in range(2)]
     phone_otp.phone_otp_start(phone="+4915112345678")

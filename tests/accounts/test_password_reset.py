@@ -68,7 +68,7 @@ def test_confirm_with_a_bad_uid_is_422(api, rider, uid):
 
 
 def test_confirm_with_another_users_token_is_422(api, rider):
-    other = UserFactory()
+    other = UserFactory.create()
     uid = urlsafe_base64_encode(force_bytes(rider.pk))
     token = default_token_generator.make_token(other)
     r = api.post(CONFIRM, {"uid": uid, "token": token, "new_password": "brand-new-secret-42"})

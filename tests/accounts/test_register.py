@@ -44,14 +44,14 @@ def test_phone_is_optional(api):
 
 @pytest.mark.parametrize("email", ["ada.lovelace@example.com", "ADA.LOVELACE@EXAMPLE.COM"])
 def test_duplicate_email_is_409_also_when_only_the_case_differs(api, email):
-    UserFactory(email="ada.lovelace@example.com")
+    UserFactory.create(email="ada.lovelace@example.com")
     r = api.post(URL, {**GOOD, "email": email})
     assert code(r) == (409, "email_taken")
     assert User.objects.filter(email__iexact=email).count() == 1
 
 
 def test_duplicate_phone_is_409(api):
-    UserFactory(phone="+447911123456")
+    UserFactory.create(phone="+447911123456")
     assert code(api.post(URL, GOOD)) == (409, "phone_taken")
 
 

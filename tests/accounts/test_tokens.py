@@ -153,7 +153,7 @@ def test_logout_works_with_an_expired_access_token_in_the_header(api, rider):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_refreshes_with_one_token_yield_one_new_pair(api):
-    rider = UserFactory()
+    rider = UserFactory.create()
     pair = tokens.token_pair_issue(user=rider)
     results: list[object] = []
     barrier = threading.Barrier(4)
@@ -168,8 +168,10 @@ def test_concurrent_refreshes_with_one_token_yield_one_new_pair(api):
             connection.close()
 
     threads = [threading.Thread(target=refresh) for _ in range(4)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     assert sum(isinstance(r, tokens.TokenPair) for r in results) == 1
     assert sorted(getattr(r, "code", "") for r in results if not isinstance(r, tokens.TokenPair)) == [
         "token_not_valid"
