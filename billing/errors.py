@@ -73,3 +73,7 @@ class WebhookSignatureInvalid(DomainError):
 
 class ProviderUnknown(NotFound):
     code, message = "provider_unknown", "Unknown payment provider."
+
+
+class PaymentActionRequired(RuleViolation):
+    code, message = "payment_action_required", "The card needs the rider's confirmation (3-D Secure)."

@@ -1,3 +1,11 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from billing import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("wallet", views.WalletGetView.as_view(), name="billing-wallet"),
+    path("wallet/top-ups", views.WalletTopUpView.as_view(), name="billing-wallet-top-up"),
+    path("wallet/transactions", views.WalletTransactionListView.as_view(), name="billing-wallet-transactions"),
+    path("payment-methods", views.PaymentMethodListView.as_view(), name="billing-payment-methods"),
+    path("billing/webhooks/<slug:provider>", views.WebhookReceiveView.as_view(), name="billing-webhook"),
+]

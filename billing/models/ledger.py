@@ -9,6 +9,7 @@ balance when the rider has money; selectors present them with the rider's sign.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -41,7 +42,7 @@ class LedgerAccount(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
     )
     city = models.ForeignKey("fleet.City", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    balance = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    balance = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal(0))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

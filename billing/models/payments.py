@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -77,8 +78,8 @@ class Payment(models.Model):
     provider_ref = models.CharField(max_length=128, blank=True)
     currency = models.CharField(max_length=3)
     amount = models.DecimalField(max_digits=18, decimal_places=4)
-    amount_captured = models.DecimalField(max_digits=18, decimal_places=4, default=0)
-    amount_refunded = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    amount_captured = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal(0))
+    amount_refunded = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal(0))
     capture_amount = models.DecimalField(
         max_digits=18, decimal_places=4, null=True, blank=True, help_text="What we asked the provider to capture"
     )
@@ -134,10 +135,13 @@ class RideBilling(models.Model):
     hold = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
     fare_total = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    card_due = models.DecimalField(
+        max_digits=18, decimal_places=4, null=True, blank=True, help_text="Fixed when charging starts"
+    )
     fare = models.JSONField(null=True, blank=True, help_text="The itemised fare as charged")
-    paid_wallet = models.DecimalField(max_digits=18, decimal_places=4, default=0)
-    paid_card = models.DecimalField(max_digits=18, decimal_places=4, default=0)
-    debt = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    paid_wallet = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal(0))
+    paid_card = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal(0))
+    debt = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal(0))
     created_at = models.DateTimeField(auto_now_add=True)
     charged_at = models.DateTimeField(null=True, blank=True)
 

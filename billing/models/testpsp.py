@@ -6,18 +6,21 @@ These tables belong to the simulated provider, not to Freewheel's books: billing
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 
 
 class TestPspIntent(models.Model):
+    __test__ = False  # not a pytest test class
     id = models.CharField(primary_key=True, max_length=64)
     customer = models.CharField(max_length=64, blank=True)
     payment_method = models.CharField(max_length=64)
     currency = models.CharField(max_length=3)
     amount = models.DecimalField(max_digits=18, decimal_places=4)
-    amount_capturable = models.DecimalField(max_digits=18, decimal_places=4, default=0)
-    amount_received = models.DecimalField(max_digits=18, decimal_places=4, default=0)
-    amount_refunded = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    amount_capturable = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal(0))
+    amount_received = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal(0))
+    amount_refunded = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal(0))
     status = models.CharField(max_length=32)
     metadata = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -27,6 +30,7 @@ class TestPspIntent(models.Model):
 
 
 class TestPspCall(models.Model):
+    __test__ = False  # not a pytest test class
     """The stored result of an API call, replayed to a retry with the same idempotency key."""
 
     idempotency_key = models.CharField(primary_key=True, max_length=255)
@@ -39,6 +43,7 @@ class TestPspCall(models.Model):
 
 
 class TestPspEvent(models.Model):
+    __test__ = False  # not a pytest test class
     """Outbox of webhook events the test provider "sends"; ``testpsp.deliver_events`` delivers them."""
 
     id = models.CharField(primary_key=True, max_length=64)

@@ -1,0 +1,19 @@
+"""Payment providers behind one interface; ``get(name)`` returns the configured adapter."""
+
+from __future__ import annotations
+
+from billing import conf, errors
+from billing.providers.base import PaymentProvider
+
+
+def get(name: str | None = None) -> PaymentProvider:
+    name = name or conf.PROVIDER
+    if name == "testpsp":
+        from billing.providers.testpsp import TestPsp
+
+        return TestPsp()
+    if name == "stripe":
+        from billing.providers.stripe import StripeProvider
+
+        return StripeProvider()
+    raise errors.ProviderUnknown(provider=name)

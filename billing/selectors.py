@@ -1,0 +1,82 @@
+"""Reads for views and other apps: wallet balances, the ride-start gate, payment methods, ledger history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from billing import conf
+from billing.models import AccountKind, LedgerAccount, LedgerEntry, PaymentMethod, RideBilling
+from fleet.models import City
+
+RIDER_KINDS = (AccountKind.RIDER_CASH, AccountKind.RIDER_BONUS, AccountKind.RIDER_RECEIVABLE)
+
+
+@dataclass(frozen=True)
+class WalletBalance:
+    """In the rider's sign: ``cash`` and ``bonus`` >= 0 are theirs, ``debt`` >= 0 is what they owe."""
+
+    currency: str
+    cash: Decimal
+    bonus: Decimal
+    debt: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.cash + self.bonus
+
+
+def wallet_balance(*, user: User, currency: str) -> WalletBalance:
+    rows = dict(
+        LedgerAccount.objects.filter(user=user, currency=currency, kind__in=RIDER_KINDS).values_list("kind", "balance")
+    )
+    zero = Decimal(0)
+    return WalletBalance(
+        currency=currency,
+        cash=-rows.get(AccountKind.RIDER_CASH, zero),
+        bonus=-rows.get(AccountKind.RIDER_BONUS, zero),
+        debt=rows.get(AccountKind.RIDER_RECEIVABLE, zero),
+    )
+
+
+def wallet_currencies(*, user: User) -> list[str]:
+    return sorted(set(LedgerAccount.objects.filter(user=user).values_list("currency", flat=True)))
+
+
+def payment_method_default(*, user: User) -> PaymentMethod | None:
+    return PaymentMethod.objects.filter(user=user, is_default=True).first()
+
+
+def payment_methods_for(*, user: User) -> QuerySet[PaymentMethod]:
+    return PaymentMethod.objects.filter(user=user).order_by("-created_at")
+
+
+def rider_can_start_ride(rider: User, city: City) -> tuple[bool, str | None]:
+    """The money gate for the rides app: ``(True, None)`` or ``(False, error_code)``.
+
+    Debt in the city's currency blocks (``outstanding_debt``); otherwise a saved card or a wallet holding at
+    least ``BILLING_MIN_WALLET_BALANCE`` is enough (``payment_method_required`` when neither).
+    """
+    balance = wallet_balance(user=rider, currency=city.currency)
+    if balance.debt > 0:
+        return False, "outstanding_debt"
+    if payment_method_default(user=rider) is not None or balance.available >= conf.MIN_WALLET_BALANCE:
+        return True, None
+    return False, "payment_method_required"
+
+
+def wallet_entries_for(*, user: User) -> QuerySet[LedgerEntry]:
+    """The rider's wallet history: entries on their cash, bonus and debt accounts, newest first."""
+    return (
+        LedgerEntry.objects.filter(account__user=user, account__kind__in=RIDER_KINDS)
+        .select_related("transaction", "account")
+        .order_by("-created_at", "-id")
+    )
+
+
+def ride_billing_get(*, ride_id: UUID) -> RideBilling | None:
+    return RideBilling.objects.filter(ride_id=ride_id).select_related("hold").first()

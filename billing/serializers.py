@@ -1,0 +1,117 @@
+"""Billing API shapes. Money is ``{"amount": "1.50", "currency": "EUR"}`` (core.money)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from billing.models import AccountKind, LedgerEntry, Payment, PaymentMethod
+from billing.selectors import WalletBalance
+from core.money import MoneyField, money
+
+
+class BillingMoney(serializers.Serializer):
+    amount = serializers.CharField(help_text="Decimal string in major units, e.g. 1.50")
+    currency = serializers.CharField(help_text="ISO-4217, e.g. EUR")
+
+
+@extend_schema_field(BillingMoney)
+class MoneyInField(MoneyField):
+    pass
+
+
+def _money_field() -> Any:
+    return extend_schema_field(BillingMoney)
+
+
+class WalletBalanceOut(serializers.Serializer):
+    currency = serializers.CharField()
+    cash = serializers.SerializerMethodField()
+    bonus = serializers.SerializerMethodField()
+    debt = serializers.SerializerMethodField()
+    available = serializers.SerializerMethodField()
+
+    @_money_field()
+    def get_cash(self, obj: WalletBalance) -> dict[str, str]:
+        return money(obj.cash, obj.currency)
+
+    @_money_field()
+    def get_bonus(self, obj: WalletBalance) -> dict[str, str]:
+        return money(obj.bonus, obj.currency)
+
+    @_money_field()
+    def get_debt(self, obj: WalletBalance) -> dict[str, str]:
+        return money(obj.debt, obj.currency)
+
+    @_money_field()
+    def get_available(self, obj: WalletBalance) -> dict[str, str]:
+        return money(obj.available, obj.currency)
+
+
+class WalletOut(serializers.Serializer):
+    balances = WalletBalanceOut(many=True)
+    spending_order = serializers.ListField(child=serializers.CharField())
+
+
+class WalletTopUpIn(serializers.Serializer):
+    amount = MoneyInField()
+    payment_method = serializers.UUIDField()
+
+
+class PaymentOut(serializers.ModelSerializer):
+    amount = serializers.SerializerMethodField()
+    amount_captured = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Payment
+        fields = ["id", "purpose", "status", "amount", "amount_captured", "failure_code", "next_action", "created_at"]
+
+    @_money_field()
+    def get_amount(self, obj: Payment) -> dict[str, str]:
+        return money(obj.amount, obj.currency)
+
+    @_money_field()
+    def get_amount_captured(self, obj: Payment) -> dict[str, str]:
+        return money(obj.amount_captured, obj.currency)
+
+
+class PaymentMethodAddIn(serializers.Serializer):
+    token = serializers.CharField(max_length=128, help_text="Provider token from the app's card form")
+
+
+class PaymentMethodOut(serializers.ModelSerializer):
+    class Meta:
+        model = PaymentMethod
+        fields = ["id", "provider", "brand", "last4", "exp_month", "exp_year", "is_default", "created_at"]
+
+
+_ACCOUNT_LABELS = {AccountKind.RIDER_CASH: "cash", AccountKind.RIDER_BONUS: "bonus", AccountKind.RIDER_RECEIVABLE: "debt"}
+
+
+class WalletEntryOut(serializers.ModelSerializer):
+    kind = serializers.CharField(source="transaction.kind")
+    description = serializers.CharField(source="transaction.description")
+    ride_id = serializers.UUIDField(source="transaction.ride_id", allow_null=True)
+    account = serializers.SerializerMethodField()
+    amount = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["id", "created_at", "kind", "account", "amount", "description", "ride_id"]
+
+    def get_account(self, obj: LedgerEntry) -> str:
+        return _ACCOUNT_LABELS.get(AccountKind(obj.account.kind), obj.account.kind)
+
+    @_money_field()
+    def get_amount(self, obj: LedgerEntry) -> dict[str, str]:
+        """In the rider's sign: money added to cash/bonus is positive; debt taken on is negative."""
+        return money(-Decimal(obj.amount), obj.currency)
+
+
+class WebhookAckOut(serializers.Serializer):
+    received = serializers.BooleanField()
+    event_id = serializers.CharField()
+    outcome = serializers.CharField()

@@ -1,0 +1,101 @@
+"""Billing HTTP edge: parse, call one service or selector, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from billing import selectors, serializers
+from billing.models import LedgerEntry, Payment
+from billing.services import methods, wallet, webhooks
+from core.pagination import CursorPagination
+
+
+class WalletGetView(APIView):
+    @extend_schema(responses=serializers.WalletOut, tags=["billing"], summary="The rider's wallet balances")
+    def get(self, request: Request) -> Response:
+        currencies = selectors.wallet_currencies(user=_rider(request)) or [request.query_params.get("currency", "EUR")]
+        balances = [selectors.wallet_balance(user=_rider(request), currency=c) for c in currencies]
+        body = {"balances": balances, "spending_order": ["bonus", "cash", "card"]}
+        return Response(serializers.WalletOut(body).data)
+
+
+class WalletTopUpView(APIView):
+    @extend_schema(
+        request=serializers.WalletTopUpIn,
+        responses={201: serializers.PaymentOut, 202: OpenApiResponse(serializers.PaymentOut, "3-D Secure needed")},
+        tags=["billing"], summary="Top up the wallet from a saved card",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(serializers.WalletTopUpIn, request)
+        amount, currency = data["amount"]
+        payment = wallet.wallet_top_up(
+            user=_rider(request), amount=amount, currency=currency, payment_method_id=data["payment_method"]
+        )
+        code = status.HTTP_201_CREATED if payment.status == Payment.Status.CAPTURED else status.HTTP_202_ACCEPTED
+        return Response(serializers.PaymentOut(payment).data, status=code)
+
+
+class WalletEntryPagination(CursorPagination):
+    ordering = ("-created_at", "-id")  # type: ignore[assignment]  # DRF accepts a tuple
+
+
+class WalletTransactionListView(generics.ListAPIView[LedgerEntry]):
+    serializer_class = serializers.WalletEntryOut
+    pagination_class = WalletEntryPagination
+
+    def get_queryset(self) -> Any:
+        return selectors.wallet_entries_for(user=self.request.user)  # type: ignore[arg-type]
+
+    @extend_schema(tags=["billing"], summary="Wallet history (ledger entries), newest first")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class PaymentMethodListView(generics.ListAPIView[Any]):
+    serializer_class = serializers.PaymentMethodOut
+    pagination_class = None
+
+    def get_queryset(self) -> Any:
+        return selectors.payment_methods_for(user=self.request.user)  # type: ignore[arg-type]
+
+    @extend_schema(tags=["billing"], summary="The rider's saved payment methods")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=serializers.PaymentMethodAddIn, responses={201: serializers.PaymentMethodOut},
+                   tags=["billing"], summary="Save a card (becomes the default)")
+    def post(self, request: Request) -> Response:
+        data = _valid(serializers.PaymentMethodAddIn, request)
+        method = methods.payment_method_add(user=_rider(request), token=data["token"])
+        return Response(serializers.PaymentMethodOut(method).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookReceiveView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=None, responses=serializers.WebhookAckOut, tags=["billing"],
+                   summary="Payment provider webhook (signature-verified; idempotent by event id)")
+    def post(self, request: Request, provider: str) -> Response:
+        headers = {key: value for key, value in request.headers.items()}
+        event = webhooks.webhook_receive(provider_name=provider, body=request.body, headers=headers)
+        return Response({"received": True, "event_id": event.event_id, "outcome": event.outcome})
+
+
+def _rider(request: Request) -> User:
+    assert isinstance(request.user, User)  # IsAuthenticated (the default) ran before
+    return request.user
+
+
+def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
