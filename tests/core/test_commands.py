@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from urllib.parse import quote
 
 import psutil
 import pytest
+import yaml
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -205,3 +207,48 @@ def test_devrun_serves_the_platform_and_ctrl_c_stops_everything(tmp_path):
     _, alive = psutil.wait_procs([p for p in tree if p.pid != proc.pid], timeout=15)
     assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
     assert (tmp_path / "celerybeat-schedule").exists() or any(tmp_path.glob("celerybeat-schedule*"))
+
+
+# --- production topology: Procfile and docker-compose.yml (no Docker engine here: shape and settings only) --
+
+APP_SERVICES = ("migrate", "api", "ws", "worker", "beat")
+
+
+def _compose() -> dict:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+def _interpolate(value: str) -> str:
+    """Compose's ${VAR:-default} / ${VAR:?error} with nothing set: the default, or a value a deployer supplies."""
+    supplied = {"SECRET_KEY": "compose-check-secret-key-0123456789-abcdefghij"}
+    value = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: m.group(2), value)
+    return re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: supplied[m.group(1)], value)
+
+
+def test_compose_describes_the_production_topology():
+    services = _compose()["services"]
+    assert set(services) == {"postgres", "redis", "mosquitto", "proxy", *APP_SERVICES}
+    assert "granian --interface wsgi" in " ".join(services["api"]["command"])
+    assert "config.wsgi:application" in " ".join(services["api"]["command"])
+    assert services["ws"]["command"][0] == "daphne" and "config.asgi:application" in services["ws"]["command"]
+    caddyfile = _compose()["configs"]["caddyfile"]["content"]
+    assert re.search(r"handle /ws/\* \{\s*reverse_proxy ws:8001", caddyfile)
+    assert re.search(r"handle \{\s*reverse_proxy api:8000", caddyfile)
+    for name in APP_SERVICES:
+        assert services[name]["build"] == "." and (ROOT / "Dockerfile").exists()
+        assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"} <= set(services[name]["environment"])
+
+
+def test_settings_load_with_the_compose_environment():
+    environment = {k: _interpolate(str(v)) for k, v in _compose()["services"]["api"]["environment"].items()}
+    child_env = {"PATH": os.environ["PATH"], **environment}
+    out = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT,
+                         env=child_env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def test_procfile_serves_http_with_granian_and_websockets_with_daphne():
+    processes = parse_procfile((ROOT / "Procfile").read_text()).processes
+    assert set(processes) == {"release", "web", "ws", "worker", "beat"}
+    assert "granian --interface wsgi" in processes["web"] and "config.wsgi:application" in processes["web"]
+    assert "daphne" in processes["ws"] and "config.asgi:application" in processes["ws"]
