@@ -1,3 +1,11 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from fleet import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("vehicles/nearby", views.VehicleNearbyView.as_view(), name="fleet-vehicles-nearby"),
+    path("vehicles/<uuid:vehicle_id>/commands", views.VehicleCommandSendView.as_view(), name="fleet-vehicle-commands"),
+    path("commands/<uuid:command_id>", views.CommandGetView.as_view(), name="fleet-command"),
+    path("zones", views.ZonesAtPointView.as_view(), name="fleet-zones-at-point"),
+    path("cities/<uuid:city_id>/zones", views.CityZonesView.as_view(), name="fleet-city-zones"),
+]

@@ -1,14 +1,16 @@
 """Every read of the fleet app that other apps, views and consumers use (``from fleet import selectors``)."""
 
 from fleet.selectors.credentials import VehicleIdentity, vehicle_authenticate
-from fleet.selectors.nearby import NearbyVehicle, register_pricing_plan_resolver, vehicles_nearby
-from fleet.selectors.vehicles import vehicle_get, vehicle_get_by_code, vehicle_is_moving
+from fleet.selectors.nearby import NearbyVehicle, check_point, register_pricing_plan_resolver, vehicles_nearby
+from fleet.selectors.vehicles import command_get, vehicle_get, vehicle_get_by_code, vehicle_is_moving
 from fleet.selectors.zones import city_zones, feature_collection, geofence_for_city, zones_at_point
 
 __all__ = [
     "NearbyVehicle",
     "VehicleIdentity",
+    "check_point",
     "city_zones",
+    "command_get",
     "feature_collection",
     "geofence_for_city",
     "register_pricing_plan_resolver",

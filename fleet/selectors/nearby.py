@@ -49,9 +49,13 @@ class NearbyVehicle:
     pricing_plan_id: uuid.UUID | str | None = None
 
 
-def check_query(lat: float, lon: float, radius_m: float) -> None:
+def check_point(lat: float, lon: float) -> None:
     if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
         raise errors.InvalidCoordinates()
+
+
+def check_query(lat: float, lon: float, radius_m: float) -> None:
+    check_point(lat, lon)
     limit = conf.get("FLEET_NEARBY_MAX_RADIUS_M")
     if not math.isfinite(radius_m) or radius_m <= 0 or radius_m > limit:
         raise errors.RadiusTooLarge(f"radius must be between 1 and {limit} metres.", max_radius_m=limit)
