@@ -130,7 +130,7 @@ def test_entries_and_transactions_are_immutable(rider, sql):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_unbalanced_raw_transaction_fails_at_a_real_commit():
-    rider = UserFactory()
+    rider = UserFactory.create()
     cash, clearing = _accounts(rider)
     with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic(), connection.cursor() as cur:
         txn_id = _raw_txn(cur, "raw-commit")
@@ -161,7 +161,7 @@ def _in_threads(n, target):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_posts_with_one_key_post_once():
-    rider = UserFactory()
+    rider = UserFactory.create()
     _accounts(rider)
     results, failures = _in_threads(8, lambda i: _top_up(rider, Decimal("2.00"), key="same").pk)
     assert failures == [] and len(set(results)) == 1
@@ -171,7 +171,7 @@ def test_concurrent_posts_with_one_key_post_once():
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_spends_never_overdraw_and_never_deadlock():
-    rider = UserFactory()
+    rider = UserFactory.create()
     _top_up(rider, Decimal("5.00"))
     cash, _ = _accounts(rider)
     revenue = ledger.system_account(kind=AccountKind.REVENUE, currency="EUR")

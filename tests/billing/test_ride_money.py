@@ -172,7 +172,7 @@ def test_the_start_gate(rider):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_double_tap_on_end_charges_once():
-    rider = UserFactory()
+    rider = UserFactory.create()
     add_card(rider)
     billing = _hold(rider, "5.00")
     barrier, failures = threading.Barrier(6), []
