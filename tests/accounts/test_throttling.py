@@ -1,0 +1,85 @@
+"""Auth endpoints are rate limited with DRF throttles whose counters live in Redis (the default cache)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts import sms
+from tests.accounts.helpers import code, error
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rates(monkeypatch):  # type: ignore[no-untyped-def]
+    def set_rates(**scopes: str) -> None:
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", scopes)
+
+    return set_rates
+
+
+def test_the_counters_are_in_redis(api, rider):
+    assert isinstance(caches["default"], RedisCache)
+    api.post("/api/v1/auth/token", {"email": rider.email, "password": "wrong-password"})
+    assert len(cache.get("throttle_auth_127.0.0.1")) == 1
+
+
+def test_login_is_limited_per_client_with_retry_after(api, rider, rates):
+    rates(auth="3/min", otp="3/min")
+    payload = {"email": rider.email, "password": "wrong-password"}
+    assert [api.post("/api/v1/auth/token", payload).status_code for _ in range(3)] == [401] * 3
+    r = api.post("/api/v1/auth/token", payload)
+    assert code(r) == (429, "throttled")
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert error(r)["details"]["retry_after_s"] == int(r.headers["Retry-After"])
+    other_client = api.post("/api/v1/auth/token", payload, REMOTE_ADDR="10.0.0.9")
+    assert other_client.status_code == 401
+
+
+def test_the_default_auth_rate_applies(api, rider):
+    """settings: THROTTLE_AUTH defaults to 20/min."""
+    payload = {"email": rider.email, "password": "wrong-password"}
+    statuses = [api.post("/api/v1/auth/token", payload).status_code for _ in range(21)]
+    assert statuses == [401] * 20 + [429]
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/auth/register", "/api/v1/auth/token/refresh", "/api/v1/auth/logout", "/api/v1/auth/password-reset"]
+)
+def test_every_anonymous_auth_endpoint_is_throttled(api, rates, url):
+    rates(auth="1/min", otp="1/min")
+    api.post(url, {})
+    assert code(api.post(url, {})) == (429, "throttled")
+
+
+def test_password_change_is_throttled_per_user(api, rider, other_rider, rates):
+    rates(auth="1/min", otp="1/min")
+    api.as_(rider).post("/api/v1/me/password", {"old_password": "x", "new_password": "y"})
+    assert code(api.as_(rider).post("/api/v1/me/password", {})) == (429, "throttled")
+    assert api.as_(other_rider).post("/api/v1/me/password", {}).status_code == 400
+
+
+def test_otp_start_is_limited_per_phone_across_clients(api, rates, settings, django_capture_on_commit_callbacks):
+    settings.SMS_BACKEND = "accounts.sms.LocmemSmsBackend"
+    sms.outbox.clear()
+    rates(auth="100/min", otp="2/min")
+    phone = "+4915112345678"
+    with django_capture_on_commit_callbacks(execute=True):
+        for ip in ("10.0.0.1", "10.0.0.2"):
+            assert api.post("/api/v1/auth/phone/start", {"phone": phone}, REMOTE_ADDR=ip).status_code == 202
+        r = api.post("/api/v1/auth/phone/start", {"phone": "+49 151 12345678"}, REMOTE_ADDR="10.0.0.3")
+    assert code(r) == (429, "throttled")
+    assert len(sms.outbox) == 2
+    other_phone = api.post("/api/v1/auth/phone/start", {"phone": "+33612345678"}, REMOTE_ADDR="10.0.0.4")
+    assert other_phone.status_code == 202
+
+
+def test_otp_verify_is_limited_per_client(api, rates):
+    rates(auth="100/min", otp="2/min")
+    for phone in ("+4915112345678", "+33612345678"):
+        assert api.post("/api/v1/auth/phone/verify", {"phone": phone, "code": "123456"}).status_code == 422
+    r = api.post("/api/v1/auth/phone/verify", {"phone": "+447911123456", "code": "123456"})
+    assert code(r) == (429, "throttled")
