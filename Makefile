@@ -28,10 +28,11 @@ test: lint typecheck schema pytest
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# django-stubs imports config.settings, which needs the two URLs to parse (it never connects).
+# django-stubs imports config.settings, which needs the two URLs to parse (it never connects) and, like
+# every command here, DEBUG=1 unless told otherwise (a development SECRET_KEY).
 typecheck: $(STAMP)
-	DATABASE_URL="$${DATABASE_URL:-postgres://localhost/typecheck}" REDIS_URL="$${REDIS_URL:-redis://localhost}" \
-		$(VENV)/bin/mypy .
+	DEBUG="$${DEBUG:-1}" DATABASE_URL="$${DATABASE_URL:-postgres://localhost/typecheck}" \
+		REDIS_URL="$${REDIS_URL:-redis://localhost}" $(VENV)/bin/mypy .
 
 schema: $(STAMP)
 	$(WITH_SERVICES) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
