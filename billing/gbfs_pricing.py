@@ -69,13 +69,12 @@ def to_gbfs_plan(
         "is_taxable": False,
         "description": _texts(text, language),
     }
-    if url is not None:
-        plan["url"] = url
-    per_min = per_min_pricing(snapshot)
-    if per_min:
-        plan["per_min_pricing"] = per_min
-    if surge_pricing:
-        plan["surge_pricing"] = True
+    optional = {
+        "url": url,
+        "per_min_pricing": per_min_pricing(snapshot) or None,
+        "surge_pricing": surge_pricing or None,
+    }
+    plan.update({key: value for key, value in optional.items() if value is not None})
     warnings = _distance(snapshot, plan) + _pause(snapshot) + _caps(snapshot, plan, version)
     warnings += _minimum(snapshot) + _reservation(snapshot, plan, version) + _zones(snapshot)
     return plan, warnings

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from billing.fares.types import Fare, PriceBracket, TariffInvalid, TariffSnapshot, ZoneAdjustment
+from billing.fares.types import Fare, FareLine, PriceBracket, TariffInvalid, TariffSnapshot, ZoneAdjustment
 
 SCHEMA = 1
 _MONEY = (
@@ -107,3 +107,34 @@ def fare_to_json(fare: Fare) -> dict[str, object]:
         "capped": fare.capped,
         "minutes_from_pack_used": fare.minutes_from_pack_used,
     }
+
+
+_FARE_MONEY = ("subtotal", "discounts", "total", "vat_rate", "vat_amount", "net_amount")
+
+
+def fare_from_json(data: object) -> Fare:
+    """Read back ``fare_to_json`` (e.g. a stored receipt); raises ``TariffInvalid`` on anything else."""
+    keys = {"currency", "lines", "capped", "minutes_from_pack_used", *_FARE_MONEY}
+    if not isinstance(data, dict) or set(data) != keys:
+        raise TariffInvalid(f"a fare needs exactly the keys {sorted(keys)}")
+    raw_lines = _parse_list(
+        "lines", data["lines"], {"kind", "description", "quantity", "unit_price", "amount"}
+    )
+    lines = tuple(
+        FareLine(
+            str(line["kind"]),
+            str(line["description"]),
+            _parse_dec("quantity", line["quantity"]),
+            None if line["unit_price"] is None else _parse_dec("unit_price", line["unit_price"]),
+            _parse_dec("amount", line["amount"]),
+        )
+        for line in raw_lines
+    )
+    money = {name: _parse_dec(name, data[name]) for name in _FARE_MONEY}
+    return Fare(
+        lines=lines,
+        currency=str(data["currency"]),
+        capped=bool(data["capped"]),
+        minutes_from_pack_used=int(data["minutes_from_pack_used"]),
+        **money,
+    )

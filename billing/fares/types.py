@@ -235,6 +235,12 @@ class Fare:
 
         return serialization.fare_to_json(self)
 
+    @classmethod
+    def from_json(cls, data: object) -> Fare:
+        from billing.fares import serialization
+
+        return serialization.fare_from_json(data)
+
 
 @dataclass(frozen=True, slots=True)
 class QuotePiece:

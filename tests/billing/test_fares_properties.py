@@ -128,6 +128,9 @@ def test_fare_is_well_formed_and_never_negative(ride: tuple[TariffSnapshot, Ride
     fare = compute_fare(snapshot, usage, benefits)
     assert_well_formed(fare)
     assert fare.currency == snapshot.currency
+    assert (
+        Fare.from_json(json.loads(json.dumps(fare.to_json()))) == fare
+    )  # a stored receipt reads back exactly
     assert 0 <= fare.minutes_from_pack_used <= benefits.minute_pack_minutes_available
 
 

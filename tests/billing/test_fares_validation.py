@@ -144,3 +144,26 @@ def test_quote_text_and_pieces() -> None:
     assert q.pieces[0].key == "unlock" and q.pieces[0].params == {"amount": "1.00", "currency": "EUR"}
     assert [p.key for p in q.pieces][3:5] == ["per_minute_after", "free_minutes"]
     assert q.pieces[3].params == {"amount": "0.125", "currency": "EUR", "minutes": "10"}
+
+
+def test_a_malformed_stored_fare_is_refused() -> None:
+    from billing.fares import Fare, compute_fare
+
+    data = compute_fare(tariff(), RideUsage(riding_seconds=60)).to_json()
+    lines = data["lines"]
+    assert (
+        data["total"] == "1.25"
+        and isinstance(lines, list)
+        and lines[1]
+        == {
+            "kind": "riding",
+            "description": "Riding minutes 1-1",
+            "quantity": "1",
+            "unit_price": "0.25",
+            "amount": "0.25",
+        }
+    )
+    with pytest.raises(TariffInvalid):
+        Fare.from_json({**data, "total": 1.25})
+    with pytest.raises(TariffInvalid):
+        Fare.from_json({k: v for k, v in data.items() if k != "vat_amount"})
