@@ -1,0 +1,112 @@
+"""Admin for accounts: search, filters, role groups, block/unblock with a reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from accounts.models import User
+from accounts.phone import phone_normalize
+from accounts.services import users
+
+
+class _CleanContactMixin(forms.ModelForm):  # type: ignore[type-arg]
+    def clean_email(self) -> str:
+        return users.email_normalize(self.cleaned_data["email"])
+
+    def clean_phone(self) -> str:
+        raw = self.cleaned_data.get("phone") or ""
+        try:
+            return phone_normalize(raw) if raw else ""
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+class UserAddForm(_CleanContactMixin, AdminUserCreationForm):  # type: ignore[type-arg]
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class UserEditForm(_CleanContactMixin, UserChangeForm):  # type: ignore[type-arg]
+    class Meta:
+        model = User
+        fields = (
+            "email",
+            "password",
+            "name",
+            "phone",
+            "date_of_birth",
+            "is_staff",
+            "is_superuser",
+            "groups",
+            "user_permissions",
+        )
+
+
+class BlockForm(forms.Form):
+    reason = forms.CharField(max_length=255, help_text="Shown to the user in the account_blocked error.")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
+    form = UserEditForm
+    add_form = UserAddForm
+    ordering = ("-created_at",)
+    list_display = ("email", "name", "phone", "status", "is_staff", "created_at", "last_login")
+    list_filter = ("status", "is_staff", "is_superuser", "groups")
+    search_fields = ("email", "phone", "name")
+    readonly_fields = ("status", "blocked_reason", "created_at", "updated_at", "last_login")
+    filter_horizontal = ("groups", "user_permissions")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal data", {"fields": ("name", "phone", "date_of_birth")}),
+        ("Status (use the block / unblock actions)", {"fields": ("status", "blocked_reason")}),
+        ("Roles and permissions", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),
+    )
+    actions = ["block_users", "unblock_users"]
+
+    def has_block_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.block_user")
+
+    @admin.action(description="Block selected users (asks for a reason)", permissions=["block"])
+    def block_users(self, request: HttpRequest, queryset: QuerySet[User]) -> TemplateResponse | None:
+        form = BlockForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for user in queryset:
+                users.user_block(user=user, reason=form.cleaned_data["reason"])
+            self.message_user(request, f"Blocked {len(queryset)} user(s).", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request, "admin/accounts/user/block_users.html", self._block_context(request, form, queryset)
+        )
+
+    @admin.action(description="Unblock selected users", permissions=["block"])
+    def unblock_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            users.user_unblock(user=user)
+        self.message_user(request, f"Unblocked {len(queryset)} user(s).", messages.SUCCESS)
+
+    def _block_context(
+        self, request: HttpRequest, form: BlockForm, queryset: QuerySet[User]
+    ) -> dict[str, Any]:
+        return {
+            **self.admin_site.each_context(request),
+            "title": "Block users",
+            "form": form,
+            "queryset": queryset,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
