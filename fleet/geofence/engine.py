@@ -12,7 +12,7 @@ An instance is immutable after construction and safe to share between threads.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,6 +50,24 @@ def _bound(value: datetime | None, *, missing: float, zone_id: str) -> float:
     return value.timestamp()
 
 
+VerdictKey = tuple[int, tuple[int, ...], bool]
+
+
+class VerdictCache(dict[VerdictKey, Verdict]):
+    """Interned verdicts by (rule index, zone indexes, in-spot flag); a miss builds one (see ``__missing__``,
+    which lets ``map(cache.__getitem__, keys)`` run the whole lookup loop in C)."""
+
+    def __init__(self, make: Callable[[int, tuple[int, ...], bool], Verdict]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: VerdictKey) -> Verdict:
+        if len(self) >= _VERDICT_CACHE_LIMIT:
+            self.clear()
+        verdict = self[key] = self._make(*key)
+        return verdict
+
+
 class CompiledZones:
     """The zones of one city (list order = precedence) and the city's global rules, ready to query."""
 
@@ -64,7 +82,7 @@ class CompiledZones:
         self._ids = [z.id for z in self.zones]
         self._index_rules()
         self._tables: dict[str | None, TypeTable] = {}
-        self._verdicts: dict[tuple[int, tuple[int, ...], bool], Verdict] = {}
+        self.verdicts = VerdictCache(self._make_verdict)
         # Filled by fleet.geofence.parking: allowed-end area per (vehicle type, active-zone mask).
         self.region_cache: dict[tuple[str | None, bytes], BaseGeometry] = {}
 
@@ -83,6 +101,7 @@ class CompiledZones:
         self._default_rule = len(self.rules)
         self.rules.append(DEFAULT_RULE)
         self._rule_zone.extend([-1] * (len(self.global_rules) + 1))
+        self.must_park = np.array([rule.station_parking is True for rule in self.rules], dtype=bool)
 
     def __len__(self) -> int:
         return len(self.zones)
@@ -116,15 +135,9 @@ class CompiledZones:
     # -- verdicts ---------------------------------------------------------------------------------------
 
     def verdict_for(self, rule_index: int, zone_indexes: tuple[int, ...], in_spot: bool) -> Verdict:
-        rule = self.rules[rule_index]
-        in_spot = in_spot and rule.station_parking is True  # only matters for must-park rules
-        key = (rule_index, zone_indexes, in_spot)
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            if len(self._verdicts) >= _VERDICT_CACHE_LIMIT:
-                self._verdicts.clear()
-            verdict = self._verdicts[key] = self._make_verdict(rule_index, zone_indexes, in_spot)
-        return verdict
+        """The (interned) verdict of a rule, the active zones containing the point, and whether one of them
+        is a parking spot serving the type (only kept for must-park rules, so equal verdicts share a key)."""
+        return self.verdicts[(rule_index, zone_indexes, in_spot and bool(self.must_park[rule_index]))]
 
     def _make_verdict(self, rule_index: int, zone_indexes: tuple[int, ...], in_spot: bool) -> Verdict:
         rule = self.rules[rule_index]

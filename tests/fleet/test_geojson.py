@@ -139,7 +139,8 @@ def test_size_limit() -> None:
 
 
 def test_polygon_is_normalised_to_a_right_hand_rule_multipolygon_of_floats() -> None:
-    clockwise: list[list[Any]] = [[13, 52], [13, 52.1, 40], [13.1, 52.1], [13.1, 52], [13, 52]]  # ints, altitude
+    # Clockwise, with ints and an altitude.
+    clockwise: list[list[Any]] = [[13, 52], [13, 52.1, 40], [13.1, 52.1], [13.1, 52], [13, 52]]
     counter_clockwise_hole = list(reversed(HOLE))
     result = validate_multipolygon(polygon(clockwise, counter_clockwise_hole))
     assert result["type"] == "MultiPolygon"

@@ -1,0 +1,156 @@
+"""Helpers for benchmarks: a throw-away PostgreSQL database and Redis namespace, Django on top, timers.
+
+    with common.django_database("nearby"):      # creates bench_nearby_<pid>, migrates, drops it afterwards
+        ...ORM code...
+    with common.Timer() as t: work()           # t.wall_s, t.cpu_s
+    common.percentiles(samples_ms)             # {"p50": ..., "p99": ...}
+
+Real services only: the database is created from ``DATABASE_URL`` on the same server (``CREATE DATABASE``
+needs that role's CREATEDB right); Django's cache and the channel layer get a key prefix of their own in the
+``REDIS_URL`` database, and those keys are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+
+def bench_name(name: str) -> str:
+    return f"bench_{name}_{os.getpid()}"
+
+
+def _require(variable: str) -> str:
+    value = os.environ.get(variable)
+    if not value:
+        raise RuntimeError(f"{variable} is not set: benchmarks run against real PostgreSQL and Redis")
+    return value
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def _admin(url: str, statement: sql.Composed) -> None:
+    # CREATE/DROP DATABASE cannot run in a transaction: autocommit, through the server's "postgres" database.
+    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def create_database(base_url: str, database: str) -> None:
+    """Create an empty database on the server of ``base_url``."""
+    _admin(base_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def drop_database(base_url: str, database: str) -> None:
+    _admin(base_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+
+def delete_redis_keys(redis_url: str, prefix: str) -> int:
+    """Delete every key that starts with ``prefix``; returns how many."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        return len(keys)
+    finally:
+        client.close()
+
+
+def setup_django() -> None:
+    """``django.setup()`` with ``config.settings`` (reads the environment; connects to nothing).
+
+    ``python -m bench`` calls it first: fleet.geojson -> core.errors -> DRF needs the app registry at import.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def _point_django_at(database: str, prefix: str) -> tuple[str, str | None]:
+    """Make the default connection use ``database`` and the cache/channel layer use ``prefix``.
+
+    Works after ``django.setup()``: the connection handler and new cache instances read these same dicts;
+    an already created cache instance gets its prefix set directly. Returns the previous values.
+    """
+    from django.conf import settings
+    from django.core.cache import caches
+    from django.db import connections
+
+    connections.close_all()
+    previous = (settings.DATABASES["default"]["NAME"], settings.CACHES["default"].get("KEY_PREFIX"))
+    settings.DATABASES["default"]["NAME"] = database
+    settings.CACHES["default"]["KEY_PREFIX"] = prefix
+    caches["default"].key_prefix = prefix
+    layer = cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    layer["prefix"] = prefix
+    return previous
+
+
+@contextmanager
+def django_database(name: str, *, migrate: bool = True) -> Iterator[str]:
+    """Run Django against a fresh database ``bench_<name>_<pid>``; dropped (and Redis keys deleted) after."""
+    base_url, redis_url = _require("DATABASE_URL"), _require("REDIS_URL")
+    database = bench_name(name)
+    setup_django()
+    create_database(base_url, database)
+    previous = _point_django_at(database, database)
+    try:
+        if migrate:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0, interactive=False)
+        yield database
+    finally:
+        _point_django_at(previous[0], previous[1] or "")
+        drop_database(base_url, database)
+        delete_redis_keys(redis_url, database)
+
+
+class Timer:
+    """Wall-clock and process CPU time of a block (CPU time is robust when the machine is busy)."""
+
+    def __enter__(self) -> Timer:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.wall_s = time.perf_counter() - self._wall
+        self.cpu_s = time.process_time() - self._cpu
+
+
+def percentiles(samples: Sequence[float], points: Sequence[int] = (50, 99)) -> dict[str, float]:
+    """``{"p50": ..., "p99": ...}`` of the samples (linear interpolation), rounded to 3 decimals."""
+    if not samples:
+        raise ValueError("no samples")
+    values = np.percentile(np.asarray(samples, dtype=np.float64), list(points))
+    return {f"p{p}": round(float(v), 3) for p, v in zip(points, values, strict=True)}
+
+
+def pin_to_one_core() -> int | None:
+    """Restrict this process to one CPU (the figures are then single-core by construction)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+def rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else float("inf")
