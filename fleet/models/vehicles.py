@@ -59,6 +59,11 @@ class Vehicle(models.Model):
 
     class Meta:
         ordering = ["code"]
+        permissions = [
+            ("rotate_vehicle_credential", "Can rotate or revoke a vehicle's IoT credential"),
+            ("set_vehicle_maintenance", "Can set a vehicle to maintenance"),
+            ("retire_vehicle", "Can retire a vehicle"),
+        ]
         indexes = [
             # The nearby search: only rentable vehicles are in the index, looked up by grid cell.
             models.Index(fields=["cell"], condition=models.Q(status=Status.AVAILABLE), name="vehicle_available_cell"),

@@ -1,0 +1,21 @@
+"""Fleet permissions per staff role (merged into role groups by ``accounts.services.roles.roles_sync``)."""
+
+from __future__ import annotations
+
+_READ = [
+    "fleet.view_city", "fleet.view_vehicletype", "fleet.view_vehicle", "fleet.view_vehicleevent",
+    "fleet.view_command", "fleet.view_zone",
+]
+_FIELD = ["fleet.change_vehicle", "fleet.add_command", "fleet.set_vehicle_maintenance"]
+_MANAGE = [
+    "fleet.add_vehicle", "fleet.retire_vehicle", "fleet.rotate_vehicle_credential",
+    "fleet.add_zone", "fleet.change_zone", "fleet.delete_zone",
+    "fleet.add_vehicletype", "fleet.change_vehicletype", "fleet.change_city",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    "support_agent": _READ,
+    "field_technician": _READ + _FIELD,
+    "fleet_manager": _READ + _FIELD + _MANAGE,
+    "admin": _READ + _FIELD + _MANAGE + ["fleet.add_city", "fleet.delete_vehicletype"],
+}
