@@ -9,6 +9,7 @@ next to the plan: the caller shows or logs them, nothing is dropped silently. Pu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +39,14 @@ def _number(value: Decimal) -> float | int:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")  # the pattern GBFS v3 requires
+
+
 def _texts(value: str | Mapping[str, str], language: str) -> list[dict[str, str]]:
     items = {language: value} if isinstance(value, str) else dict(value)
+    bad = [lang for lang in items if not _LANGUAGE.match(lang)]
+    if bad or not items:
+        raise ValueError(f"GBFS texts need at least one IETF language code like 'en' or 'de-CH', got {bad}")
     return [{"text": text, "language": lang} for lang, text in items.items()]
 
 

@@ -140,6 +140,12 @@ def test_flat_reservation_in_v31() -> None:
     validate(plan, "3.1-RC3")
 
 
+@pytest.mark.parametrize("name", [{"de_DE": "Roller"}, {"EN": "Scooter"}, {}])
+def test_language_codes_must_be_valid_for_gbfs(name: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="language code"):
+        gbfs_pricing.to_gbfs_plan(simple(), plan_id="p", name=name)
+
+
 def test_feed_needs_an_aware_timestamp() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         gbfs_pricing.pricing_plans_feed([], last_updated=datetime(2026, 1, 1), ttl=0)  # noqa: DTZ001
