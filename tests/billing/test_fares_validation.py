@@ -167,3 +167,25 @@ def test_a_malformed_stored_fare_is_refused() -> None:
         Fare.from_json({**data, "total": 1.25})
     with pytest.raises(TariffInvalid):
         Fare.from_json({k: v for k, v in data.items() if k != "vat_amount"})
+
+
+def test_the_engine_is_pure_python_without_django_settings_or_models() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from decimal import Decimal as D\n"
+        "from billing import fares, gbfs_pricing\n"
+        "s = fares.TariffSnapshot(tariff_id='t', version=1, currency='EUR', unlock_fee=D('1'),\n"
+        "                         brackets=(fares.PriceBracket(0, D('0.25')),))\n"
+        "assert fares.compute_fare(s, fares.RideUsage(riding_seconds=90)).total == D('1.50')\n"
+        "gbfs_pricing.to_gbfs_plan(s, plan_id='p', name='n')\n"
+        "loaded = [m for m in sys.modules if m.startswith(('billing.models', 'billing.services', 'billing.selectors'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
