@@ -46,7 +46,7 @@ _PRECISION = 60  # exact arithmetic: prices have few digits, so nothing is round
 
 
 @dataclass(frozen=True, slots=True)
-class _Segment:
+class Segment:
     """Charged riding minutes [start, end) (0-based) at one bracket rate."""
 
     start: int
@@ -65,6 +65,10 @@ class _Draft:
 
     def running(self) -> Decimal:
         return sum((line.amount for line in self.lines), ZERO)
+
+
+def _minutes_label(first: int, last: int) -> str:
+    return f"minute {first}" if first == last else f"minutes {first}-{last}"
 
 
 def started_minutes(seconds: int) -> int:
@@ -87,17 +91,17 @@ def compute_fare(snapshot: TariffSnapshot, usage: RideUsage, benefits: Benefits 
         return _finish(draft, snapshot, capped=capped, pack_used=pack_used)
 
 
-def _add_charges(draft: _Draft, snapshot: TariffSnapshot, usage: RideUsage) -> list[_Segment]:
+def _add_charges(draft: _Draft, snapshot: TariffSnapshot, usage: RideUsage) -> list[Segment]:
     draft.add("unlock", "Unlock", 1, snapshot.unlock_fee, snapshot.unlock_fee)
     minutes = started_minutes(usage.riding_seconds)
     free = min(snapshot.free_minutes, minutes)
     if free:
-        draft.add("free_minutes", f"Free minutes 1-{free}", free, ZERO, ZERO)
+        draft.add("free_minutes", f"Free {_minutes_label(1, free)}", free, ZERO, ZERO)
     segments = charged_segments(snapshot, minutes)
     for seg in segments:
         draft.add(
             "riding",
-            f"Riding minutes {seg.start + 1}-{seg.end}",
+            f"Riding {_minutes_label(seg.start + 1, seg.end)}",
             seg.end - seg.start,
             seg.rate,
             (seg.end - seg.start) * seg.rate,
@@ -108,7 +112,7 @@ def _add_charges(draft: _Draft, snapshot: TariffSnapshot, usage: RideUsage) -> l
     return segments
 
 
-def charged_segments(snapshot: TariffSnapshot, minutes: int) -> list[_Segment]:
+def charged_segments(snapshot: TariffSnapshot, minutes: int) -> list[Segment]:
     """The ride's first ``minutes`` riding minutes, less the tariff's free minutes, split by bracket."""
     segments = []
     ends = [b.start_minute for b in snapshot.brackets[1:]] + [minutes]
@@ -116,7 +120,7 @@ def charged_segments(snapshot: TariffSnapshot, minutes: int) -> list[_Segment]:
         start = max(bracket.start_minute, snapshot.free_minutes)
         end = min(bracket_end, minutes)
         if end > start:
-            segments.append(_Segment(start, end, bracket.per_minute))
+            segments.append(Segment(start, end, bracket.per_minute))
     return segments
 
 
@@ -162,7 +166,7 @@ def _add_distance(draft: _Draft, snapshot: TariffSnapshot, usage: RideUsage) -> 
     draft.add("distance", f"Distance, {km} km", km, snapshot.per_km, km * snapshot.per_km)
 
 
-def _take_minutes(segments: list[_Segment], wanted: int) -> tuple[int, Decimal, list[_Segment]]:
+def _take_minutes(segments: list[Segment], wanted: int) -> tuple[int, Decimal, list[Segment]]:
     """Cover up to ``wanted`` of the earliest priced minutes: (minutes taken, their value, what is left).
     Minutes priced 0 are skipped so that a pass or a pack is never spent on them."""
     taken, value, rest = 0, ZERO, []
@@ -170,12 +174,12 @@ def _take_minutes(segments: list[_Segment], wanted: int) -> tuple[int, Decimal, 
         n = 0 if seg.rate == 0 else min(wanted - taken, seg.end - seg.start)
         taken, value = taken + n, value + n * seg.rate
         if seg.start + n < seg.end:
-            rest.append(_Segment(seg.start + n, seg.end, seg.rate))
+            rest.append(Segment(seg.start + n, seg.end, seg.rate))
     return taken, value, rest
 
 
 def _apply_ride_benefits(
-    draft: _Draft, snapshot: TariffSnapshot, benefits: Benefits, segments: list[_Segment]
+    draft: _Draft, snapshot: TariffSnapshot, benefits: Benefits, segments: list[Segment]
 ) -> int:
     if benefits.unlock_waived and snapshot.unlock_fee:
         draft.add("unlock_waived", "Unlock fee waived (pass)", 1, None, -snapshot.unlock_fee)

@@ -157,7 +157,7 @@ def test_a_malformed_stored_fare_is_refused() -> None:
         and lines[1]
         == {
             "kind": "riding",
-            "description": "Riding minutes 1-1",
+            "description": "Riding minute 1",
             "quantity": "1",
             "unit_price": "0.25",
             "amount": "0.25",
