@@ -87,6 +87,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         if form.is_valid():
             for user in queryset:
                 users.user_block(user=user, reason=form.cleaned_data["reason"])
+                self.log_change(request, user, f"Blocked: {form.cleaned_data['reason']}")
             self.message_user(request, f"Blocked {len(queryset)} user(s).", messages.SUCCESS)
             return None
         return TemplateResponse(
@@ -97,6 +98,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     def unblock_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             users.user_unblock(user=user)
+            self.log_change(request, user, "Unblocked")
         self.message_user(request, f"Unblocked {len(queryset)} user(s).", messages.SUCCESS)
 
     def _block_context(

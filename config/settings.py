@@ -167,6 +167,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "idempotency-purge": {"task": "core.tasks.idempotency_purge", "schedule": 3600.0},
+    "accounts-phone-otp-purge": {"task": "accounts.tasks.phone_otp_purge", "schedule": 3600.0},
+    "accounts-tokens-flush": {"task": "accounts.tasks.tokens_flush_expired", "schedule": 86400.0},
     "fleet-commands-expire": {"task": "fleet.tasks.commands_expire_overdue", "schedule": 5.0},
 }
 

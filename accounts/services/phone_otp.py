@@ -77,3 +77,9 @@ def user_get_or_create_for_phone(*, phone: str) -> tuple[User, bool]:
         if user is None:
             raise
         return user, False
+
+
+def phone_otp_purge(*, grace: timedelta = timedelta(hours=1)) -> int:
+    """Delete codes expired for longer than ``grace`` (until then a late guess still hears ``otp_expired``)."""
+    deleted, _ = PhoneOtp.objects.filter(expires_at__lte=timezone.now() - grace).delete()
+    return deleted

@@ -89,3 +89,9 @@ def tokens_revoke_all(*, user: User) -> int:
     rows = [BlacklistedToken(token=token) for token in live]
     BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent revoke may win some rows
     return len(rows)
+
+
+def tokens_flush_expired() -> int:
+    """Delete refresh-token records past their expiry (their blacklist rows cascade): they can never verify again."""
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

@@ -133,3 +133,19 @@ def test_add_user_lowercases_email_and_refuses_case_duplicates(superuser_client)
     )
     assert r.status_code == 302
     assert User.objects.filter(email="new@example.com").exists()
+
+
+def test_block_and_unblock_are_in_the_admin_history(superuser_client):
+    from django.contrib.admin.models import LogEntry
+
+    a = UserFactory.create()
+    superuser_client.post(
+        LIST, {"action": "block_users", "_selected_action": [a.pk], "apply": "1", "reason": "spam"}
+    )
+    superuser_client.post(LIST, {"action": "unblock_users", "_selected_action": [a.pk]})
+    messages = list(
+        LogEntry.objects.filter(object_id=str(a.pk))
+        .order_by("action_time")
+        .values_list("change_message", flat=True)
+    )
+    assert messages == ["Blocked: spam", "Unblocked"]
