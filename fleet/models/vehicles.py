@@ -66,7 +66,9 @@ class Vehicle(models.Model):
         ]
         indexes = [
             # The nearby search: only rentable vehicles are in the index, looked up by grid cell.
-            models.Index(fields=["cell"], condition=models.Q(status=Status.AVAILABLE), name="vehicle_available_cell"),
+            models.Index(
+                fields=["cell", "lat", "lon"], condition=models.Q(status=Status.AVAILABLE), name="vehicle_available_cell"
+            ),
             models.Index(fields=["city", "status"], name="vehicle_city_status"),
         ]
         constraints = [

@@ -1,8 +1,8 @@
 """Nearby search: rentable vehicles around a point, nearest first.
 
 One query: the partial index ``vehicle_available_cell`` gives the available vehicles in the grid cells that
-cover the circle's bounding box, the bounding box trims them, and the exact haversine distance is computed here
-in Python on the few hundred rows left.
+cover the circle's bounding box, the bounding box trims them, PostgreSQL computes the exact haversine distance
+on the few hundred rows left, filters by the radius, sorts and returns the nearest ``limit``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import ExpressionWrapper, F, FloatField, Value
+from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt
 from django.utils import timezone
 
 from fleet import conf, errors, grid
@@ -62,11 +64,20 @@ def check_query(lat: float, lon: float, radius_m: float) -> None:
 
 
 _FIELDS = ("id", "code", "vehicle_type_id", "vehicle_type__code", "vehicle_type__form_factor", "city_id",
-           "lat", "lon", "position_at", "battery_pct", "range_meters")
+           "lat", "lon", "position_at", "battery_pct", "range_meters", "distance")
 
 
-def _candidates(lat: float, lon: float, radius_m: float, vehicle_type: str | None, min_battery: int | None,
-                now: datetime) -> list[tuple[Any, ...]]:
+def _haversine(lat: float, lon: float) -> ExpressionWrapper:
+    """Exact great-circle distance in metres from (lat, lon), computed by PostgreSQL on the rows the index
+    found, so that only the nearest ``limit`` rows are transferred and converted."""
+    half_dlat = Radians(F("lat") - Value(lat)) / Value(2.0)
+    half_dlon = Radians(F("lon") - Value(lon)) / Value(2.0)
+    a = Power(Sin(half_dlat), 2) + Value(math.cos(math.radians(lat))) * Cos(Radians(F("lat"))) * Power(Sin(half_dlon), 2)
+    return ExpressionWrapper(Value(2 * grid.EARTH_RADIUS_M) * ASin(Sqrt(a)), output_field=FloatField())
+
+
+def _nearest(lat: float, lon: float, radius_m: float, vehicle_type: str | None, min_battery: int | None,
+             now: datetime, limit: int) -> list[tuple[Any, ...]]:
     min_lat, max_lat, min_lon, max_lon = grid.bounding_box(lat, lon, radius_m)
     qs = Vehicle.objects.filter(
         status=Status.AVAILABLE, cell__in=grid.cells_covering(lat, lon, radius_m),
@@ -77,7 +88,8 @@ def _candidates(lat: float, lon: float, radius_m: float, vehicle_type: str | Non
         qs = qs.filter(vehicle_type__code=vehicle_type)
     if min_battery is not None:
         qs = qs.filter(battery_pct__gte=min_battery)
-    return list(qs.order_by().values_list(*_FIELDS))
+    qs = qs.annotate(distance=_haversine(lat, lon))
+    return list(qs.filter(distance__lte=radius_m).order_by("distance", "id").values_list(*_FIELDS)[:limit])
 
 
 def vehicles_nearby(
@@ -87,15 +99,14 @@ def vehicles_nearby(
     """Rentable vehicles (available, fresh position) within ``radius_m`` of the point, nearest first."""
     radius_m = float(radius_m if radius_m is not None else conf.get("FLEET_NEARBY_DEFAULT_RADIUS_M"))
     check_query(lat, lon, radius_m)
-    rows = _candidates(lat, lon, radius_m, vehicle_type, min_battery, now or timezone.now())
-    found: list[NearbyVehicle] = []
-    for vid, code, type_id, type_code, form_factor, city_id, vlat, vlon, position_at, battery, range_m in rows:
-        distance = grid.haversine_m(lat, lon, vlat, vlon)
-        if distance <= radius_m:
-            found.append(NearbyVehicle(vid, code, type_id, type_code, form_factor, city_id, vlat, vlon,
-                                       position_at, battery, range_m, round(distance, 1)))
-    found.sort(key=lambda v: v.distance_m)
-    found = found[: limit or conf.get("FLEET_NEARBY_LIMIT")]
+    rows = _nearest(lat, lon, radius_m, vehicle_type, min_battery, now or timezone.now(),
+                    limit or conf.get("FLEET_NEARBY_LIMIT"))
+    found = [
+        NearbyVehicle(vid, code, type_id, type_code, form_factor, city_id, vlat, vlon, position_at, battery, range_m,
+                      round(distance, 1))
+        for vid, code, type_id, type_code, form_factor, city_id, vlat, vlon, position_at, battery, range_m, distance
+        in rows
+    ]
     return _with_pricing_plans(found)
 
 

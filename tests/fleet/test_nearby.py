@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from fleet import grid, selectors
+from fleet.selectors import nearby as nearby_selectors
 from fleet.states import Status
 from tests.fleet.factories import VehicleFactory, VehicleTypeFactory
 
@@ -25,22 +26,25 @@ def at(north_m: float, east_m: float = 0.0, **kwargs: Any) -> Any:
 
 
 @pytest.mark.django_db
-def test_lists_rentable_vehicles_nearest_first(api: Any, rider: Any, django_assert_num_queries: Any) -> None:
-    far, near, mid = at(400), at(50), at(0, 200)
-    at(30, status=Status.RESERVED)
-    at(30, status=Status.ON_TRIP)
-    at(30, status=Status.MAINTENANCE)
-    at(30, position_at=timezone.now() - timedelta(hours=1))  # stale position
-    at(900)  # outside the radius
+def test_lists_rentable_vehicles_nearest_first(
+    api: Any, rider: Any, city: Any, django_assert_num_queries: Any
+) -> None:
+    far, near, mid = at(400, city=city), at(50, city=city), at(0, 200, city=city)
+    at(30, city=city, status=Status.RESERVED)
+    at(30, city=city, status=Status.ON_TRIP)
+    at(30, city=city, status=Status.MAINTENANCE)
+    at(30, city=city, position_at=timezone.now() - timedelta(hours=1))  # stale position
+    at(900, city=city)  # outside the radius
     api.as_(rider)
-    with django_assert_num_queries(2):  # the JWT user, then one query for the vehicles
+    # The JWT user, one query for the vehicles, one for the pricing plans of the city (billing's resolver).
+    with django_assert_num_queries(3):
         r = api.get(URL, {"lat": LAT, "lon": LON, "radius": 500})
     assert r.status_code == 200
     results = r.json()["results"]
     assert [v["code"] for v in results] == [near.code, mid.code, far.code]
     first = results[0]
     assert first["vehicle_type"] == near.vehicle_type.code and first["battery_pct"] == 80
-    assert 45 < first["distance_m"] < 55 and first["pricing_plan_id"] is None
+    assert 45 < first["distance_m"] < 55 and first["pricing_plan_id"] is None  # no tariff in this city
     assert set(first["position"]) == {"lat", "lon", "reported_at"}
 
 
@@ -80,11 +84,12 @@ def test_needs_authentication(api: Any) -> None:
 def test_pricing_plan_hook_fills_the_plan_id(api: Any, rider: Any) -> None:
     vehicle = at(10)
     plan = uuid.uuid4()
+    previous = nearby_selectors._pricing_plan_resolver
     selectors.register_pricing_plan_resolver(lambda city_id, type_ids: {t: plan for t in type_ids})
     try:
         r = api.as_(rider).get(URL, {"lat": LAT, "lon": LON})
     finally:
-        selectors.register_pricing_plan_resolver(None)
+        selectors.register_pricing_plan_resolver(previous)
     assert r.json()["results"][0]["pricing_plan_id"] == str(plan)
     assert r.json()["results"][0]["code"] == vehicle.code
 
