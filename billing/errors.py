@@ -77,3 +77,11 @@ class ProviderUnknown(NotFound):
 
 class PaymentActionRequired(RuleViolation):
     code, message = "payment_action_required", "The card needs the rider's confirmation (3-D Secure)."
+
+
+class TariffInvalid(RuleViolation):
+    code, message = "tariff_invalid", "The tariff is not valid."
+
+
+class TariffNotFound(NotFound):
+    code, message = "tariff_not_found", "No tariff for this city and vehicle type."

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from billing import views
+from billing import views, views_tariffs
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("wallet", views.WalletGetView.as_view(), name="billing-wallet"),
@@ -8,4 +8,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("wallet/transactions", views.WalletTransactionListView.as_view(), name="billing-wallet-transactions"),
     path("payment-methods", views.PaymentMethodListView.as_view(), name="billing-payment-methods"),
     path("billing/webhooks/<slug:provider>", views.WebhookReceiveView.as_view(), name="billing-webhook"),
+    path("tariffs", views_tariffs.TariffListView.as_view(), name="billing-tariffs"),
+    path("tariffs/quote", views_tariffs.TariffQuoteView.as_view(), name="billing-tariff-quote"),
+    path("tariffs/gbfs", views_tariffs.TariffGbfsPlansView.as_view(), name="billing-tariffs-gbfs"),
 ]

@@ -2,6 +2,7 @@
 
 from billing.models.ledger import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 from billing.models.payments import Payment, PaymentCustomer, PaymentMethod, RideBilling, WebhookEvent
+from billing.models.tariffs import ReservationMode, Tariff
 from billing.models.testpsp import TestPspCall, TestPspEvent, TestPspIntent
 
 __all__ = [
@@ -12,7 +13,9 @@ __all__ = [
     "Payment",
     "PaymentCustomer",
     "PaymentMethod",
+    "ReservationMode",
     "RideBilling",
+    "Tariff",
     "TestPspCall",
     "TestPspEvent",
     "TestPspIntent",

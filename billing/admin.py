@@ -1,0 +1,132 @@
+"""Billing admin: tariffs (an edit publishes a new version), read-only ledger, payments and webhook events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from billing import fares
+from billing.models import (
+    LedgerAccount,
+    LedgerTransaction,
+    Payment,
+    PaymentMethod,
+    RideBilling,
+    Tariff,
+    WebhookEvent,
+)
+from billing.services import tariffs as tariff_services
+
+_ALWAYS_READONLY = ["version", "is_current", "currency", "created_at", "created_by"]
+
+
+class TariffForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Tariff
+        fields = ["city", "vehicle_type", *tariff_services.EDITABLE]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        city, vehicle_type = data.get("city") or self.instance.city, data.get("vehicle_type")
+        candidate = Tariff(**{**{k: v for k, v in data.items() if k in tariff_services.EDITABLE},
+                              "city": city, "vehicle_type": vehicle_type or self.instance.vehicle_type,
+                              "currency": city.currency if city else "EUR", "version": 1})
+        try:
+            tariff_services.tariff_snapshot(candidate)
+        except (fares.TariffInvalid, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise forms.ValidationError(f"The fare engine refuses this tariff: {exc}") from None
+        return data
+
+
+@admin.register(Tariff)
+class TariffAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = TariffForm
+    list_display = ["__str__", "city", "vehicle_type", "version", "is_current", "unlock_fee", "created_at"]
+    list_filter = ["is_current", "city", "vehicle_type"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tariff | None = None) -> list[str]:
+        if obj is None:
+            return _ALWAYS_READONLY
+        if not obj.is_current:  # history is immutable
+            return [f.name for f in Tariff._meta.fields]
+        return [*_ALWAYS_READONLY, "city", "vehicle_type"]
+
+    def save_model(self, request: HttpRequest, obj: Tariff, form: Any, change: bool) -> None:
+        """Never update in place: publish version N+1 (the edited object becomes that new row)."""
+        fields = {name: form.cleaned_data[name] for name in tariff_services.EDITABLE if name in form.cleaned_data}
+        new = tariff_services.tariff_publish(
+            city=obj.city, vehicle_type=obj.vehicle_type, actor=request.user, **fields  # type: ignore[arg-type]
+        )
+        obj.pk, obj.version, obj.is_current = new.pk, new.version, True
+        obj._state.adding = False
+
+
+class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Money records are written by services only; the admin shows them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LedgerAccount)
+class LedgerAccountAdmin(_ReadOnly):
+    list_display = ["code", "kind", "currency", "balance", "user", "city"]
+    list_filter = ["kind", "currency"]
+    search_fields = ["code", "user__email"]
+
+
+class _EntryInline(admin.TabularInline):  # type: ignore[type-arg]
+    from billing.models import LedgerEntry
+
+    model = LedgerEntry
+    fields = ["account", "amount", "currency"]
+    readonly_fields = ["account", "amount", "currency"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(_ReadOnly):
+    list_display = ["created_at", "kind", "description", "user", "ride_id", "idempotency_key"]
+    list_filter = ["kind"]
+    search_fields = ["idempotency_key", "user__email", "ride_id"]
+    inlines = [_EntryInline]
+
+
+@admin.register(Payment)
+class PaymentAdmin(_ReadOnly):
+    list_display = ["created_at", "user", "purpose", "status", "amount", "amount_captured", "amount_refunded",
+                    "currency", "provider", "provider_ref", "failure_code"]
+    list_filter = ["status", "purpose", "provider"]
+    search_fields = ["provider_ref", "user__email", "ride_id"]
+
+
+@admin.register(RideBilling)
+class RideBillingAdmin(_ReadOnly):
+    list_display = ["ride_id", "user", "method", "status", "fare_total", "paid_wallet", "paid_card", "debt"]
+    list_filter = ["status", "method"]
+    search_fields = ["ride_id", "user__email"]
+
+
+@admin.register(PaymentMethod)
+class PaymentMethodAdmin(_ReadOnly):
+    list_display = ["user", "provider", "brand", "last4", "is_default", "created_at"]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(_ReadOnly):
+    list_display = ["received_at", "provider", "type", "event_id", "object_ref", "outcome"]
+    list_filter = ["provider", "type", "outcome"]
+    search_fields = ["event_id", "object_ref"]
