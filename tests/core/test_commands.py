@@ -86,6 +86,7 @@ def test_a_database_with_users_is_left_alone_and_summaries_are_printed(fake_apps
     UserFactory()
     out = _demo_data()
     assert "nothing loaded" in out and "one: summary" in out
+    assert "fw_demo_two: demo loaded earlier; `manage.py demo_data --force` prints its details again." in out
     assert "two: loaded" not in out
     assert not get_user_model().objects.filter(email="one@demo.example").exists()
 

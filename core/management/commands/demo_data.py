@@ -59,8 +59,7 @@ class Command(BaseCommand):
         require_migrated()
         if not force and not database_is_empty():
             self.stdout.write("Demo data: the database is not empty, nothing loaded (--force loads anyway).")
-            for _app, summary in demo_hooks("summary"):
-                summary(stdout=stream)
+            self.summarise(stream)
             return
         loaders = demo_hooks("load")
         if not loaders:
@@ -72,3 +71,12 @@ class Command(BaseCommand):
                 stream.flush()
                 load(stdout=stream)
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {', '.join(app for app, _ in loaders)}."))
+
+    def summarise(self, stream: TextIO) -> None:
+        """Each app's credentials again, from its summary(), or a pointer to --force for apps without one."""
+        summaries = dict(demo_hooks("summary"))
+        for app, _load in demo_hooks("load"):
+            if app in summaries:
+                summaries[app](stdout=stream)
+            else:
+                self.stdout.write(f"{app}: demo loaded earlier; `manage.py demo_data --force` prints its details again.")
