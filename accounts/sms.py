@@ -31,7 +31,7 @@ class SmsBackend:
 
 class ConsoleSmsBackend(SmsBackend):
     def send(self, *, to: str, body: str) -> None:
-        logger.warning("SMS to %s: %s", to, body)
+        logger.info("SMS to %s: %s", to, body)
 
 
 class LocmemSmsBackend(SmsBackend):
