@@ -12,9 +12,27 @@ from django.utils.safestring import SafeString
 from fleet import geojson
 from fleet.admin.svg import zone_preview
 from fleet.models import Zone
+from fleet.models.zones import KIND_DEFAULTS
+
+
+_FLAGS = ("ride_start_allowed", "ride_end_allowed", "ride_through_allowed")
+
+
+def _flag_field(label: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label, required=False, empty_value=None, coerce=lambda value: value == "True",
+        choices=[("", "Default of the kind"), ("True", "Yes"), ("False", "No")],
+    )
 
 
 class ZoneAdminForm(forms.ModelForm):
+    """The three GBFS flags may be left to the kind's default (a no-parking zone forbids ending rides...),
+    so that a zone added by hand gets the same rules as one imported from a file."""
+
+    ride_start_allowed = _flag_field("Ride start allowed")
+    ride_end_allowed = _flag_field("Ride end allowed")
+    ride_through_allowed = _flag_field("Ride through allowed")
+
     class Meta:
         model = Zone
         fields = "__all__"  # noqa: DJ007 - every editable field of a zone is meant for ops
@@ -27,8 +45,12 @@ class ZoneAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("kind") == "slow" and data.get("maximum_speed_kph") is None:
+        kind = data.get("kind")
+        if kind == "slow" and data.get("maximum_speed_kph") is None:
             self.add_error("maximum_speed_kph", "A slow zone needs a maximum speed.")
+        for flag in _FLAGS:
+            if data.get(flag) is None and kind in KIND_DEFAULTS:
+                data[flag] = KIND_DEFAULTS[kind][flag]
         return data
 
 

@@ -76,7 +76,7 @@ def test_vehicle_page_shows_its_event_log_read_only(ops: Client) -> None:
 @pytest.mark.django_db
 def test_zone_admin_refuses_invalid_geometry_with_the_validator_message(ops: Client, city: Any) -> None:
     form = {"city": str(city.id), "name": "Bad", "kind": "no_ride", "priority": 5, "active": "on",
-            "ride_start_allowed": "on", "ride_end_allowed": "on", "ride_through_allowed": "on",
+            "ride_start_allowed": "True", "ride_end_allowed": "", "ride_through_allowed": "",
             "station_parking": "unknown",
             "geometry": json.dumps({"type": "Polygon", "coordinates": [[[13, 52], [14, 52], [14, 53], [13, 52.5]]]})}
     r = ops.post(f"{ZONES}add/", form)
@@ -86,6 +86,8 @@ def test_zone_admin_refuses_invalid_geometry_with_the_validator_message(ops: Cli
     r = ops.post(f"{ZONES}add/", form)
     assert r.status_code == 302
     zone = Zone.objects.get()
+    # start explicitly allowed; end and through left to the no_ride default (refused)
+    assert (zone.ride_start_allowed, zone.ride_end_allowed, zone.ride_through_allowed) == (True, False, False)
     page = ops.get(f"{ZONES}{zone.id}/change/").content.decode()
     assert "<svg" in page and "<path" in page
 
