@@ -14,7 +14,6 @@ from fleet.admin.svg import zone_preview
 from fleet.models import Zone
 from fleet.models.zones import KIND_DEFAULTS
 
-
 _FLAGS = ("ride_start_allowed", "ride_end_allowed", "ride_through_allowed")
 
 
