@@ -14,6 +14,7 @@ Rates are wall-clock; ``*_cpu`` variants divide by process CPU time, which stays
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import time
@@ -120,8 +121,7 @@ def _optional_nearby() -> dict[str, Any]:
     if importlib.util.find_spec("bench.nearby") is None:
         print("nearby: bench/nearby.py is not there yet, skipped", flush=True)
         return {"nearby_p50_ms": None, "nearby_p99_ms": None}
-    from bench import nearby  # type: ignore[attr-defined]
-
+    nearby = importlib.import_module("bench.nearby")
     figures: dict[str, Any] = nearby.run()
     return figures
 

@@ -1,7 +1,7 @@
 """Vectorised ``CompiledZones.evaluate_batch``.
 
-Geometry: one STRtree over the batch's points queried with every zone polygon (prepared once at compile time)
-and ``predicate="intersects"``, all in shapely's C loop. Precedence: numpy over the (point, zone) pairs, sorted
+Geometry: the zones' cell index (``fleet.geofence.grid``) gives each point its candidate zones in zone order;
+only candidates near a zone edge get a vectorised ``shapely.intersects_xy`` test against the prepared polygon. Precedence: numpy over the (point, zone) pairs, sorted
 by point then zone order, picks each point's first zone with a rule for its vehicle type. The only Python loop
 is one pass over the points to hand out the (interned) ``Verdict`` objects.
 """
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 
+from fleet.geofence import grid
 from fleet.geofence.rules import Verdict
 
 if TYPE_CHECKING:
@@ -39,16 +39,11 @@ def _pairs(
     zones: CompiledZones, lons: npt.NDArray[np.float64], lats: npt.NDArray[np.float64], at: datetime | None
 ) -> tuple[IntArray, IntArray]:
     """(point index, zone index) for every active zone containing a point, sorted by point then zone."""
-    points = shapely.points(lons, lats)
-    zone_idx, point_idx = shapely.STRtree(points).query(zones.geometries, predicate="intersects")
+    if not len(zones):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    point_idx, zone_idx = grid.pairs(zones.cell_index, zones.geometries, lons, lats)
     keep = zones.active_mask(at)[zone_idx]
-    zone_idx, point_idx = zone_idx[keep], point_idx[keep]
-    # The query walks the zones in order, so zone_idx is sorted: a stable sort by point keeps zone order.
-    if zone_idx.size > 1 and not bool((zone_idx[1:] >= zone_idx[:-1]).all()):
-        order = np.lexsort((zone_idx, point_idx))
-    else:
-        order = np.argsort(point_idx, kind="stable")
-    return point_idx[order].astype(np.int64), zone_idx[order].astype(np.int64)
+    return point_idx[keep], zone_idx[keep]
 
 
 def evaluate(

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from fleet.geofence import batch, parking
+from fleet.geofence import batch, grid, parking
 from fleet.geofence.rules import Rule, Transition, Verdict, ZoneKind, ZoneSpec, timestamp, transition
 
 DEFAULT_RULE = Rule()
@@ -84,6 +84,7 @@ class CompiledZones:
         self._tables: dict[str | None, TypeTable] = {}
         self.verdicts = VerdictCache(self._make_verdict)
         # Filled by fleet.geofence.parking: allowed-end area per (vehicle type, active-zone mask).
+        self._cell_index: grid.CellIndex | None = None
         self.region_cache: dict[tuple[str | None, bytes], BaseGeometry] = {}
 
     def _index_rules(self) -> None:
@@ -188,6 +189,13 @@ class CompiledZones:
         ``vehicle_type_ids`` is one id per point, or a single id (or ``None``) for all points.
         """
         return batch.evaluate(self, lons, lats, vehicle_type_ids, at)
+
+    @property
+    def cell_index(self) -> grid.CellIndex:
+        """Built on first use (the first batch): single-point callers never pay for it."""
+        if self._cell_index is None:
+            self._cell_index = grid.build(self.geometries)  # a race builds it twice; both are equal
+        return self._cell_index
 
     def active_mask(self, at: datetime | None) -> BoolArray:
         ts = timestamp(at)

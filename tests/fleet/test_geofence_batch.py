@@ -95,3 +95,42 @@ def test_batch_checks_its_input_lengths() -> None:
         zones.evaluate_batch([1.0, 2.0], [3.0], None, T0)
     with pytest.raises(ValueError, match="vehicle_type_ids has 1 items for 2 points"):
         zones.evaluate_batch([1.0, 2.0], [3.0, 4.0], ["bike"], T0)
+
+
+def test_batch_equals_single_on_vertices_cell_edges_and_random_points_of_a_200_zone_city() -> None:
+    from bench import _geofence_city as synthetic
+
+    zones = CompiledZones(*synthetic.city())
+    vertices = np.array([xy for z in zones.zones for xy in z.geometry["coordinates"][0][0]])
+    index = zones.cell_index
+    minx, miny, maxx, maxy = index.bounds
+    edges_x = minx + np.arange(index.nx + 1) * (maxx - minx) / index.nx
+    edges_y = miny + np.arange(index.ny + 1) * (maxy - miny) / index.ny
+    rng = np.random.default_rng(3)
+    cell_edges = np.column_stack([rng.choice(edges_x, 3000), rng.uniform(miny, maxy, 3000)])
+    cell_edges = np.vstack(
+        [cell_edges, np.column_stack([rng.uniform(minx, maxx, 3000), rng.choice(edges_y, 3000)])]
+    )
+    lons, lats, _ = synthetic.random_points(9, 4000)
+    points = np.vstack([vertices, cell_edges, np.column_stack([lons, lats])])
+    types = [synthetic.TYPES[i % 3] for i in range(len(points))]
+    expected = [zones.evaluate(x, y, t, synthetic.AT) for (x, y), t in zip(points, types, strict=True)]
+    assert zones.evaluate_batch(points[:, 0], points[:, 1], types, synthetic.AT) == expected
+    active = [z.active_at(synthetic.AT) for z in zones.zones for _ in z.geometry["coordinates"][0][0]]
+    # A vertex of an active zone is on its boundary, which belongs to the zone.
+    assert all(v.zone_ids for v, on in zip(expected, active, strict=False) if on)
+
+
+def test_batch_equals_single_on_every_corner_of_squares_sharing_edges() -> None:
+    # Regression: a corner on a zone's bounding box could round into the next cell and miss the zone.
+    specs = [
+        zone(f"z{lon}-{lat}-{half}", square(lon / 100, lat / 100, half), Rule(maximum_speed_kph=lon + lat))
+        for lon in range(0, 9, 2)
+        for lat in range(0, 9, 3)
+        for half in (0.005, 0.01, 0.02, 0.04)
+    ]
+    zones = CompiledZones(specs)
+    corners = np.unique(np.array([xy for z in specs for xy in z.geometry["coordinates"][0]]), axis=0)
+    expected = [zones.evaluate(x, y, None, T0) for x, y in corners]
+    assert zones.evaluate_batch(corners[:, 0], corners[:, 1], None, T0) == expected
+    assert all(v.zone_ids for v in expected)
