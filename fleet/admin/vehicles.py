@@ -91,6 +91,7 @@ class VehicleAdmin(admin.ModelAdmin):
     actions = [
         _command_action(CommandKind.LOCK, "lock"), _command_action(CommandKind.UNLOCK, "unlock"),
         _command_action(CommandKind.LOCATE, "ring / locate"), _command_action(CommandKind.ALARM, "alarm"),
+        _command_action(CommandKind.OPEN_BATTERY, "open battery compartment"),
         "set_maintenance", "retire", "rotate_credential",
     ]
 
