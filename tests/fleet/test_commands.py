@@ -207,3 +207,61 @@ def test_ops_api_queues_a_command_and_riders_are_refused(api: Any, rider: Any, s
     r = api.post(URL.format(uuid.uuid4()), {"kind": "locate"})
     assert (r.status_code, r.json()["error"]["code"]) == (404, "vehicle_not_found")
     assert api.get(f"/api/v1/commands/{uuid.uuid4()}").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_delivering_the_same_command_send_it_once() -> None:
+    import threading
+
+    from django.db import connection
+
+    command = queue(VehicleFactory.create(), kind="locate")
+    barrier = threading.Barrier(4)
+
+    def deliver() -> None:
+        try:
+            barrier.wait()
+            services.command_deliver(command_id=command.id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    command.refresh_from_db()
+    assert (command.state, command.attempts, len(RecordingGateway.sent)) == (CommandState.SENT, 1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_racing_the_timeout_sweep_ends_in_exactly_one_final_state() -> None:
+    import threading
+
+    from django.db import connection
+
+    commands = [services.command_deliver(command_id=queue(VehicleFactory.create(), kind="locate").id) for _ in range(5)]
+    later = timezone.now() + timedelta(minutes=5)
+
+    def sweep() -> None:
+        try:
+            services.commands_expire_overdue(now=later)
+        finally:
+            connection.close()
+
+    def answer() -> None:
+        try:
+            for command in commands:
+                services.command_ack(command_id=command.id, ok=True)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep), threading.Thread(target=answer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for command in commands:
+        command.refresh_from_db()
+        assert command.state in (CommandState.ACKED, CommandState.TIMED_OUT)
+        assert command.acked_at is not None and command.finished_at is not None
