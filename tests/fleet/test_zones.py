@@ -135,3 +135,14 @@ def test_city_zones_endpoint(api: Any, city: Any, django_assert_max_num_queries:
     assert feature["name"] == [{"text": "Zone " + feature["name"][0]["text"].split()[-1], "language": "de"}]
     r = api.get("/api/v1/cities/00000000-0000-0000-0000-000000000000/zones")
     assert (r.status_code, r.json()["error"]["code"]) == (404, "city_not_found")
+
+
+@pytest.mark.django_db
+def test_import_replace_swaps_the_city_zones(city: Any, tmp_path: Path) -> None:
+    old = ZoneFactory.create(city=city)
+    other_city_zone = ZoneFactory.create()
+    path = tmp_path / "zones.geojson"
+    path.write_text(json.dumps(collection(feature("no_parking", square(13.1, 52.1, 0.01), name="New"))))
+    call_command("import_zones", "berlin", str(path), "--replace")
+    assert list(Zone.objects.filter(city=city).values_list("name", flat=True)) == ["New"]
+    assert not Zone.objects.filter(id=old.id).exists() and Zone.objects.filter(id=other_city_zone.id).exists()
