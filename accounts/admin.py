@@ -37,6 +37,11 @@ class UserAddForm(_CleanContactMixin, AdminUserCreationForm):  # type: ignore[ty
 
 
 class UserEditForm(_CleanContactMixin, UserChangeForm):  # type: ignore[type-arg]
+    def save(self, commit: bool = True) -> User:
+        if "phone" in self.changed_data:
+            self.instance.phone_verified_at = None  # a number typed in here is not proved
+        return super().save(commit=commit)
+
     class Meta:
         model = User
         fields = (
@@ -64,11 +69,18 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     list_display = ("email", "name", "phone", "status", "is_staff", "created_at", "last_login")
     list_filter = ("status", "is_staff", "is_superuser", "groups")
     search_fields = ("email", "phone", "name")
-    readonly_fields = ("status", "blocked_reason", "created_at", "updated_at", "last_login")
+    readonly_fields = (
+        "status",
+        "blocked_reason",
+        "phone_verified_at",
+        "created_at",
+        "updated_at",
+        "last_login",
+    )
     filter_horizontal = ("groups", "user_permissions")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Personal data", {"fields": ("name", "phone", "date_of_birth")}),
+        ("Personal data", {"fields": ("name", "phone", "phone_verified_at", "date_of_birth")}),
         ("Status (use the block / unblock actions)", {"fields": ("status", "blocked_reason")}),
         ("Roles and permissions", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),

@@ -7,6 +7,7 @@ from typing import TextIO
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
@@ -31,6 +32,7 @@ def load(*, stdout: TextIO) -> None:
         name="Demo Rider",
         phone=RIDER_PHONE,
         date_of_birth=dt.date(1992, 5, 17),
+        phone_verified_at=timezone.now(),
         status=User.Status.ACTIVE,
         is_active=True,
         blocked_reason="",

@@ -53,6 +53,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(max_length=254, unique=True)  # stored lower-case; Lower() constraint too
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +4915112345678")
+    phone_verified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when the phone was proved by an SMS code; unverified numbers do not sign in",
+    )
     name = models.CharField(max_length=150, blank=True)
     date_of_birth = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)

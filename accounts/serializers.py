@@ -33,6 +33,7 @@ class UserOut(serializers.ModelSerializer[User]):
     email = serializers.SerializerMethodField(help_text="null for accounts created by phone sign-in")
     phone = serializers.SerializerMethodField(help_text="E.164, or null")
     roles = serializers.SerializerMethodField(help_text="staff roles (Django groups)")
+    phone_verified = serializers.SerializerMethodField(help_text="the phone was proved by an SMS code")
 
     class Meta:
         model = User
@@ -40,6 +41,7 @@ class UserOut(serializers.ModelSerializer[User]):
             "id",
             "email",
             "phone",
+            "phone_verified",
             "name",
             "date_of_birth",
             "status",
@@ -56,6 +58,9 @@ class UserOut(serializers.ModelSerializer[User]):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_phone(self, user: User) -> str | None:
         return user.phone or None
+
+    def get_phone_verified(self, user: User) -> bool:
+        return bool(user.phone and user.phone_verified_at)
 
     def get_roles(self, user: User) -> list[str]:
         return selectors.user_roles(user=user)

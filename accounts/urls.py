@@ -17,4 +17,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/phone/verify", views.PhoneVerifyView.as_view(), name="auth-phone-verify"),
     path("me", views.MeView.as_view(), name="me"),
     path("me/password", views.PasswordChangeView.as_view(), name="me-password"),
+    path("me/phone/verify", views.MePhoneVerifyView.as_view(), name="me-phone-verify"),
 ]

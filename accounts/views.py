@@ -220,6 +220,25 @@ class MeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class MePhoneVerifyView(APIView):
+    throttle_classes = [AuthThrottle, PhoneThrottle]
+    throttle_scope = "otp"
+
+    @extend_schema(
+        tags=["me"],
+        request=s.PhoneVerifyIn,
+        summary="Prove a phone number with the code from auth/phone/start and make it the account's number",
+        responses={
+            200: s.UserOut,
+            **_errors(**{"409": "phone_taken", "422": "otp_invalid, otp_expired, otp_attempts_exceeded"}),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PhoneVerifyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(s.UserOut(auth.auth_phone_attach(user=_me(request), **data.validated_data)).data)
+
+
 class PasswordChangeView(APIView):
     throttle_classes = [AuthThrottle]
     throttle_scope = "auth"

@@ -48,3 +48,14 @@ def auth_phone_verify(*, phone: str, code: str) -> SignIn:
             auth.user_ensure_may_authenticate(user)
             return SignIn(user=user, tokens=tokens.token_pair_issue(user=user), created=created)
     raise failure  # outside the block: the counted attempt is committed
+
+
+def auth_phone_attach(*, user: User, phone: str, code: str) -> User:
+    """A signed-in account proves a phone number with an SMS code and takes it as its own (verified) number."""
+    with transaction.atomic():
+        if User.objects.filter(phone=phone, phone_verified_at__isnull=False).exclude(pk=user.pk).exists():
+            raise errors.PhoneTaken()  # checked first: the code stays usable
+        failure = phone_otp.phone_otp_check(phone=phone, code=code)
+        if failure is None:
+            return phone_otp.user_phone_attach(user=user, phone=phone)
+    raise failure  # outside the block: the counted attempt is committed

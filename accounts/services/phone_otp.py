@@ -13,8 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from accounts import errors, selectors, sms
+from accounts import errors, sms
 from accounts.models import PhoneOtp, User, placeholder_email
+from accounts.services import users
 
 OTP_LIFETIME = timedelta(minutes=5)
 OTP_DIGITS = 6
@@ -62,21 +63,46 @@ def phone_otp_check(*, phone: str, code: str) -> errors.DomainError | None:
     return errors.OtpInvalid(attempts_left=PhoneOtp.MAX_ATTEMPTS - otp.attempts)
 
 
+def _phone_release(*, phone: str, keep: User | None = None) -> None:
+    """Take ``phone`` away from an account that only claimed it (registration, PATCH me) without proving it.
+
+    Whoever just proved the number by SMS owns it. Leaving the claim in place would sign the SIM's owner in to
+    the claimer's account (account pre-hijacking); so the claim goes, and the claimer keeps the rest.
+    """
+    claims = User.objects.select_for_update().filter(phone=phone, phone_verified_at__isnull=True)
+    if keep is not None:
+        claims = claims.exclude(pk=keep.pk)
+    claims.update(phone="", updated_at=timezone.now())
+
+
 def user_get_or_create_for_phone(*, phone: str) -> tuple[User, bool]:
-    """The account with this phone, or a new rider account with no email and no password (see docs)."""
-    user = selectors.user_get_by_phone(phone=phone)
+    """The account that proved this number before, else a new rider account with no email and no password."""
+    user = User.objects.select_for_update().filter(phone=phone, phone_verified_at__isnull=False).first()
     if user is not None:
         return user, False
+    _phone_release(phone=phone)
     try:
         with transaction.atomic():
-            return User.objects.create_user(
-                email=placeholder_email("phone"), password=None, phone=phone
-            ), True
-    except IntegrityError:  # registered with this phone meanwhile
-        user = selectors.user_get_by_phone(phone=phone)
+            user = User.objects.create_user(
+                email=placeholder_email("phone"), password=None, phone=phone, phone_verified_at=timezone.now()
+            )
+            return user, True
+    except IntegrityError:  # another request attached this number meanwhile
+        user = User.objects.filter(phone=phone, phone_verified_at__isnull=False).first()
         if user is None:
             raise
         return user, False
+
+
+def user_phone_attach(*, user: User, phone: str) -> User:
+    """Make the proved ``phone`` the number of ``user``: 409 ``phone_taken`` if another account proved it."""
+    if User.objects.filter(phone=phone, phone_verified_at__isnull=False).exclude(pk=user.pk).exists():
+        raise errors.PhoneTaken()
+    _phone_release(phone=phone, keep=user)
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    locked.phone, locked.phone_verified_at = phone, timezone.now()
+    users.user_save_unique(user=locked)  # a concurrent attach of the same number becomes 409, not 500
+    return locked
 
 
 def phone_otp_purge(*, grace: timedelta = timedelta(hours=1)) -> int:

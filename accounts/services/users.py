@@ -77,7 +77,9 @@ def user_update(*, user: User, changes: UserChanges) -> User:
     locked = User.objects.select_for_update().get(pk=user.pk)
     if "email" in changes:
         locked.email = email_normalize(changes["email"])
-    for field in ("name", "phone", "date_of_birth"):
+    if "phone" in changes and changes["phone"] != locked.phone:
+        locked.phone, locked.phone_verified_at = changes["phone"], None  # a new number is only a claim
+    for field in ("name", "date_of_birth"):
         if field in changes:
             setattr(locked, field, changes[field])  # type: ignore[literal-required]
     _ensure_free(user=locked)
@@ -119,6 +121,7 @@ def user_delete(*, user: User) -> User:
     if locked.phone:
         PhoneOtp.objects.filter(phone=locked.phone).delete()
     locked.email, locked.name, locked.phone, locked.date_of_birth = placeholder_email("deleted"), "", "", None
+    locked.phone_verified_at = None
     locked.set_unusable_password()
     locked.status, locked.is_active, locked.is_staff, locked.is_superuser = (
         User.Status.DELETED,

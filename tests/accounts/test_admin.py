@@ -149,3 +149,16 @@ def test_block_and_unblock_are_in_the_admin_history(superuser_client):
         .values_list("change_message", flat=True)
     )
     assert messages == ["Blocked: spam", "Unblocked"]
+
+
+def test_a_phone_typed_in_the_admin_is_not_verified(superuser_client):
+    from django.utils import timezone
+
+    user = UserFactory.create(phone="+4915112345678", phone_verified_at=timezone.now())
+    r = superuser_client.post(
+        f"{LIST}{user.pk}/change/",
+        {"email": user.email, "name": user.name, "phone": "+33 6 12 34 56 78", "date_of_birth": "1990-01-01"},
+    )
+    assert r.status_code == 302, r.content.decode()[:2000]
+    user.refresh_from_db()
+    assert (user.phone, user.phone_verified_at) == ("+33612345678", None)

@@ -27,3 +27,11 @@ def test_demo_is_idempotent_and_prints_working_credentials():
     summary = io.StringIO()
     demo.summary(stdout=summary)
     assert demo.ADMIN_PASSWORD in summary.getvalue()
+
+
+def test_the_demo_rider_can_sign_in_by_phone(settings):
+    from accounts.services import phone_otp
+
+    demo.load(stdout=io.StringIO())
+    user, created = phone_otp.user_get_or_create_for_phone(phone=demo.RIDER_PHONE)
+    assert (user.email, created) == (demo.RIDER_EMAIL, False)

@@ -28,6 +28,7 @@ def test_me_shows_the_account_and_its_roles(api, rider):
         "id": str(rider.pk),
         "email": rider.email,
         "phone": None,
+        "phone_verified": False,
         "name": rider.name,
         "date_of_birth": "1990-01-01",
         "status": "active",

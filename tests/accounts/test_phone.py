@@ -17,6 +17,7 @@ from tests.accounts.helpers import code, error
 
 pytestmark = pytest.mark.django_db
 START, VERIFY = "/api/v1/auth/phone/start", "/api/v1/auth/phone/verify"
+ME_VERIFY = "/api/v1/me/phone/verify"
 PHONE = "+4915112345678"
 
 
@@ -43,7 +44,11 @@ def test_first_sign_in_creates_a_rider_without_email_or_password(api, django_cap
     assert r.status_code == 200, r.json()
     body = r.json()
     assert body["created"] is True
-    assert (body["user"]["email"], body["user"]["phone"]) == (None, PHONE)
+    assert (body["user"]["email"], body["user"]["phone"], body["user"]["phone_verified"]) == (
+        None,
+        PHONE,
+        True,
+    )
     user = User.objects.get(phone=PHONE)
     assert user.email.endswith("@accounts.freewheel.invalid") and not user.has_usable_password()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {body['tokens']['access']}")
@@ -51,8 +56,8 @@ def test_first_sign_in_creates_a_rider_without_email_or_password(api, django_cap
     assert not PhoneOtp.objects.exists()
 
 
-def test_next_sign_in_finds_the_same_account(api, django_capture_on_commit_callbacks):
-    rider = UserFactory.create(phone=PHONE)
+def test_next_sign_in_finds_the_account_that_proved_the_number(api, django_capture_on_commit_callbacks):
+    rider = UserFactory.create(phone=PHONE, phone_verified_at=timezone.now())
     r = api.post(VERIFY, {"phone": PHONE, "code": _start(api, django_capture_on_commit_callbacks)})
     assert (r.json()["created"], r.json()["user"]["id"]) == (False, str(rider.pk))
     assert User.objects.count() == 1
@@ -112,7 +117,7 @@ def test_verify_without_a_started_code_is_otp_invalid(api):
 
 
 def test_blocked_account_is_refused_and_keeps_its_code(api, django_capture_on_commit_callbacks):
-    rider = UserFactory.create(phone=PHONE)
+    rider = UserFactory.create(phone=PHONE, phone_verified_at=timezone.now())
     users.user_block(user=rider, reason="vandalism")
     r = api.post(VERIFY, {"phone": PHONE, "code": _start(api, django_capture_on_commit_callbacks)})
     assert code(r) == (403, "account_blocked")
@@ -142,3 +147,70 @@ def test_failed_attempts_are_committed_even_though_the_request_fails(django_capt
     with pytest.raises(errors.OtpInvalid):
         auth.auth_phone_verify(phone=PHONE, code=f"{(int(the_code) + 1) % 1_000_000:06d}")
     assert PhoneOtp.objects.get(phone=PHONE).attempts == 1
+
+
+def test_an_unproved_claim_on_the_number_does_not_sign_in_to_the_claimers_account(
+    api, django_capture_on_commit_callbacks
+):
+    """Pre-hijacking: someone registers with a victim's number; the victim's SMS sign-in must not enter it."""
+    claimer = UserFactory.create(phone=PHONE)  # registered with the number, never proved it
+    r = api.post(VERIFY, {"phone": PHONE, "code": _start(api, django_capture_on_commit_callbacks)})
+    assert r.status_code == 200
+    assert r.json()["created"] is True and r.json()["user"]["id"] != str(claimer.pk)
+    claimer.refresh_from_db()
+    assert (claimer.phone, claimer.status) == ("", "active")
+    assert User.objects.get(phone=PHONE).phone_verified_at is not None
+
+
+def test_signed_in_account_proves_its_number_then_signs_in_by_phone(
+    api, rider, django_capture_on_commit_callbacks
+):
+    the_code = _start(api, django_capture_on_commit_callbacks)
+    r = api.as_(rider).post(ME_VERIFY, {"phone": PHONE, "code": the_code})
+    assert r.status_code == 200, r.json()
+    assert (r.json()["phone"], r.json()["phone_verified"]) == (PHONE, True)
+    again = api.anonymous().post(
+        VERIFY, {"phone": PHONE, "code": _start(api, django_capture_on_commit_callbacks)}
+    )
+    assert (again.json()["created"], again.json()["user"]["id"]) == (False, str(rider.pk))
+
+
+def test_proving_a_number_takes_it_from_an_unproved_claim(api, rider, django_capture_on_commit_callbacks):
+    claimer = UserFactory.create(phone=PHONE)
+    r = api.as_(rider).post(
+        ME_VERIFY, {"phone": PHONE, "code": _start(api, django_capture_on_commit_callbacks)}
+    )
+    assert r.status_code == 200
+    claimer.refresh_from_db()
+    assert claimer.phone == ""
+
+
+def test_a_number_another_account_proved_is_409_and_the_code_stays_usable(
+    api, rider, django_capture_on_commit_callbacks
+):
+    owner = UserFactory.create(phone=PHONE, phone_verified_at=timezone.now())
+    the_code = _start(api, django_capture_on_commit_callbacks)
+    assert code(api.as_(rider).post(ME_VERIFY, {"phone": PHONE, "code": the_code})) == (409, "phone_taken")
+    assert PhoneOtp.objects.get(phone=PHONE).attempts == 0
+    r = api.anonymous().post(VERIFY, {"phone": PHONE, "code": the_code})
+    assert r.json()["user"]["id"] == str(owner.pk)
+
+
+def test_me_phone_verify_counts_wrong_codes_and_needs_authentication(
+    api, rider, django_capture_on_commit_callbacks
+):
+    the_code = _start(api, django_capture_on_commit_callbacks)
+    wrong = f"{(int(the_code) + 1) % 1_000_000:06d}"
+    assert code(api.post(ME_VERIFY, {"phone": PHONE, "code": the_code})) == (401, "not_authenticated")
+    assert code(api.as_(rider).post(ME_VERIFY, {"phone": PHONE, "code": wrong})) == (422, "otp_invalid")
+    assert PhoneOtp.objects.get(phone=PHONE).attempts == 1
+    rider.refresh_from_db()
+    assert rider.phone == ""
+
+
+def test_changing_the_number_drops_its_verification(api):
+    rider = UserFactory.create(phone=PHONE, phone_verified_at=timezone.now())
+    same = api.as_(rider).patch("/api/v1/me", {"phone": PHONE, "name": "Still"})
+    assert same.json()["phone_verified"] is True
+    r = api.as_(rider).patch("/api/v1/me", {"phone": "+33612345678"})
+    assert (r.json()["phone"], r.json()["phone_verified"]) == ("+33612345678", False)
