@@ -85,3 +85,31 @@ class TariffInvalid(RuleViolation):
 
 class TariffNotFound(NotFound):
     code, message = "tariff_not_found", "No tariff for this city and vehicle type."
+
+
+class PassProductNotFound(NotFound):
+    code, message = "pass_product_not_found", "No such pass on sale."
+
+
+class PassNotValidHere(RuleViolation):
+    code, message = "pass_not_valid_here", "This pass is sold for another city or currency."
+
+
+class PromoCodeUnknown(NotFound):
+    code, message = "promo_code_unknown", "This promo code does not exist."
+
+
+class PromoCodeExpired(RuleViolation):
+    code, message = "promo_code_expired", "This promo code is not valid now."
+
+
+class PromoCodeExhausted(RuleViolation):
+    code, message = "promo_code_exhausted", "This promo code has been used up."
+
+
+class PromoCodeAlreadyUsed(RuleViolation):
+    code, message = "promo_code_already_used", "You have already used this promo code."
+
+
+class PromoCodeOwn(RuleViolation):
+    code, message = "promo_code_own_referral", "You cannot redeem your own referral code."

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from billing import conf
-from billing.models import AccountKind, LedgerAccount, LedgerEntry, PaymentMethod, RideBilling
+from billing.models import AccountKind, LedgerAccount, LedgerEntry, PassProduct, PaymentMethod, RideBilling
 from fleet.models import City
 
 RIDER_KINDS = (AccountKind.RIDER_CASH, AccountKind.RIDER_BONUS, AccountKind.RIDER_RECEIVABLE)
@@ -80,3 +80,10 @@ def wallet_entries_for(*, user: User) -> QuerySet[LedgerEntry]:
 
 def ride_billing_get(*, ride_id: UUID) -> RideBilling | None:
     return RideBilling.objects.filter(ride_id=ride_id).select_related("hold").first()
+
+
+def pass_catalogue(*, city_slug: str | None = None) -> QuerySet[PassProduct]:
+    products = PassProduct.objects.filter(active=True).select_related("city")
+    if city_slug:
+        products = products.filter(Q(city__isnull=True) | Q(city__slug=city_slug))
+    return products

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from billing import views, views_tariffs
+from billing import views, views_passes, views_tariffs
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("wallet", views.WalletGetView.as_view(), name="billing-wallet"),
@@ -11,4 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("tariffs", views_tariffs.TariffListView.as_view(), name="billing-tariffs"),
     path("tariffs/quote", views_tariffs.TariffQuoteView.as_view(), name="billing-tariff-quote"),
     path("tariffs/gbfs", views_tariffs.TariffGbfsPlansView.as_view(), name="billing-tariffs-gbfs"),
+    path("passes/catalogue", views_passes.PassCatalogueView.as_view(), name="billing-pass-catalogue"),
+    path("passes", views_passes.PassBuyView.as_view(), name="billing-pass-buy"),
+    path("promo-codes/redeem", views_passes.PromoRedeemView.as_view(), name="billing-promo-redeem"),
 ]

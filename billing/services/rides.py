@@ -19,7 +19,7 @@ from accounts.models import User
 from billing import errors, selectors
 from billing.fares import Fare
 from billing.models import AccountKind, LedgerAccount, Payment, PaymentMethod, RideBilling
-from billing.services import ledger, payments
+from billing.services import ledger, passes, payments
 from billing.services.ledger import Line, credit, debit
 from billing.services.wallet import amount_check
 from fleet.models import City
@@ -141,6 +141,9 @@ def _post_ride_charge(billing: RideBilling, fare: Fare, city: City | None) -> Ri
         billing.paid_card = _card_paid(billing)
         billing.status, billing.charged_at = Status.CHARGED, timezone.now()
         billing.save()
+        if city is not None:  # pack minutes and a percent-off promo are spent with the charge, atomically
+            passes.ride_benefits_consume(rider=billing.user, city=city, ride_id=billing.ride_id, fare=fare,
+                                         at=billing.created_at)
         return billing
 
 

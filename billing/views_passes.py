@@ -1,0 +1,49 @@
+"""Passes and promo codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing import selectors
+from billing import serializers_passes as s
+from billing.services import passes, promos
+from billing.views import _rider, _valid
+from fleet.models import City
+
+
+class PassCatalogueView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[s.PassCatalogueIn], responses=s.PassProductOut(many=True), tags=["billing"],
+                   summary="Passes on sale")
+    def get(self, request: Request) -> Response:
+        query = s.PassCatalogueIn(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        products = selectors.pass_catalogue(city_slug=query.validated_data.get("city"))
+        return Response(s.PassProductOut(products, many=True).data)
+
+
+class PassBuyView(APIView):
+    @extend_schema(request=s.PassBuyIn, responses={201: s.RiderPassOut}, tags=["billing"],
+                   summary="Buy a pass, paid from the wallet (bonus first, then cash)")
+    def post(self, request: Request) -> Response:
+        data: dict[str, Any] = _valid(s.PassBuyIn, request)
+        city = City.objects.filter(slug=data["city"]).first() if data.get("city") else None
+        rider_pass = passes.pass_buy(user=_rider(request), product_code=data["product"], city=city)
+        return Response(s.RiderPassOut(rider_pass).data, status=status.HTTP_201_CREATED)
+
+
+class PromoRedeemView(APIView):
+    @extend_schema(request=s.PromoRedeemIn, responses={201: s.PromoRedemptionOut}, tags=["billing"],
+                   summary="Redeem a promo or referral code")
+    def post(self, request: Request) -> Response:
+        code = _valid(s.PromoRedeemIn, request)["code"]
+        redemption = promos.promo_redeem(user=_rider(request), code=code)
+        return Response(s.PromoRedemptionOut(redemption).data, status=status.HTTP_201_CREATED)
