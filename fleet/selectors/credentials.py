@@ -21,17 +21,24 @@ class VehicleIdentity:
     vehicle_type_id: uuid.UUID
 
 
+def _canonical(identifier: str) -> tuple[str, dict[str, object]]:
+    """The one cache key and lookup of an identifier: "ber001", "BER001" and every spelling of a UUID must share
+    the cache entry that rotation deletes, or an old secret would keep working under another spelling."""
+    try:
+        vehicle_id = uuid.UUID(identifier)
+    except ValueError:
+        code = identifier.strip().upper()
+        return code, {"code": code}
+    return str(vehicle_id), {"id": vehicle_id}
+
+
 def _load(identifier: str) -> tuple[str, ...] | None:
     """(secret_hash, id, code, city_id, type_id) from the cache, else from the database (then cached)."""
-    key = f"{CACHE_PREFIX}{identifier}"
+    canonical, lookup = _canonical(identifier)
+    key = f"{CACHE_PREFIX}{canonical}"
     cached = cache.get(key)
     if cached is not None:
         return tuple(cached) if cached else None
-    lookup: dict[str, object]
-    try:
-        lookup = {"id": uuid.UUID(identifier)}
-    except ValueError:
-        lookup = {"code": identifier.upper()}
     row = Vehicle.objects.filter(**lookup).values_list("secret_hash", "id", "code", "city_id", "vehicle_type_id").first()
     value = tuple(str(part) for part in row) if row is not None else ()
     # Unknown identifiers are cached too (as empty), so a flood of bad ids does not reach the database.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -39,10 +41,13 @@ def test_authentication_is_served_from_the_cache() -> None:
 def test_rotation_invalidates_the_old_secret_at_once() -> None:
     vehicle = VehicleFactory.create()
     old = services.vehicle_credential_rotate(vehicle_id=vehicle.id)
-    assert selectors.vehicle_authenticate(vehicle.code, old) is not None  # now cached
+    spellings: list[str | uuid.UUID] = [vehicle.code, vehicle.code.lower(), vehicle.id, str(vehicle.id).upper(),
+                                        f"{{{vehicle.id}}}"]
+    for spelling in spellings:
+        assert selectors.vehicle_authenticate(spelling, old) is not None  # now cached under every spelling
     new = services.vehicle_credential_rotate(vehicle_id=vehicle.id)
-    assert selectors.vehicle_authenticate(vehicle.code, old) is None
-    assert selectors.vehicle_authenticate(vehicle.id, old) is None
+    for spelling in spellings:
+        assert selectors.vehicle_authenticate(spelling, old) is None
     assert selectors.vehicle_authenticate(vehicle.id, new) is not None
 
 
