@@ -144,12 +144,31 @@ def percentiles(samples: Sequence[float], points: Sequence[int] = (50, 99)) -> d
 
 
 def pin_to_one_core() -> int | None:
-    """Restrict this process to one CPU (the figures are then single-core by construction)."""
+    """Restrict this process to one CPU, the idlest over a short sample (figures are then single-core by
+    construction, and a shared machine's busiest core is avoided)."""
     if not hasattr(os, "sched_setaffinity"):
         return None
-    cpu = min(os.sched_getaffinity(0))
+    allowed = sorted(os.sched_getaffinity(0))
+    first = _idle_ticks()
+    time.sleep(0.3)
+    second = _idle_ticks()
+    cpu = max(allowed, key=lambda c: second.get(c, 0) - first.get(c, 0))
     os.sched_setaffinity(0, {cpu})
     return cpu
+
+
+def _idle_ticks() -> dict[int, int]:
+    """Idle + iowait ticks per CPU from /proc/stat (empty where there is no /proc)."""
+    ticks: dict[int, int] = {}
+    try:
+        with open("/proc/stat") as stat:
+            for line in stat:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name[3:].isdigit():
+                    ticks[int(name[3:])] = int(fields[3]) + int(fields[4])
+    except OSError:
+        pass
+    return ticks
 
 
 def rate(count: int, seconds: float) -> float:

@@ -19,7 +19,6 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry.base import BaseGeometry
 
 from fleet.geofence import batch, grid, parking
 from fleet.geofence.rules import Rule, Transition, Verdict, ZoneKind, ZoneSpec, timestamp, transition
@@ -83,9 +82,7 @@ class CompiledZones:
         self._index_rules()
         self._tables: dict[str | None, TypeTable] = {}
         self.verdicts = VerdictCache(self._make_verdict)
-        # Filled by fleet.geofence.parking: allowed-end area per (vehicle type, active-zone mask).
         self._cell_index: grid.CellIndex | None = None
-        self.region_cache: dict[tuple[str | None, bytes], BaseGeometry] = {}
 
     def _index_rules(self) -> None:
         # One flat list: every zone's rules, then the global rules, then the default rule.
@@ -170,6 +167,10 @@ class CompiledZones:
         )
         in_spot = any(table.spot[i] for i in zone_indexes)
         return self.verdict_for(rule_index, tuple(zone_indexes), bool(in_spot))
+
+    def zones_in_box(self, minx: float, miny: float, maxx: float, maxy: float) -> IntArray:
+        """Indexes (ascending = precedence order) of the zones whose bounding box meets the box."""
+        return np.sort(self._tree.query(shapely.box(minx, miny, maxx, maxy))).astype(np.int64)
 
     def zones_containing(self, lon: float, lat: float, at: datetime | None = None) -> tuple[ZoneSpec, ...]:
         """Active zones containing the point (boundary included), in precedence order."""

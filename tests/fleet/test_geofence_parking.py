@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
+import shapely
 
-from fleet.geofence import CompiledZones, Rule, ZoneKind, allowed_end_region, haversine_m
+from bench import _geofence_city as synthetic
+from fleet.geofence import CompiledZones, Rule, ZoneKind, allowed_end_region, haversine_m, parking
 from tests.fleet.test_geofence_helpers import ALLOW, NO_END, NO_RIDE, only, square, zone
 
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -96,3 +100,40 @@ def test_nowhere_to_end_gives_none() -> None:
 def test_haversine() -> None:
     assert haversine_m(0, 0, 0, 1) == pytest.approx(METRES_PER_DEG_LAT, rel=1e-4)
     assert haversine_m(LON, LAT, LON, LAT) == 0.0
+
+
+def test_far_away_answers_grow_the_search_window() -> None:
+    zones = CompiledZones([zone("area", square(LON, LAT, 0.005), ALLOW)], global_rules=[NO_END])
+    result = zones.nearest_allowed_end(LON, LAT + 0.05, "scooter", AT)  # 0.045 deg (~5 km) north of the area
+    assert result is not None
+    assert result[2] == pytest.approx(0.045 * METRES_PER_DEG_LAT + 0.5, abs=1.0)
+    assert_allowed_end(zones, result, "scooter")
+
+
+def test_windowed_search_matches_the_whole_city_area() -> None:
+    zones = CompiledZones(*synthetic.city())
+    lons, lats, types = synthetic.random_points(11, 3000)
+    verdicts = zones.evaluate_batch(lons, lats, types, synthetic.AT)
+    refused = [i for i, v in enumerate(verdicts) if not v.ride_end_allowed][:40]
+    assert len(refused) == 40
+    whole = {t: allowed_end_region(zones, t, synthetic.AT) for t in synthetic.TYPES}
+    for i in refused:
+        lon, lat, type_id = float(lons[i]), float(lats[i]), types[i]
+        found = zones.nearest_allowed_end(lon, lat, type_id, synthetic.AT)
+        assert found is not None
+        x, y = parking._nearest_inside(shapely.transform(whole[type_id], parking._local(lon, lat)))
+        assert found[2] == pytest.approx(float(np.hypot(x, y)), abs=0.6)
+        assert zones.evaluate(found[0], found[1], type_id, synthetic.AT).ride_end_allowed
+
+
+def test_a_corner_of_the_search_window_is_not_nearer_than_an_answer_just_outside_it() -> None:
+    m_lat = 1 / METRES_PER_DEG_LAT
+    m_lon = m_lat / math.cos(math.radians(LAT))
+    # Inside the first 250 m window, in its corner: ~339 m away. Outside it, straight north: ~300 m away.
+    corner = zone("corner", square(LON + 240 * m_lon, LAT + 240 * m_lat, 2 * m_lat), ALLOW)
+    north = zone("north", square(LON, LAT + 302 * m_lat, 2 * m_lat), ALLOW)
+    zones = CompiledZones([corner, north], global_rules=[NO_END])
+    result = zones.nearest_allowed_end(LON, LAT, "scooter", AT)
+    assert result is not None
+    assert result[2] == pytest.approx(300.5, abs=0.3)
+    assert zones.evaluate(result[0], result[1], "scooter", AT).zone_id == "north"
