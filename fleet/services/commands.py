@@ -13,14 +13,19 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 
-from fleet import conf, errors, gateway
+from fleet import conf, errors, gateway, signals
 from fleet.models import Command, CommandKind, CommandState, Vehicle
 from fleet.models.commands import OPEN_STATES, TTL
 from fleet.selectors.vehicles import vehicle_is_moving
 from fleet.services.transitions import lock_vehicle
 from fleet.states import Status
+
+# Sent after commit when a vehicle's answer closes a command (``command=`` the Command). The rides app listens
+# to move a ride on when its unlock/lock is acknowledged or refused.
+command_closed = Signal()
 
 
 def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -75,10 +80,14 @@ def command_queue(
     return command
 
 
-def _close(command_id: uuid.UUID, state: str, reason: str = "", *, from_states: tuple[str, ...] = OPEN_STATES) -> int:
-    return Command.objects.filter(id=command_id, state__in=from_states).update(
+def _close(command: Command, state: str, reason: str = "") -> int:
+    closed = Command.objects.filter(id=command.id, state__in=OPEN_STATES).update(
         state=state, failure_reason=reason, finished_at=timezone.now()
     )
+    if closed:
+        signals.send_command_closed(command_id=command.id, vehicle_id=command.vehicle_id, kind=command.kind,
+                                    state=state)
+    return closed
 
 
 def _message(command: Command) -> gateway.OutboundCommand:
@@ -98,9 +107,9 @@ def command_deliver(*, command_id: uuid.UUID) -> Command:
     if not claimed:
         return command  # a duplicate delivery of the task: someone else has it, or it is closed
     if command.expires_at <= timezone.now():
-        _close(command.id, CommandState.EXPIRED, "expired before delivery")
+        _close(command, CommandState.EXPIRED, "expired before delivery")
     elif is_immobilising(command.kind, command.params) and vehicle_is_moving(command.vehicle):
-        _close(command.id, CommandState.FAILED, "vehicle_moving")
+        _close(command, CommandState.FAILED, "vehicle_moving")
     else:
         _send(command)
     command.refresh_from_db()
@@ -115,7 +124,7 @@ def _send(command: Command) -> None:
         Command.objects.filter(id=command.id, state=CommandState.SENDING).update(state=CommandState.QUEUED)
         raise
     except gateway.GatewayRejected as exc:
-        _close(command.id, CommandState.FAILED, f"gateway rejected: {exc}"[:200])
+        _close(command, CommandState.FAILED, f"gateway rejected: {exc}"[:200])
         return
     now = timezone.now()
     deadline = now + timedelta(seconds=conf.get("FLEET_COMMAND_ACK_TIMEOUT_S"))
@@ -150,27 +159,40 @@ def command_ack(
     if command.state in (CommandState.SENDING, CommandState.SENT):
         command.state = CommandState.ACKED if ok else CommandState.FAILED
         command.finished_at, command.failure_reason = timezone.now(), "" if ok else (detail or "vehicle refused")[:200]
+        signals.send_command_closed(command_id=command.id, vehicle_id=command.vehicle_id, kind=command.kind,
+                                    state=command.state)
     elif command.acked_at is not None or command.state != CommandState.TIMED_OUT:
         return command  # a duplicate answer, or an answer to a command that was never delivered
     command.acked_at = at
     command.save(update_fields=["state", "finished_at", "failure_reason", "acked_at"])
     if ok and command.kind in (CommandKind.LOCK, CommandKind.UNLOCK):
         Vehicle.objects.filter(id=command.vehicle_id).update(locked=command.kind == CommandKind.LOCK)
+    transaction.on_commit(lambda: command_closed.send(sender=Command, command=command))
     return command
 
 
+_SWEEPS = [
+    # (state, deadline field, new state, reason)
+    (CommandState.SENT, "ack_deadline", CommandState.TIMED_OUT, "no acknowledgement"),
+    (CommandState.SENDING, "expires_at", CommandState.TIMED_OUT, "delivery did not complete"),
+    (CommandState.QUEUED, "expires_at", CommandState.EXPIRED, "expired before delivery"),
+]
+
+
+@transaction.atomic
 def commands_expire_overdue(*, now: datetime | None = None) -> dict[str, int]:
-    """Sent without an answer by the deadline -> ``timed_out``; queued past the TTL -> ``expired``; stuck in
-    ``sending`` past the TTL (the worker died mid-call) -> ``timed_out``. Safe to run concurrently."""
+    """Sent without an answer by the deadline -> ``timed_out``; stuck in ``sending`` past the TTL (the worker
+    died mid-call) -> ``timed_out``; queued past the TTL -> ``expired``. Rows being answered right now are
+    skipped (``SKIP LOCKED``) and left to the answer; each closed command is announced after commit."""
     now = now or timezone.now()
-    fields = {"finished_at": now}
-    timed_out = Command.objects.filter(state=CommandState.SENT, ack_deadline__lt=now).update(
-        state=CommandState.TIMED_OUT, failure_reason="no acknowledgement", **fields
-    )
-    timed_out += Command.objects.filter(state=CommandState.SENDING, expires_at__lt=now).update(
-        state=CommandState.TIMED_OUT, failure_reason="delivery did not complete", **fields
-    )
-    expired = Command.objects.filter(state=CommandState.QUEUED, expires_at__lt=now).update(
-        state=CommandState.EXPIRED, failure_reason="expired before delivery", **fields
-    )
-    return {"timed_out": timed_out, "expired": expired}
+    counts = {CommandState.TIMED_OUT.value: 0, CommandState.EXPIRED.value: 0}
+    for state, deadline, new_state, reason in _SWEEPS:
+        due = list(Command.objects.select_for_update(skip_locked=True)
+                   .filter(state=state, **{f"{deadline}__lt": now}).values_list("id", "vehicle_id", "kind"))
+        Command.objects.filter(id__in=[row[0] for row in due], state=state).update(
+            state=new_state, failure_reason=reason, finished_at=now
+        )
+        for command_id, vehicle_id, kind in due:
+            signals.send_command_closed(command_id=command_id, vehicle_id=vehicle_id, kind=kind, state=new_state)
+        counts[new_state.value] += len(due)
+    return counts
