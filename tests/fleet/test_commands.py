@@ -265,3 +265,29 @@ def test_an_answer_racing_the_timeout_sweep_ends_in_exactly_one_final_state() ->
         command.refresh_from_db()
         assert command.state in (CommandState.ACKED, CommandState.TIMED_OUT)
         assert command.acked_at is not None and command.finished_at is not None
+
+
+@pytest.mark.django_db
+def test_closed_commands_are_announced_once_after_commit(django_capture_on_commit_callbacks: Any) -> None:
+    from fleet import signals
+
+    seen: list[tuple[uuid.UUID, str]] = []
+
+    def receiver(sender: Any, command_id: uuid.UUID, state: str, **kwargs: Any) -> None:
+        seen.append((command_id, state))
+
+    signals.command_closed.connect(receiver)
+    try:
+        vehicle = VehicleFactory.create()
+        acked = services.command_deliver(command_id=queue(vehicle, kind="locate").id)
+        silent = services.command_deliver(command_id=queue(vehicle, kind="alarm").id)
+        stale = queue(vehicle, kind="unlock")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.command_ack(command_id=acked.id, ok=True)
+        assert seen == [(acked.id, "acked")]
+        with django_capture_on_commit_callbacks(execute=True):
+            services.command_ack(command_id=acked.id, ok=True)  # a duplicate answer
+            services.commands_expire_overdue(now=timezone.now() + timedelta(hours=1))
+        assert sorted(seen[1:]) == sorted([(silent.id, "timed_out"), (stale.id, "expired")])
+    finally:
+        signals.command_closed.disconnect(receiver)
