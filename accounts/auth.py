@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 
 def user_authentication_rule(user: Any) -> bool:
@@ -44,4 +46,16 @@ class JWTAuthentication(authentication.JWTAuthentication):
         if user is None:
             raise InvalidToken("The token's user does not exist")
         user_ensure_may_authenticate(user)
+        _ensure_password_unchanged(validated_token, user)
         return user
+
+
+def _ensure_password_unchanged(validated_token: Token, user: Any) -> None:
+    """SIMPLE_JWT CHECK_REVOKE_TOKEN: tokens carry a digest of the password hash, so a password change or reset
+    also ends access tokens already handed out, not only refresh tokens."""
+    if not api_settings.CHECK_REVOKE_TOKEN:
+        return
+    if validated_token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+        raise AuthenticationFailed(
+            {"detail": "The password has changed; sign in again.", "code": "password_changed"}
+        )

@@ -141,6 +141,7 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
     "SIGNING_KEY": SECRET_KEY,
     "USER_AUTHENTICATION_RULE": "accounts.auth.user_authentication_rule",
+    "CHECK_REVOKE_TOKEN": True,  # a password change ends access tokens too (accounts.auth)
 }
 
 SPECTACULAR_SETTINGS = {

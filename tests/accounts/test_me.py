@@ -90,6 +90,15 @@ def test_password_change_revokes_old_sessions_and_returns_a_new_pair(api, rider)
     assert api.post(REFRESH, {"refresh": r.json()["refresh"]}).status_code == 200
 
 
+def test_password_change_ends_access_tokens_already_handed_out(api, rider):
+    old_client = api.as_(rider)
+    r = old_client.post(PASSWORD_URL, {"old_password": PASSWORD, "new_password": "a-much-better-secret"})
+    assert r.status_code == 200
+    assert code(old_client.get(ME)) == (401, "password_changed")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {r.json()['access']}")
+    assert api.get(ME).status_code == 200
+
+
 def test_password_change_with_wrong_old_password_is_422(api, rider):
     r = api.as_(rider).post(PASSWORD_URL, {"old_password": "not-it", "new_password": "a-much-better-secret"})
     assert code(r) == (422, "wrong_password")
