@@ -113,3 +113,15 @@ class PromoCodeAlreadyUsed(RuleViolation):
 
 class PromoCodeOwn(RuleViolation):
     code, message = "promo_code_own_referral", "You cannot redeem your own referral code."
+
+
+class RefundExceedsCharge(RuleViolation):
+    code, message = "refund_exceeds_charge", "The refund is larger than what is left to refund on this ride."
+
+
+class RefundFailed(DomainError):
+    code, status, message = "refund_failed", 502, "The payment provider refused the refund."
+
+
+class RideNotCharged(Conflict):
+    code, message = "ride_not_charged", "This ride has not been charged."

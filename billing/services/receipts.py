@@ -1,0 +1,45 @@
+"""Receipts: the itemised fare a ride was charged, how it was paid, VAT, and any refunds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from billing import errors
+from billing.models import Refund, RideBilling
+from core.money import money
+
+
+def receipt_for_ride(ride_id: UUID) -> dict[str, Any]:
+    """JSON-ready receipt of a charged ride (``ride_not_charged`` before the end, ``ride_billing_not_found``)."""
+    billing = RideBilling.objects.filter(ride_id=ride_id).select_related("user").first()
+    if billing is None:
+        raise errors.RideBillingNotFound()
+    if billing.status != RideBilling.Status.CHARGED or billing.fare is None:
+        raise errors.RideNotCharged()
+    fare, c = billing.fare, billing.currency
+    refunds = Refund.objects.filter(ride_id=ride_id, status=Refund.Status.SUCCEEDED).order_by("created_at")
+    return {
+        "ride_id": str(ride_id),
+        "rider": billing.user.email,
+        "currency": c,
+        "charged_at": billing.charged_at.isoformat() if billing.charged_at else None,
+        "lines": [{"kind": line["kind"], "description": line["description"], "quantity": line["quantity"],
+                   "unit_price": line["unit_price"] and money(_d(line["unit_price"]), c),
+                   "amount": money(_d(line["amount"]), c)} for line in fare["lines"]],
+        "subtotal": money(_d(fare["subtotal"]), c),
+        "discounts": money(_d(fare["discounts"]), c),
+        "total": money(_d(fare["total"]), c),
+        "vat_rate": fare["vat_rate"],
+        "vat": money(_d(fare["vat_amount"]), c),
+        "net": money(_d(fare["net_amount"]), c),
+        "paid": {"wallet": money(billing.paid_wallet, c), "card": money(billing.paid_card, c),
+                 "outstanding": money(billing.debt, c)},
+        "refunds": [{"amount": money(r.amount, c), "reason": r.reason, "at": r.created_at.isoformat()}
+                    for r in refunds],
+    }
+
+
+def _d(value: Any) -> Decimal:
+    return Decimal(str(value))

@@ -1,0 +1,112 @@
+"""Staff operations (refunds, goodwill) and ride receipts (JSON and a printable HTML page)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.auth import JWTAuthentication
+from accounts.models import User
+from accounts.permissions import HasPerm
+from billing import errors
+from billing.models import RideBilling
+from billing.serializers import BillingMoney, MoneyInField
+from billing.services import receipts, refunds
+from billing.views import _rider, _valid
+from core.money import money
+
+
+class RefundIn(serializers.Serializer):
+    amount = MoneyInField()
+    reason = serializers.CharField(max_length=255)
+
+
+class RefundOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    ride_id = serializers.UUIDField()
+    status = serializers.CharField()
+    amount = BillingMoney()
+    to_card = BillingMoney()
+    to_wallet = BillingMoney()
+    reason = serializers.CharField()
+
+
+class GoodwillIn(serializers.Serializer):
+    user = serializers.UUIDField()
+    amount = MoneyInField()
+    reason = serializers.CharField(max_length=200)
+
+
+class GoodwillOut(serializers.Serializer):
+    transaction_id = serializers.UUIDField()
+    amount = BillingMoney()
+
+
+class RideRefundView(APIView):
+    permission_classes = [HasPerm("billing.refund")]
+
+    @extend_schema(request=RefundIn, responses={201: RefundOut}, tags=["billing-ops"],
+                   summary="Refund (part of) a ride's charge: to the card first, the rest to the wallet")
+    def post(self, request: Request, ride_id: UUID) -> Response:
+        data = _valid(RefundIn, request)
+        amount, currency = data["amount"]
+        billing = RideBilling.objects.filter(ride_id=ride_id).first()
+        if billing is not None and billing.currency != currency:
+            raise errors.CurrencyMismatch(expected=billing.currency, got=currency)
+        refund = refunds.refund_ride(ride_id=ride_id, amount=amount, reason=data["reason"], actor=_rider(request))
+        c = refund.currency
+        body = {"id": refund.pk, "ride_id": refund.ride_id, "status": refund.status, "reason": refund.reason,
+                "amount": money(refund.amount, c), "to_card": money(refund.card_amount, c),
+                "to_wallet": money(refund.wallet_amount, c)}
+        return Response(RefundOut(body).data, status=status.HTTP_201_CREATED)
+
+
+class GoodwillGrantView(APIView):
+    permission_classes = [HasPerm("billing.grant_goodwill")]
+
+    @extend_schema(request=GoodwillIn, responses={201: GoodwillOut}, tags=["billing-ops"],
+                   summary="Grant goodwill credit (bonus) to a rider")
+    def post(self, request: Request) -> Response:
+        data = _valid(GoodwillIn, request)
+        user = User.objects.filter(pk=data["user"]).first()
+        if user is None:
+            raise errors.NotFound("User not found.")
+        amount, currency = data["amount"]
+        txn = refunds.goodwill_grant(user=user, amount=amount, currency=currency, reason=data["reason"],
+                                     actor=_rider(request))
+        return Response(GoodwillOut({"transaction_id": txn.pk, "amount": money(amount, currency)}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+def _receipt_visible(request: Request, ride_id: UUID) -> dict[str, Any]:
+    """The rider's own receipt, or any receipt for staff who may read ride billing; 404 otherwise."""
+    user = request.user
+    owner = RideBilling.objects.filter(ride_id=ride_id).values_list("user_id", flat=True).first()
+    if owner is None or (owner != user.pk and not user.has_perm("billing.view_ridebilling")):
+        raise errors.RideBillingNotFound()
+    return receipts.receipt_for_ride(ride_id)
+
+
+class RideReceiptView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, tags=["billing"], summary="Itemised receipt of a ride (JSON)")
+    def get(self, request: Request, ride_id: UUID) -> Response:
+        return Response(_receipt_visible(request, ride_id))
+
+
+class RideReceiptHtmlView(APIView):
+    authentication_classes = [JWTAuthentication, SessionAuthentication]
+    renderer_classes = [TemplateHTMLRenderer]
+
+    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR}, tags=["billing"],
+                   summary="Printable receipt of a ride (HTML)")
+    def get(self, request: Request, ride_id: UUID) -> Response:
+        return Response({"receipt": _receipt_visible(request, ride_id)}, template_name="billing/receipt.html")
