@@ -39,6 +39,8 @@ class TypeTable:
     zone_rule: IntArray
     global_rule: int
     spot: BoolArray
+    zone_rule_list: list[int]  # the same as Python lists, for the single-point path
+    spot_list: list[bool]
 
 
 def _bound(value: datetime | None, *, missing: float, zone_id: str) -> float:
@@ -79,6 +81,10 @@ class CompiledZones:
         self._starts = np.array([_bound(z.start, missing=-math.inf, zone_id=z.id) for z in self.zones])
         self._ends = np.array([_bound(z.end, missing=math.inf, zone_id=z.id) for z in self.zones])
         self._ids = [z.id for z in self.zones]
+        # Per zone (minx, miny, start) and (maxx, maxy, last instant before end): one box test in 3D.
+        box = shapely.bounds(self.geometries).reshape(-1, 4)
+        self._low = np.column_stack([box[:, 0], box[:, 1], self._starts])
+        self._high = np.column_stack([box[:, 2], box[:, 3], np.nextafter(self._ends, -math.inf)])
         self._index_rules()
         self._tables: dict[str | None, TypeTable] = {}
         self.verdicts = VerdictCache(self._make_verdict)
@@ -128,7 +134,8 @@ class CompiledZones:
             ],
             dtype=bool,
         )
-        return TypeTable(zone_rule, global_rule if global_rule >= 0 else self._default_rule, spot)
+        global_rule = global_rule if global_rule >= 0 else self._default_rule
+        return TypeTable(zone_rule, global_rule, spot, zone_rule.tolist(), spot.tolist())
 
     # -- verdicts ---------------------------------------------------------------------------------------
 
@@ -153,8 +160,14 @@ class CompiledZones:
     # -- single point -----------------------------------------------------------------------------------
 
     def _active_containing(self, lon: float, lat: float, ts: float) -> list[int]:
-        hits = self._tree.query(shapely.Point(lon, lat), predicate="intersects")
-        return [int(i) for i in np.sort(hits) if self._starts[i] <= ts < self._ends[i]]
+        # Bounding boxes and schedules in numpy over all zones, then the exact test on the few left.
+        # (Independent of the batch path's cell index, which the tests compare it with.)
+        point = np.array((lon, lat, ts))
+        candidates = np.flatnonzero(((self._low <= point) & (point <= self._high)).all(axis=1))
+        if candidates.size:
+            candidates = candidates[shapely.intersects_xy(self.geometries[candidates], lon, lat)]
+        hits: list[int] = candidates.tolist()
+        return hits
 
     def evaluate(
         self, lon: float, lat: float, vehicle_type_id: str | None = None, at: datetime | None = None
@@ -162,11 +175,10 @@ class CompiledZones:
         """The rules that apply to ``vehicle_type_id`` at ``(lon, lat)`` at time ``at`` (default: now)."""
         zone_indexes = self._active_containing(lon, lat, timestamp(at))
         table = self.type_table(vehicle_type_id)
-        rule_index = next(
-            (int(table.zone_rule[i]) for i in zone_indexes if table.zone_rule[i] >= 0), table.global_rule
-        )
-        in_spot = any(table.spot[i] for i in zone_indexes)
-        return self.verdict_for(rule_index, tuple(zone_indexes), bool(in_spot))
+        rules, spots = table.zone_rule_list, table.spot_list
+        rule_index = next((rules[i] for i in zone_indexes if rules[i] >= 0), table.global_rule)
+        in_spot = any(spots[i] for i in zone_indexes)
+        return self.verdict_for(rule_index, tuple(zone_indexes), in_spot)
 
     def zones_in_box(self, minx: float, miny: float, maxx: float, maxy: float) -> IntArray:
         """Indexes (ascending = precedence order) of the zones whose bounding box meets the box."""
