@@ -62,11 +62,23 @@ def _locked(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def pid_alive(pid: int) -> bool:
+def pid_alive(pid: int, started: float | None = None) -> bool:
+    """``pid`` runs (not a zombie) and, when ``started`` is given, is the process created then (not a reuse)."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        process = psutil.Process(pid)
+        same = started is None or abs(process.create_time() - started) < 1.0
+        return same and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def _lease_holder(path: Path) -> tuple[int, float | None]:
+    """A lease file is named after its pid and holds the process's start time."""
+    pid = int(path.name) if path.name.isdigit() else 0
+    try:
+        return pid, float(path.read_text())
+    except (OSError, ValueError):
+        return pid, None
 
 
 def _other_leases(root: Path, service: str) -> list[int]:
@@ -75,10 +87,10 @@ def _other_leases(root: Path, service: str) -> list[int]:
     folder.mkdir(parents=True, exist_ok=True)
     alive = []
     for path in folder.iterdir():
-        pid = int(path.name) if path.name.isdigit() else 0
+        pid, started = _lease_holder(path)
         if pid == os.getpid():
             continue
-        if pid and pid_alive(pid):
+        if pid and pid_alive(pid, started):
             alive.append(pid)
         else:
             path.unlink(missing_ok=True)
@@ -278,7 +290,7 @@ def _acquire(root: Path, service: Service) -> str:
     with _locked(root):
         lease = _lease_path(root, service.name)
         lease.parent.mkdir(parents=True, exist_ok=True)
-        lease.touch()
+        lease.write_text(str(psutil.Process().create_time()))
         try:
             return service.start()
         except BaseException:

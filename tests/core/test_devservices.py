@@ -177,6 +177,7 @@ def test_dead_processes_do_not_hold_leases(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (folder / str(dead.pid)).touch()
-    (folder / str(os.getppid())).touch()  # a live process
+    (folder / str(os.getppid())).write_text(str(psutil.Process(os.getppid()).create_time()))  # a live holder
+    (folder / "1").write_text("12345.0")  # pid 1 runs, but is not the process that took this lease
     assert devservices._other_leases(tmp_path, "valkey") == [os.getppid()]
-    assert not (folder / str(dead.pid)).exists()
+    assert not (folder / str(dead.pid)).exists() and not (folder / "1").exists()
