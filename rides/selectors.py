@@ -1,0 +1,81 @@
+"""Reads for views and other apps: a rider's rides, the track as GeoJSON, distance, the MDS trip record."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+import shapely
+from django.db.models import QuerySet
+
+from accounts.models import User
+from rides import conf, errors
+from rides.models import Reservation, Ride, RideTrackPoint
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def ride_get_for_rider(*, rider: User, ride_id: uuid.UUID) -> Ride:
+    """The rider's own ride; 404 for anyone else's (never reveal that it exists)."""
+    ride = Ride.objects.filter(id=ride_id, rider=rider).select_related("vehicle", "vehicle_type", "city").first()
+    if ride is None:
+        raise errors.RideNotFound()
+    return ride
+
+
+def rides_for_rider(*, rider: User) -> QuerySet[Ride]:
+    return Ride.objects.filter(rider=rider).select_related("vehicle", "vehicle_type", "city")
+
+
+def reservation_get_for_rider(*, rider: User, reservation_id: uuid.UUID) -> Reservation:
+    found = Reservation.objects.filter(id=reservation_id, rider=rider).select_related("vehicle").first()
+    if found is None:
+        raise errors.ReservationNotFound()
+    return found
+
+
+def _points(ride_id: uuid.UUID) -> list[tuple[float, float]]:
+    return [(lon, lat) for lat, lon in RideTrackPoint.objects.filter(ride_id=ride_id).order_by("at")
+            .values_list("lat", "lon")]
+
+
+def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def track_distance_m(*, ride_id: uuid.UUID) -> int:
+    """Length of the recorded track (great-circle between consecutive points, in time order)."""
+    points = _points(ride_id)
+    return round(sum(haversine_m(*a, *b) for a, b in zip(points, points[1:], strict=False)))
+
+
+def track_geojson(*, ride_id: uuid.UUID) -> dict[str, Any] | None:
+    """The track as a GeoJSON LineString simplified (Douglas-Peucker, ``RIDES_TRACK_SIMPLIFY_M``); None if < 2 points."""
+    points = _points(ride_id)
+    if len(points) < 2:
+        return None
+    line = shapely.LineString(points)
+    tolerance_deg = conf.TRACK_SIMPLIFY_M / 111_320.0  # metres to degrees of latitude; fine for display
+    simple = shapely.simplify(line, tolerance_deg, preserve_topology=False)
+    coords = [[round(x, 6), round(y, 6)] for x, y in simple.coords]
+    return {"type": "LineString", "coordinates": coords}
+
+
+def mds_trip(*, ride: Ride, request_base: str = "") -> dict[str, Any]:
+    """The MDS trip record of an ended ride (times in ms since the epoch, as MDS wants)."""
+    def ms(value: Any) -> int | None:
+        return None if value is None else int(value.timestamp() * 1000)
+
+    def point(lat: float | None, lon: float | None) -> dict[str, Any] | None:
+        return None if lat is None or lon is None else {"type": "Point", "coordinates": [lon, lat]}
+
+    photo = f"{request_base}{ride.parking_photo.url}" if ride.parking_photo else None
+    return {
+        "trip_id": str(ride.id), "device_id": str(ride.vehicle_id), "start_time": ms(ride.started_at),
+        "end_time": ms(ride.ended_at), "start_location": point(ride.start_lat, ride.start_lon),
+        "end_location": point(ride.end_lat, ride.end_lon), "duration": ride.duration_s, "distance": ride.distance_m,
+        "parking_verification_url": photo,
+    }

@@ -1,0 +1,155 @@
+"""Ending a ride: zone rules and the parking photo, the lock command, then fare, MDS trip_end and the charge."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing import fares
+from billing import selectors as billing_selectors
+from billing.services import passes as billing_passes
+from billing.services import rides as billing_rides
+from fleet import services as fleet_services
+from fleet.geofence import ZoneKind
+from fleet.models import CommandKind, Vehicle
+from fleet.selectors import zones as zone_selectors
+from rides import errors
+from rides.models import Ride, RideState
+from rides.selectors import track_distance_m
+from rides.services.common import city_settings, lock_ride, require_state
+from rides.services.lifecycle import _queue, close_pause
+
+logger = logging.getLogger(__name__)
+
+
+def check_end_allowed(vehicle: Vehicle, type_code: str) -> None:
+    """Refuse an end where the zone rules forbid it, with the nearest allowed place in the details."""
+    if vehicle.lat is None or vehicle.lon is None:
+        raise errors.VehiclePositionUnknown()
+    zones = zone_selectors.geofence_for_city(vehicle.city_id)
+    verdict = zones.evaluate(vehicle.lon, vehicle.lat, type_code)
+    if verdict.ride_end_allowed:
+        return
+    nearest = zones.nearest_allowed_end(vehicle.lon, vehicle.lat, type_code)
+    details: dict[str, Any] = {"zone_id": verdict.zone_id, "nearest_allowed": None if nearest is None else
+               {"lat": round(nearest[1], 7), "lon": round(nearest[0], 7), "distance_m": round(nearest[2], 1)}}
+    kinds = {z.kind for z in zones.zones_containing(vehicle.lon, vehicle.lat)}
+    if ZoneKind.OPERATING_AREA not in kinds and verdict.zone_id is None:
+        raise errors.EndOutsideOperatingArea(None, **details)
+    if verdict.station_parking:
+        raise errors.EndAwayFromParking(None, **details)
+    if kinds & {ZoneKind.NO_PARKING, ZoneKind.NO_RIDE}:
+        raise errors.EndInNoParkingZone(None, **details)
+    raise errors.EndNotAllowedHere(None, **details)
+
+
+def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | None = None) -> Ride:
+    """Request the end: checked against the zones, the lock is queued and the ride is ``locking`` until the ack."""
+    with transaction.atomic():
+        vehicle, ride = lock_ride(ride_id)
+        require_state(ride, RideState.ACTIVE, RideState.PAUSED)
+        check_end_allowed(vehicle, ride.vehicle_type.code)
+        if photo is None and city_settings(ride.city_id).parking_photo_required:
+            raise errors.ParkingPhotoRequired()
+        now = timezone.now()
+        close_pause(ride, now)
+        ride.lock_command_id = _queue(ride, CommandKind.LOCK, rider)
+        ride.state, ride.end_requested_at, ride.end_reason = RideState.LOCKING, now, "rider"
+        if photo is not None:
+            ride.parking_photo.save(f"{ride.id}-{photo.name}", photo, save=False)
+        ride.save()
+        return ride
+
+
+def _spent_today(ride: Ride, now: datetime) -> Decimal:
+    tz = ZoneInfo(ride.city.timezone)
+    midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = (Ride.objects.filter(rider_id=ride.rider_id, city_id=ride.city_id, state=RideState.ENDED,
+                                 ended_at__gte=midnight).exclude(id=ride.id).aggregate(s=Sum("fare_total"))["s"])
+    return spent or Decimal(0)
+
+
+def ride_fare(*, ride: Ride, at: datetime) -> fares.Fare:
+    started = ride.started_at or ride.created_at
+    duration = max(0, int((at - started).total_seconds()))
+    reserved = 0
+    if ride.reservation is not None:
+        reserved = max(0, int((ride.created_at - ride.reservation.created_at).total_seconds()))
+    usage = fares.RideUsage(
+        riding_seconds=max(0, duration - ride.paused_seconds), paused_seconds=min(ride.paused_seconds, duration),
+        reserved_seconds=reserved, distance_m=ride.distance_m or 0, spent_today=_spent_today(ride, at),
+    )
+    benefits = billing_passes.ride_benefits(rider=ride.rider, city=ride.city, at=started)
+    return fares.compute_fare(fares.TariffSnapshot.from_json(ride.tariff), usage, benefits)
+
+
+def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: object = None) -> Ride:
+    """The ride ends now: duration, distance, fare, MDS trip_end. Caller holds the vehicle and ride locks."""
+    close_pause(ride, at)
+    ride.distance_m = track_distance_m(ride_id=ride.id)
+    ride.duration_s = max(0, int((at - (ride.started_at or ride.created_at)).total_seconds()))
+    fare = ride_fare(ride=ride, at=at)
+    ride.fare, ride.fare_total = fare.to_json(), fare.total
+    ride.state, ride.ended_at = RideState.ENDED, at
+    ride.end_reason = reason or ride.end_reason or "rider"
+    vehicle = Vehicle.objects.get(id=ride.vehicle_id)
+    ride.end_lat, ride.end_lon = vehicle.lat, vehicle.lon
+    ride.ended_by = actor if actor is not None else None  # type: ignore[assignment]
+    location = (fleet_services.Location(lat=vehicle.lat, lon=vehicle.lon)
+                if vehicle.lat is not None and vehicle.lon is not None else None)
+    fleet_services.trip_end(vehicle_id=ride.vehicle_id, trip_id=ride.id, location=location)
+    ride.save()
+    return ride
+
+
+def ride_charge(*, ride: Ride) -> None:
+    """Charge the stored fare through billing (idempotent per ride); the sweep retries if this fails."""
+    billing = billing_selectors.ride_billing_get(ride_id=ride.id)
+    if billing is None or billing.status == billing.Status.CHARGED or ride.fare is None:
+        return
+    try:
+        billing_rides.ride_charge_final(ride_id=ride.id, fare=fares.Fare.from_json(ride.fare), city=ride.city)
+    except Exception:  # noqa: BLE001 - the ride is ended; the sweep retries the charge
+        logger.exception("charge of ride %s failed; will retry", ride.id)
+
+
+def rides_charge_pending(*, since: timedelta = timedelta(days=2)) -> int:
+    """Retry the charge of ended rides whose billing is not charged yet (a crash between end and charge)."""
+    from billing.models import RideBilling
+
+    pending = RideBilling.objects.filter(status__in=[RideBilling.Status.HELD, RideBilling.Status.CHARGING],
+                                         created_at__gte=timezone.now() - since).values_list("ride_id", flat=True)
+    count = 0
+    for ride in Ride.objects.filter(id__in=list(pending), state=RideState.ENDED).select_related("city"):
+        ride_charge(ride=ride)
+        count += 1
+    return count
+
+
+def ride_end_now(*, ride_id: uuid.UUID, reason: str, note: str = "", actor: object = None) -> Ride:
+    """Ops force-end / auto-end: ends at once without the zone rules or the lock ack; a lock is sent best-effort."""
+    with transaction.atomic():
+        _, ride = lock_ride(ride_id)
+        require_state(ride, RideState.UNLOCKING, RideState.ACTIVE, RideState.PAUSED, RideState.LOCKING)
+        if ride.state == RideState.UNLOCKING:
+            from rides.services.lifecycle import ride_cancel_unlocking
+
+            return ride_cancel_unlocking(ride=ride, reason=reason, actor_kind="ops")
+        ride.end_note = note[:300]
+        ride = finish_locked(ride=ride, at=timezone.now(), reason=reason, actor=actor)
+        try:
+            with transaction.atomic():
+                _queue(ride, CommandKind.LOCK, actor)
+        except errors.DomainError as exc:  # e.g. vehicle_moving: ops follow up; the ride is over either way
+            logger.warning("force-end of ride %s: lock not queued (%s)", ride.id, exc)
+    ride_charge(ride=ride)
+    return ride

@@ -1,0 +1,137 @@
+"""Rides HTTP edge: parse, call one service or selector, serialize. One view per operation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import HasPerm
+from core.pagination import CursorPagination
+from rides import selectors, serializers, services
+from rides.models import Ride
+
+TAGS = ["rides"]
+
+
+def _valid(serializer_class: type[Any], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _own(request: Request, ride_id: uuid.UUID) -> Ride:
+    return selectors.ride_get_for_rider(rider=request.user, ride_id=ride_id)  # type: ignore[arg-type]
+
+
+class RideStartView(APIView):
+    @extend_schema(request=serializers.RideStartIn, responses={201: serializers.RideOut}, tags=TAGS,
+                   summary="Start a ride by vehicle code or from your reservation (ride is 'unlocking' until the ack)")
+    def post(self, request: Request) -> Response:
+        data = _valid(serializers.RideStartIn, request.data)
+        ride = services.ride_start(rider=request.user, code=data.get("code"),  # type: ignore[arg-type]
+                                   reservation_id=data.get("reservation_id"))
+        return Response(serializers.RideOut(ride).data, status=status.HTTP_201_CREATED)
+
+
+class RidePauseView(APIView):
+    @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Pause (lock) an active ride")
+    def post(self, request: Request, ride_id: uuid.UUID) -> Response:
+        ride = services.ride_pause(ride_id=_own(request, ride_id).id, rider=request.user)
+        return Response(serializers.RideOut(ride).data)
+
+
+class RideResumeView(APIView):
+    @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Resume (unlock) a paused ride")
+    def post(self, request: Request, ride_id: uuid.UUID) -> Response:
+        ride = services.ride_resume(ride_id=_own(request, ride_id).id, rider=request.user)
+        return Response(serializers.RideOut(ride).data)
+
+
+class RideEndView(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request={"multipart/form-data": serializers.RideEndIn, "application/json": serializers.RideEndIn},
+                   responses={202: serializers.RideOut}, tags=TAGS,
+                   summary="End the ride: checked against the zones; 'locking' until the vehicle confirms the lock")
+    def post(self, request: Request, ride_id: uuid.UUID) -> Response:
+        data = _valid(serializers.RideEndIn, request.data)
+        ride = services.ride_end(ride_id=_own(request, ride_id).id, rider=request.user, photo=data.get("photo"))
+        return Response(serializers.RideOut(ride).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RideListView(generics.ListAPIView[Ride]):
+    serializer_class = serializers.RideOut
+    pagination_class = CursorPagination
+
+    @extend_schema(tags=TAGS, summary="Your rides, newest first (cursor pagination)")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        return selectors.rides_for_rider(rider=self.request.user)  # type: ignore[arg-type]
+
+
+class RideDetailView(APIView):
+    @extend_schema(responses=serializers.RideDetailOut, tags=TAGS,
+                   summary="One ride with its simplified track, itemised receipt and MDS trip record")
+    def get(self, request: Request, ride_id: uuid.UUID) -> Response:
+        ride = _own(request, ride_id)
+        data = serializers.RideOut(ride).data
+        data.update(track=selectors.track_geojson(ride_id=ride.id), receipt=ride.fare, tariff=ride.tariff,
+                    trip=selectors.mds_trip(ride=ride, request_base=request.build_absolute_uri("/")[:-1]))
+        return Response(data)
+
+
+class RideRatingView(APIView):
+    @extend_schema(request=serializers.RideRatingIn, responses={201: serializers.RideRatingIn}, tags=TAGS,
+                   summary="Rate an ended ride (once)")
+    def post(self, request: Request, ride_id: uuid.UUID) -> Response:
+        data = _valid(serializers.RideRatingIn, request.data)
+        rating = services.ride_rate(rider=request.user, ride_id=ride_id, **data)  # type: ignore[arg-type]
+        return Response({"stars": rating.stars, "comment": rating.comment}, status=status.HTTP_201_CREATED)
+
+
+class RideProblemView(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request={"multipart/form-data": serializers.RideProblemIn}, responses={201: serializers.RideProblemOut},
+                   tags=TAGS, summary="Report a problem with the vehicle (marks it for inspection)")
+    def post(self, request: Request, ride_id: uuid.UUID) -> Response:
+        data = _valid(serializers.RideProblemIn, request.data)
+        report = services.ride_problem_report(rider=request.user, ride_id=ride_id, **data)  # type: ignore[arg-type]
+        return Response(serializers.RideProblemOut(report).data, status=status.HTTP_201_CREATED)
+
+
+class RideForceEndView(APIView):
+    permission_classes = [HasPerm("rides.force_end_ride")]
+
+    @extend_schema(request=serializers.RideForceEndIn, responses=serializers.RideOut, tags=["rides ops"],
+                   summary="Ops: end a stuck ride now, with a reason (no zone rules, lock sent best-effort)")
+    def post(self, request: Request, ride_id: uuid.UUID) -> Response:
+        data = _valid(serializers.RideForceEndIn, request.data)
+        ride = services.ride_force_end(ride_id=ride_id, actor=request.user, reason=data["reason"])  # type: ignore[arg-type]
+        return Response(serializers.RideOut(ride).data)
+
+
+class ReservationCreateView(APIView):
+    @extend_schema(request=serializers.ReservationCreateIn, responses={201: serializers.ReservationOut}, tags=TAGS,
+                   summary="Reserve a vehicle for the city's hold time")
+    def post(self, request: Request) -> Response:
+        data = _valid(serializers.ReservationCreateIn, request.data)
+        reservation = services.reservation_create(rider=request.user, code=data["code"])  # type: ignore[arg-type]
+        return Response(serializers.ReservationOut(reservation).data, status=status.HTTP_201_CREATED)
+
+
+class ReservationCancelView(APIView):
+    @extend_schema(request=None, responses=serializers.ReservationOut, tags=TAGS, summary="Cancel your reservation")
+    def post(self, request: Request, reservation_id: uuid.UUID) -> Response:
+        reservation = services.reservation_cancel(rider=request.user,  # type: ignore[arg-type]
+                                                  reservation_id=reservation_id)
+        return Response(serializers.ReservationOut(reservation).data)

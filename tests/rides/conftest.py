@@ -1,0 +1,79 @@
+"""Rides fixtures: Berlin with an operating area, a scooter type with a tariff, a rider with a card."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from billing.services import methods, tariffs
+from fleet import services as fleet_services
+from fleet.models import Command
+from fleet.selectors import zones as zone_selectors
+from rides.models import Ride
+from tests.fleet.factories import CityFactory, VehicleFactory, VehicleTypeFactory, ZoneFactory
+
+START_URL = "/api/v1/rides/start"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_geofence_cache(settings: Any) -> Iterator[None]:
+    settings.VEHICLE_GATEWAY_SIM_MODE = "silent"  # acks are sent by the tests (``ack``)
+    zone_selectors.clear_geofence_cache()
+    yield
+    zone_selectors.clear_geofence_cache()
+
+
+@pytest.fixture
+def city(db: Any) -> Any:
+    city = CityFactory.create(slug="berlin", name="Berlin")
+    ZoneFactory.create(city=city, kind="operating_area")
+    return city
+
+
+@pytest.fixture
+def scooter(db: Any, city: Any) -> Any:
+    vehicle_type = VehicleTypeFactory.create(code="scooter", min_rider_age=18)
+    tariffs.tariff_publish(city=city, vehicle_type=vehicle_type, unlock_fee=Decimal("1.00"),
+                           brackets=[{"start_minute": 0, "per_minute": "0.25"}], pause_per_minute=Decimal("0.10"))
+    return vehicle_type
+
+
+@pytest.fixture
+def vehicle(city: Any, scooter: Any) -> Any:
+    return VehicleFactory.create(city=city, vehicle_type=scooter, code="FW00001")
+
+
+def add_card(user: Any) -> Any:
+    return methods.payment_method_add(user=user, token="tok_visa")
+
+
+@pytest.fixture
+def card_rider(rider: Any) -> Any:
+    add_card(rider)
+    return rider
+
+
+def ack(command_id: uuid.UUID | None, capture: Any, ok: bool = True) -> None:
+    """The vehicle answers: deliver the command through the (silent) simulated gateway, then acknowledge it."""
+    assert command_id is not None
+    fleet_services.command_deliver(command_id=command_id)
+    with capture(execute=True):
+        fleet_services.command_ack(command_id=command_id, ok=ok)
+
+
+def started(api: Any, rider: Any, code: str, capture: Any) -> Ride:
+    """A ride started through the API and unlocked by the vehicle."""
+    response = api.as_(rider).post(START_URL, {"code": code}, format="json")
+    assert response.status_code == 201, response.json()
+    ride = Ride.objects.get(id=response.json()["id"])
+    ack(ride.unlock_command_id, capture)
+    ride.refresh_from_db()
+    return ride
+
+
+def commands(vehicle: Any) -> list[str]:
+    return list(Command.objects.filter(vehicle=vehicle).order_by("created_at").values_list("kind", flat=True))
