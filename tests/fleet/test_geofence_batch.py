@@ -134,3 +134,36 @@ def test_batch_equals_single_on_every_corner_of_squares_sharing_edges() -> None:
     expected = [zones.evaluate(x, y, None, T0) for x, y in corners]
     assert zones.evaluate_batch(corners[:, 0], corners[:, 1], None, T0) == expected
     assert all(v.zone_ids for v in expected)
+
+
+def test_points_outside_every_zone_and_nan_get_the_global_rules() -> None:
+    zones = CompiledZones(
+        [zone("z", square(0, 0, 0.01), Rule(maximum_speed_kph=5))], [Rule(ride_end_allowed=False)]
+    )
+    lons = np.array([0.0, 179.9, float("nan"), 0.0])
+    lats = np.array([0.0, 89.9, 0.0, float("nan")])
+    expected = [zones.evaluate(x, y, "bike", T0) for x, y in zip(lons, lats, strict=True)]
+    assert zones.evaluate_batch(lons, lats, "bike", T0) == expected
+    assert [v.zone_id for v in expected] == ["z", None, None, None]
+
+
+def test_one_compiled_city_shared_by_threads_gives_the_sequential_answers() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench import _geofence_city as synthetic
+
+    specs, global_rules = synthetic.city()
+    lons, lats, types = synthetic.random_points(12, 4000)
+    expected = CompiledZones(specs, global_rules).evaluate_batch(lons, lats, types, synthetic.AT)
+    shared = CompiledZones(specs, global_rules)  # cell index, type tables and verdicts built under contention
+
+    def work(part: int) -> bool:
+        chunk = slice(part * 500, (part + 1) * 500)
+        batch = shared.evaluate_batch(lons[chunk], lats[chunk], types[chunk], synthetic.AT)
+        single = [
+            shared.evaluate(x, y, t, synthetic.AT) for x, y, t in zip(lons[chunk], lats[chunk], types[chunk])
+        ]
+        return batch == single == expected[chunk]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(work, range(8)))

@@ -123,3 +123,32 @@ def test_django_database_is_created_namespaced_and_removed() -> None:
     assert exists is None
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
     assert list(client.scan_iter(match=f"{seen['name']}*")) == []
+
+
+def test_runner_prints_the_figures_as_json_on_the_last_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fake_main() -> dict[str, object]:
+        print("readable figures first")
+        return {"points_per_s_batched": 1.5, "nearby_p99_ms": None}
+
+    monkeypatch.setattr(geofence_bench, "main", fake_main)
+    assert bench_main(["geofence"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "readable figures first"
+    assert json.loads(lines[-1]) == {"points_per_s_batched": 1.5, "nearby_p99_ms": None}
+
+
+def test_runner_exits_non_zero_when_the_benchmark_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken() -> dict[str, object]:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(geofence_bench, "main", broken)
+    assert bench_main(["geofence"]) == 1
+    captured = capsys.readouterr()
+    assert "database went away" in captured.err and captured.out == ""
+    monkeypatch.setattr(geofence_bench, "main", lambda: [1, 2])
+    assert bench_main(["geofence"]) == 1
+    assert "returned list, expected a dict of figures" in capsys.readouterr().err
