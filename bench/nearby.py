@@ -2,8 +2,9 @@
 
 ``python -m bench nearby`` runs it alone; ``python -m bench geofence`` includes it. The database is a
 throw-away one (``bench.common.django_database``), created, migrated, loaded with COPY and dropped after.
-Each query is the full selector call (``fleet.selectors.vehicles_nearby``: SQL on the grid-cell partial
-index plus exact haversine and sorting in Python), timed from the caller's side.
+Each query is the full selector call (``fleet.selectors.vehicles_nearby``: one SQL statement on the grid-cell
+partial index, plus the pricing plan lookup billing registers), timed from the caller's side; the same queries
+are then timed without the pricing plan lookup (``nearby_fleet_only_*``).
 """
 
 from __future__ import annotations
@@ -92,19 +93,35 @@ def _queries(count: int, types: list[Any]) -> tuple[list[float], list[float], fl
     return samples, cpu, found / count
 
 
+def _without_pricing_plans(count: int, types: list[Any]) -> dict[str, float]:
+    """The same queries with no pricing plan resolver: the fleet's own share of the latency."""
+    from fleet.selectors import nearby as nearby_selectors
+
+    resolver = nearby_selectors._pricing_plan_resolver
+    nearby_selectors.register_pricing_plan_resolver(None)
+    try:
+        samples, _, _ = _queries(count, types)
+    finally:
+        nearby_selectors.register_pricing_plan_resolver(resolver)
+    return common.percentiles(samples)
+
+
 def run(n_vehicles: int = 100_000, n_queries: int = 1000) -> dict[str, Any]:
     with common.django_database("nearby"):
         city, types = _setup_catalogue()
         load_s = _load(n_vehicles, city, types)
         print(f"nearby: loaded {n_vehicles} vehicles with COPY in {load_s:.1f} s", flush=True)
         samples, cpu, mean_found = _queries(n_queries, types)
+        fleet_only = _without_pricing_plans(n_queries, types)
     figures, client = common.percentiles(samples), common.percentiles(cpu)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"nearby: {n_queries} queries, p50 {figures['p50']} ms, p99 {figures['p99']} ms wall "
           f"(client CPU p50 {client['p50']} ms), {mean_found:.1f} vehicles per answer, load average {load}", flush=True)
+    print(f"nearby without the pricing plan lookup: p50 {fleet_only['p50']} ms, p99 {fleet_only['p99']} ms", flush=True)
     return {"nearby_p50_ms": figures["p50"], "nearby_p99_ms": figures["p99"], "nearby_vehicles": n_vehicles,
             "nearby_queries": n_queries, "nearby_mean_results": round(mean_found, 1),
-            "nearby_client_cpu_p50_ms": client["p50"], "nearby_load_average": load}
+            "nearby_client_cpu_p50_ms": client["p50"], "nearby_load_average": load,
+            "nearby_fleet_only_p50_ms": fleet_only["p50"], "nearby_fleet_only_p99_ms": fleet_only["p99"]}
 
 
 def main() -> dict[str, Any]:
