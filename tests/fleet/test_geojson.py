@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 import shapely
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from core.errors import DomainError, exception_handler
 from fleet.geojson import MAX_POSITIONS, GeometryInvalid, validate_multipolygon
@@ -159,3 +162,27 @@ def test_valid_multipolygon_round_trips_unchanged() -> None:
     obj = {"type": "MultiPolygon", "coordinates": [[SQUARE, HOLE], [other]]}
     assert validate_multipolygon(obj) == obj
     assert validate_multipolygon(validate_multipolygon(obj)) == obj
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    angles=st.lists(st.floats(0, 2 * math.pi, exclude_max=True), min_size=3, max_size=40, unique=True),
+    radii=st.lists(st.floats(0.2, 1.0), min_size=40, max_size=40),
+    clockwise=st.booleans(),
+)
+def test_any_star_shaped_ring_is_accepted_and_normalised(
+    angles: list[float], radii: list[float], clockwise: bool
+) -> None:
+    angles = sorted(angles)
+    assume(min(b - a for a, b in zip(angles, [*angles[1:], angles[0] + 2 * math.pi], strict=True)) > 1e-3)
+    ring = [
+        [13.4 + 0.01 * r * math.cos(a), 52.5 + 0.01 * r * math.sin(a)]
+        for a, r in zip(angles, radii, strict=False)
+    ]
+    assume(shapely.Polygon(ring).is_valid and shapely.Polygon(ring).area > 1e-9)
+    ring = ring[::-1] if clockwise else ring
+    result = validate_multipolygon(polygon([*ring, ring[0]]))
+    [[exterior]] = result["coordinates"]
+    assert shapely.LinearRing(exterior).is_ccw
+    assert shapely.geometry.shape(result).equals(shapely.Polygon(ring))
+    assert validate_multipolygon(result) == result
