@@ -37,6 +37,7 @@ import psutil
 BASE_DIR = Path(__file__).resolve().parent.parent
 DB_NAME = "freewheel"
 PGSERVER_USER = "pgserver"
+VALKEY_DATABASES = 16  # valkey-server's default number of databases
 
 
 def services_dir() -> Path:
@@ -72,29 +73,44 @@ def pid_alive(pid: int, started: float | None = None) -> bool:
         return False
 
 
-def _lease_holder(path: Path) -> tuple[int, float | None]:
-    """A lease file is named after its pid and holds the process's start time."""
+def _lease_holder(path: Path) -> tuple[int, float | None, int]:
+    """A lease file is named after its pid and holds the process's start time and its slot."""
     pid = int(path.name) if path.name.isdigit() else 0
     try:
-        return pid, float(path.read_text())
-    except (OSError, ValueError):
-        return pid, None
+        lease = json.loads(path.read_text())
+        return pid, float(lease["started"]), int(lease["slot"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return pid, None, 0
 
 
-def _other_leases(root: Path, service: str) -> list[int]:
-    """Live holders of ``service`` other than this process; leases of dead processes are removed."""
+def _other_leases(root: Path, service: str) -> dict[int, int]:
+    """Live holders of ``service`` other than this process (pid -> slot); leases of dead ones are removed."""
     folder = root / "leases" / service
     folder.mkdir(parents=True, exist_ok=True)
-    alive = []
+    alive = {}
     for path in folder.iterdir():
-        pid, started = _lease_holder(path)
+        pid, started, slot = _lease_holder(path)
         if pid == os.getpid():
             continue
         if pid and pid_alive(pid, started):
-            alive.append(pid)
+            alive[pid] = slot
         else:
             path.unlink(missing_ok=True)
     return alive
+
+
+def _take_lease(root: Path, service: str) -> int:
+    """Lease ``service`` for this process; returns its slot, the smallest one no other holder uses.
+
+    Valkey gives each concurrent command its own database number (the slot): the tests' cache.clear() is a
+    FLUSHDB, which must not empty the Celery queue of a `make run` in another terminal.
+    """
+    used = set(_other_leases(root, service).values())
+    slot = next(n for n in range(len(used) + 1) if n not in used)
+    lease = _lease_path(root, service)
+    lease.parent.mkdir(parents=True, exist_ok=True)
+    lease.write_text(json.dumps({"started": psutil.Process().create_time(), "slot": slot}))
+    return slot
 
 
 def _lease_path(root: Path, service: str) -> Path:
@@ -228,10 +244,10 @@ class EmbeddedValkey:
         self._pid: int | None = None
 
     def start(self) -> str:
-        """Start (or adopt a running) server; returns its REDIS_URL. Caller holds the services lock."""
+        """Start (or adopt a running) server; returns its URL without a database number. Caller holds the lock."""
         self.folder.mkdir(parents=True, exist_ok=True)
         port = self._adopt() or self._spawn()
-        return f"redis://127.0.0.1:{port}/0"
+        return f"redis://127.0.0.1:{port}"
 
     def _adopt(self) -> int | None:
         try:
@@ -288,16 +304,17 @@ Service = EmbeddedPostgres | EmbeddedValkey
 
 def _acquire(root: Path, service: Service) -> str:
     with _locked(root):
-        lease = _lease_path(root, service.name)
-        lease.parent.mkdir(parents=True, exist_ok=True)
-        lease.write_text(str(psutil.Process().create_time()))
+        slot = _take_lease(root, service.name)
         try:
-            return service.start()
+            if isinstance(service, EmbeddedValkey) and slot >= VALKEY_DATABASES:
+                raise RuntimeError(f"more than {VALKEY_DATABASES} commands share the embedded Valkey")
+            url = service.start()
         except BaseException:
-            lease.unlink(missing_ok=True)
+            _lease_path(root, service.name).unlink(missing_ok=True)
             if not _other_leases(root, service.name):
                 service.stop()
             raise
+        return f"{url}/{slot}" if isinstance(service, EmbeddedValkey) else url
 
 
 def _release(root: Path, service: Service) -> None:

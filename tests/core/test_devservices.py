@@ -91,7 +91,7 @@ def test_embedded_pair_serves_a_command_and_is_stopped_after(services_dir):
     assert proc.wait(timeout=30) == 0
     assert report["rows"] >= 1 and report["hits"] >= 1
     assert report["database_url"].startswith("postgres://postgres@") and report["database_url"].endswith("/freewheel")
-    assert report["redis_url"].startswith("redis://127.0.0.1:")
+    assert report["redis_url"].startswith("redis://127.0.0.1:") and report["redis_url"].endswith("/0")
     assert not (services_dir / "postgres" / "postmaster.pid").exists()
     assert _server_processes(services_dir, report["valkey_pid"]) == []
 
@@ -144,6 +144,9 @@ def test_concurrent_commands_share_the_servers_and_the_last_one_stops_them(servi
         second = _report(short)
         assert short.wait(timeout=30) == 0
         assert second["valkey_pid"] == first["valkey_pid"]
+        # one server, a database number each: the second command's FLUSHDB cannot touch the first one's data
+        assert (first["redis_url"][-2:], second["redis_url"][-2:]) == ("/0", "/1")
+        assert (first["hits"], second["hits"]) == (1, 1)
         assert psutil.pid_exists(_postmaster_pid(services_dir)) and psutil.pid_exists(first["valkey_pid"])
     finally:
         _stop_all(long_running)
@@ -177,7 +180,8 @@ def test_dead_processes_do_not_hold_leases(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (folder / str(dead.pid)).touch()
-    (folder / str(os.getppid())).write_text(str(psutil.Process(os.getppid()).create_time()))  # a live holder
-    (folder / "1").write_text("12345.0")  # pid 1 runs, but is not the process that took this lease
-    assert devservices._other_leases(tmp_path, "valkey") == [os.getppid()]
+    parent = json.dumps({"started": psutil.Process(os.getppid()).create_time(), "slot": 3})
+    (folder / str(os.getppid())).write_text(parent)  # a live holder
+    (folder / "1").write_text(json.dumps({"started": 12345.0, "slot": 0}))  # pid 1 runs, but took no lease
+    assert devservices._other_leases(tmp_path, "valkey") == {os.getppid(): 3}
     assert not (folder / str(dead.pid)).exists() and not (folder / "1").exists()
