@@ -12,9 +12,13 @@ from billing import fares
 from billing.models import (
     LedgerAccount,
     LedgerTransaction,
+    PassProduct,
     Payment,
     PaymentMethod,
+    PromoCode,
+    Refund,
     RideBilling,
+    RiderPass,
     Tariff,
     WebhookEvent,
 )
@@ -130,3 +134,36 @@ class WebhookEventAdmin(_ReadOnly):
     list_display = ["received_at", "provider", "type", "event_id", "object_ref", "outcome"]
     list_filter = ["provider", "type", "outcome"]
     search_fields = ["event_id", "object_ref"]
+
+
+@admin.register(PassProduct)
+class PassProductAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["code", "name", "kind", "city", "price", "currency", "duration_days", "active"]
+    list_filter = ["kind", "active", "city"]
+
+
+@admin.register(PromoCode)
+class PromoCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["code", "kind", "amount", "percent", "currency", "valid_from", "valid_until", "redemptions",
+                    "max_redemptions", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["code"]
+    readonly_fields = ["redemptions"]
+
+    def save_model(self, request: HttpRequest, obj: PromoCode, form: Any, change: bool) -> None:
+        obj.code = obj.code.strip().upper()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(RiderPass)
+class RiderPassAdmin(_ReadOnly):
+    list_display = ["user", "product", "starts_at", "ends_at", "minutes_remaining"]
+    search_fields = ["user__email"]
+
+
+@admin.register(Refund)
+class RefundAdmin(_ReadOnly):
+    list_display = ["created_at", "ride_id", "user", "amount", "card_amount", "wallet_amount", "status", "reason",
+                    "created_by"]
+    list_filter = ["status"]
+    search_fields = ["ride_id", "user__email"]

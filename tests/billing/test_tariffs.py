@@ -128,3 +128,12 @@ def test_the_admin_edit_publishes_a_new_version(client):
     r = client.post(f"/admin/billing/tariff/{Tariff.objects.get(is_current=True).pk}/change/", bad)
     assert r.status_code == 200 and b"fare engine refuses" in r.content
     assert Tariff.objects.count() == 2
+
+
+@pytest.mark.parametrize("page", ["tariff", "ledgeraccount", "ledgertransaction", "payment", "ridebilling",
+                                  "paymentmethod", "webhookevent", "passproduct", "promocode", "riderpass", "refund"])
+def test_admin_pages_render(client, page):
+    from tests.accounts.factories import UserFactory
+
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
+    assert client.get(f"/admin/billing/{page}/").status_code == 200
