@@ -171,6 +171,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "accounts-phone-otp-purge": {"task": "accounts.tasks.phone_otp_purge", "schedule": 3600.0},
     "accounts-tokens-flush": {"task": "accounts.tasks.tokens_flush_expired", "schedule": 86400.0},
     "fleet-commands-expire": {"task": "fleet.tasks.commands_expire_overdue", "schedule": 5.0},
+    "billing-orphan-holds-void": {"task": "billing.tasks.orphan_holds_void", "schedule": 300.0},
 }
 
 # --- Fleet (docs/fleet.md) ------------------------------------------------------------------------------

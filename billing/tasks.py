@@ -1,0 +1,12 @@
+"""Thin Celery tasks: each calls one service (safe to run twice: the services are idempotent)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from billing.services import sweeper
+
+
+@shared_task(acks_late=True)
+def orphan_holds_void() -> int:
+    return sweeper.orphan_holds_void()
