@@ -77,3 +77,10 @@ def started(api: Any, rider: Any, code: str, capture: Any) -> Ride:
 
 def commands(vehicle: Any) -> list[str]:
     return list(Command.objects.filter(vehicle=vehicle).order_by("created_at").values_list("kind", flat=True))
+
+
+@pytest.fixture
+def staff_user(db: Any) -> Any:
+    from tests.accounts.factories import UserFactory
+
+    return UserFactory(is_staff=True, is_superuser=True)
