@@ -6,7 +6,9 @@ beat ``global_rules``; zones whose schedule is inactive at ``at`` are ignored; w
 action is allowed with no speed limit. A rule with ``station_parking=True`` allows ending a ride only inside
 an active parking-spot zone (kind ``parking_*``) that serves the vehicle type.
 
-An instance is immutable after construction and safe to share between threads.
+An instance never changes what it answers and is safe to share between threads: its lazily built parts (per-type
+rule tables, the interned verdicts, the batch cell index) are pure functions of the zones, so a race at worst
+builds one twice.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class CompiledZones:
         self._starts = np.array([_bound(z.start, missing=-math.inf, zone_id=z.id) for z in self.zones])
         self._ends = np.array([_bound(z.end, missing=math.inf, zone_id=z.id) for z in self.zones])
         self._ids = [z.id for z in self.zones]
+        self._kinds = {z.id: z.kind for z in self.zones}
         # Per zone (minx, miny, start) and (maxx, maxy, last instant before end): one box test in 3D.
         box = shapely.bounds(self.geometries).reshape(-1, 4)
         self._low = np.column_stack([box[:, 0], box[:, 1], self._starts])
@@ -222,7 +225,7 @@ class CompiledZones:
 
     def kind_transitions(self, previous_zone_ids: Sequence[str], zone_ids: Sequence[str]) -> Transition:
         """Zone kinds entered and exited (e.g. ``no_ride`` entered): a kind counts while any zone has it."""
-        kinds = {z.id: z.kind for z in self.zones}
+        kinds = self._kinds
         return transition(
             (kinds[i] for i in previous_zone_ids if i in kinds), (kinds[i] for i in zone_ids if i in kinds)
         )

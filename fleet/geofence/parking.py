@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,6 +42,7 @@ FIRST_WINDOW_M = 250.0
 def nearest_allowed_end(
     zones: CompiledZones, lon: float, lat: float, vehicle_type_id: str | None, at: datetime | None
 ) -> tuple[float, float, float] | None:
+    at = at if at is not None else datetime.now(UTC)  # one instant for every round
     if zones.evaluate(lon, lat, vehicle_type_id, at).ride_end_allowed:
         return (lon, lat, 0.0)
     reach_m = FIRST_WINDOW_M
@@ -99,7 +100,7 @@ def _frame(zones: CompiledZones) -> shapely.Polygon:
 def _window(lon: float, lat: float, reach_m: float) -> shapely.Polygon:
     """The lon/lat box that is the square of half-side ``reach_m`` in the local projection around the point."""
     dlat = math.degrees(reach_m / EARTH_RADIUS_M)
-    dlon = math.degrees(reach_m / (EARTH_RADIUS_M * math.cos(math.radians(lat))))
+    dlon = math.degrees(reach_m / (EARTH_RADIUS_M * _cos_lat(lat)))
     return shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
 
 
@@ -125,7 +126,7 @@ def _nearest_inside(local: BaseGeometry) -> tuple[float, float]:
 
 def _local(lon0: float, lat0: float) -> Callable[[FloatArray], FloatArray]:
     """lon/lat -> metres east/north of (lon0, lat0), equirectangular."""
-    scale_x = EARTH_RADIUS_M * math.cos(math.radians(lat0))
+    scale_x = EARTH_RADIUS_M * _cos_lat(lat0)
 
     def project(xy: FloatArray) -> FloatArray:
         out = np.empty_like(xy)
@@ -137,8 +138,13 @@ def _local(lon0: float, lat0: float) -> Callable[[FloatArray], FloatArray]:
 
 
 def _from_local(x: float, y: float, lon0: float, lat0: float) -> tuple[float, float]:
-    scale_x = EARTH_RADIUS_M * math.cos(math.radians(lat0))
+    scale_x = EARTH_RADIUS_M * _cos_lat(lat0)
     return lon0 + math.degrees(x / scale_x), lat0 + math.degrees(y / EARTH_RADIUS_M)
+
+
+def _cos_lat(lat: float) -> float:
+    # Never zero: at the poles the local projection degenerates, but it must not divide by zero.
+    return max(math.cos(math.radians(lat)), 1e-9)
 
 
 def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

@@ -137,3 +137,9 @@ def test_a_corner_of_the_search_window_is_not_nearer_than_an_answer_just_outside
     assert result is not None
     assert result[2] == pytest.approx(300.5, abs=0.3)
     assert zones.evaluate(result[0], result[1], "scooter", AT).zone_id == "north"
+
+
+def test_at_the_pole_nothing_divides_by_zero() -> None:
+    zones = CompiledZones([zone("area", square(0.0, 89.0, 0.5), ALLOW)], global_rules=[NO_END])
+    result = zones.nearest_allowed_end(0.0, 90.0, "scooter", AT)
+    assert result is not None and result[2] == pytest.approx(0.5 * METRES_PER_DEG_LAT + 0.5, rel=0.01)
