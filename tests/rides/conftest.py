@@ -84,3 +84,8 @@ def staff_user(db: Any) -> Any:
     from tests.accounts.factories import UserFactory
 
     return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")  # parking and problem photos stay out of the tree
