@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -28,9 +28,10 @@ def _eager_celery() -> Iterator[None]:
     celery_app.conf.task_always_eager = False
 
 
-def race(calls: list[Callable[[], Any]]) -> list[Any]:
+def race(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """Run the calls at the same instant, each in its own thread and database connection."""
-    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
 
     def run(i: int) -> None:
         try:
@@ -84,11 +85,11 @@ def test_double_tap_on_end_ends_once_and_charges_once(card_rider, vehicle):
 
 
 def test_start_retried_with_the_same_key_returns_the_same_ride_and_one_hold(card_rider, vehicle):
-    headers = {"HTTP_IDEMPOTENCY_KEY": "start-7f3a"}
-    first = Api().as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json", **headers)
+    first = Api().as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json",
+                                 HTTP_IDEMPOTENCY_KEY="start-7f3a")
     # the phone timed out and retries, twice at once
-    retries = race([lambda: Api().as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json", **headers)
-                    for _ in range(2)])
+    retries = race([lambda: Api().as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json",
+                                                       HTTP_IDEMPOTENCY_KEY="start-7f3a") for _ in range(2)])
     assert first.status_code == 201
     for retry in retries:
         assert (retry.status_code, retry.json()["id"]) == (201, first.json()["id"])
@@ -98,9 +99,8 @@ def test_start_retried_with_the_same_key_returns_the_same_ride_and_one_hold(card
 
 
 def test_concurrent_first_attempts_with_one_key_start_one_ride(card_rider, vehicle):
-    headers = {"HTTP_IDEMPOTENCY_KEY": "start-same"}
     responses = race([lambda: Api().as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json",
-                                                         **headers) for _ in range(3)])
+                                                         HTTP_IDEMPOTENCY_KEY="start-same") for _ in range(3)])
     assert 201 in [r.status_code for r in responses]
     assert {r.status_code for r in responses} <= {201, 409}
     assert Ride.objects.count() == 1 and Payment.objects.filter(purpose=Payment.Purpose.RIDE_HOLD).count() == 1
