@@ -9,16 +9,33 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from core.errors import DomainError
 from fleet import services
 from fleet.admin.filters import BatteryBelowFilter, LastSeenOlderThanFilter
 from fleet.models import Command, CommandKind, Vehicle, VehicleEvent
 
+INLINE_ROWS = 30
+
+
+class RecentFirstFormSet(BaseInlineFormSet):
+    """Only the newest rows: a vehicle collects thousands of events; the full history is one link away."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset()[:INLINE_ROWS]
+        return self._recent
+
 
 class VehicleEventInline(admin.TabularInline):
     model = VehicleEvent
+    formset = RecentFirstFormSet
+    verbose_name_plural = f"event log (newest {INLINE_ROWS}; all: the history link above)"
     fields = ("timestamp", "vehicle_state", "event_types", "status", "applied", "battery_pct", "trip_id",
               "actor_kind", "actor", "lat", "lon")
     readonly_fields = fields
@@ -40,6 +57,8 @@ class VehicleEventInline(admin.TabularInline):
 
 class CommandInline(admin.TabularInline):
     model = Command
+    formset = RecentFirstFormSet
+    verbose_name_plural = f"commands (newest {INLINE_ROWS})"
     fields = ("created_at", "kind", "params", "state", "attempts", "sent_at", "acked_at", "failure_reason", "actor")
     readonly_fields = fields
     ordering = ["-created_at"]
@@ -83,7 +102,7 @@ class VehicleAdmin(admin.ModelAdmin):
     list_filter = ["city", "vehicle_type", "status", BatteryBelowFilter, LastSeenOlderThanFilter, "locked"]
     search_fields = ["code", "imei"]
     list_select_related = ["vehicle_type", "city"]
-    readonly_fields = ["id", "status", "mds_state", "status_before_loss", "trip_id", "last_event_at", "battery_pct",
+    readonly_fields = ["id", "history", "status", "mds_state", "status_before_loss", "trip_id", "last_event_at", "battery_pct",
                        "range_meters", "lat", "lon", "position_at", "speed_kph", "odometer_meters", "locked",
                        "secret_rotated_at", "created_at", "updated_at"]
     fields = ["code", "imei", "vehicle_type", "city", "flags", *readonly_fields]
@@ -94,6 +113,12 @@ class VehicleAdmin(admin.ModelAdmin):
         _command_action(CommandKind.OPEN_BATTERY, "open battery compartment"),
         "set_maintenance", "retire", "rotate_credential",
     ]
+
+    @admin.display(description="History")
+    def history(self, obj: Vehicle) -> SafeString:
+        events = reverse("admin:fleet_vehicleevent_changelist") + f"?vehicle__id__exact={obj.pk}"
+        commands = reverse("admin:fleet_command_changelist") + f"?vehicle__id__exact={obj.pk}"
+        return format_html('<a href="{}">all events</a> · <a href="{}">all commands</a>', events, commands)
 
     @admin.display(description="MDS state")
     def mds_state(self, obj: Vehicle) -> str:
@@ -125,3 +150,35 @@ class VehicleAdmin(admin.ModelAdmin):
         for vehicle in queryset[:20]:
             secret = services.vehicle_credential_rotate(vehicle_id=vehicle.id, actor=request.user)
             self.message_user(request, f"{vehicle.code} ({vehicle.id}): new secret {secret}", messages.WARNING)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(VehicleEvent)
+class VehicleEventAdmin(ReadOnlyAdmin):
+    """The append-only log, searchable: a vehicle's full history is ``?vehicle__id__exact=<id>``."""
+
+    list_display = ["timestamp", "vehicle", "vehicle_state", "event_types", "status", "applied", "trip_id",
+                    "actor_kind", "actor"]
+    list_filter = ["vehicle_state", "status", "actor_kind", "applied"]
+    search_fields = ["vehicle__code", "=trip_id"]
+    list_select_related = ["vehicle", "actor"]
+    date_hierarchy = "timestamp"
+
+
+@admin.register(Command)
+class CommandAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "vehicle", "kind", "state", "attempts", "sent_at", "acked_at", "failure_reason",
+                    "actor"]
+    list_filter = ["kind", "state"]
+    search_fields = ["vehicle__code", "=correlation_id", "=idempotency_key"]
+    list_select_related = ["vehicle", "actor"]

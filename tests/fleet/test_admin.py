@@ -71,6 +71,22 @@ def test_vehicle_page_shows_its_event_log_read_only(ops: Client) -> None:
     page = ops.get(f"{VEHICLES}{vehicle.id}/change/").content.decode()
     assert "battery_low" in page and "non_operational" in page
     assert 'name="status"' not in page  # status changes only through actions
+    history = ops.get("/admin/fleet/vehicleevent/", {"vehicle__id__exact": str(vehicle.id)})
+    assert history.status_code == 200 and "battery_low" in history.content.decode()
+    assert ops.get("/admin/fleet/command/", {"q": vehicle.code}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_vehicle_page_shows_only_the_newest_events(ops: Client) -> None:
+    from fleet import services
+    from fleet.admin.vehicles import INLINE_ROWS
+
+    vehicle = VehicleFactory.create()
+    for _ in range(INLINE_ROWS // 2 + 1):
+        services.vehicle_transition(vehicle_id=vehicle.id, event_types=["battery_low"])
+        services.vehicle_transition(vehicle_id=vehicle.id, event_types=["battery_charged"])
+    page = ops.get(f"{VEHICLES}{vehicle.id}/change/").content.decode()
+    assert page.count("<td class=\"field-event_types\">") == INLINE_ROWS
 
 
 @pytest.mark.django_db
