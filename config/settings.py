@@ -171,6 +171,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "accounts-phone-otp-purge": {"task": "accounts.tasks.phone_otp_purge", "schedule": 3600.0},
     "accounts-tokens-flush": {"task": "accounts.tasks.tokens_flush_expired", "schedule": 86400.0},
     "fleet-commands-expire": {"task": "fleet.tasks.commands_expire_overdue", "schedule": 5.0},
+    "rides-sweep-commands": {"task": "rides.tasks.rides_sweep_commands", "schedule": 10.0},
+    "rides-reservations-expire": {"task": "rides.tasks.reservations_expire", "schedule": 15.0},
+    "rides-auto-end": {"task": "rides.tasks.rides_auto_end", "schedule": 60.0},
+    "rides-charge-pending": {"task": "rides.tasks.rides_charge_pending", "schedule": 300.0},
     "billing-orphan-holds-void": {"task": "billing.tasks.orphan_holds_void", "schedule": 300.0},
 }
 
