@@ -5,8 +5,12 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self) -> None:
-        # Nearby vehicles carry the GBFS pricing plan id of their city's current tariff for their type.
-        from billing import selectors_tariffs
+        from accounts import signals as accounts_signals
+        from billing import selectors_tariffs, signals
         from fleet import selectors as fleet_selectors
 
+        # Nearby vehicles carry the GBFS pricing plan id of their city's current tariff for their type.
         fleet_selectors.register_pricing_plan_resolver(selectors_tariffs.pricing_plans_for)
+        accounts_signals.user_deleting.connect(
+            signals.refuse_deleting_a_rider_in_debt, dispatch_uid="billing.refuse_deleting_a_rider_in_debt"
+        )

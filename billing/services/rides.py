@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from billing import errors, selectors
+from billing import conf, errors, selectors
 from billing.fares import Fare
 from billing.models import AccountKind, LedgerAccount, Payment, PaymentMethod, RideBilling
 from billing.services import ledger, passes, payments
@@ -38,9 +38,11 @@ def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: st
     balance = selectors.wallet_balance(user=rider, currency=currency)
     if balance.debt > 0:
         raise errors.OutstandingDebt(debt=str(balance.debt), currency=currency)
-    if balance.available >= amount:
-        return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.WALLET, None)
     method = selectors.payment_method_default(user=rider)
+    # The wallet secures the ride when it covers the hold, or, for riders without a card, when it holds the
+    # minimum balance (the same rule as rider_can_start_ride; a longer ride may then end in debt).
+    if balance.available >= amount or (method is None and balance.available >= conf.MIN_WALLET_BALANCE):
+        return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.WALLET, None)
     if method is None:
         raise errors.NoPaymentMethod()
     hold = payments.payment_create(
