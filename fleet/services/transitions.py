@@ -60,13 +60,17 @@ def _resolve(vehicle: Vehicle, state: str, event: str, candidates: frozenset[str
 def _walk(vehicle: Vehicle, event_types: Sequence[str], hint: str | None) -> str:
     """Apply the ordered event types; intermediate states are discarded as MDS says."""
     state = vehicle.mds_state
-    for event in event_types:
+    last = len(event_types) - 1
+    for index, event in enumerate(event_types):
         candidates = states.next_states(state, event)
         if not candidates:
             raise errors.TransitionNotAllowed(
                 f"A vehicle in MDS state {state!r} cannot take event {event!r}.", from_state=state, event_type=event
             )
-        state = next(iter(candidates)) if len(candidates) == 1 else _resolve(vehicle, state, event, candidates, hint)
+        if len(candidates) == 1:
+            state = next(iter(candidates))
+        else:  # the caller's hint names the final state, so it decides only the last step
+            state = _resolve(vehicle, state, event, candidates, hint if index == last else None)
     return state
 
 

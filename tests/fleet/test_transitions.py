@@ -119,3 +119,13 @@ def test_retired_is_terminal() -> None:
 def test_unknown_vehicle_is_404() -> None:
     with pytest.raises(errors.VehicleNotFound):
         services.vehicle_transition(vehicle_id=uuid.uuid4(), event_types=["located"])
+
+
+@pytest.mark.django_db
+def test_an_ambiguous_first_event_uses_the_status_before_the_loss_and_the_hint_names_the_end() -> None:
+    vehicle = VehicleFactory.create(status=Status.MISSING, status_before_loss=Status.AVAILABLE)
+    trip = uuid.uuid4()
+    services.vehicle_transition(vehicle_id=vehicle.id, event_types=["located", "trip_start"], trip_id=trip,
+                                status=Status.ON_TRIP)
+    vehicle.refresh_from_db()
+    assert (vehicle.status, vehicle.trip_id, vehicle.status_before_loss) == (Status.ON_TRIP, trip, "")
