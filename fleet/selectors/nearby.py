@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,10 +28,17 @@ PricingPlanResolver = Callable[[uuid.UUID, Iterable[uuid.UUID]], dict[uuid.UUID,
 _pricing_plan_resolver: PricingPlanResolver | None = None
 
 
+# (city_id, vehicle_type_id) -> (plan id, monotonic expiry). Plans change rarely and the resolver is a database
+# query; caching its answers per process keeps it off the hot path (a new tariff shows within this many seconds).
+PRICING_PLAN_CACHE_S = 10.0
+_plan_cache: dict[tuple[uuid.UUID, uuid.UUID], tuple[uuid.UUID | str | None, float]] = {}
+
+
 def register_pricing_plan_resolver(resolver: PricingPlanResolver | None) -> None:
     """Billing calls this (e.g. in its AppConfig.ready) so that nearby results carry a pricing plan id."""
     global _pricing_plan_resolver
     _pricing_plan_resolver = resolver
+    _plan_cache.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +128,22 @@ def vehicles_nearby(
     return _with_pricing_plans(found)
 
 
+def _plans_for(city_id: uuid.UUID, type_ids: set[uuid.UUID], now: float) -> None:
+    """Refresh the cache entries of this city's types that are missing or expired (one resolver call)."""
+    stale = {t for t in type_ids if _plan_cache.get((city_id, t), (None, 0.0))[1] <= now}
+    if stale and _pricing_plan_resolver is not None:
+        answer = _pricing_plan_resolver(city_id, stale)
+        for type_id in stale:
+            _plan_cache[(city_id, type_id)] = (answer.get(type_id), now + PRICING_PLAN_CACHE_S)
+
+
 def _with_pricing_plans(found: list[NearbyVehicle]) -> list[NearbyVehicle]:
     if _pricing_plan_resolver is None or not found:
         return found
-    plans: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID | str | None] = {}
+    now = time.monotonic()
     for city_id in {v.city_id for v in found}:
-        type_ids = {v.vehicle_type_id for v in found if v.city_id == city_id}
-        for type_id, plan in _pricing_plan_resolver(city_id, type_ids).items():
-            plans[(city_id, type_id)] = plan
-    return [dataclasses.replace(v, pricing_plan_id=plans.get((v.city_id, v.vehicle_type_id))) for v in found]
+        _plans_for(city_id, {v.vehicle_type_id for v in found if v.city_id == city_id}, now)
+    return [
+        dataclasses.replace(v, pricing_plan_id=_plan_cache.get((v.city_id, v.vehicle_type_id), (None, 0.0))[0])
+        for v in found
+    ]

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from fleet.selectors import nearby as nearby_selectors
 from fleet.selectors import zones as zone_selectors
 from tests.fleet.factories import CityFactory, VehicleTypeFactory
 
@@ -12,8 +13,10 @@ from tests.fleet.factories import CityFactory, VehicleTypeFactory
 @pytest.fixture(autouse=True)
 def _fresh_geofence_cache() -> Iterator[None]:
     zone_selectors.clear_geofence_cache()
+    nearby_selectors._plan_cache.clear()
     yield
     zone_selectors.clear_geofence_cache()
+    nearby_selectors._plan_cache.clear()
 
 
 @pytest.fixture

@@ -36,9 +36,11 @@ def test_lists_rentable_vehicles_nearest_first(
     at(30, city=city, position_at=timezone.now() - timedelta(hours=1))  # stale position
     at(900, city=city)  # outside the radius
     api.as_(rider)
-    # The JWT user, one query for the vehicles, one for the pricing plans of the city (billing's resolver).
+    # The JWT user, one query for the vehicles, one for the pricing plans of the city (billing's resolver)...
     with django_assert_num_queries(3):
         r = api.get(URL, {"lat": LAT, "lon": LON, "radius": 500})
+    with django_assert_num_queries(2):  # ...which is then cached for PRICING_PLAN_CACHE_S
+        api.get(URL, {"lat": LAT, "lon": LON, "radius": 500})
     assert r.status_code == 200
     results = r.json()["results"]
     assert [v["code"] for v in results] == [near.code, mid.code, far.code]
@@ -84,14 +86,26 @@ def test_needs_authentication(api: Any) -> None:
 def test_pricing_plan_hook_fills_the_plan_id(api: Any, rider: Any) -> None:
     vehicle = at(10)
     plan = uuid.uuid4()
+    calls: list[set[uuid.UUID]] = []
+
+    def resolver(city_id: uuid.UUID, type_ids: Any) -> dict[uuid.UUID, Any]:
+        calls.append(set(type_ids))
+        return {t: plan for t in type_ids}
+
     previous = nearby_selectors._pricing_plan_resolver
-    selectors.register_pricing_plan_resolver(lambda city_id, type_ids: {t: plan for t in type_ids})
+    selectors.register_pricing_plan_resolver(resolver)
     try:
         r = api.as_(rider).get(URL, {"lat": LAT, "lon": LON})
+        again = api.get(URL, {"lat": LAT, "lon": LON})
+        nearby_selectors._plan_cache.update(
+            {key: (value, 0.0) for key, (value, _) in nearby_selectors._plan_cache.items()}  # expire them
+        )
+        api.get(URL, {"lat": LAT, "lon": LON})
     finally:
         selectors.register_pricing_plan_resolver(previous)
-    assert r.json()["results"][0]["pricing_plan_id"] == str(plan)
+    assert r.json()["results"][0]["pricing_plan_id"] == str(plan) == again.json()["results"][0]["pricing_plan_id"]
     assert r.json()["results"][0]["code"] == vehicle.code
+    assert calls == [{vehicle.vehicle_type_id}, {vehicle.vehicle_type_id}]  # cached in between, asked again after
 
 
 @pytest.mark.django_db
