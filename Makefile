@@ -44,5 +44,6 @@ pytest: $(STAMP)
 lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^freewheel' > constraints.txt
 
-clean-services:
-	rm -rf .services
+# Stops servers left by killed runs, then deletes .services/ (the embedded database); refuses while in use.
+clean-services: $(STAMP)
+	$(PY) -m config.devservices --clean

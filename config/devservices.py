@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -130,7 +131,6 @@ def _check_root_can_run_postgres() -> None:
     if os.geteuid() != 0:
         return
     import pwd
-    import shutil
 
     try:
         pwd.getpwnam(PGSERVER_USER)
@@ -289,6 +289,11 @@ class EmbeddedValkey:
             time.sleep(0.05)
         return port
 
+    def stop_leftover(self) -> None:
+        """Stop the server a killed run left behind, if one still answers."""
+        if self._adopt() is not None:
+            self.stop()
+
     def stop(self) -> None:
         if self._child is not None:
             self._child.terminate()
@@ -369,11 +374,36 @@ def _run_child(argv: list[str], env: dict[str, str]) -> int:
     return child.wait()
 
 
+def clean(root: Path) -> int:
+    """``--clean`` (make clean-services): stop servers left by killed runs, then delete the folder and its data.
+
+    Refuses while a command still uses the servers: deleting a running PostgreSQL's data corrupts nothing
+    recoverable but leaves orphan servers that nothing would stop.
+    """
+    if not root.exists():
+        return 0
+    with _locked(root):
+        users = sorted({pid for name in ("postgres", "valkey") for pid in _other_leases(root, name)})
+        if users:
+            log(f"not cleaning: commands with pid {', '.join(map(str, users))} still use the servers in {root}")
+            return 1
+        if (root / "postgres" / "postmaster.pid").exists():
+            postgres = EmbeddedPostgres(root)
+            postgres.start()  # adopts the leftover, so that it can be stopped
+            postgres.stop()
+        EmbeddedValkey(root).stop_leftover()
+        shutil.rmtree(root)
+    log(f"removed {root}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--clean"]:
+        return clean(services_dir())
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
-        print("usage: python -m config.devservices -- COMMAND [ARGS...]", file=sys.stderr)
+        print("usage: python -m config.devservices [--clean | -- COMMAND [ARGS...]]", file=sys.stderr)
         return 2
     env = dict(os.environ)
     env.setdefault("DEBUG", "1")

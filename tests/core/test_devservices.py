@@ -185,3 +185,19 @@ def test_dead_processes_do_not_hold_leases(tmp_path):
     (folder / "1").write_text(json.dumps({"started": 12345.0, "slot": 0}))  # pid 1 runs, but took no lease
     assert devservices._other_leases(tmp_path, "valkey") == {os.getppid(): 3}
     assert not (folder / str(dead.pid)).exists() and not (folder / "1").exists()
+
+
+def test_clean_refuses_while_in_use_then_stops_leftovers_and_deletes_the_data(services_dir):
+    """Last in this module: it deletes the module's services folder."""
+    holder = _start(services_dir, "60")
+    report = _report(holder)
+    clean = [sys.executable, "-m", "config.devservices", "--clean"]
+    env_ = {**os.environ, "FREEWHEEL_SERVICES_DIR": str(services_dir)}
+    refused = subprocess.run(clean, cwd=ROOT, env=env_, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "still use the servers" in refused.stderr
+    os.killpg(holder.pid, signal.SIGKILL)  # now the servers are leftovers of a killed run
+    holder.wait(timeout=10)
+    assert _server_processes(services_dir, report["valkey_pid"]) != []
+    subprocess.run(clean, cwd=ROOT, env=env_, capture_output=True, text=True, timeout=60, check=True)
+    assert not services_dir.exists()
+    assert _server_processes(services_dir, report["valkey_pid"]) == []
