@@ -196,3 +196,13 @@ def test_a_double_tap_on_end_charges_once():
     assert LedgerTransaction.objects.filter(kind="ride_charge").count() == 1
     assert (_balance(rider).cash, _balance(rider).debt) == (Decimal(0), Decimal(0))
     call_command("billing_reconcile")
+
+
+def test_a_free_ride_voids_the_hold_and_posts_nothing(rider, card):
+    billing = _hold(rider, "5.00")
+    snapshot = TariffSnapshot(tariff_id="free", version=1, currency=EUR, unlock_fee=Decimal(0),
+                              brackets=(PriceBracket(0, Decimal(0)),))
+    billing = rides.ride_charge_final(ride_id=billing.ride_id, fare=compute_fare(snapshot, RideUsage()))
+    assert billing.status == "charged" and billing.fare_total == 0
+    assert TestPspIntent.objects.get().status == "canceled"
+    assert not LedgerTransaction.objects.exists()

@@ -139,3 +139,13 @@ def test_history_is_cursor_paginated_and_private(api, rider, other_rider, django
 
 def test_the_wallet_requires_authentication(api):
     assert api.anonymous().get("/api/v1/wallet").status_code == 401
+
+
+def test_a_retried_top_up_with_the_same_idempotency_key_charges_once(api, rider, card):
+    body = {"amount": {"amount": "10.00", "currency": "EUR"}, "payment_method": str(card.pk)}
+    first = api.as_(rider).post(TOP_UP, body, format="json", HTTP_IDEMPOTENCY_KEY="top-up-1")
+    again = api.as_(rider).post(TOP_UP, body, format="json", HTTP_IDEMPOTENCY_KEY="top-up-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    assert TestPspIntent.objects.count() == 1
+    assert selectors.wallet_balance(user=rider, currency="EUR").cash == Decimal("10.00")
