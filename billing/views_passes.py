@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import selectors
+from billing import errors, selectors
 from billing import serializers_passes as s
 from billing.services import passes, promos
 from billing.views import _rider, _valid
@@ -35,7 +35,11 @@ class PassBuyView(APIView):
                    summary="Buy a pass, paid from the wallet (bonus first, then cash)")
     def post(self, request: Request) -> Response:
         data: dict[str, Any] = _valid(s.PassBuyIn, request)
-        city = City.objects.filter(slug=data["city"]).first() if data.get("city") else None
+        city = None
+        if data.get("city"):
+            city = City.objects.filter(slug=data["city"]).first()
+            if city is None:
+                raise errors.PassNotValidHere("Unknown city.", city=data["city"])
         rider_pass = passes.pass_buy(user=_rider(request), product_code=data["product"], city=city)
         return Response(s.RiderPassOut(rider_pass).data, status=status.HTTP_201_CREATED)
 
