@@ -1,9 +1,10 @@
 """Fleet signals.
 
 ``command_closed`` is sent after commit whenever a command reaches a final state (``acked``, ``failed``,
-``timed_out``, ``expired``), with ``command_id``, ``vehicle_id``, ``kind`` and ``state`` keyword arguments.
-Receivers (the rides app) must be idempotent: a closed command may be announced again by the sweep, and a
-receiver that failed is not retried, so consumers should also sweep for anything they missed.
+``timed_out``, ``expired``), with keyword arguments ``command`` (the ``Command``, in its final state),
+``command_id``, ``vehicle_id``, ``kind`` and ``state``. Also importable as
+``fleet.services.commands.command_closed``. Receivers (the rides app) must be idempotent, and a receiver that
+fails is not retried, so consumers should also sweep for anything they missed.
 
 Zone changes invalidate the compiled geofence caches whichever way the change is made (service, admin,
 shell): the receivers below, connected in ``FleetConfig.ready``, do cache invalidation only.
@@ -11,7 +12,6 @@ shell): the receivers below, connected in ``FleetConfig.ready``, do cache invali
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db import transaction
@@ -21,10 +21,11 @@ from django.dispatch import Signal
 command_closed = Signal()
 
 
-def send_command_closed(*, command_id: uuid.UUID, vehicle_id: uuid.UUID, kind: str, state: str) -> None:
+def send_command_closed(command: Any) -> None:
     """Announce a closed command once the current transaction commits (at once outside a transaction)."""
     transaction.on_commit(lambda: command_closed.send(
-        sender=None, command_id=command_id, vehicle_id=vehicle_id, kind=kind, state=state
+        sender=type(command), command=command, command_id=command.id, vehicle_id=command.vehicle_id,
+        kind=command.kind, state=command.state,
     ))
 
 

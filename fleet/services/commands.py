@@ -13,7 +13,6 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.dispatch import Signal
 from django.utils import timezone
 
 from fleet import conf, errors, gateway, signals
@@ -23,9 +22,9 @@ from fleet.selectors.vehicles import vehicle_is_moving
 from fleet.services.transitions import lock_vehicle
 from fleet.states import Status
 
-# Sent after commit when a vehicle's answer closes a command (``command=`` the Command). The rides app listens
-# to move a ride on when its unlock/lock is acknowledged or refused.
-command_closed = Signal()
+# Sent after commit when a command reaches a final state (ack, refusal, timeout, expiry), with ``command=`` the
+# Command; defined in fleet.signals, importable from here too (the rides app listens to move a ride on).
+command_closed = signals.command_closed
 
 
 def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -81,12 +80,13 @@ def command_queue(
 
 
 def _close(command: Command, state: str, reason: str = "") -> int:
+    now = timezone.now()
     closed = Command.objects.filter(id=command.id, state__in=OPEN_STATES).update(
-        state=state, failure_reason=reason, finished_at=timezone.now()
+        state=state, failure_reason=reason, finished_at=now
     )
     if closed:
-        signals.send_command_closed(command_id=command.id, vehicle_id=command.vehicle_id, kind=command.kind,
-                                    state=state)
+        command.state, command.failure_reason, command.finished_at = state, reason, now
+        signals.send_command_closed(command)
     return closed
 
 
@@ -159,15 +159,13 @@ def command_ack(
     if command.state in (CommandState.SENDING, CommandState.SENT):
         command.state = CommandState.ACKED if ok else CommandState.FAILED
         command.finished_at, command.failure_reason = timezone.now(), "" if ok else (detail or "vehicle refused")[:200]
-        signals.send_command_closed(command_id=command.id, vehicle_id=command.vehicle_id, kind=command.kind,
-                                    state=command.state)
+        signals.send_command_closed(command)
     elif command.acked_at is not None or command.state != CommandState.TIMED_OUT:
         return command  # a duplicate answer, or an answer to a command that was never delivered
     command.acked_at = at
     command.save(update_fields=["state", "finished_at", "failure_reason", "acked_at"])
     if ok and command.kind in (CommandKind.LOCK, CommandKind.UNLOCK):
         Vehicle.objects.filter(id=command.vehicle_id).update(locked=command.kind == CommandKind.LOCK)
-    transaction.on_commit(lambda: command_closed.send(sender=Command, command=command))
     return command
 
 
@@ -187,12 +185,12 @@ def commands_expire_overdue(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     counts = {CommandState.TIMED_OUT.value: 0, CommandState.EXPIRED.value: 0}
     for state, deadline, new_state, reason in _SWEEPS:
-        due = list(Command.objects.select_for_update(skip_locked=True)
-                   .filter(state=state, **{f"{deadline}__lt": now}).values_list("id", "vehicle_id", "kind"))
-        Command.objects.filter(id__in=[row[0] for row in due], state=state).update(
+        due = list(Command.objects.select_for_update(skip_locked=True).filter(state=state, **{f"{deadline}__lt": now}))
+        Command.objects.filter(id__in=[c.id for c in due], state=state).update(
             state=new_state, failure_reason=reason, finished_at=now
         )
-        for command_id, vehicle_id, kind in due:
-            signals.send_command_closed(command_id=command_id, vehicle_id=vehicle_id, kind=kind, state=new_state)
+        for command in due:
+            command.state, command.failure_reason, command.finished_at = new_state, reason, now
+            signals.send_command_closed(command)
         counts[new_state.value] += len(due)
     return counts

@@ -273,9 +273,11 @@ def test_closed_commands_are_announced_once_after_commit(django_capture_on_commi
 
     seen: list[tuple[uuid.UUID, str]] = []
 
-    def receiver(sender: Any, command_id: uuid.UUID, state: str, **kwargs: Any) -> None:
+    def receiver(sender: Any, command: Command, command_id: uuid.UUID, state: str, **kwargs: Any) -> None:
+        assert (command.id, command.state) == (command_id, state)
         seen.append((command_id, state))
 
+    assert services.commands.command_closed is signals.command_closed
     signals.command_closed.connect(receiver)
     try:
         vehicle = VehicleFactory.create()
