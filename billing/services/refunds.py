@@ -17,7 +17,7 @@ from django.db.models import F, Sum
 
 from accounts.models import User
 from billing import errors, providers
-from billing.models import AccountKind, LedgerTransaction, Payment, Refund, RideBilling
+from billing.models import AccountKind, LedgerEntry, LedgerTransaction, Payment, Refund, RideBilling
 from billing.providers.base import ProviderError, ProviderTimeout
 from billing.services import ledger, payments, wallet
 from billing.services.ledger import credit, debit
@@ -69,7 +69,8 @@ def refund_ride(*, ride_id: UUID, amount: Decimal, reason: str, actor: User | No
 
 @transaction.atomic
 def _post(refund: Refund) -> LedgerTransaction:
-    billing = RideBilling.objects.get(ride_id=refund.ride_id)
+    # The ride's row lock serialises concurrent refunds of one ride (see _wallet_lines).
+    billing = RideBilling.objects.select_for_update().get(ride_id=refund.ride_id)
     fare_total, vat_total = Decimal(billing.fare_total or 0), Decimal((billing.fare or {}).get("vat_amount", "0"))
     vat = quantize(refund.amount * vat_total / fare_total, refund.currency) if fare_total else Decimal(0)
     c = refund.currency
@@ -78,14 +79,27 @@ def _post(refund: Refund) -> LedgerTransaction:
     if refund.card_amount and refund.payment_id is not None:
         lines.append(credit(ledger.system_account(kind=AccountKind.PSP_CLEARING, currency=c), refund.card_amount))
         Payment.objects.filter(pk=refund.payment_id).update(amount_refunded=F("amount_refunded") + refund.card_amount)
-    if refund.wallet_amount:
-        cash = ledger.rider_account(user=refund.user, kind=AccountKind.RIDER_CASH, currency=c)
-        lines.append(credit(cash, refund.wallet_amount))
+    lines += _wallet_lines(refund)
     Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.SUCCEEDED)
     return ledger.ledger_post(
         kind="refund", idempotency_key=f"refund:{refund.pk}", user=refund.user, ride_id=refund.ride_id,
         description=f"Refund: {refund.reason}", lines=lines, metadata={"refund_id": str(refund.pk)},
     )
+
+
+def _wallet_lines(refund: Refund) -> list[ledger.Line]:
+    """Bonus the ride spent goes back as bonus (it must not turn into refundable cash), the rest as cash."""
+    if not refund.wallet_amount:
+        return []
+    c = refund.currency
+    bonus = ledger.rider_account(user=refund.user, kind=AccountKind.RIDER_BONUS, currency=c)
+    cash = ledger.rider_account(user=refund.user, kind=AccountKind.RIDER_CASH, currency=c)
+    on_ride = LedgerEntry.objects.filter(transaction__ride_id=refund.ride_id, account=bonus)
+    # Debits are the bonus the ride spent, credits the bonus earlier refunds returned: the sum is what is left.
+    left = on_ride.filter(transaction__kind__in=["ride_charge", "refund"]).aggregate(s=Sum("amount"))["s"]
+    to_bonus = min(refund.wallet_amount, max(left or Decimal(0), Decimal(0)))
+    lines = [credit(bonus, to_bonus)] if to_bonus else []
+    return lines + ([credit(cash, refund.wallet_amount - to_bonus)] if refund.wallet_amount > to_bonus else [])
 
 
 def goodwill_grant(*, user: User, amount: Decimal, currency: str, reason: str, actor: User | None) -> LedgerTransaction:

@@ -72,6 +72,22 @@ def test_a_wallet_paid_ride_is_refunded_to_the_wallet(rider):
     assert selectors.wallet_balance(user=rider, currency="EUR").cash == Decimal("10.00")
 
 
+def test_bonus_spent_on_a_ride_is_refunded_as_bonus_not_cash(rider):
+    from billing.models import AccountKind
+    from billing.services import wallet
+
+    fund(rider, "10.00")
+    wallet.bonus_grant(user=rider, amount=Decimal("2.00"), currency="EUR", source=AccountKind.PROMOTIONS,
+                       idempotency_key="b", description="promo")
+    billing = rides.ride_hold_place(rider=rider, ride_id=uuid.uuid4(), amount=Decimal("5.00"), currency="EUR")
+    rides.ride_charge_final(ride_id=billing.ride_id, fare=fare_of("5.00"))  # 2.00 bonus + 3.00 cash
+    refunds.refund_ride(ride_id=billing.ride_id, amount=Decimal("1.50"), reason="a", actor=None)
+    refunds.refund_ride(ride_id=billing.ride_id, amount=Decimal("3.50"), reason="b", actor=None)
+    balance = selectors.wallet_balance(user=rider, currency="EUR")
+    assert (balance.bonus, balance.cash) == (Decimal("2.00"), Decimal("10.00"))
+    call_command("billing_reconcile")
+
+
 @pytest.mark.parametrize(("amount", "currency", "code", "status"), [
     ("6.01", "EUR", "refund_exceeds_charge", 422),
     ("-1.00", "EUR", "amount_invalid", 422),
