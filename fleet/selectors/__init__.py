@@ -3,7 +3,13 @@
 from fleet.selectors.credentials import VehicleIdentity, vehicle_authenticate
 from fleet.selectors.nearby import NearbyVehicle, check_point, register_pricing_plan_resolver, vehicles_nearby
 from fleet.selectors.vehicles import command_get, vehicle_get, vehicle_get_by_code, vehicle_is_moving
-from fleet.selectors.zones import city_zones, feature_collection, geofence_for_city, zones_at_point
+from fleet.selectors.zones import (
+    city_zones,
+    feature_collection,
+    gbfs_geofencing_zones,
+    geofence_for_city,
+    zones_at_point,
+)
 
 __all__ = [
     "NearbyVehicle",
@@ -12,6 +18,7 @@ __all__ = [
     "city_zones",
     "command_get",
     "feature_collection",
+    "gbfs_geofencing_zones",
     "geofence_for_city",
     "register_pricing_plan_resolver",
     "vehicle_authenticate",

@@ -120,3 +120,21 @@ def zone_feature(zone: Zone) -> dict[str, Any]:
 
 def feature_collection(zones: list[Zone]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": [zone_feature(z) for z in zones]}
+
+
+def gbfs_geofencing_zones(*, city_id: uuid.UUID, ttl: int = 60) -> dict[str, Any]:
+    """The city's GBFS 3.0 ``geofencing_zones.json`` (strict GBFS: no extra feature properties). Feature order is
+    precedence; ``global_rules`` apply outside every zone. For whoever serves the GBFS feeds."""
+    zones = city_zones(city_id=city_id)
+    has_area = any(z.kind == ZoneKind.OPERATING_AREA for z in zones)
+    features = []
+    for zone in zones:
+        feature = zone_feature(zone)
+        feature["properties"] = {k: v for k, v in feature["properties"].items() if k in ("name", "start", "end", "rules")}
+        features.append(feature)
+    updated = max((z.updated_at for z in zones), default=timezone.now())
+    return {
+        "last_updated": updated.isoformat(timespec="seconds"), "ttl": ttl, "version": "3.0",
+        "data": {"geofencing_zones": {"type": "FeatureCollection", "features": features},
+                 "global_rules": [OUTSIDE_AREA_RULE.to_gbfs()] if has_area else []},
+    }

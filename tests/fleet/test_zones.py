@@ -146,3 +146,23 @@ def test_import_replace_swaps_the_city_zones(city: Any, tmp_path: Path) -> None:
     call_command("import_zones", "berlin", str(path), "--replace")
     assert list(Zone.objects.filter(city=city).values_list("name", flat=True)) == ["New"]
     assert not Zone.objects.filter(id=old.id).exists() and Zone.objects.filter(id=other_city_zone.id).exists()
+
+
+@pytest.mark.django_db
+def test_gbfs_geofencing_zones_feed_validates_against_the_official_schema(city: Any, scooter: Any) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent / "schemas" / "gbfs_v3.0_geofencing_zones.json").read_text())
+    ZoneFactory.create(city=city)
+    slow = services.zone_create(city=city, name="Park", kind="slow", geometry=square(13.3, 52.5, 0.05), priority=1,
+                                rules={"maximum_speed_kph": 10}, vehicle_types=[scooter],
+                                starts_at=timezone.now(), ends_at=timezone.now() + timedelta(days=1))
+    feed = selectors.gbfs_geofencing_zones(city_id=city.id)
+    jsonschema.validate(feed, schema, format_checker=jsonschema.FormatChecker())
+    first = feed["data"]["geofencing_zones"]["features"][0]["properties"]
+    assert first["name"] == [{"text": slow.name, "language": "de"}]
+    assert first["rules"] == [{"vehicle_type_ids": ["scooter"], "ride_start_allowed": True, "ride_end_allowed": True,
+                               "ride_through_allowed": True, "maximum_speed_kph": 10}]
+    assert feed["data"]["global_rules"] == [
+        {"ride_start_allowed": False, "ride_end_allowed": False, "ride_through_allowed": True}
+    ]
