@@ -9,8 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User
 from billing import errors
@@ -105,11 +104,19 @@ def ledger_post(
 
 
 def _apply_balances(deltas: dict[int, Line]) -> None:
-    # Updated in account-id order so that two postings touching the same accounts never deadlock.
+    """Two statements whatever the number of accounts: lock the rows in id order (so two postings touching the
+    same accounts never deadlock), then add every delta in one UPDATE."""
+    ids = sorted(deltas)
+    placeholders = ", ".join(["(%s, %s::numeric)"] * len(ids))
+    params = [value for pk in ids for value in (pk, deltas[pk].amount)]
     try:
-        with transaction.atomic():
-            for pk in sorted(deltas):
-                LedgerAccount.objects.filter(pk=pk).update(balance=F("balance") + deltas[pk].amount)
+        with transaction.atomic(), connection.cursor() as cursor:
+            list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+            cursor.execute(  # only placeholders are interpolated
+                "UPDATE billing_ledgeraccount AS a SET balance = a.balance + v.delta "  # noqa: S608
+                f"FROM (VALUES {placeholders}) AS v(id, delta) WHERE a.id = v.id",
+                params,
+            )
     except IntegrityError as exc:
         if "ledgeraccount_wallet_not_overdrawn" in str(exc):
             raise errors.InsufficientFunds() from None
