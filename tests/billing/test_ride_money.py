@@ -12,7 +12,7 @@ from django.db import connection
 
 from billing import errors, selectors
 from billing.fares import PriceBracket, RideUsage, TariffSnapshot, compute_fare
-from billing.models import LedgerTransaction, Payment, RideBilling, TestPspCall, TestPspIntent
+from billing.models import LedgerAccount, LedgerTransaction, Payment, RideBilling, TestPspCall, TestPspIntent
 from billing.services import rides
 from fleet.models import City
 from tests.accounts.factories import UserFactory
@@ -206,3 +206,36 @@ def test_a_free_ride_voids_the_hold_and_posts_nothing(rider, card):
     assert billing.status == "charged" and billing.fare_total == 0
     assert TestPspIntent.objects.get().status == "canceled"
     assert not LedgerTransaction.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_riders_charged_at_once_share_the_hot_city_accounts_without_deadlocks():
+    city = _city()
+    riders = [UserFactory.create() for _ in range(10)]
+    for i, rider in enumerate(riders):
+        if i % 2:
+            add_card(rider)
+        else:
+            fund(rider, "20.00")
+    barrier, failures = threading.Barrier(len(riders)), []
+
+    def ride(rider):
+        try:
+            barrier.wait()
+            for _ in range(3):
+                billing = _hold(rider, "5.00")
+                rides.ride_charge_final(ride_id=billing.ride_id, fare=fare_of("2.38"), city=city)
+        except Exception as exc:  # asserted below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ride, args=(r,)) for r in riders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert LedgerTransaction.objects.filter(kind="ride_charge").count() == 30
+    assert LedgerAccount.objects.get(code=f"revenue:{city.slug}:EUR").balance == Decimal("-60.00")
+    call_command("billing_reconcile")
