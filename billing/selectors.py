@@ -7,10 +7,19 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from billing import conf
-from billing.models import AccountKind, LedgerAccount, LedgerEntry, PassProduct, PaymentMethod, RideBilling
+from billing.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    PassProduct,
+    PaymentMethod,
+    RideBilling,
+    RiderPass,
+)
 from fleet.models import City
 
 RIDER_KINDS = (AccountKind.RIDER_CASH, AccountKind.RIDER_BONUS, AccountKind.RIDER_RECEIVABLE)
@@ -87,3 +96,9 @@ def pass_catalogue(*, city_slug: str | None = None) -> QuerySet[PassProduct]:
     if city_slug:
         products = products.filter(Q(city__isnull=True) | Q(city__slug=city_slug))
     return products
+
+
+def passes_valid_for(*, user: User) -> QuerySet[RiderPass]:
+    """Passes not yet expired (a used-up minute pack is still listed until it expires), soonest ending first."""
+    return (RiderPass.objects.filter(user=user, ends_at__gt=timezone.now()).select_related("product__city")
+            .order_by("ends_at"))

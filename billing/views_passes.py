@@ -31,6 +31,10 @@ class PassCatalogueView(APIView):
 
 
 class PassBuyView(APIView):
+    @extend_schema(responses=s.RiderPassOut(many=True), tags=["billing"], summary="The rider's valid passes")
+    def get(self, request: Request) -> Response:
+        return Response(s.RiderPassOut(selectors.passes_valid_for(user=_rider(request)), many=True).data)
+
     @extend_schema(request=s.PassBuyIn, responses={201: s.RiderPassOut}, tags=["billing"],
                    summary="Buy a pass, paid from the wallet (bonus first, then cash)")
     def post(self, request: Request) -> Response:

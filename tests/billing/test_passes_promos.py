@@ -49,6 +49,8 @@ def test_catalogue_and_buying_a_pass_from_the_wallet(api, rider):
     assert selectors.wallet_balance(user=rider, currency="EUR").cash == Decimal("5.00")
     elsewhere = api.as_(rider).post("/api/v1/passes", {"product": "day", "city": "atlantis"}, format="json")
     assert (elsewhere.status_code, elsewhere.json()["error"]["code"]) == (422, "pass_not_valid_here")
+    mine = api.as_(rider).get("/api/v1/passes").json()
+    assert [p["product"]["code"] for p in mine] == ["day"]
     unknown = api.as_(rider).post("/api/v1/passes", {"product": "nope"}, format="json")
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "pass_product_not_found")
 
