@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import User
 from billing import conf, errors, providers
@@ -107,6 +107,10 @@ def payment_authorise(*, payment: Payment, capture: bool) -> Payment:
     the webhook for the intent (carrying our payment id in its metadata) settles it later.
     """
     assert payment.payment_method is not None
+    if connection.in_atomic_block:
+        # The payment row would vanish with a rollback while the provider keeps the money: callers must not wrap
+        # provider calls in their own transaction (see docs/billing.md, "For the rides app").
+        logger.warning("payment %s authorised inside a database transaction", payment.pk)
     provider = providers.get(payment.provider)
     try:
         intent = with_retries(lambda: provider.authorise(
