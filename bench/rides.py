@@ -1,0 +1,229 @@
+"""``python -m bench rides``: N riders run whole journeys against the REST API served as in production.
+
+A database of its own (``bench_rides_<pid>``) gets a city with an operating area, a tariff, one vehicle per
+rider and riders with a funded wallet. granian serves ``config.wsgi`` with 2 workers on a loopback port (the
+Procfile's command). Each rider (a thread with its own HTTP session) repeats: nearby search, start (with an
+Idempotency-Key), the vehicle acknowledges the unlock, 3 pauses (lock ack, resume, unlock ack), end, lock ack.
+The vehicle side acknowledges through ``fleet.services.command_ack`` in this process, the path telemetry
+takes; the ride moves on in the after-commit hook, and the final charge happens there too.
+
+Environment: ``BENCH_RIDES_RIDERS`` (50), ``BENCH_RIDES_JOURNEYS`` per rider (3).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench import common
+
+ROOT = Path(__file__).resolve().parent.parent
+LAT, LON = 52.52, 13.405
+
+
+def _setup(n: int) -> list[tuple[str, str, float, float]]:
+    """City, zone, tariff, vehicles and funded riders; returns (access token, vehicle code, lat, lon) per rider."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from accounts.models import User
+    from billing.services import methods, tariffs, wallet
+    from fleet import grid
+    from fleet import services as fleet_services
+    from fleet.models import City, Vehicle, VehicleType
+
+    city = City.objects.create(slug="bench", name="Bench", timezone="Europe/Berlin", currency="EUR")
+    box = [[13.0, 52.0], [14.0, 52.0], [14.0, 53.0], [13.0, 53.0], [13.0, 52.0]]
+    fleet_services.zone_create(city=city, name="Area", kind="operating_area",
+                               geometry={"type": "MultiPolygon", "coordinates": [[box]]})
+    vtype = VehicleType.objects.create(code="bench-scooter", name="Scooter", form_factor="scooter_standing",
+                                       propulsion_type="electric", max_range_meters=40_000)
+    tariffs.tariff_publish(city=city, vehicle_type=vtype, unlock_fee=Decimal("1.00"),
+                           brackets=[{"start_minute": 0, "per_minute": "0.25"}], pause_per_minute=Decimal("0.10"))
+    riders = []
+    for i in range(n):
+        lat, lon = LAT + (i % 10) * 0.002, LON + (i // 10) * 0.002
+        vehicle = Vehicle.objects.create(code=f"B{i:05d}", imei=f"99{i:013d}", vehicle_type=vtype, city=city,
+                                         battery_pct=90, lat=lat, lon=lon, cell=grid.cell_of(lat, lon))
+        fleet_services.vehicle_deploy(vehicle_id=vehicle.id, location=fleet_services.Location(lat, lon))
+        user = User.objects.create_user(email=f"bench{i}@example.com", password=None,
+                                        date_of_birth=datetime.date(1990, 1, 1))
+        card = methods.payment_method_add(user=user, token="tok_visa")
+        wallet.wallet_top_up(user=user, amount=Decimal("500.00"), currency="EUR", payment_method_id=card.pk)
+        riders.append((str(RefreshToken.for_user(user).access_token), vehicle.code, lat, lon))
+    return riders
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
+    from django.conf import settings
+
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    env = {**os.environ, "DATABASE_URL": f"{base}/{database}", "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
+           "SECRET_KEY": settings.SECRET_KEY, "CELERY_TASK_ALWAYS_EAGER": "1", "VEHICLE_GATEWAY_SIM_MODE": "silent"}
+    granian = str(Path(sys.executable).parent / "granian")
+    cmd = [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+           "--log-level", "warning", "config.wsgi:application"]
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    for _ in range(200):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
+                return process
+        except requests.RequestException:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("granian did not come up")
+
+
+class JourneyFailed(Exception):
+    """A request got an unexpected status (recorded in Stats.errors)."""
+
+
+def _warm_up(base: str, token: str) -> None:
+    """Let both workers import and connect before timing (cold start is not what is measured)."""
+    with requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {token}"
+        for _ in range(20):
+            http.get(f"{base}/api/v1/vehicles/nearby?lat={LAT}&lon={LON}&radius=300", timeout=30)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=15)
+
+
+class Rider:
+    def __init__(self, base: str, token: str, code: str, lat: float, lon: float, stats: Stats) -> None:
+        self.base, self.code, self.lat, self.lon, self.stats = base, code, lat, lon, stats
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, name: str, method: str, path: str, expect: int, **kwargs: Any) -> dict[str, Any]:
+        start = time.perf_counter()
+        response = self.http.request(method, self.base + path, timeout=30, **kwargs)
+        self.stats.add(name, (time.perf_counter() - start) * 1000, response.status_code == expect)
+        if response.status_code != expect:
+            self.stats.fail(f"{name}: {response.status_code} {response.text[:200]}")
+            raise JourneyFailed(name)
+        return dict(response.json())
+
+    def ack(self, command_id: str) -> None:
+        from fleet import services as fleet_services
+
+        start = time.perf_counter()
+        fleet_services.command_ack(command_id=uuid.UUID(command_id), ok=True)
+        self.stats.add("vehicle_ack", (time.perf_counter() - start) * 1000, True)
+
+    def journey(self) -> None:
+        from rides.models import Ride
+
+        self.call("nearby", "GET", f"/api/v1/vehicles/nearby?lat={self.lat}&lon={self.lon}&radius=300", 200)
+        ride = self.call("start", "POST", "/api/v1/rides/start", 201, json={"code": self.code},
+                         headers={"Idempotency-Key": uuid.uuid4().hex})
+        ride_id = ride["id"]
+        self.ack(str(Ride.objects.values_list("unlock_command_id", flat=True).get(id=ride_id)))
+        for _ in range(3):
+            self.call("pause", "POST", f"/api/v1/rides/{ride_id}/pause", 200)
+            self.ack(str(Ride.objects.values_list("lock_command_id", flat=True).get(id=ride_id)))
+            self.call("resume", "POST", f"/api/v1/rides/{ride_id}/resume", 200)
+            self.ack(str(Ride.objects.values_list("unlock_command_id", flat=True).get(id=ride_id)))
+        self.call("end", "POST", f"/api/v1/rides/{ride_id}/end", 202)
+        self.ack(str(Ride.objects.values_list("lock_command_id", flat=True).get(id=ride_id)))
+        if Ride.objects.values_list("state", flat=True).get(id=ride_id) != "ended":
+            self.stats.fail(f"ride {ride_id} not ended after the lock ack")
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.errors: list[str] = []
+        self.journeys = 0
+
+    def add(self, name: str, ms: float, ok: bool) -> None:
+        with self.lock:
+            self.samples[name].append(ms)
+
+    def fail(self, message: str) -> None:
+        with self.lock:
+            self.errors.append(message)
+
+
+def _drive(rider: Rider, journeys: int, barrier: threading.Barrier) -> None:
+    from django.db import connection
+
+    barrier.wait()
+    try:
+        for _ in range(journeys):
+            try:
+                rider.journey()
+                with rider.stats.lock:
+                    rider.stats.journeys += 1
+            except JourneyFailed:
+                continue  # already counted
+            except Exception as exc:  # noqa: BLE001 - counted as an error, the rider goes on
+                rider.stats.fail(repr(exc)[:200])
+    finally:
+        connection.close()
+
+
+def _figures(stats: Stats, wall_s: float, n: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {"riders": n, "journeys": stats.journeys, "errors": len(stats.errors),
+                               "journeys_per_s": common.rate(stats.journeys, wall_s), "wall_s": round(wall_s, 2)}
+    for name, samples in sorted(stats.samples.items()):
+        p = common.percentiles(samples)
+        figures[f"{name}_p50_ms"], figures[f"{name}_p99_ms"] = p["p50"], p["p99"]
+    return figures
+
+
+def run(n: int, journeys: int) -> dict[str, Any]:
+    with common.django_database("rides") as database:
+        riders = _setup(n)
+        port = _free_port()
+        server = _serve(database, port)
+        try:
+            _warm_up(f"http://127.0.0.1:{port}", riders[0][0])
+            stats = Stats()
+            barrier = threading.Barrier(n)
+            threads = [threading.Thread(target=_drive, args=(Rider(f"http://127.0.0.1:{port}", *r, stats),
+                                                             journeys, barrier)) for r in riders]
+            with common.Timer() as timer:
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+        finally:
+            _stop(server)
+        for message in stats.errors[:5]:
+            print("error:", message)
+        return _figures(stats, timer.wall_s, n)
+
+
+def main() -> dict[str, Any]:
+    n = int(os.environ.get("BENCH_RIDES_RIDERS", "50"))
+    journeys = int(os.environ.get("BENCH_RIDES_JOURNEYS", "3"))
+    figures = run(n, journeys)
+    for key, value in figures.items():
+        print(f"{key:>22}: {value}")
+    return figures
