@@ -106,4 +106,8 @@ def _apply_command(ride_id: uuid.UUID, command_id: uuid.UUID) -> Ride | None:
                 return finish_locked(ride=ride, at=command.acked_at or timezone.now())
             ride.state, ride.end_requested_at = RideState.ACTIVE, None  # not locked: the ride goes on
             ride.save(update_fields=["state", "end_requested_at"])
+        elif ride.state == RideState.PAUSED and command.id == ride.lock_command_id and not acked:
+            close_pause(ride, timezone.now())  # the vehicle did not lock: no pause rate for an unlocked vehicle
+            ride.state = RideState.ACTIVE
+            ride.save(update_fields=["state", "paused_at", "paused_seconds"])
         return ride

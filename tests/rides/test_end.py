@@ -161,3 +161,13 @@ def test_history_is_cursor_paginated_and_rating_and_problem_report(
     assert r.status_code == 201, r.json()
     vehicle.refresh_from_db()
     assert vehicle.status == Status.MAINTENANCE
+
+
+def test_a_pause_the_vehicle_refuses_puts_the_ride_back_to_active(api, card_rider, vehicle,
+                                                                 django_capture_on_commit_callbacks):
+    ride = started(api, card_rider, vehicle.code, django_capture_on_commit_callbacks)
+    api.post(url(ride, "pause"))
+    ride.refresh_from_db()
+    ack(ride.lock_command_id, django_capture_on_commit_callbacks, ok=False)
+    ride.refresh_from_db()
+    assert (ride.state, ride.paused_at) == (RideState.ACTIVE, None)
