@@ -4,8 +4,10 @@ A database of its own (``bench_rides_<pid>``) gets a city with an operating area
 rider and riders with a funded wallet. granian serves ``config.wsgi`` with 2 workers on a loopback port (the
 Procfile's command). Each rider (a thread with its own HTTP session) repeats: nearby search, start (with an
 Idempotency-Key), the vehicle acknowledges the unlock, 3 pauses (lock ack, resume, unlock ack), end, lock ack.
-The vehicle side acknowledges through ``fleet.services.command_ack`` in this process, the path telemetry
-takes; the ride moves on in the after-commit hook, and the final charge happens there too.
+The API pushes each command's ``command_send`` task to the Redis broker as in production; this process plays
+the Celery worker and the vehicle: ``fleet.services.command_deliver`` then ``command_ack`` (the path telemetry
+takes), so the ride moves on in the after-commit hook, and the final charge happens there too. The queued
+tasks are deleted afterwards.
 
 Environment: ``BENCH_RIDES_RIDERS`` (50), ``BENCH_RIDES_JOURNEYS`` per rider (3).
 """
@@ -22,6 +24,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,11 @@ from bench import common
 
 ROOT = Path(__file__).resolve().parent.parent
 LAT, LON = 52.52, 13.405
+# granian's default allows 256 Python threads per worker, each with its own PostgreSQL connection: 50 riders then
+# exhaust max_connections. A bounded thread pool per worker is what a production deployment sets too.
+BLOCKING_THREADS = int(os.environ.get("BENCH_RIDES_BLOCKING_THREADS", "8"))
+# The vehicles' answers go through a small pool (telemetry consumers are a handful of processes, not one per ride).
+ACKS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vehicle-ack")
 
 
 def _setup(n: int) -> list[tuple[str, str, float, float]]:
@@ -77,10 +85,10 @@ def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
 
     base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
     env = {**os.environ, "DATABASE_URL": f"{base}/{database}", "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
-           "SECRET_KEY": settings.SECRET_KEY, "CELERY_TASK_ALWAYS_EAGER": "1", "VEHICLE_GATEWAY_SIM_MODE": "silent"}
+           "SECRET_KEY": settings.SECRET_KEY, "CELERY_BROKER_URL": os.environ["REDIS_URL"]}
     granian = str(Path(sys.executable).parent / "granian")
     cmd = [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-           "--log-level", "warning", "config.wsgi:application"]
+           "--blocking-threads", str(BLOCKING_THREADS), "--log-level", "warning", "config.wsgi:application"]
     process = subprocess.Popen(cmd, cwd=ROOT, env=env)
     for _ in range(200):
         try:
@@ -90,6 +98,17 @@ def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("granian did not come up")
+
+
+def _drop_queue() -> None:
+    """The API pushed one command_send task per command to the broker; the bench delivered them itself."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        client.delete("celery")
+    finally:
+        client.close()
 
 
 class JourneyFailed(Exception):
@@ -128,30 +147,43 @@ class Rider:
             raise JourneyFailed(name)
         return dict(response.json())
 
-    def ack(self, command_id: str) -> None:
-        from fleet import services as fleet_services
-
+    def ack(self, ride_id: str, field: str) -> None:
         start = time.perf_counter()
-        fleet_services.command_ack(command_id=uuid.UUID(command_id), ok=True)
+        ACKS.submit(_vehicle_answers, ride_id, field).result()
         self.stats.add("vehicle_ack", (time.perf_counter() - start) * 1000, True)
 
     def journey(self) -> None:
-        from rides.models import Ride
-
         self.call("nearby", "GET", f"/api/v1/vehicles/nearby?lat={self.lat}&lon={self.lon}&radius=300", 200)
         ride = self.call("start", "POST", "/api/v1/rides/start", 201, json={"code": self.code},
                          headers={"Idempotency-Key": uuid.uuid4().hex})
         ride_id = ride["id"]
-        self.ack(str(Ride.objects.values_list("unlock_command_id", flat=True).get(id=ride_id)))
+        self.ack(ride_id, "unlock_command_id")
         for _ in range(3):
             self.call("pause", "POST", f"/api/v1/rides/{ride_id}/pause", 200)
-            self.ack(str(Ride.objects.values_list("lock_command_id", flat=True).get(id=ride_id)))
+            self.ack(ride_id, "lock_command_id")
             self.call("resume", "POST", f"/api/v1/rides/{ride_id}/resume", 200)
-            self.ack(str(Ride.objects.values_list("unlock_command_id", flat=True).get(id=ride_id)))
+            self.ack(ride_id, "unlock_command_id")
         self.call("end", "POST", f"/api/v1/rides/{ride_id}/end", 202)
-        self.ack(str(Ride.objects.values_list("lock_command_id", flat=True).get(id=ride_id)))
-        if Ride.objects.values_list("state", flat=True).get(id=ride_id) != "ended":
+        self.ack(ride_id, "lock_command_id")
+        if ACKS.submit(_ride_state, ride_id).result() != "ended":
             self.stats.fail(f"ride {ride_id} not ended after the lock ack")
+
+
+def _vehicle_answers(ride_id: str, field: str) -> None:
+    """The vehicle acknowledges the ride's current unlock/lock command (what telemetry does on the unit's answer)."""
+    from fleet import services as fleet_services
+    from rides.models import Ride
+
+    command_id = Ride.objects.values_list(field, flat=True).get(id=ride_id)
+    assert command_id is not None
+    fleet_services.command_deliver(command_id=command_id)  # what the Celery worker's command_send does
+    fleet_services.command_ack(command_id=command_id, ok=True)
+
+
+def _ride_state(ride_id: str) -> str:
+    from rides.models import Ride
+
+    return str(Ride.objects.values_list("state", flat=True).get(id=ride_id))
 
 
 class Stats:
@@ -171,21 +203,16 @@ class Stats:
 
 
 def _drive(rider: Rider, journeys: int, barrier: threading.Barrier) -> None:
-    from django.db import connection
-
     barrier.wait()
-    try:
-        for _ in range(journeys):
-            try:
-                rider.journey()
-                with rider.stats.lock:
-                    rider.stats.journeys += 1
-            except JourneyFailed:
-                continue  # already counted
-            except Exception as exc:  # noqa: BLE001 - counted as an error, the rider goes on
-                rider.stats.fail(repr(exc)[:200])
-    finally:
-        connection.close()
+    for _ in range(journeys):
+        try:
+            rider.journey()
+            with rider.stats.lock:
+                rider.stats.journeys += 1
+        except JourneyFailed:
+            continue  # already counted
+        except Exception as exc:  # noqa: BLE001 - counted as an error, the rider goes on
+            rider.stats.fail(repr(exc)[:200])
 
 
 def _figures(stats: Stats, wall_s: float, n: int) -> dict[str, Any]:
@@ -198,6 +225,9 @@ def _figures(stats: Stats, wall_s: float, n: int) -> dict[str, Any]:
 
 
 def run(n: int, journeys: int) -> dict[str, Any]:
+    from django.conf import settings
+
+    settings.VEHICLE_GATEWAY_SIM_MODE = "silent"  # this process is the worker and the vehicle: it acks itself
     with common.django_database("rides") as database:
         riders = _setup(n)
         port = _free_port()
@@ -215,6 +245,7 @@ def run(n: int, journeys: int) -> dict[str, Any]:
                     t.join()
         finally:
             _stop(server)
+        _drop_queue()
         for message in stats.errors[:5]:
             print("error:", message)
         return _figures(stats, timer.wall_s, n)
