@@ -13,6 +13,7 @@ needs that role's CREATEDB right); Django's cache and the channel layer get a ke
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -76,6 +77,8 @@ def setup_django() -> None:
     ``python -m bench`` calls it first: fleet.geojson -> core.errors -> DRF needs the app registry at import.
     """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # A benchmark runs with DEBUG off, as production does; its throw-away database needs no stable secret.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     import django
 
     django.setup()
