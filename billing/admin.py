@@ -23,6 +23,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services import tariffs as tariff_services
+from core.admin import ReadOnlyAdmin
 
 _ALWAYS_READONLY = ["version", "is_current", "currency", "created_at", "created_by"]
 
@@ -68,21 +69,8 @@ class TariffAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         obj._state.adding = False
 
 
-class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Money records are written by services only; the admin shows them."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(LedgerAccount)
-class LedgerAccountAdmin(_ReadOnly):
+class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ["code", "kind", "currency", "balance", "user", "city"]
     list_filter = ["kind", "currency"]
     search_fields = ["code", "user__email"]
@@ -102,7 +90,7 @@ class _EntryInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(LedgerTransaction)
-class LedgerTransactionAdmin(_ReadOnly):
+class LedgerTransactionAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "description", "user", "ride_id", "idempotency_key"]
     list_filter = ["kind"]
     search_fields = ["idempotency_key", "user__email", "ride_id"]
@@ -110,7 +98,7 @@ class LedgerTransactionAdmin(_ReadOnly):
 
 
 @admin.register(Payment)
-class PaymentAdmin(_ReadOnly):
+class PaymentAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "user", "purpose", "status", "amount", "amount_captured", "amount_refunded",
                     "currency", "provider", "provider_ref", "failure_code"]
     list_filter = ["status", "purpose", "provider"]
@@ -118,19 +106,19 @@ class PaymentAdmin(_ReadOnly):
 
 
 @admin.register(RideBilling)
-class RideBillingAdmin(_ReadOnly):
+class RideBillingAdmin(ReadOnlyAdmin):
     list_display = ["ride_id", "user", "method", "status", "fare_total", "paid_wallet", "paid_card", "debt"]
     list_filter = ["status", "method"]
     search_fields = ["ride_id", "user__email"]
 
 
 @admin.register(PaymentMethod)
-class PaymentMethodAdmin(_ReadOnly):
+class PaymentMethodAdmin(ReadOnlyAdmin):
     list_display = ["user", "provider", "brand", "last4", "is_default", "created_at"]
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(_ReadOnly):
+class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "provider", "type", "event_id", "object_ref", "outcome"]
     list_filter = ["provider", "type", "outcome"]
     search_fields = ["event_id", "object_ref"]
@@ -156,13 +144,13 @@ class PromoCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(RiderPass)
-class RiderPassAdmin(_ReadOnly):
+class RiderPassAdmin(ReadOnlyAdmin):
     list_display = ["user", "product", "starts_at", "ends_at", "minutes_remaining"]
     search_fields = ["user__email"]
 
 
 @admin.register(Refund)
-class RefundAdmin(_ReadOnly):
+class RefundAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "ride_id", "user", "amount", "card_amount", "wallet_amount", "status", "reason",
                     "created_by"]
     list_filter = ["status"]

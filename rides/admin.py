@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from rides import services
 from rides.models import CityRideSettings, ProblemReport, Reservation, Ride
 
 
-class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Ride)
-class RideAdmin(ReadOnly):
+class RideAdmin(ReadOnlyAdmin):
     list_display = ["id", "rider", "vehicle", "state", "created_at", "ended_at", "fare_total", "end_reason"]
     list_filter = ["state", "city", "end_reason"]
     search_fields = ["id", "rider__email", "vehicle__code"]
@@ -50,14 +38,14 @@ class RideAdmin(ReadOnly):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnly):
+class ReservationAdmin(ReadOnlyAdmin):
     list_display = ["id", "rider", "vehicle", "state", "created_at", "expires_at", "fee"]
     list_filter = ["state", "city"]
     search_fields = ["id", "rider__email", "vehicle__code"]
 
 
 @admin.register(ProblemReport)
-class ProblemReportAdmin(ReadOnly):
+class ProblemReportAdmin(ReadOnlyAdmin):
     list_display = ["id", "ride", "category", "created_at"]
     list_filter = ["category"]
     search_fields = ["ride__vehicle__code", "ride__id"]

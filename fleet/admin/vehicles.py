@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from fleet import services
 from fleet.admin.filters import BatteryBelowFilter, LastSeenOlderThanFilter
@@ -150,17 +151,6 @@ class VehicleAdmin(admin.ModelAdmin):
         for vehicle in queryset[:20]:
             secret = services.vehicle_credential_rotate(vehicle_id=vehicle.id, actor=request.user)
             self.message_user(request, f"{vehicle.code} ({vehicle.id}): new secret {secret}", messages.WARNING)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(VehicleEvent)
