@@ -21,5 +21,5 @@ RUN DATABASE_URL=postgres://build/build REDIS_URL=redis://build:6379/0 \
 
 USER freewheel
 EXPOSE 8000 8001
-CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", \
+CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--blocking-threads", "4", \
      "--static-path-route", "/static", "--static-path-mount", "/app/staticfiles", "config.wsgi:application"]
