@@ -37,10 +37,3 @@ def cells_covering(lat: float, lon: float, radius_m: float) -> list[int]:
     last_col = math.floor((max_lon + 180.0) / CELL_DEG)
     cols = {col % _LON_CELLS for col in range(first_col, last_col + 1)}
     return [row * _LON_CELLS + col for row in rows for col in sorted(cols)]
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Any
 
@@ -10,10 +9,9 @@ import shapely
 from django.db.models import QuerySet
 
 from accounts.models import User
+from fleet import geofence
 from rides import conf, errors
 from rides.models import Reservation, Ride, RideTrackPoint
-
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def ride_get_for_rider(*, rider: User, ride_id: uuid.UUID) -> Ride:
@@ -40,16 +38,10 @@ def _points(ride_id: uuid.UUID) -> list[tuple[float, float]]:
             .values_list("lat", "lon")]
 
 
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
-
-
 def track_distance_m(*, ride_id: uuid.UUID) -> int:
     """Length of the recorded track (great-circle between consecutive points, in time order)."""
     points = _points(ride_id)
-    return round(sum(haversine_m(*a, *b) for a, b in zip(points, points[1:], strict=False)))
+    return round(sum(geofence.haversine_m(*a, *b) for a, b in zip(points, points[1:], strict=False)))
 
 
 def track_geojson(*, ride_id: uuid.UUID) -> dict[str, Any] | None:
