@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,26 +15,9 @@ from accounts import serializers as s
 from accounts.models import User
 from accounts.services import auth, passwords, phone_otp, tokens, users
 from accounts.throttles import AuthThrottle, PhoneThrottle
+from core.schema import error_responses
 
-ErrorOut = inline_serializer(
-    "AccountsErrorOut",
-    {
-        "error": inline_serializer(
-            "AccountsErrorBody",
-            {
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "details": serializers.DictField(),
-            },
-        )
-    },
-)
 TAG = ["auth"]
-
-
-def _errors(**codes: str) -> dict[int, OpenApiResponse]:
-    """OpenAPI responses for error statuses: ``_errors(**{"409": "email_taken"})``."""
-    return {int(code): OpenApiResponse(ErrorOut, description=text) for code, text in codes.items()}
 
 
 def _sign_in_body(sign_in: auth.SignIn) -> dict[str, Any]:
@@ -57,7 +40,7 @@ class RegisterView(AnonymousAuthView):
         summary="Create a rider account and sign in",
         responses={
             201: s.SignInOut,
-            **_errors(
+            **error_responses(
                 **{
                     "400": "validation_error",
                     "409": "email_taken, phone_taken",
@@ -82,7 +65,7 @@ class TokenObtainView(AnonymousAuthView):
         summary="Sign in with email and password",
         responses={
             200: s.SignInOut,
-            **_errors(**{"401": "invalid_credentials", "403": "account_blocked", "429": "throttled"}),
+            **error_responses(**{"401": "invalid_credentials", "403": "account_blocked", "429": "throttled"}),
         },
     )
     def post(self, request: Request) -> Response:
@@ -96,7 +79,7 @@ class TokenRefreshView(AnonymousAuthView):
         tags=TAG,
         request=s.TokenRefreshIn,
         summary="Rotate a refresh token into a new token pair",
-        responses={200: s.TokenPairOut, **_errors(**{"401": "token_not_valid", "403": "account_blocked"})},
+        responses={200: s.TokenPairOut, **error_responses(**{"401": "token_not_valid", "403": "account_blocked"})},
     )
     def post(self, request: Request) -> Response:
         data = s.TokenRefreshIn(data=request.data)
@@ -109,7 +92,7 @@ class LogoutView(AnonymousAuthView):
         tags=TAG,
         request=s.LogoutIn,
         summary="Revoke a refresh token, or all of the account's",
-        responses={200: s.LogoutOut, **_errors(**{"401": "token_not_valid"})},
+        responses={200: s.LogoutOut, **error_responses(**{"401": "token_not_valid"})},
     )
     def post(self, request: Request) -> Response:
         data = s.LogoutIn(data=request.data)
@@ -125,7 +108,7 @@ class PasswordResetView(AnonymousAuthView):
         tags=TAG,
         request=s.PasswordResetIn,
         summary="Mail a password reset link (always 202)",
-        responses={202: s.AcceptedOut, **_errors(**{"400": "validation_error", "429": "throttled"})},
+        responses={202: s.AcceptedOut, **error_responses(**{"400": "validation_error", "429": "throttled"})},
     )
     def post(self, request: Request) -> Response:
         data = s.PasswordResetIn(data=request.data)
@@ -140,7 +123,7 @@ class PasswordResetConfirmView(AnonymousAuthView):
         tags=TAG,
         request=s.PasswordResetConfirmIn,
         summary="Set a new password with a reset link's uid and token",
-        responses={204: None, **_errors(**{"422": "reset_token_invalid, password_too_weak"})},
+        responses={204: None, **error_responses(**{"422": "reset_token_invalid, password_too_weak"})},
     )
     def post(self, request: Request) -> Response:
         data = s.PasswordResetConfirmIn(data=request.data)
@@ -157,7 +140,7 @@ class PhoneStartView(AnonymousAuthView):
         tags=TAG,
         request=s.PhoneStartIn,
         summary="Send a one-time sign-in code by SMS",
-        responses={202: s.AcceptedOut, **_errors(**{"400": "validation_error", "429": "throttled"})},
+        responses={202: s.AcceptedOut, **error_responses(**{"400": "validation_error", "429": "throttled"})},
     )
     def post(self, request: Request) -> Response:
         data = s.PhoneStartIn(data=request.data)
@@ -177,7 +160,7 @@ class PhoneVerifyView(AnonymousAuthView):
         summary="Exchange the SMS code for tokens (creates the account once)",
         responses={
             200: s.SignInOut,
-            **_errors(
+            **error_responses(
                 **{
                     "403": "account_blocked",
                     "429": "throttled",
@@ -203,7 +186,7 @@ class MeView(APIView):
         summary="Change name, email, phone or date of birth",
         responses={
             200: s.UserOut,
-            **_errors(**{"400": "validation_error", "409": "email_taken, phone_taken"}),
+            **error_responses(**{"400": "validation_error", "409": "email_taken, phone_taken"}),
         },
     )
     def patch(self, request: Request) -> Response:
@@ -230,7 +213,7 @@ class MePhoneVerifyView(APIView):
         summary="Prove a phone number with the code from auth/phone/start and make it the account's number",
         responses={
             200: s.UserOut,
-            **_errors(**{"409": "phone_taken", "422": "otp_invalid, otp_expired, otp_attempts_exceeded"}),
+            **error_responses(**{"409": "phone_taken", "422": "otp_invalid, otp_expired, otp_attempts_exceeded"}),
         },
     )
     def post(self, request: Request) -> Response:
@@ -247,7 +230,7 @@ class PasswordChangeView(APIView):
         tags=["me"],
         request=s.PasswordChangeIn,
         summary="Change the password; other sessions are signed out",
-        responses={200: s.TokenPairOut, **_errors(**{"422": "wrong_password, password_too_weak"})},
+        responses={200: s.TokenPairOut, **error_responses(**{"422": "wrong_password, password_too_weak"})},
     )
     def post(self, request: Request) -> Response:
         data = s.PasswordChangeIn(data=request.data)

@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
         (lambda: env.env_database("X_DB"), "X_DB", "postgres://host:5432", "X_DB must name a database"),
         (lambda: env.env_redis_url("X_REDIS"), "X_REDIS", "localhost:6379", "X_REDIS must be a redis:// URL"),
         (lambda: env.env_str("X_REQUIRED"), "X_OTHER", "", "X_REQUIRED is required"),
+        (lambda: env.env_decimal("X_AMOUNT", "0"), "X_AMOUNT", "1,50", "X_AMOUNT must be a decimal amount"),
+        (lambda: env.env_decimal("X_AMOUNT", "0"), "X_AMOUNT", "-1", "X_AMOUNT must be a non-negative amount"),
+        (lambda: env.env_decimal("X_AMOUNT", "0"), "X_AMOUNT", "NaN", "X_AMOUNT must be a non-negative amount"),
     ],
 )
 def test_readers_name_the_variable(monkeypatch, reader, name, value, fragment):
@@ -41,6 +44,8 @@ def test_readers_parse_good_values(monkeypatch):
     assert env.env_int("X_NUM", 1) == 42
     assert env.env_list("X_LIST", []) == ["a.example", "b.example"]
     assert env.env_bool("X_UNSET", True) is True
+    monkeypatch.setenv("X_AMOUNT", "2.50")
+    assert str(env.env_decimal("X_AMOUNT", "0")) == "2.50"
 
 
 def test_secret_can_come_from_a_file(monkeypatch, tmp_path):
