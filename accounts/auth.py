@@ -37,6 +37,18 @@ class JWTAuthentication(authentication.JWTAuthentication):
     takes effect here, on every request, rather than when its tokens expire.
     """
 
+    def authenticate(self, request: Any) -> Any:
+        # The Idempotency-Key middleware authenticates a POST before the view does; both wrap the same
+        # HttpRequest, so a success is kept on it and the view does not decode the token and load the user twice.
+        raw = getattr(request, "_request", request)
+        cached = getattr(raw, "_freewheel_auth", None)
+        if cached is not None:
+            return cached
+        result = super().authenticate(request)
+        if result is not None:
+            raw._freewheel_auth = result
+        return result
+
     def get_user(self, validated_token: Token) -> Any:
         try:
             user_id = validated_token[api_settings.USER_ID_CLAIM]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core import tasks
@@ -161,3 +162,13 @@ def test_two_threads_racing_with_the_same_key_run_the_work_once():
     # The loser either saw the claim in progress (409) or the stored response (201 replay).
     assert sorted(statuses) in ([201, 201], [201, 409])
     assert IdempotencyKey.objects.filter(key="race-2").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_caller_is_authenticated_once_per_request(api, rider):
+    # The middleware identifies the caller to scope the key; the view must reuse that, not load the user again.
+    with CaptureQueriesContext(connection) as queries:
+        r = _post(api.as_(rider), {"amount": "1"}, "k-auth-once")
+    assert r.status_code == 201
+    user_loads = [q for q in queries.captured_queries if 'FROM "accounts_user"' in q["sql"]]
+    assert len(user_loads) == 1
