@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -89,6 +90,15 @@ def wallet_entries_for(*, user: User) -> QuerySet[LedgerEntry]:
 
 def ride_billing_get(*, ride_id: UUID) -> RideBilling | None:
     return RideBilling.objects.filter(ride_id=ride_id).select_related("hold").first()
+
+
+def ride_ids_awaiting_charge(*, since: datetime) -> list[UUID]:
+    """Rides secured (held) or mid-charge since ``since``: the rides app retries the final charge of ended ones."""
+    return list(
+        RideBilling.objects.filter(
+            status__in=[RideBilling.Status.HELD, RideBilling.Status.CHARGING], created_at__gte=since
+        ).values_list("ride_id", flat=True)
+    )
 
 
 def pass_catalogue(*, city_slug: str | None = None) -> QuerySet[PassProduct]:

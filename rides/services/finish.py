@@ -124,12 +124,9 @@ def ride_charge(*, ride: Ride) -> None:
 
 def rides_charge_pending(*, since: timedelta = timedelta(days=2)) -> int:
     """Retry the charge of ended rides whose billing is not charged yet (a crash between end and charge)."""
-    from billing.models import RideBilling
-
-    pending = RideBilling.objects.filter(status__in=[RideBilling.Status.HELD, RideBilling.Status.CHARGING],
-                                         created_at__gte=timezone.now() - since).values_list("ride_id", flat=True)
+    pending = billing_selectors.ride_ids_awaiting_charge(since=timezone.now() - since)
     count = 0
-    for ride in Ride.objects.filter(id__in=list(pending), state=RideState.ENDED).select_related("city"):
+    for ride in Ride.objects.filter(id__in=pending, state=RideState.ENDED).select_related("city"):
         ride_charge(ride=ride)
         count += 1
     return count

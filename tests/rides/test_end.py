@@ -171,3 +171,21 @@ def test_a_pause_the_vehicle_refuses_puts_the_ride_back_to_active(api, card_ride
     ack(ride.lock_command_id, django_capture_on_commit_callbacks, ok=False)
     ride.refresh_from_db()
     assert (ride.state, ride.paused_at) == (RideState.ACTIVE, None)
+
+
+def test_the_pending_charge_sweep_charges_a_ride_whose_process_died_before_charging(
+        api, card_rider, vehicle, monkeypatch, django_capture_on_commit_callbacks):
+    from rides.services import finish
+
+    ride = started(api, card_rider, vehicle.code, django_capture_on_commit_callbacks)
+    Ride.objects.filter(id=ride.id).update(started_at=timezone.now() - dt.timedelta(minutes=5))
+    with monkeypatch.context() as patched:
+        patched.setattr(finish, "ride_charge", lambda *, ride: None)  # the process dies after the ride ended
+        ride = _end(api.as_(card_rider), ride, django_capture_on_commit_callbacks)
+    assert ride.state == RideState.ENDED
+    assert RideBilling.objects.get(ride_id=ride.id).status != RideBilling.Status.CHARGED
+
+    assert services.rides_charge_pending() == 1
+    billing = RideBilling.objects.get(ride_id=ride.id)
+    assert (billing.status, billing.fare_total) == (RideBilling.Status.CHARGED, ride.fare_total)
+    assert services.rides_charge_pending() == 0
