@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "billing",
     "rides",
     "telemetry",
+    "live",
 ]
 
 MIDDLEWARE = [
