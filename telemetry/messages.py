@@ -45,3 +45,20 @@ class Reading:
     alarms: tuple[str, ...] = ()
     ack: Ack | None = None
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleBefore:
+    """A vehicle as it was before a batch was applied (one query per batch; reactions compare against it)."""
+
+    vehicle_id: uuid.UUID
+    city_id: uuid.UUID
+    vehicle_type_code: str
+    status: str
+    trip_id: uuid.UUID | None
+    lat: float | None
+    lon: float | None
+    position_at: datetime | None
+    battery_pct: int | None
+    locked: bool
+    last_seen_at: datetime | None

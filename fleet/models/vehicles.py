@@ -51,6 +51,9 @@ class Vehicle(models.Model):
     locked = models.BooleanField(default=True)
     odometer_meters = models.PositiveBigIntegerField(default=0)
     speed_kph = models.FloatField(null=True, blank=True, help_text="Last reported speed")
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the unit last sent anything (telemetry liveness: comms_lost/restored)"
+    )
     flags = ArrayField(models.CharField(max_length=32, choices=Flag.choices), default=list, blank=True)
     secret_hash = models.CharField(max_length=64, blank=True, editable=False, help_text="SHA-256 of the IoT secret")
     secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
