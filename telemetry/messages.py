@@ -62,3 +62,4 @@ class VehicleBefore:
     battery_pct: int | None
     locked: bool
     last_seen_at: datetime | None
+    code: str = ""  # the public vehicle code (live fleet_positions carry it); PIPE's before-query fills it
