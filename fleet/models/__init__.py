@@ -9,6 +9,7 @@ from fleet.models.catalog import (
     validate_timezone,
 )
 from fleet.models.commands import Command, CommandKind, CommandState
+from fleet.models.ops import OpsAlert, OpsAlertKind, OpsAlertSeverity, OpsTask, OpsTaskKind, OpsTaskState
 from fleet.models.vehicles import ActorKind, Vehicle, VehicleEvent
 from fleet.models.zones import Zone, ZoneKind
 
@@ -19,6 +20,12 @@ __all__ = [
     "CommandKind",
     "CommandState",
     "FormFactor",
+    "OpsAlert",
+    "OpsAlertKind",
+    "OpsAlertSeverity",
+    "OpsTask",
+    "OpsTaskKind",
+    "OpsTaskState",
     "PropulsionType",
     "Vehicle",
     "VehicleEvent",

@@ -1,0 +1,112 @@
+"""Ops alerts (something happened to a vehicle that a person should look at) and ops tasks (field work to do).
+
+Both are opened by the system (telemetry reactions, rider problem reports) or by ops, at most one open per
+vehicle and kind (partial unique constraints): a vehicle that keeps reporting "tipped over" has one open alert,
+not one per message. Written only through ``fleet.services.ops``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from fleet.models.catalog import City
+from fleet.models.vehicles import Vehicle
+
+
+class OpsAlertKind(models.TextChoices):
+    TIPPED_OVER = "tipped_over"
+    TAMPER = "tamper"
+    NO_RIDE_ZONE = "no_ride_zone", "Entered a no-ride zone on a trip"
+
+
+class OpsAlertSeverity(models.TextChoices):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class OpsAlert(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="ops_alerts")
+    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="+", help_text="The vehicle's city")
+    kind = models.CharField(max_length=24, choices=OpsAlertKind.choices)
+    severity = models.CharField(max_length=8, choices=OpsAlertSeverity.choices, default=OpsAlertSeverity.WARNING)
+    message = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    opened_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["vehicle", "kind"], condition=Q(resolved_at__isnull=True),
+                                    name="opsalert_one_open_per_vehicle_kind"),
+        ]
+        indexes = [models.Index(fields=["city", "-opened_at"], name="opsalert_city_opened",
+                                condition=Q(resolved_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.vehicle_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class OpsTaskKind(models.TextChoices):
+    SWAP_BATTERY = "swap_battery"
+    INSPECT = "inspect"
+    RETRIEVE = "retrieve"
+    REBALANCE = "rebalance"
+
+
+class OpsTaskState(models.TextChoices):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+TASK_OPEN_STATES = (OpsTaskState.OPEN, OpsTaskState.ASSIGNED)
+
+
+class OpsTask(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="ops_tasks")
+    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="+", help_text="The vehicle's city")
+    kind = models.CharField(max_length=16, choices=OpsTaskKind.choices)
+    state = models.CharField(max_length=12, choices=OpsTaskState.choices, default=OpsTaskState.OPEN)
+    reason = models.CharField(max_length=300, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Empty when the system closed it (e.g. the battery was reported charged)",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["vehicle", "kind"], condition=Q(state__in=TASK_OPEN_STATES),
+                                    name="opstask_one_open_per_vehicle_kind"),
+            models.CheckConstraint(condition=Q(state__in=TASK_OPEN_STATES) | Q(closed_at__isnull=False),
+                                   name="opstask_closed_has_time"),
+        ]
+        indexes = [models.Index(fields=["city", "state", "-created_at"], name="opstask_city_state_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.vehicle_id} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in TASK_OPEN_STATES
