@@ -177,6 +177,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "rides-auto-end": {"task": "rides.tasks.rides_auto_end", "schedule": 60.0},
     "rides-charge-pending": {"task": "rides.tasks.rides_charge_pending", "schedule": 300.0},
     "billing-orphan-holds-void": {"task": "billing.tasks.orphan_holds_void", "schedule": 300.0},
+    "telemetry-liveness-sweep": {"task": "telemetry.tasks.liveness_sweep", "schedule": 60.0},
 }
 
 # --- Fleet (docs/fleet.md) ------------------------------------------------------------------------------
@@ -192,13 +193,61 @@ VEHICLE_GATEWAY = env_str("VEHICLE_GATEWAY", "fleet.gateway.SimulatedGateway")
 VEHICLE_GATEWAY_SIM_MODE = env_str("VEHICLE_GATEWAY_SIM_MODE", "ack")
 VEHICLE_GATEWAY_SIM_LAG_S = env_int("VEHICLE_GATEWAY_SIM_LAG_S", 0, minimum=0)
 
-# --- Channels -------------------------------------------------------------------------------------------
+# --- Telemetry pipeline: HTTP edge, Redis Streams, batch workers, history (docs/telemetry.md) -------------
+TELEMETRY_SHARDS = env_int("TELEMETRY_SHARDS", 8, minimum=1, maximum=256)
+TELEMETRY_STREAM_PREFIX = env_str("TELEMETRY_STREAM_PREFIX", "telemetry")
+TELEMETRY_QUEUE = env_str("TELEMETRY_QUEUE", "telemetry")
+TELEMETRY_BATCH_SIZE = env_int("TELEMETRY_BATCH_SIZE", 2000, minimum=1)
+TELEMETRY_DRAINERS = env_int("TELEMETRY_DRAINERS", 2, minimum=1)
+TELEMETRY_DRAIN_SECONDS = env_int("TELEMETRY_DRAIN_SECONDS", 10, minimum=1)
+TELEMETRY_RECLAIM_IDLE_S = env_int("TELEMETRY_RECLAIM_IDLE_S", 30, minimum=1)
+TELEMETRY_MAX_REQUEST_MESSAGES = env_int("TELEMETRY_MAX_REQUEST_MESSAGES", 1000, minimum=1)
+TELEMETRY_MAX_AGE_S = env_int("TELEMETRY_MAX_AGE_S", 7 * 86_400, minimum=60)
+TELEMETRY_MAX_FUTURE_S = env_int("TELEMETRY_MAX_FUTURE_S", 300, minimum=0)
+TELEMETRY_PARTITIONS_AHEAD_DAYS = env_int("TELEMETRY_PARTITIONS_AHEAD_DAYS", 3, minimum=1)
+TELEMETRY_RETENTION_DAYS = env_int("TELEMETRY_RETENTION_DAYS", 90, minimum=1)
+CELERY_TASK_ROUTES = {"telemetry.tasks.*": {"queue": TELEMETRY_QUEUE}}
+CELERY_BEAT_SCHEDULE |= {
+    "telemetry-drain-kick": {"task": "telemetry.tasks.drain_kick", "schedule": 5.0},
+    "telemetry-reclaim": {"task": "telemetry.tasks.reclaim", "schedule": 30.0},
+    "telemetry-partitions": {"task": "telemetry.tasks.partitions_ensure", "schedule": 3600.0},
+}
+
+# --- Telemetry: MQTT bridge, command gateway, liveness (docs/telemetry-mqtt.md) --------------------------
+MQTT_URL = env_str("MQTT_URL", "mqtt://127.0.0.1:1883")
+MQTT_TOPIC_PREFIX = env_str("MQTT_TOPIC_PREFIX", "")
+MQTT_CLIENT_ID = env_str("MQTT_CLIENT_ID", "freewheel-telemetry-bridge")
+MQTT_SHARED_GROUP = env_str("MQTT_SHARED_GROUP", "")
+MQTT_AUTH_CACHE_S = env_int("MQTT_AUTH_CACHE_S", 10, minimum=0, maximum=300)
+MQTT_BATCH_MAX = env_int("MQTT_BATCH_MAX", 2000, minimum=1)
+MQTT_BATCH_WAIT_MS = env_int("MQTT_BATCH_WAIT_MS", 20, minimum=1)
+TELEMETRY_COMMS_LOST_S = env_int("TELEMETRY_COMMS_LOST_S", 600, minimum=30)
+TELEMETRY_MISSING_AFTER_S = env_int("TELEMETRY_MISSING_AFTER_S", 86_400, minimum=60)
+TELEMETRY_MISSING_AFTER_S_BY_CITY = env_list("TELEMETRY_MISSING_AFTER_S_BY_CITY", [])
+TELEMETRY_LIVENESS_BATCH = env_int("TELEMETRY_LIVENESS_BATCH", 2000, minimum=1)
+
+# --- Channels and live pushes (docs/live.md) --------------------------------------------------------------
+_CHANNEL_LAYER_BACKENDS = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",  # measured faster for this traffic (docs/live.md)
+    "core": "channels_redis.core.RedisChannelLayer",
+}
+CHANNEL_LAYER_BACKEND = env_str("CHANNEL_LAYER_BACKEND", "pubsub")
+if CHANNEL_LAYER_BACKEND not in _CHANNEL_LAYER_BACKENDS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CHANNEL_LAYER_BACKEND must be one of {sorted(_CHANNEL_LAYER_BACKENDS)}")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": _CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER_BACKEND],
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "freewheel")},
     }
 }
+LIVE_FLEET_INTERVAL_MS = env_int("LIVE_FLEET_INTERVAL_MS", 1000, minimum=50)
+LIVE_RIDE_INTERVAL_MS = env_int("LIVE_RIDE_INTERVAL_MS", 1000, minimum=0)
+LIVE_HEARTBEAT_S = env_int("LIVE_HEARTBEAT_S", 20, minimum=1)
+LIVE_PONG_TIMEOUT_S = env_int("LIVE_PONG_TIMEOUT_S", 20, minimum=1)
+LIVE_SEND_BUFFER_KB = env_int("LIVE_SEND_BUFFER_KB", 512, minimum=16)
+LIVE_TICKET_TTL_S = env_int("LIVE_TICKET_TTL_S", 30, minimum=5, maximum=300)
 
 # --- Security when not in DEBUG ---------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None

@@ -3,9 +3,10 @@
 Pure data and functions, no I/O. ``TRANSITIONS`` is the micromobility state-transition table of MDS 2.0
 (modes/micromobility.md, "Vehicle State Events"), with MDS 1.x ``unknown`` split into the two 2.0 states it
 became: ``non_contactable`` (entered with ``comms_lost``, left with ``comms_restored``) and ``missing``
-(entered with ``not_located``, left with ``located``). Two documented extensions for operations:
-``unspecified`` may relabel a ``non_operational`` vehicle (e.g. low battery -> maintenance), and
-``decommissioned`` may retire a vehicle that is already ``removed`` (retiring it from the workshop).
+(entered with ``not_located``, left with ``located``). Three documented extensions for operations:
+``unspecified`` may relabel a ``non_operational`` vehicle (e.g. low battery -> maintenance),
+``decommissioned`` may retire a vehicle that is already ``removed`` (retiring it from the workshop), and
+``not_located`` may take a ``non_contactable`` vehicle to ``missing`` (silent past the city's limit: telemetry).
 
 Internal statuses are finer than MDS states (five of them are MDS ``removed``); ``STATUS_MDS_STATE`` maps each
 to exactly one MDS state, so feeds are derived without guesswork.
@@ -126,6 +127,8 @@ _TABLE: list[tuple[str, Sequence[str], Sequence[str]]] = [
     ("decommissioned", [*_PICK_UP_FROM, *_LOST, S.REMOVED], [S.REMOVED]),
     ("comms_lost", _ON_STREET, [S.NON_CONTACTABLE]),
     ("not_located", _ON_STREET, [S.MISSING]),
+    # A vehicle already out of contact whose silence passes the city's limit (telemetry liveness sweep).
+    ("not_located", [S.NON_CONTACTABLE], [S.MISSING]),
     ("comms_restored", _LOST, _RESTORABLE),
     ("located", _LOST, _RESTORABLE),
     ("unspecified", [S.NON_OPERATIONAL, *_LOST], [S.AVAILABLE]),
