@@ -2,4 +2,6 @@
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from live.routing import websocket_urlpatterns as live_patterns
+
+websocket_urlpatterns: list[Any] = [*live_patterns]

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("billing.urls")),
     path("", include("rides.urls")),
     path("", include("telemetry.urls")),
+    path("", include("live.urls")),
 ]
 
 urlpatterns = [

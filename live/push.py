@@ -10,16 +10,50 @@ Groups: ``ride.<ride_id>`` (the rider's ride socket), ``fleet.<city_id>`` (ops f
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+
+def _json_safe(message: dict[str, Any]) -> dict[str, Any]:
+    # UUIDs, datetimes and Decimals become strings here, once, instead of failing later in msgpack or in a
+    # consumer's json.dumps, where nobody would see the error.
+    return json.loads(json.dumps(message, cls=DjangoJSONEncoder))  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=8)
+def _publisher(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
+def _publish_sync(layer: Any, group: str, message: dict[str, Any]) -> bool:
+    """The pub/sub layer's ``group_send`` is one PUBLISH: do it with a pooled sync client.
+
+    ``async_to_sync(group_send)`` from a sync process (web request, Celery task) builds a new event loop and
+    with it a new Redis connection per call; this keeps one connection pool per process. Same channel name and
+    serialisation as ``RedisPubSubLoopLayer.group_send``, so any Daphne process receives it.
+    """
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return False
+    hosts = layer._kwargs.get("hosts") or []
+    if len(hosts) != 1 or not isinstance(hosts[0], str):
+        return False  # sharded or dict-configured: let the layer pick the shard
+    prefix = layer._kwargs.get("prefix", "asgi")
+    _publisher(hosts[0]).publish(f"{prefix}__group__{group}", layer.serialize(message))
+    return True
 
 
 def _send(group: str, message: dict[str, Any]) -> None:
@@ -27,7 +61,10 @@ def _send(group: str, message: dict[str, Any]) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        message = _json_safe(message)
+        message["sent_at"] = time.time()  # push latency is measured from here to the socket (docs/live.md)
+        if not _publish_sync(layer, group, message):
+            async_to_sync(layer.group_send)(group, message)
     except Exception:  # noqa: BLE001 - a push must never undo committed work
         logger.exception("live push to %s failed", group)
 

@@ -1,0 +1,359 @@
+"""The WebSocket edge: ``/ws/v1/rides/<id>``, ``/ws/v1/fleet?city=<id>[&bbox=...]``, ``/ws/v1/me``.
+
+Protocol (docs/live.md): every server message is ``{"type", "seq", "data"}``; the first one after a
+(re)connect is a ``snapshot``; ``ping``/``pong`` both ways; a client reconnecting with ``?last_seq=N`` continues
+at ``N+1`` with a fresh snapshot instead of the gap. Handshakes are refused (HTTP 403) for anonymous callers,
+foreign rides, missing permissions and malformed queries alike, so a refusal reveals nothing.
+
+Close codes: 4001 token expired, 4008 client too slow / unresponsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from core.errors import DomainError
+from live import auth, selectors
+from live.state import TELEMETRY_FIELDS, RideLive
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TOKEN_EXPIRED = 4001
+CLOSE_TOO_SLOW = 4008
+# Ride events sent at once, never coalesced; a pending coalesced ride.updated is flushed before them.
+RIDE_IMMEDIATE = ("ride.ended", "ride.command", "ride.zone_warning")
+
+
+class Refused(Exception):
+    """The handshake is refused (HTTP 403)."""
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """Sequence numbers, heartbeats, flow control and token expiry; subclasses subscribe and snapshot.
+
+    Flow control: the server counts the bytes it has sent since the last ``ping`` the client answered. A ping
+    goes out every ``LIVE_HEARTBEAT_S`` and whenever half of ``LIVE_SEND_BUFFER_KB`` is unacknowledged; a
+    client that leaves more than the buffer unacknowledged, or a ping unanswered for ``LIVE_PONG_TIMEOUT_S``,
+    is closed with 4008. That bounds what a slow reader can pile up in server memory.
+    """
+
+    stream = "live"
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        self.seq = 0
+        self.sent_bytes = self.acked_bytes = self.ping_bytes = 0
+        self.buffer_limit = settings.LIVE_SEND_BUFFER_KB * 1024
+        self.pings: dict[int, tuple[int, float]] = {}  # ping seq -> (sent_bytes after it, monotonic time)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.coalescers: list[Coalescer] = []
+        self.closed = False
+        self.groups: list[str] = []
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        try:
+            self.seq = max(0, int(query.get("last_seq", ["0"])[0]))
+            snapshot = await self.subscribe(user, query)
+        except (Refused, DomainError, ValueError):
+            await self.close()  # before accept: HTTP 403
+            return
+        for group in self.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        subprotocol = auth.SUBPROTOCOL if auth.SUBPROTOCOL in self.scope.get("subprotocols", []) else None
+        await self.accept(subprotocol)
+        # Snapshot after joining the groups: nothing pushed in between is lost (it may overlap the snapshot).
+        snapshot = await self.refresh_snapshot(snapshot)
+        await self.emit("snapshot", resumed="last_seq" in query)
+        self.buffer_limit += self.sent_bytes  # a big fleet snapshot is not held against the client
+        self.tasks.append(asyncio.create_task(self._heartbeat()))
+        self._arm_expiry(float(self.scope.get("auth_expires_at") or 0))
+
+    async def subscribe(self, user: Any, query: dict[str, list[str]]) -> Any:
+        """Check access, set ``self.groups``, return what ``snapshot_json`` needs. Raise ``Refused`` to refuse."""
+        raise NotImplementedError
+
+    async def refresh_snapshot(self, snapshot: Any) -> Any:
+        return snapshot
+
+    async def snapshot_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels' dispatch closes stale DB connections (a thread hop) before every message; these handlers
+        # reach the database only through database_sync_to_async, which does that itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def emit(self, kind: str, data: Any = None, **extra: Any) -> None:
+        """Send one message with the next sequence number (``snapshot`` data is built here)."""
+        if self.closed:
+            return
+        if kind == "snapshot":
+            data = await self.snapshot_json()
+        self.seq += 1
+        body = {"type": kind, "seq": self.seq, **extra}
+        if data is not None:
+            body["data"] = data
+        text = json.dumps(body, separators=(",", ":"))
+        self.sent_bytes += len(text)
+        if self.sent_bytes - self.acked_bytes > self.buffer_limit:
+            await self.drop(CLOSE_TOO_SLOW, "too slow")
+            return
+        await self.send(text_data=text)
+        if kind != "ping" and self.sent_bytes - self.ping_bytes > self.buffer_limit // 2:
+            await self.ping()
+
+    async def ping(self) -> None:
+        self.ping_bytes = self.sent_bytes
+        await self.emit("ping")
+        self.pings[self.seq] = (self.sent_bytes, time.monotonic())
+
+    async def drop(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.close(code=code, reason=reason)
+
+    async def _heartbeat(self) -> None:
+        while not self.closed:
+            await asyncio.sleep(settings.LIVE_HEARTBEAT_S)
+            if self.pings and time.monotonic() - min(t for _, t in self.pings.values()) > settings.LIVE_PONG_TIMEOUT_S:
+                await self.drop(CLOSE_TOO_SLOW, "no pong")
+                return
+            await self.ping()
+
+    def _arm_expiry(self, expires_at: float) -> None:
+        for task in [t for t in self.tasks if t.get_name() == "expiry"]:
+            task.cancel()
+            self.tasks.remove(task)
+
+        async def expire() -> None:
+            await asyncio.sleep(max(0.0, expires_at - time.time()))
+            await self.drop(CLOSE_TOKEN_EXPIRED, "token expired")
+
+        self.tasks.append(asyncio.create_task(expire(), name="expiry"))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.get("type")
+        if kind == "pong" and isinstance(message.get("seq"), int):
+            acked = [s for s in self.pings if s <= message["seq"]]
+            if acked:
+                self.acked_bytes = max(self.acked_bytes, self.pings[max(acked)][0])
+                for s in acked:
+                    del self.pings[s]
+        elif kind == "ping":
+            await self.emit("pong")
+        elif kind == "auth" and isinstance(message.get("token"), str):
+            await self._reauth(message["token"])
+
+    async def _reauth(self, token: str) -> None:
+        """A fresh access token of the same user extends the socket past the old token's expiry."""
+        found = await database_sync_to_async(auth.user_for_token)(token)
+        if found is None or found[0].pk != self.scope["user"].pk:
+            await self.emit("auth.refused")
+            return
+        self._arm_expiry(found[1])
+        await self.emit("auth.ok", {"expires_at": found[1]})
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self.closed = True
+        for task in self.tasks:
+            task.cancel()
+        for coalescer in self.coalescers:
+            coalescer.cancel()
+        for group in self.groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        raise StopConsumer()
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        """A push from ``live.push.to_ride / to_fleet / to_user``."""
+        await self.emit(message["event"], message.get("payload"))
+
+    async def live_positions(self, message: dict[str, Any]) -> None:
+        """``live.push.fleet_positions``; only fleet sockets subscribe to the groups that carry it."""
+
+
+class Coalescer:
+    """Leading-edge throttle: the first call after a quiet interval sends at once, later ones wait for the
+    interval to pass and go out together. ``flush`` (an async callable) sends whatever is pending."""
+
+    def __init__(self, owner: LiveConsumer, interval_s: float, flush: Any) -> None:
+        self.interval_s, self.flush = interval_s, flush
+        self.last = 0.0
+        self.task: asyncio.Task[None] | None = None
+        owner.coalescers.append(self)
+
+    async def kick(self) -> None:
+        if self.task is not None:
+            return
+        wait = self.last + self.interval_s - time.monotonic()
+        if wait <= 0:
+            await self.send_now()
+            return
+        self.task = asyncio.create_task(self._later(wait))
+
+    async def _later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self.task = None
+        await self.send_now()
+
+    async def send_now(self) -> None:
+        self.last = time.monotonic()
+        await self.flush()
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+class RideConsumer(LiveConsumer):
+    """``/ws/v1/rides/<ride_id>``: the ride's own rider only."""
+
+    stream = "ride"
+
+    async def subscribe(self, user: Any, query: dict[str, list[str]]) -> Any:
+        self.ride_id = uuid.UUID(str(self.scope["url_route"]["kwargs"]["ride_id"]))
+        self.user = user
+        self.ride: RideLive = await database_sync_to_async(selectors.ride_live_get)(rider=user, ride_id=self.ride_id)
+        self.groups = [f"ride.{self.ride_id}"]
+        self.pending = False
+        self.coalescer = Coalescer(self, settings.LIVE_RIDE_INTERVAL_MS / 1000, self._flush)
+        return self.ride
+
+    async def refresh_snapshot(self, snapshot: Any) -> Any:
+        await self._reload()
+        return self.ride
+
+    async def _reload(self) -> None:
+        self.ride = await database_sync_to_async(selectors.ride_live_get)(rider=self.user, ride_id=self.ride_id)
+
+    async def snapshot_json(self) -> dict[str, Any]:
+        return self.ride.to_json()
+
+    async def _flush(self) -> None:
+        if self.pending:
+            self.pending = False
+            await self.emit("ride.updated", self.ride.to_json())
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        event, payload = message["event"], message.get("payload") or {}
+        if event == "ride.updated":
+            if any(name not in TELEMETRY_FIELDS for name in payload):
+                # A state change from the rides services: the database is the truth; never held back.
+                await self._reload()
+                self.pending = True
+                await self.coalescer.send_now()
+                return
+            self.ride.apply_telemetry(payload)
+            self.pending = True
+            await self.coalescer.kick()
+            return
+        await self._flush()  # keep the order: a position seen before the warning/command/end goes first
+        if event in ("ride.ended", "ride.command"):
+            await self._reload()
+        data = dict(payload)
+        if event == "ride.ended":
+            data.setdefault("ride", self.ride.to_json())
+        await self.emit(event, data)
+
+
+class FleetConsumer(LiveConsumer):
+    """``/ws/v1/fleet?city=<id>[&bbox=minlon,minlat,maxlon,maxlat]``: staff with the fleet read permission.
+
+    Positions are coalesced: at most one update per vehicle per ``LIVE_FLEET_INTERVAL_MS``, sent together in
+    one ``fleet.positions`` message. A vehicle that leaves the box is sent once as ``{"id", "removed": true}``.
+    """
+
+    stream = "fleet"
+
+    async def subscribe(self, user: Any, query: dict[str, list[str]]) -> Any:
+        self.city_id = uuid.UUID(query["city"][0]) if "city" in query else None
+        if self.city_id is None:
+            raise Refused()
+        self.bbox = _parse_bbox(query["bbox"][0]) if "bbox" in query else None
+        if not await database_sync_to_async(selectors.fleet_may_watch)(user=user, city_id=self.city_id):
+            raise Refused()
+        self.groups = [f"fleet.{self.city_id}"]
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.visible: set[str] = set()
+        self.coalescer = Coalescer(self, settings.LIVE_FLEET_INTERVAL_MS / 1000, self._flush)
+        return None
+
+    async def snapshot_json(self) -> dict[str, Any]:
+        vehicles = await database_sync_to_async(selectors.fleet_snapshot)(city_id=self.city_id, bbox=self.bbox)
+        self.visible = {v["id"] for v in vehicles}
+        self.pending.clear()
+        return {"city": str(self.city_id), "bbox": self.bbox, "vehicles": vehicles}
+
+    def _inside(self, vehicle: dict[str, Any]) -> bool:
+        if self.bbox is None:
+            return True
+        lon, lat = vehicle.get("lon"), vehicle.get("lat")
+        if lon is None or lat is None:
+            return False
+        return self.bbox[0] <= lon <= self.bbox[2] and self.bbox[1] <= lat <= self.bbox[3]
+
+    async def live_positions(self, message: dict[str, Any]) -> None:
+        changed = False
+        for vehicle in message["vehicles"]:
+            vid = vehicle["id"]
+            if self._inside(vehicle):
+                self.pending[vid] = vehicle
+                self.visible.add(vid)
+                changed = True
+            elif vid in self.visible:
+                self.visible.discard(vid)
+                self.pending[vid] = {"id": vid, "removed": True}
+                changed = True
+        if changed:
+            await self.coalescer.kick()
+
+    async def _flush(self) -> None:
+        if self.pending:
+            vehicles, self.pending = list(self.pending.values()), {}
+            await self.emit("fleet.positions", {"vehicles": vehicles})
+
+
+class MeConsumer(LiveConsumer):
+    """``/ws/v1/me``: the signed-in user's notifications (``live.push.to_user``)."""
+
+    stream = "me"
+
+    async def subscribe(self, user: Any, query: dict[str, list[str]]) -> Any:
+        self.user_id = str(user.pk)
+        self.groups = [f"user.{self.user_id}"]
+        return None
+
+    async def snapshot_json(self) -> dict[str, Any]:
+        return {"user_id": self.user_id}
+
+
+def _parse_bbox(raw: str) -> tuple[float, float, float, float]:
+    parts = [float(p) for p in raw.split(",")]
+    if len(parts) != 4:
+        raise ValueError("bbox needs 4 numbers")
+    min_lon, min_lat, max_lon, max_lat = parts
+    if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
+        raise ValueError("bbox out of range")
+    return min_lon, min_lat, max_lon, max_lat

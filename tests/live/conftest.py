@@ -1,0 +1,76 @@
+"""Live fixtures: the rides fixtures (city, scooter tariff, vehicle), socket helpers, fleet staff."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Group
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts import roles
+from tests.accounts.factories import UserFactory
+from tests.rides.conftest import (  # noqa: F401 - fixtures
+    _fresh_geofence_cache,
+    _media_in_tmp,
+    card_rider,
+    city,
+    scooter,
+    vehicle,
+)
+
+
+def token(user: Any, seconds: int | None = None) -> str:
+    access = AccessToken.for_user(user)
+    if seconds is not None:
+        access.set_exp(lifetime=timedelta(seconds=seconds))
+    return str(access)
+
+
+def bearer(user: Any, seconds: int | None = None) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", f"Bearer {token(user, seconds)}".encode())]
+
+
+def communicator(path: str, headers: list[tuple[bytes, bytes]] | None = None,
+                 subprotocols: list[str] | None = None) -> WebsocketCommunicator:
+    from config.asgi import application
+
+    return WebsocketCommunicator(application, path, headers=headers or [], subprotocols=subprotocols)
+
+
+async def receive(comm: WebsocketCommunicator, timeout: float = 3) -> dict[str, Any]:
+    """The next server message that is not a ping."""
+    while True:
+        message = json.loads(await comm.receive_from(timeout=timeout))
+        if message["type"] != "ping":
+            return message  # type: ignore[no-any-return]
+
+
+async def nothing_more(comm: WebsocketCommunicator, timeout: float = 0.5) -> bool:
+    """No message within ``timeout`` (``receive_nothing``: a timed-out receive would cancel the app)."""
+    return bool(await comm.receive_nothing(timeout=timeout))
+
+
+def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    """Run an async test body from a sync test (no pytest-asyncio here); ORM calls inside
+    ``database_sync_to_async`` then run on this thread, against the test database."""
+    return async_to_sync(coro_fn)()
+
+
+@pytest.fixture(autouse=True)
+def _live_settings(settings: Any) -> None:
+    settings.LIVE_HEARTBEAT_S = 30
+    settings.LIVE_RIDE_INTERVAL_MS = 200
+    settings.LIVE_FLEET_INTERVAL_MS = 300
+
+
+@pytest.fixture
+def fleet_staff(db: Any) -> Any:
+    user = UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get(name=roles.SUPPORT_AGENT))
+    return user
