@@ -1,0 +1,339 @@
+"""The MQTT edge: the bridge that feeds vehicle messages into the pipeline, and the command gateway.
+
+Topics (``MQTT_TOPIC_PREFIX`` in front of each, empty by default; ``<vehicle>`` is the sticker code or the UUID)::
+
+    vehicles/<vehicle>/telemetry   vehicle -> platform   telemetry messages (QoS 1)
+    vehicles/<vehicle>/ack         vehicle -> platform   command acknowledgements (messages with ``ack``)
+    vehicles/<vehicle>/errors      platform -> vehicle   why messages were refused (QoS 0)
+    vehicles/<vehicle>/commands    platform -> vehicle   commands (QoS 1), from ``MqttGateway``
+
+The payload of telemetry and ack topics is an envelope, JSON or MessagePack::
+
+    {"secret": "<the vehicle's IoT secret>", "messages": [<wire message>, ...]}
+    {"secret": "...", "seq": 1, "ts": ..., ...}          (one message: the envelope is the message)
+
+The bridge authenticates the topic's vehicle with that secret (``fleet.selectors.vehicle_authenticate``; so a
+unit cannot publish as another), then hands the messages to ``telemetry.ingest.ingest`` exactly as the HTTP edge
+does. It takes MQTT messages in batches (``MQTT_BATCH_MAX`` or ``MQTT_BATCH_WAIT_MS``), merges the messages of one
+vehicle into one ``ingest`` call and keeps each vehicle's authentication for ``MQTT_AUTH_CACHE_S`` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import ssl
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import msgpack
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from paho.mqtt import client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from fleet import selectors as fleet_selectors
+from fleet.gateway import GatewayError, OutboundCommand
+from telemetry import ingest
+
+logger = logging.getLogger(__name__)
+
+INBOUND = ("telemetry", "ack")
+MAX_PAYLOAD = 256 * 1024
+
+
+# --- connection -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Broker:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+
+def broker(url: str | None = None) -> Broker:
+    """``MQTT_URL``: ``mqtt://[user:password@]host[:1883]`` or ``mqtts://...[:8883]`` (TLS, system CAs)."""
+    raw = url or settings.MQTT_URL
+    parts = urlsplit(raw)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ImproperlyConfigured(f"MQTT_URL must be mqtt://host[:port] or mqtts://host[:port], got {raw!r}")
+    tls = parts.scheme == "mqtts"
+    return Broker(parts.hostname, parts.port or (8883 if tls else 1883),
+                  unquote(parts.username) if parts.username else None,
+                  unquote(parts.password) if parts.password else None, tls)
+
+
+def topic(vehicle: str, kind: str, *, prefix: str | None = None) -> str:
+    return f"{settings.MQTT_TOPIC_PREFIX if prefix is None else prefix}vehicles/{vehicle}/{kind}"
+
+
+def make_client(client_id: str, *, clean_session: bool = True, url: str | None = None) -> mqtt.Client:
+    """A paho client (MQTT 3.1.1) with credentials/TLS from ``MQTT_URL`` and reconnects backing off 1 s -> 60 s."""
+    target = broker(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
+                         protocol=mqtt.MQTTv311)
+    if target.username:
+        client.username_pw_set(target.username, target.password)
+    if target.tls:
+        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+    client.reconnect_delay_set(min_delay=1, max_delay=60)
+    client.max_queued_messages_set(0)  # unbounded: QoS 1 publishes wait for the broker, none is dropped here
+    client.user_data_set(target)
+    return client
+
+
+def connect(client: mqtt.Client, *, timeout: float = 10.0) -> None:
+    """Connect in the background (``loop_start`` retries with backoff); wait up to ``timeout`` for the CONNACK."""
+    target: Broker = client.user_data_get()
+    client.connect_async(target.host, target.port, keepalive=30)
+    client.loop_start()
+    deadline = time.monotonic() + timeout
+    while not client.is_connected():
+        if time.monotonic() > deadline:
+            client.loop_stop()
+            raise GatewayError(f"MQTT broker {target.host}:{target.port} not reachable")
+        time.sleep(0.01)
+
+
+# --- envelope ---------------------------------------------------------------------------------------------
+
+
+class EnvelopeInvalid(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def decode(payload: bytes) -> tuple[str, list[object]]:
+    """(secret, messages) of an envelope; ``EnvelopeInvalid`` when it cannot be read."""
+    if len(payload) > MAX_PAYLOAD:
+        raise EnvelopeInvalid("payload_too_large", f"at most {MAX_PAYLOAD} bytes per MQTT message")
+    try:
+        body = json.loads(payload) if payload[:1] in b"{ \t\r\n" else msgpack.unpackb(payload, raw=False)
+    except (ValueError, msgpack.UnpackException):
+        raise EnvelopeInvalid("malformed", "the payload is neither JSON nor MessagePack") from None
+    if not isinstance(body, dict):
+        raise EnvelopeInvalid("malformed", "the payload must be an object")
+    secret = body.pop("secret", None)
+    if not isinstance(secret, str) or not secret:
+        raise EnvelopeInvalid("invalid_credentials", "secret is required")
+    messages = body.get("messages", [body])
+    if not isinstance(messages, list):
+        raise EnvelopeInvalid("malformed", "messages must be a list")
+    return secret, messages
+
+
+# --- bridge -----------------------------------------------------------------------------------------------
+
+
+class AuthCache:
+    """``vehicle_authenticate`` answers per (topic vehicle, secret) for ``ttl`` seconds (refusals too, so a unit
+    with a wrong secret does not cost a Redis read per message). A rotated secret stops working within ``ttl``."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str], tuple[float, fleet_selectors.VehicleIdentity | None]] = {}
+
+    def get(self, vehicle: str, secret: str) -> fleet_selectors.VehicleIdentity | None:
+        now = time.monotonic()
+        cached = self._entries.get((vehicle, secret))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        identity = fleet_selectors.vehicle_authenticate(vehicle, secret)
+        if self.ttl > 0:
+            if len(self._entries) > 200_000:
+                self._entries.clear()
+            self._entries[(vehicle, secret)] = (now + self.ttl, identity)
+        return identity
+
+
+@dataclass(slots=True)
+class _Group:
+    identity: fleet_selectors.VehicleIdentity
+    received_at: float
+    payloads: list[object]
+
+
+class Bridge:
+    """Subscribes to the vehicles' topics and feeds ``ingest``. ``start()``, then ``run(stop_event)`` in the
+    calling thread; paho's network thread only queues the messages, batches are processed by ``run``."""
+
+    def __init__(self, *, client_id: str, clean_session: bool = False, prefix: str | None = None,
+                 shared_group: str | None = None, batch_max: int | None = None, batch_wait_ms: int | None = None,
+                 auth_cache_s: float | None = None, url: str | None = None) -> None:
+        self.prefix = settings.MQTT_TOPIC_PREFIX if prefix is None else prefix
+        group = settings.MQTT_SHARED_GROUP if shared_group is None else shared_group
+        self.filters = [(f"$share/{group}/" if group else "") + topic("+", kind, prefix=self.prefix)
+                        for kind in INBOUND]
+        self.batch_max = batch_max or settings.MQTT_BATCH_MAX
+        self.batch_wait = (batch_wait_ms or settings.MQTT_BATCH_WAIT_MS) / 1000
+        self.auth = AuthCache(settings.MQTT_AUTH_CACHE_S if auth_cache_s is None else auth_cache_s)
+        self.stats: Counter[str] = Counter()
+        self.subscribed = threading.Event()
+        self._inbox: queue.SimpleQueue[tuple[str, bytes, float]] = queue.SimpleQueue()
+        self.client = make_client(client_id, clean_session=clean_session, url=url)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # paho's network thread ------------------------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            logger.error("mqtt bridge: broker refused the connection: %s", reason)
+            return
+        logger.info("mqtt bridge: connected, subscribing to %s", ", ".join(self.filters))
+        client.subscribe([(f, 1) for f in self.filters])  # again after every reconnect (clean sessions lose them)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        self.subscribed.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self.subscribed.clear()
+        if reason.is_failure:
+            logger.warning("mqtt bridge: disconnected (%s), reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put((message.topic, bytes(message.payload), time.time()))
+
+    # the processing thread ------------------------------------------------------------------------------
+
+    def start(self, *, timeout: float = 10.0) -> None:
+        try:
+            connect(self.client, timeout=timeout)
+        except GatewayError:
+            logger.warning("mqtt bridge: broker not reachable yet, retrying in the background")
+        self.client.loop_start()
+
+    def run(self, stop: threading.Event) -> None:
+        """Process batches until ``stop`` is set; then disconnect and process what was already received."""
+        while not stop.is_set():
+            self.poll(timeout=0.5)
+        self.client.disconnect()
+        self.client.loop_stop()
+        while batch := self._next_batch(timeout=0):
+            self.process(batch)
+        logger.info("mqtt bridge: stopped; %s", dict(self.stats))
+
+    def poll(self, *, timeout: float) -> Counter[str]:
+        """Process one batch (waiting up to ``timeout`` for its first message); returns its counters."""
+        batch = self._next_batch(timeout=timeout)
+        return self.process(batch) if batch else Counter()
+
+    def _next_batch(self, *, timeout: float) -> list[tuple[str, bytes, float]]:
+        try:
+            batch = [self._inbox.get(timeout=timeout) if timeout else self._inbox.get_nowait()]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.batch_wait
+        while len(batch) < self.batch_max:
+            try:
+                batch.append(self._inbox.get_nowait())
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.001)
+        return batch
+
+    def _vehicle_of(self, name: str) -> str | None:
+        parts = name[len(self.prefix):].split("/") if name.startswith(self.prefix) else []
+        if len(parts) != 3 or parts[0] != "vehicles" or parts[2] not in INBOUND or not parts[1]:
+            return None
+        return parts[1]
+
+    def process(self, batch: list[tuple[str, bytes, float]]) -> Counter[str]:
+        """Authenticate, merge per vehicle, ingest, report refusals; returns this batch's counters."""
+        counts: Counter[str] = Counter(mqtt_messages=len(batch))
+        groups: dict[uuid.UUID, tuple[str, _Group]] = {}
+        for name, payload, received_at in batch:
+            vehicle = self._vehicle_of(name)
+            if vehicle is None:
+                counts["bad_topic"] += 1
+                continue
+            try:
+                secret, messages = decode(payload)
+                identity = self.auth.get(vehicle, secret)
+                if identity is None:
+                    raise EnvelopeInvalid("invalid_credentials", "unknown vehicle or wrong secret")
+            except EnvelopeInvalid as exc:
+                counts[exc.code] += 1
+                ingest.count_rejected(exc.code)
+                self._reply(vehicle, {"code": exc.code, "message": exc.message})
+                continue
+            entry = groups.setdefault(identity.id, (vehicle, _Group(identity, received_at, [])))
+            entry[1].payloads.extend(messages)
+        for vehicle, group in groups.values():
+            self._ingest(vehicle, group, counts)
+        self.stats.update(counts)
+        return counts
+
+    def _ingest(self, vehicle: str, group: _Group, counts: Counter[str]) -> None:
+        result = ingest.ingest(group.identity.id, group.payloads,
+                               received_at=datetime.fromtimestamp(group.received_at, UTC))
+        counts["accepted"] += result.accepted
+        counts["rejected"] += len(result.errors)
+        if result.errors:
+            errors = [{"seq": _seq(group.payloads[int(str(e["index"]))]), "code": e["code"], "message": e["message"]}
+                      for e in result.errors]
+            self._reply(vehicle, {"code": "validation_failed", "message": f"{len(errors)} message(s) refused",
+                                  "errors": errors})
+
+    def _reply(self, vehicle: str, body: dict[str, object]) -> None:
+        self.client.publish(topic(vehicle, "errors", prefix=self.prefix), json.dumps(body), qos=0)
+
+
+def _seq(payload: object) -> object:
+    return payload.get("seq") if isinstance(payload, dict) else None
+
+
+# --- command gateway --------------------------------------------------------------------------------------
+
+
+def command_payload(message: OutboundCommand) -> bytes:
+    return json.dumps({
+        "command_id": str(message.command_id), "correlation_id": str(message.correlation_id),
+        "kind": message.kind, "params": message.params, "expires_at": message.expires_at.isoformat(),
+    }).encode()
+
+
+class MqttGateway:
+    """``fleet.gateway.VehicleGateway`` over MQTT (``VEHICLE_GATEWAY=telemetry.mqtt.MqttGateway``): publishes the
+    command with QoS 1 to ``vehicles/<code>/commands`` and waits for the broker to take it (``GatewayError`` if it
+    does not: the send is retried). The unit answers on ``vehicles/<code>/ack``; the pipeline closes the command.
+    One connection per process, opened on first use (after a fork too)."""
+
+    connect_timeout = 5.0
+    _lock = threading.Lock()
+    _client: mqtt.Client | None = None
+    _pid = 0
+
+    @classmethod
+    def _publisher(cls) -> mqtt.Client:
+        with cls._lock:
+            if cls._client is None or cls._pid != os.getpid():
+                client = make_client(f"freewheel-gateway-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+                connect(client, timeout=cls.connect_timeout)
+                cls._client, cls._pid = client, os.getpid()
+            return cls._client
+
+    def send(self, message: OutboundCommand) -> None:
+        code = fleet_selectors.vehicle_get(vehicle_id=message.vehicle_id).code
+        info = self._publisher().publish(topic(code, "commands"), command_payload(message), qos=1)
+        try:
+            info.wait_for_publish(timeout=5)
+        except (RuntimeError, ValueError) as exc:  # paho: not connected / queue refused
+            raise GatewayError(f"MQTT publish failed: {exc}") from exc
+        if not info.is_published():
+            raise GatewayError("MQTT broker did not confirm the command within 5 s")

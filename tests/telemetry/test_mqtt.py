@@ -1,0 +1,237 @@
+"""The MQTT bridge and command gateway against the real Mosquitto broker (MQTT_URL) and Redis streams."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+import pytest
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from fleet import services as fleet_services
+from fleet.models import CommandState
+from telemetry import mqtt, streams
+from tests.fleet.factories import VehicleFactory
+from tests.telemetry import mqtt_helpers
+from tests.telemetry.mqtt_helpers import Listener, drain, publish
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def prefix(settings: Any) -> Iterator[str]:
+    """A topic and stream prefix of this test's own (the broker and Redis are shared)."""
+    value = mqtt_helpers.unique_prefix()
+    settings.MQTT_TOPIC_PREFIX = value
+    settings.TELEMETRY_STREAM_PREFIX = value.rstrip("/")
+    yield value
+    client = streams.client()
+    keys = list(client.scan_iter(match=f"{settings.TELEMETRY_STREAM_PREFIX}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def bridge(prefix: str) -> Iterator[mqtt.Bridge]:
+    instance = mqtt.Bridge(client_id=f"test-bridge-{uuid.uuid4().hex[:8]}", clean_session=True, auth_cache_s=0,
+                           batch_wait_ms=5)
+    instance.start()
+    assert instance.subscribed.wait(5)
+    yield instance
+    instance.client.disconnect()
+    instance.client.loop_stop()
+
+
+@pytest.fixture
+def pub() -> Iterator[Any]:
+    client = mqtt_helpers.publisher()
+    yield client
+    client.disconnect()
+    client.loop_stop()
+
+
+@pytest.fixture
+def vehicle() -> Any:
+    return VehicleFactory.create(code="MQ0001")
+
+
+@pytest.fixture
+def secret(vehicle: Any) -> str:
+    return fleet_services.vehicle_credential_rotate(vehicle_id=vehicle.id)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _rows(vehicle_id: uuid.UUID) -> list[list[Any]]:
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = streams.client().xrange(  # type: ignore[assignment]
+        streams.stream_key(streams.shard_of(vehicle_id)))
+    rows = []
+    for _, fields in entries:
+        packed_id, _, entry_rows = msgpack.unpackb(fields[streams.FIELD], raw=False)
+        if uuid.UUID(bytes=packed_id) == vehicle_id:  # a shard carries several vehicles
+            rows.extend(entry_rows)
+    return rows
+
+
+def test_telemetry_and_ack_reach_the_vehicles_stream(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any,
+                                                    secret: str) -> None:
+    correlation = uuid.uuid4()
+    batch = {"secret": secret, "messages": [
+        {"seq": 1, "ts": _now_ms(), "lat": 52.52, "lon": 13.40, "battery_pct": 80, "locked": True},
+        {"seq": 2, "ts": _now_ms(), "lat": 52.5201, "lon": 13.4001, "alarms": ["tipped_over"]},
+    ]}
+    publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps(batch))
+    # One message, the envelope is the message; MessagePack; addressed by the vehicle's UUID.
+    single = {"secret": secret, "seq": 3, "ts": _now_ms(), "ack": {"correlation_id": str(correlation), "ok": True}}
+    publish(pub, f"{prefix}vehicles/{vehicle.id}/ack", msgpack.packb(single))
+    totals = drain(bridge, until=2)
+    assert (totals["mqtt_messages"], totals["accepted"]) == (2, 3)
+    rows = sorted(_rows(vehicle.id))
+    assert [row[0] for row in rows] == [1, 2, 3]
+    assert rows[0][2:4] == [52.52, 13.40]
+    assert rows[1][10] == ["tipped_over"]
+    assert rows[2][11][:2] == [correlation.bytes, True]
+
+
+def test_wrong_secret_is_refused_and_told(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any,
+                                          secret: str) -> None:
+    errors = Listener(f"{prefix}vehicles/MQ0001/errors")
+    try:
+        publish(pub, f"{prefix}vehicles/MQ0001/telemetry",
+                json.dumps({"secret": "not-" + secret, "seq": 1, "ts": _now_ms()}))
+        assert drain(bridge, until=1)["invalid_credentials"] == 1
+        _, body = errors.get()
+        assert json.loads(body)["code"] == "invalid_credentials"
+    finally:
+        errors.close()
+    assert _rows(vehicle.id) == []
+    assert streams.client().hget(streams.key("rejected"), "invalid_credentials") == b"1"
+
+
+def test_a_vehicle_cannot_publish_as_another(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any,
+                                             secret: str) -> None:
+    other = VehicleFactory.create(code="MQ0002")
+    publish(pub, f"{prefix}vehicles/MQ0002/telemetry", json.dumps({"secret": secret, "seq": 1, "ts": _now_ms()}))
+    assert drain(bridge, until=1)["invalid_credentials"] == 1
+    assert _rows(other.id) == _rows(vehicle.id) == []
+
+
+def test_rotated_secret_stops_working(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any, secret: str) -> None:
+    new_secret = fleet_services.vehicle_credential_rotate(vehicle_id=vehicle.id)
+    cache.clear()  # the rotation drops the cache on commit; this test runs in a transaction
+    publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": secret, "seq": 1, "ts": _now_ms()}))
+    publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": new_secret, "seq": 2, "ts": _now_ms()}))
+    totals = drain(bridge, until=2)
+    assert (totals["invalid_credentials"], totals["accepted"]) == (1, 1)
+    assert [row[0] for row in _rows(vehicle.id)] == [2]
+
+
+def test_invalid_messages_are_reported_by_seq_and_the_good_ones_kept(bridge: mqtt.Bridge, pub: Any, prefix: str,
+                                                                      vehicle: Any, secret: str) -> None:
+    errors = Listener(f"{prefix}vehicles/MQ0001/errors")
+    try:
+        batch = {"secret": secret, "messages": [
+            {"seq": 10, "ts": _now_ms(), "lat": 52.5, "lon": 13.4},
+            {"seq": 11, "ts": _now_ms(), "lat": 200.0, "lon": 13.4},
+            {"seq": 12, "ts": _now_ms() + 3_600_000},
+        ]}
+        publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps(batch))
+        totals = drain(bridge, until=1)
+        assert (totals["accepted"], totals["rejected"]) == (1, 2)
+        _, body = errors.get()
+    finally:
+        errors.close()
+    report = json.loads(body)
+    assert report["code"] == "validation_failed"
+    assert [(e["seq"], e["code"]) for e in report["errors"]] == [(11, "out_of_range"), (12, "ts_in_future")]
+    assert [row[0] for row in _rows(vehicle.id)] == [10]
+
+
+def test_unreadable_payload_is_refused(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any) -> None:
+    errors = Listener(f"{prefix}vehicles/MQ0001/errors")
+    try:
+        publish(pub, f"{prefix}vehicles/MQ0001/telemetry", b"{not json")
+        assert drain(bridge, until=1)["malformed"] == 1
+        assert json.loads(errors.get()[1])["code"] == "malformed"
+    finally:
+        errors.close()
+
+
+def test_many_messages_of_many_vehicles_are_merged_per_vehicle(bridge: mqtt.Bridge, pub: Any, prefix: str) -> None:
+    vehicles = [VehicleFactory.create() for _ in range(5)]
+    secrets = {v.code: fleet_services.vehicle_credential_rotate(vehicle_id=v.id) for v in vehicles}
+    for seq in range(20):
+        for v in vehicles:
+            pub.publish(f"{prefix}vehicles/{v.code}/telemetry",
+                        json.dumps({"secret": secrets[v.code], "seq": seq, "ts": _now_ms()}), qos=1)
+    totals = drain(bridge, until=100)
+    assert (totals["mqtt_messages"], totals["accepted"]) == (100, 100)
+    for v in vehicles:
+        assert sorted(row[0] for row in _rows(v.id)) == list(range(20))
+
+
+def test_gateway_publishes_the_command_to_the_vehicle(settings: Any, prefix: str, vehicle: Any) -> None:
+    settings.VEHICLE_GATEWAY = "telemetry.mqtt.MqttGateway"
+    commands = Listener(f"{prefix}vehicles/+/commands")
+    try:
+        command = fleet_services.command_queue(vehicle_id=vehicle.id, kind="unlock")
+        fleet_services.command_deliver(command_id=command.id)
+        topic, body = commands.get()
+    finally:
+        commands.close()
+    assert topic == f"{prefix}vehicles/MQ0001/commands"
+    payload = json.loads(body)
+    command.refresh_from_db()
+    assert command.state == CommandState.SENT
+    assert payload == {"command_id": str(command.id), "correlation_id": str(command.correlation_id),
+                       "kind": "unlock", "params": {}, "expires_at": command.expires_at.isoformat()}
+
+
+def test_gateway_down_is_a_transient_error(settings: Any, vehicle: Any, monkeypatch: Any) -> None:
+    from fleet.gateway import GatewayError, OutboundCommand
+
+    settings.MQTT_URL = "mqtt://127.0.0.1:1"  # nothing listens there
+    monkeypatch.setattr(mqtt.MqttGateway, "_client", None)
+    monkeypatch.setattr(mqtt.MqttGateway, "connect_timeout", 0.5)
+    message = OutboundCommand(uuid.uuid4(), uuid.uuid4(), vehicle.id, vehicle.imei, "lock", timezone.now())
+    with pytest.raises(GatewayError):
+        mqtt.MqttGateway().send(message)
+
+
+def test_the_command_stops_cleanly_on_sigterm(prefix: str, vehicle: Any, secret: str, pub: Any) -> None:
+    env = dict(os.environ, MQTT_TOPIC_PREFIX=prefix, TELEMETRY_STREAM_PREFIX=prefix.rstrip("/"),
+               DATABASE_URL=_test_database_url())
+    process = subprocess.Popen([sys.executable, "manage.py", "telemetry_mqtt", "--clean-session",
+                                "--client-id", f"test-cmd-{uuid.uuid4().hex[:8]}"],
+                               cwd=django_settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": "x", "seq": 1, "ts": 1}))
+            if streams.client().hget(streams.key("rejected"), "invalid_credentials"):
+                break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output.decode()
+    assert b"stopped" in output
+
+
+def _test_database_url() -> str:
+    db = django_settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
