@@ -51,3 +51,7 @@ class OtpExpired(DomainError):
 
 class OtpAttemptsExceeded(DomainError):
     code, status, message = "otp_attempts_exceeded", 422, "Too many wrong codes; request a new one."
+
+
+class NotificationNotFound(DomainError):
+    code, status, message = "notification_not_found", 404, "No such notification."

@@ -123,3 +123,25 @@ class PhoneOtp(models.Model):
     @property
     def is_burned(self) -> bool:
         return self.attempts >= self.MAX_ATTEMPTS
+
+
+class Notification(models.Model):
+    """A message to one user (ride auto-ended, reservation expired, zone warning...), shown in the app's inbox.
+
+    Written by ``accounts.services.notify``, which also pushes it live and to the phone (``PUSH_BACKEND``).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=64, help_text="Machine-readable, e.g. ride_auto_ended")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from accounts.models import User
+from django.db.models import QuerySet
+
+from accounts.models import Notification, User
 
 
 def user_get_by_email(*, email: str) -> User | None:
@@ -18,3 +20,8 @@ def user_get_by_phone(*, phone: str) -> User | None:
 def user_roles(*, user: User) -> list[str]:
     """Names of the staff roles (Django groups) the user holds, sorted."""
     return sorted(user.groups.values_list("name", flat=True))
+
+
+def notifications_for(*, user: User) -> QuerySet[Notification]:
+    """The user's notifications (the view paginates them newest first)."""
+    return Notification.objects.filter(user=user)

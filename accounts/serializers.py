@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import selectors
-from accounts.models import User, is_placeholder_email
+from accounts.models import Notification, User, is_placeholder_email
 from accounts.phone import PhoneField
 
 
@@ -144,3 +144,9 @@ class PhoneStartIn(serializers.Serializer[Any]):
 class PhoneVerifyIn(serializers.Serializer[Any]):
     phone = PhoneField()
     code = serializers.RegexField(r"^\d{6}$", help_text="the 6-digit code from the SMS")
+
+
+class NotificationOut(serializers.ModelSerializer[Notification]):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "data", "created_at", "read_at"]

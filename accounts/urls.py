@@ -18,4 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("me", views.MeView.as_view(), name="me"),
     path("me/password", views.PasswordChangeView.as_view(), name="me-password"),
     path("me/phone/verify", views.MePhoneVerifyView.as_view(), name="me-phone-verify"),
+    path("me/notifications", views.NotificationListView.as_view(), name="me-notifications"),
+    path("me/notifications/<uuid:notification_id>/read", views.NotificationReadView.as_view(),
+         name="me-notification-read"),
 ]

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import selectors
 from accounts import serializers as s
-from accounts.models import User
-from accounts.services import auth, passwords, phone_otp, tokens, users
+from accounts.models import Notification, User
+from accounts.services import auth, notifications, passwords, phone_otp, tokens, users
 from accounts.throttles import AuthThrottle, PhoneThrottle
+from core.pagination import CursorPagination
 from core.schema import error_responses
 
 TAG = ["auth"]
@@ -242,3 +244,23 @@ class PasswordChangeView(APIView):
 def _me(request: Request) -> User:
     assert isinstance(request.user, User)  # IsAuthenticated (the default) ran before
     return request.user
+
+
+class NotificationListView(generics.ListAPIView[Notification]):
+    serializer_class = s.NotificationOut
+    pagination_class = CursorPagination
+
+    @extend_schema(tags=["me"], summary="Your notifications, newest first (cursor pagination)")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        return selectors.notifications_for(user=self.request.user)  # type: ignore[arg-type]
+
+
+class NotificationReadView(APIView):
+    @extend_schema(tags=["me"], request=None, summary="Mark one of your notifications read",
+                   responses={200: s.NotificationOut, **error_responses(**{"404": "notification_not_found"})})
+    def post(self, request: Request, notification_id: Any) -> Response:
+        found = notifications.notification_mark_read(user=_me(request), notification_id=notification_id)
+        return Response(s.NotificationOut(found).data)

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from billing import errors, fares, gbfs_pricing
 from billing.models import Tariff
-from billing.services.tariffs import tariff_snapshot
+from billing.services.tariffs import TARIFF_CACHE, tariff_snapshot
+from core import cache as core_cache
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +31,20 @@ def tariff_current(*, city_slug: str, vehicle_type_code: str) -> Tariff:
 
 
 def tariff_for_ride(*, city_id: uuid.UUID, vehicle_type_id: uuid.UUID) -> fares.TariffSnapshot:
-    """The snapshot a ride starts with (the rides app stores ``.to_json()`` on the ride)."""
-    tariff = (Tariff.objects.filter(city_id=city_id, vehicle_type_id=vehicle_type_id, is_current=True)
-              .select_related("city", "vehicle_type").first())
-    if tariff is None:
+    """The snapshot a ride starts with (the rides app stores ``.to_json()`` on the ride).
+
+    Cached in Redis (``core.cache``) until ``tariff_publish`` makes another version current: every ride start
+    and reservation reads it, and it changes a few times a year.
+    """
+    def load() -> dict[str, Any] | None:
+        tariff = (Tariff.objects.filter(city_id=city_id, vehicle_type_id=vehicle_type_id, is_current=True)
+                  .select_related("city", "vehicle_type").first())
+        return None if tariff is None else tariff_snapshot(tariff).to_json()
+
+    found = core_cache.cached(TARIFF_CACHE, f"{city_id}:{vehicle_type_id}", load)
+    if found is None:
         raise errors.TariffNotFound()
-    return tariff_snapshot(tariff)
+    return fares.TariffSnapshot.from_json(found)
 
 
 def pricing_plans_for(

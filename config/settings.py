@@ -111,6 +111,8 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MAILERS = {"default": {"BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Freewheel <no-reply@freewheel.local>")
 SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.ConsoleSmsBackend")
+# Mobile push of notifications (accounts.push): the default only logs; an FCM/APNs backend plugs in here.
+PUSH_BACKEND = env_str("PUSH_BACKEND", "accounts.push.LogPushBackend")
 PASSWORD_RESET_URL = env_str("PASSWORD_RESET_URL", "freewheel://password-reset?uid={uid}&token={token}")
 
 # --- REST API -------------------------------------------------------------------------------------------

@@ -68,6 +68,8 @@ class Reservation(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal(0))
     currency = models.CharField(max_length=3)
+    fee_charged_at = models.DateTimeField(null=True, blank=True, help_text="Fee of a cancelled/lapsed reservation "
+                                          "booked by billing (None: free, converted, or not yet)")
 
     class Meta:
         constraints = [

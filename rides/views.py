@@ -43,14 +43,14 @@ class RideStartView(APIView):
 class RidePauseView(APIView):
     @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Pause (lock) an active ride")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
-        ride = services.ride_pause(ride_id=_own(request, ride_id).id, rider=request.user)
+        ride = services.ride_pause(ride_id=ride_id, rider=request.user)  # 404 unless it is theirs
         return Response(serializers.RideOut(ride).data)
 
 
 class RideResumeView(APIView):
     @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Resume (unlock) a paused ride")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
-        ride = services.ride_resume(ride_id=_own(request, ride_id).id, rider=request.user)
+        ride = services.ride_resume(ride_id=ride_id, rider=request.user)
         return Response(serializers.RideOut(ride).data)
 
 
@@ -62,7 +62,7 @@ class RideEndView(APIView):
                    summary="End the ride: checked against the zones; 'locking' until the vehicle confirms the lock")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         data = _valid(serializers.RideEndIn, request.data)
-        ride = services.ride_end(ride_id=_own(request, ride_id).id, rider=request.user, photo=data.get("photo"))
+        ride = services.ride_end(ride_id=ride_id, rider=request.user, photo=data.get("photo"))
         return Response(serializers.RideOut(ride).data, status=status.HTTP_202_ACCEPTED)
 
 

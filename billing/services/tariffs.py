@@ -11,7 +11,10 @@ from django.db.models import Max
 from accounts.models import User
 from billing import errors, fares
 from billing.models import Tariff
+from core import cache as core_cache
 from fleet.models import City, VehicleType
+
+TARIFF_CACHE = "billing.tariff_for_ride"  # core.cache namespace of the current tariff per (city, vehicle type)
 
 EDITABLE = [
     "name", "unlock_fee", "brackets", "per_km", "pause_per_minute", "reservation_mode", "reservation_flat_fee",
@@ -67,4 +70,5 @@ def tariff_publish(*, city: City, vehicle_type: VehicleType, actor: User | None 
     if current is not None:
         Tariff.objects.filter(pk=current.pk).update(is_current=False)
     tariff.save()
+    core_cache.cached_bump(TARIFF_CACHE, f"{city.pk}:{vehicle_type.pk}")  # after commit
     return tariff

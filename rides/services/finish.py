@@ -22,11 +22,12 @@ from fleet import services as fleet_services
 from fleet.geofence import ZoneKind
 from fleet.models import CommandKind, Vehicle
 from fleet.selectors import zones as zone_selectors
+from live import push as live_push
 from rides import errors
 from rides.models import Ride, RideState
 from rides.selectors import track_distance_m
-from rides.services.common import city_settings, lock_ride, require_state
-from rides.services.lifecycle import _queue, close_pause
+from rides.services.common import city_settings, lock_ride, push_updated, require_state
+from rides.services.lifecycle import _queue, close_pause, hold_release, ride_cancel_unlocking
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +54,12 @@ def check_end_allowed(vehicle: Vehicle, type_code: str) -> None:
 
 
 def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | None = None) -> Ride:
-    """Request the end: checked against the zones, the lock is queued and the ride is ``locking`` until the ack."""
+    """Request the end: checked against the zones, the lock is queued and the ride is ``locking`` until the ack.
+
+    With ``rider`` the ride must be theirs (``ride_not_found`` otherwise).
+    """
     with transaction.atomic():
-        vehicle, ride = lock_ride(ride_id)
+        vehicle, ride = lock_ride(ride_id, rider=rider)
         require_state(ride, RideState.ACTIVE, RideState.PAUSED)
         check_end_allowed(vehicle, ride.vehicle_type.code)
         if photo is None and city_settings(ride.city_id).parking_photo_required:
@@ -66,7 +70,9 @@ def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | 
         ride.state, ride.end_requested_at, ride.end_reason = RideState.LOCKING, now, "rider"
         if photo is not None:
             ride.parking_photo.save(f"{ride.id}-{photo.name}", photo, save=False)
-        ride.save()
+        ride.save(update_fields=["paused_at", "paused_seconds", "lock_command_id", "state", "end_requested_at",
+                                 "end_reason", "parking_photo"])
+        push_updated(ride)
         return ride
 
 
@@ -101,13 +107,19 @@ def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: object =
     ride.fare, ride.fare_total = fare.to_json(), fare.total
     ride.state, ride.ended_at = RideState.ENDED, at
     ride.end_reason = reason or ride.end_reason or "rider"
-    vehicle = Vehicle.objects.get(id=ride.vehicle_id)
+    vehicle = ride.vehicle  # locked by lock_ride
     ride.end_lat, ride.end_lon = vehicle.lat, vehicle.lon
     ride.ended_by = actor if actor is not None else None  # type: ignore[assignment]
     location = (fleet_services.Location(lat=vehicle.lat, lon=vehicle.lon)
                 if vehicle.lat is not None and vehicle.lon is not None else None)
-    fleet_services.trip_end(vehicle_id=ride.vehicle_id, trip_id=ride.id, location=location)
+    fleet_services.trip_end(vehicle_id=ride.vehicle_id, trip_id=ride.id, location=location,
+                            battery_pct=vehicle.battery_pct)
     ride.save()
+    push_updated(ride)
+    live_push.to_ride(ride.id, "ride.ended", {
+        "total": str(fare.total), "currency": ride.currency, "duration_s": ride.duration_s,
+        "distance_m": ride.distance_m, "end_reason": ride.end_reason,
+    })
     return ride
 
 
@@ -123,11 +135,16 @@ def ride_charge(*, ride: Ride) -> None:
 
 
 def rides_charge_pending(*, since: timedelta = timedelta(days=2)) -> int:
-    """Retry the charge of ended rides whose billing is not charged yet (a crash between end and charge)."""
+    """Retry the charge of ended rides whose billing is not charged yet (a crash between end and charge), and
+    the release of cancelled rides' holds that failed (the provider was down)."""
     pending = billing_selectors.ride_ids_awaiting_charge(since=timezone.now() - since)
     count = 0
-    for ride in Ride.objects.filter(id__in=pending, state=RideState.ENDED).select_related("city"):
-        ride_charge(ride=ride)
+    rides = Ride.objects.filter(id__in=pending, state__in=[RideState.ENDED, RideState.CANCELLED]).select_related("city")
+    for ride in rides:
+        if ride.state == RideState.CANCELLED:
+            hold_release(ride.id)
+        else:
+            ride_charge(ride=ride)
         count += 1
     return count
 
@@ -138,15 +155,17 @@ def ride_end_now(*, ride_id: uuid.UUID, reason: str, note: str = "", actor: obje
         _, ride = lock_ride(ride_id)
         require_state(ride, RideState.UNLOCKING, RideState.ACTIVE, RideState.PAUSED, RideState.LOCKING)
         if ride.state == RideState.UNLOCKING:
-            from rides.services.lifecycle import ride_cancel_unlocking
-
-            return ride_cancel_unlocking(ride=ride, reason=reason, actor_kind="ops")
-        ride.end_note = note[:300]
-        ride = finish_locked(ride=ride, at=timezone.now(), reason=reason, actor=actor)
-        try:
-            with transaction.atomic():
-                _queue(ride, CommandKind.LOCK, actor)
-        except errors.DomainError as exc:  # e.g. vehicle_moving: ops follow up; the ride is over either way
-            logger.warning("force-end of ride %s: lock not queued (%s)", ride.id, exc)
-    ride_charge(ride=ride)
+            ride = ride_cancel_unlocking(ride=ride, reason=reason, actor_kind="ops")
+        else:
+            ride.end_note = note[:300]
+            ride = finish_locked(ride=ride, at=timezone.now(), reason=reason, actor=actor)
+            try:
+                with transaction.atomic():
+                    _queue(ride, CommandKind.LOCK, actor)
+            except errors.DomainError as exc:  # e.g. vehicle_moving: ops follow up; the ride is over either way
+                logger.warning("force-end of ride %s: lock not queued (%s)", ride.id, exc)
+    if ride.state == RideState.CANCELLED:
+        hold_release(ride.id)
+    else:
+        ride_charge(ride=ride)
     return ride

@@ -6,14 +6,17 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
+from accounts import services as account_services
 from accounts.models import User
 from fleet.models import Command, CommandState
-from rides import conf
-from rides.models import CityRideSettings, Ride, RideState
+from rides import conf, errors
+from rides.models import Ride, RideState
+from rides.services.common import city_settings, lock_ride
 from rides.services.finish import ride_end_now, rides_charge_pending
-from rides.services.lifecycle import FAILED, ride_command_closed
+from rides.services.lifecycle import FAILED, hold_release, ride_cancel_unlocking, ride_command_closed
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +25,19 @@ def ride_force_end(*, ride_id: uuid.UUID, actor: User, reason: str) -> Ride:
     """Ops: end a stuck ride (lost phone, vehicle offline) with a reason; unlocking rides are cancelled."""
     ride = ride_end_now(ride_id=ride_id, reason="ops", note=reason, actor=actor)
     logger.info("ride %s force-ended by %s: %s", ride.id, actor.pk, reason)
+    _notify_ended(ride, "ride_force_ended", "Your ride was ended by our team")
     return ride
+
+
+def _notify_ended(ride: Ride, kind: str, title: str) -> None:
+    if ride.state == RideState.CANCELLED:
+        body = "Your ride was cancelled before it started; nothing was charged."
+    else:
+        total = "" if ride.fare_total is None else f" The fare is {ride.fare_total} {ride.currency}."
+        body = f"Your ride ended after {round((ride.duration_s or 0) / 60)} min.{total}"
+    account_services.notify(user_id=ride.rider_id, kind=kind, title=title, body=body,
+                            data={"ride_id": str(ride.id), "state": ride.state, "end_reason": ride.end_reason,
+                                  "cancel_reason": ride.cancel_reason})
 
 
 def rides_sweep_commands(*, now: datetime | None = None) -> int:
@@ -34,10 +49,12 @@ def rides_sweep_commands(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     count = 0
     waiting = Ride.objects.filter(state__in=[RideState.UNLOCKING, RideState.LOCKING]).values_list(
-        "state", "created_at", "end_requested_at", "unlock_command_id", "lock_command_id")
-    for state, created, end_requested, unlock_id, lock_id in waiting:
+        "id", "state", "created_at", "end_requested_at", "unlock_command_id", "lock_command_id")
+    for ride_id, state, created, end_requested, unlock_id, lock_id in waiting:
         command_id = unlock_id if state == RideState.UNLOCKING else lock_id
         if command_id is None:
+            if state == RideState.UNLOCKING and created < now - timedelta(seconds=conf.UNLOCK_TTL_S):
+                count += _cancel_stalled_start(ride_id)
             continue
         since, ttl = (created, conf.UNLOCK_TTL_S) if state == RideState.UNLOCKING else (
             end_requested or created, conf.LOCK_TTL_S)
@@ -47,6 +64,17 @@ def rides_sweep_commands(*, now: datetime | None = None) -> int:
             ride_command_closed(command_id=command_id)
             count += 1
     return count
+
+
+def _cancel_stalled_start(ride_id: uuid.UUID) -> int:
+    """A start that stopped between its claim and its unlock (a crashed process): cancel it, void any hold."""
+    with transaction.atomic():
+        _, ride = lock_ride(ride_id)
+        if ride.state != RideState.UNLOCKING or ride.unlock_command_id is not None:
+            return 0
+        ride_cancel_unlocking(ride=ride, reason="start_incomplete")
+    hold_release(ride_id)
+    return 1
 
 
 def _give_up(command_id: uuid.UUID) -> None:
@@ -60,14 +88,17 @@ def rides_auto_end(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     count = 0
     for ride in Ride.objects.filter(state__in=[RideState.ACTIVE, RideState.PAUSED]).select_related("city"):
-        rules = CityRideSettings.objects.filter(city_id=ride.city_id).first() or CityRideSettings()
+        rules = city_settings(ride.city_id)
         stale = ride.state == RideState.PAUSED and ride.paused_at is not None and \
             ride.paused_at < now - timedelta(minutes=rules.stale_locked_minutes) and not _moved_since(ride)
         too_long = ride.created_at < now - timedelta(hours=rules.max_ride_hours)
         if stale or too_long:
-            ride_end_now(ride_id=ride.id, reason="auto_stale" if stale else "auto_max_duration")
-            logger.info("ride %s ended automatically (%s); rider %s to be notified", ride.id,
-                        "stale" if stale else "max duration", ride.rider_id)
+            try:
+                ended = ride_end_now(ride_id=ride.id, reason="auto_stale" if stale else "auto_max_duration")
+            except errors.RideStateConflict:
+                continue  # ended by the rider meanwhile
+            logger.info("ride %s ended automatically (%s)", ride.id, ended.end_reason)
+            _notify_ended(ended, "ride_auto_ended", "Your ride was ended automatically")
             count += 1
     return count
 

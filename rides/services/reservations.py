@@ -1,20 +1,25 @@
 """Reservations: hold a vehicle for the city's hold time, cancel, expire (beat), cool-down after lapses.
 
-The fee (free / flat / per minute, as the tariff says) is computed by billing's fare engine and, when the ride
-starts from the reservation, charged as a line of the ride's fare.
+The fee (free / flat / per minute, as the tariff says) is computed by billing's fare engine. When the ride starts
+from the reservation it is a line of the ride's fare; when the reservation is cancelled or lapses it is charged
+on its own through ``billing.services.fees.reservation_fee_charge`` after the close commits (once per
+reservation; ``reservations_expire`` retries a charge that failed).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import services as account_services
 from accounts.models import User
 from billing import errors as billing_errors
 from billing import fares, selectors_tariffs
+from billing.services import fees as billing_fees
 from fleet import errors as fleet_errors
 from fleet import services as fleet_services
 from fleet.models import ActorKind, Vehicle
@@ -22,6 +27,8 @@ from rides import errors
 from rides.models import Reservation, Ride
 from rides.services.common import city_settings
 from rides.services.start import check_money, check_rider, check_vehicle
+
+logger = logging.getLogger(__name__)
 
 
 def _check_cooldown(rider: User, city_id: uuid.UUID, now: datetime) -> None:
@@ -80,7 +87,8 @@ def _close(reservation_id: uuid.UUID, state: str, actor_kind: str, rider: User |
     if vehicle_id is None:
         raise errors.ReservationNotFound()
     fleet_services.lock_vehicle(vehicle_id)  # vehicle first, then the reservation
-    reservation = Reservation.objects.select_for_update().select_related("vehicle").get(id=reservation_id)
+    reservation = Reservation.objects.select_for_update(of=("self",)).select_related("vehicle", "rider", "city") \
+        .get(id=reservation_id)
     if reservation.state != Reservation.State.ACTIVE:
         raise errors.ReservationStateConflict(state=reservation.state)
     now = timezone.now()
@@ -92,26 +100,69 @@ def _close(reservation_id: uuid.UUID, state: str, actor_kind: str, rider: User |
     return reservation
 
 
-@transaction.atomic
 def reservation_cancel(*, rider: User, reservation_id: uuid.UUID) -> Reservation:
+    """Cancel the rider's active reservation (MDS reservation_cancel); its fee, if any, is charged."""
     if not Reservation.objects.filter(id=reservation_id, rider=rider).exists():
         raise errors.ReservationNotFound()
-    return _close(reservation_id, Reservation.State.CANCELLED, ActorKind.RIDER, rider)
+    with transaction.atomic():
+        reservation = _close(reservation_id, Reservation.State.CANCELLED, ActorKind.RIDER, rider)
+    reservation_fee_charge(reservation=reservation)
+    return reservation
+
+
+def reservation_fee_charge(*, reservation: Reservation) -> bool:
+    """Charge the fee of a cancelled/lapsed reservation through billing (idempotent); outside a transaction.
+
+    Returns whether it is booked; a failure is logged and retried by ``reservations_expire``.
+    """
+    if reservation.fee <= 0 or reservation.fee_charged_at is not None:
+        return reservation.fee_charged_at is not None
+    try:
+        vat_rate = selectors_tariffs.tariff_for_ride(city_id=reservation.city_id,
+                                                     vehicle_type_id=reservation.vehicle.vehicle_type_id).vat_rate
+        billing_fees.reservation_fee_charge(user=reservation.rider, reservation_id=reservation.id,
+                                            amount=reservation.fee, currency=reservation.currency,
+                                            vat_rate=vat_rate, city=reservation.city)
+    except Exception:  # noqa: BLE001 - the reservation is closed either way; the beat task retries the charge
+        logger.exception("fee of reservation %s not charged; will retry", reservation.id)
+        return False
+    reservation.fee_charged_at = timezone.now()
+    Reservation.objects.filter(id=reservation.id).update(fee_charged_at=reservation.fee_charged_at)
+    return True
 
 
 def reservations_expire(*, now: datetime | None = None) -> int:
-    """Beat: expire reservations past their hold time and free the vehicles. Safe to run concurrently."""
+    """Beat: expire reservations past their hold time and free the vehicles, charge their fee and tell the
+    rider; retry fees that failed in the last two days. Safe to run concurrently."""
     now = now or timezone.now()
     count = 0
     for reservation_id in Reservation.objects.filter(state=Reservation.State.ACTIVE, expires_at__lte=now) \
             .values_list("id", flat=True)[:500]:
         try:
             with transaction.atomic():
-                _close(reservation_id, Reservation.State.EXPIRED, ActorKind.SYSTEM)
+                reservation = _close(reservation_id, Reservation.State.EXPIRED, ActorKind.SYSTEM)
+                _notify_expired(reservation)
             count += 1
         except errors.ReservationStateConflict:
             continue  # converted or cancelled meanwhile
+        reservation_fee_charge(reservation=reservation)
+    unpaid = Reservation.objects.filter(
+        state__in=[Reservation.State.CANCELLED, Reservation.State.EXPIRED], fee__gt=0, fee_charged_at__isnull=True,
+        closed_at__gte=now - timedelta(days=2), closed_at__lt=now - timedelta(minutes=1),
+    ).select_related("rider", "city", "vehicle")[:200]
+    for reservation in unpaid:
+        reservation_fee_charge(reservation=reservation)
     return count
+
+
+def _notify_expired(reservation: Reservation) -> None:
+    fee = f" A reservation fee of {reservation.fee} {reservation.currency} applies." if reservation.fee > 0 else ""
+    account_services.notify(
+        user_id=reservation.rider_id, kind="reservation_expired", title="Your reservation expired",
+        body=f"Vehicle {reservation.vehicle.code} is free again.{fee}",
+        data={"reservation_id": str(reservation.id), "vehicle_code": reservation.vehicle.code,
+              "fee": {"amount": str(reservation.fee), "currency": reservation.currency}},
+    )
 
 
 __all__ = ["Ride", "reservation_cancel", "reservation_create", "reservations_expire"]
