@@ -8,6 +8,8 @@ from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
     "FLEET_LOW_BATTERY_PCT": 15,  # below this a vehicle ending a trip becomes low_battery (MDS battery_low)
+    "FLEET_CHARGED_BATTERY_PCT": 40,  # a low_battery vehicle reporting this much is available again (battery_charged)
+    "FLEET_DEFAULT_SPEED_LIMIT_KPH": 25,  # restored on leaving a slow zone when the vehicle type sets no maximum
     "FLEET_POSITION_STALE_S": 900,  # nearby search hides vehicles whose position is older than this
     "FLEET_NEARBY_DEFAULT_RADIUS_M": 500,
     "FLEET_NEARBY_MAX_RADIUS_M": 2000,

@@ -73,3 +73,15 @@ class RadiusTooLarge(DomainError):
 
 class InvalidQuery(DomainError):
     code, status, message = "invalid_query", 400, "A query parameter is invalid."
+
+
+class OpsAlertNotFound(DomainError):
+    code, status, message = "ops_alert_not_found", 404, "No such ops alert."
+
+
+class OpsTaskNotFound(DomainError):
+    code, status, message = "ops_task_not_found", 404, "No such ops task."
+
+
+class OpsTaskClosed(DomainError):
+    code, status, message = "ops_task_closed", 409, "The task is already done or cancelled."

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 _READ = [
     "fleet.view_city", "fleet.view_vehicletype", "fleet.view_vehicle", "fleet.view_vehicleevent",
-    "fleet.view_command", "fleet.view_zone",
+    "fleet.view_command", "fleet.view_zone", "fleet.view_opsalert", "fleet.view_opstask",
 ]
-_FIELD = ["fleet.change_vehicle", "fleet.add_command", "fleet.set_vehicle_maintenance"]
+_FIELD = ["fleet.change_vehicle", "fleet.add_command", "fleet.set_vehicle_maintenance",
+          "fleet.change_opsalert", "fleet.change_opstask"]
 _MANAGE = [
     "fleet.add_vehicle", "fleet.retire_vehicle", "fleet.rotate_vehicle_credential",
     "fleet.add_zone", "fleet.change_zone", "fleet.delete_zone",

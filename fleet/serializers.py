@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from fleet.models import Command, CommandKind
+from fleet.models import Command, CommandKind, OpsAlert, OpsAlertKind, OpsTask, OpsTaskKind, OpsTaskState
 
 
 class VehicleNearbyIn(serializers.Serializer[Any]):
@@ -65,3 +65,41 @@ class VehicleCommandOut(serializers.ModelSerializer[Command]):
         fields = ["id", "vehicle", "kind", "params", "state", "idempotency_key", "correlation_id", "attempts",
                   "created_at", "expires_at", "sent_at", "ack_deadline", "acked_at", "finished_at", "failure_reason"]
         read_only_fields = fields
+
+
+class OpsAlertListIn(serializers.Serializer[Any]):
+    city = serializers.UUIDField(required=False)
+    kind = serializers.ChoiceField(choices=OpsAlertKind.choices, required=False)
+    state = serializers.ChoiceField(choices=["open", "resolved", "all"], default="open")
+    vehicle = serializers.UUIDField(required=False)
+
+
+class OpsAlertOut(serializers.ModelSerializer[OpsAlert]):
+    vehicle_code = serializers.CharField(source="vehicle.code")
+
+    class Meta:
+        model = OpsAlert
+        fields = ["id", "vehicle", "vehicle_code", "city", "kind", "severity", "message", "data", "opened_at",
+                  "resolved_at", "resolved_by"]
+
+
+class OpsTaskListIn(serializers.Serializer[Any]):
+    city = serializers.UUIDField(required=False)
+    kind = serializers.ChoiceField(choices=OpsTaskKind.choices, required=False)
+    state = serializers.ChoiceField(choices=["active", "open", "assigned", "done", "cancelled", "all"],
+                                    default="active", help_text="active = open or assigned")
+    vehicle = serializers.UUIDField(required=False)
+    mine = serializers.BooleanField(default=False, help_text="Only tasks assigned to you")
+
+
+class OpsTaskOut(serializers.ModelSerializer[OpsTask]):
+    vehicle_code = serializers.CharField(source="vehicle.code")
+
+    class Meta:
+        model = OpsTask
+        fields = ["id", "vehicle", "vehicle_code", "city", "kind", "state", "reason", "assignee", "created_at",
+                  "closed_at", "closed_by"]
+
+
+class OpsTaskCloseIn(serializers.Serializer[Any]):
+    outcome = serializers.ChoiceField(choices=[OpsTaskState.DONE, OpsTaskState.CANCELLED], default=OpsTaskState.DONE)

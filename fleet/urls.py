@@ -8,4 +8,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("commands/<uuid:command_id>", views.CommandGetView.as_view(), name="fleet-command"),
     path("zones", views.ZonesAtPointView.as_view(), name="fleet-zones-at-point"),
     path("cities/<uuid:city_id>/zones", views.CityZonesView.as_view(), name="fleet-city-zones"),
+    path("ops/alerts", views.OpsAlertListView.as_view(), name="fleet-ops-alerts"),
+    path("ops/alerts/<uuid:alert_id>/resolve", views.OpsAlertResolveView.as_view(), name="fleet-ops-alert-resolve"),
+    path("ops/tasks", views.OpsTaskListView.as_view(), name="fleet-ops-tasks"),
+    path("ops/tasks/<uuid:task_id>/close", views.OpsTaskCloseView.as_view(), name="fleet-ops-task-close"),
+    path("ops/tasks/<uuid:task_id>/assign", views.OpsTaskAssignView.as_view(), name="fleet-ops-task-assign"),
 ]

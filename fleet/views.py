@@ -6,14 +6,17 @@ import uuid
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import HasPerm
+from core.pagination import CursorPagination
+from core.schema import error_responses
 from fleet import selectors, serializers, services
+from fleet.models import OpsAlert, OpsTask
 
 
 def _valid(serializer_class: type[Any], data: Any) -> dict[str, Any]:
@@ -74,3 +77,77 @@ class CommandGetView(APIView):
     def get(self, request: Request, command_id: uuid.UUID) -> Response:
         command = selectors.command_get(command_id=command_id)
         return Response(serializers.VehicleCommandOut(command).data)
+
+
+class OpsAlertPagination(CursorPagination):
+    ordering = "-opened_at"
+
+
+def _list_query(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    return _valid(serializer_class, request.query_params)
+
+
+class OpsAlertListView(generics.ListAPIView[OpsAlert]):
+    permission_classes = [HasPerm("fleet.view_opsalert")]
+    serializer_class = serializers.OpsAlertOut
+    pagination_class = OpsAlertPagination
+
+    @extend_schema(parameters=[serializers.OpsAlertListIn], tags=["fleet ops"],
+                   summary="Ops alerts (tipped over, tamper, no-ride zone), newest first; open ones by default")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        query = _list_query(serializers.OpsAlertListIn, self.request)
+        return selectors.ops_alerts_list(city_id=query.get("city"), kind=query.get("kind"), state=query["state"],
+                                         vehicle_id=query.get("vehicle"))
+
+
+class OpsAlertResolveView(APIView):
+    permission_classes = [HasPerm("fleet.change_opsalert")]
+
+    @extend_schema(request=None, responses={200: serializers.OpsAlertOut, **error_responses(**{"404": "ops_alert_not_found"})},
+                   tags=["fleet ops"], summary="Resolve an alert (resolving it again changes nothing)")
+    def post(self, request: Request, alert_id: uuid.UUID) -> Response:
+        services.ops_alert_resolve(alert_id=alert_id, actor=request.user)
+        return Response(serializers.OpsAlertOut(selectors.ops_alert_get(alert_id=alert_id)).data)
+
+
+class OpsTaskListView(generics.ListAPIView[OpsTask]):
+    permission_classes = [HasPerm("fleet.view_opstask")]
+    serializer_class = serializers.OpsTaskOut
+    pagination_class = CursorPagination
+
+    @extend_schema(parameters=[serializers.OpsTaskListIn], tags=["fleet ops"],
+                   summary="Ops tasks (swap battery, inspect, retrieve, rebalance), newest first; active by default")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        query = _list_query(serializers.OpsTaskListIn, self.request)
+        return selectors.ops_tasks_list(city_id=query.get("city"), kind=query.get("kind"), state=query["state"],
+                                        vehicle_id=query.get("vehicle"),
+                                        assignee_id=self.request.user.pk if query["mine"] else None)
+
+
+class OpsTaskCloseView(APIView):
+    permission_classes = [HasPerm("fleet.change_opstask")]
+
+    @extend_schema(request=serializers.OpsTaskCloseIn,
+                   responses={200: serializers.OpsTaskOut, **error_responses(**{"404": "ops_task_not_found"})},
+                   tags=["fleet ops"], summary="Close a task as done or cancelled (closing it again changes nothing)")
+    def post(self, request: Request, task_id: uuid.UUID) -> Response:
+        data = _valid(serializers.OpsTaskCloseIn, request.data)
+        services.ops_task_close(task_id=task_id, actor=request.user, outcome=data["outcome"])
+        return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
+
+
+class OpsTaskAssignView(APIView):
+    permission_classes = [HasPerm("fleet.change_opstask")]
+
+    @extend_schema(request=None, responses={200: serializers.OpsTaskOut,
+                                            **error_responses(**{"404": "ops_task_not_found", "409": "ops_task_closed"})},
+                   tags=["fleet ops"], summary="Take an open task (assign it to yourself)")
+    def post(self, request: Request, task_id: uuid.UUID) -> Response:
+        services.ops_task_assign(task_id=task_id, assignee=request.user)
+        return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)

@@ -2,7 +2,14 @@
 
 from fleet.selectors.credentials import VehicleIdentity, vehicle_authenticate
 from fleet.selectors.nearby import NearbyVehicle, check_point, register_pricing_plan_resolver, vehicles_nearby
-from fleet.selectors.vehicles import command_get, vehicle_get, vehicle_get_by_code, vehicle_is_moving
+from fleet.selectors.ops import ops_alert_get, ops_alerts_list, ops_task_get, ops_tasks_list
+from fleet.selectors.vehicles import (
+    command_get,
+    vehicle_get,
+    vehicle_get_by_code,
+    vehicle_is_moving,
+    vehicle_normal_speed_limits,
+)
 from fleet.selectors.zones import (
     city_zones,
     feature_collection,
@@ -20,11 +27,16 @@ __all__ = [
     "feature_collection",
     "gbfs_geofencing_zones",
     "geofence_for_city",
+    "ops_alert_get",
+    "ops_alerts_list",
+    "ops_task_get",
+    "ops_tasks_list",
     "register_pricing_plan_resolver",
     "vehicle_authenticate",
     "vehicle_get",
     "vehicle_get_by_code",
     "vehicle_is_moving",
+    "vehicle_normal_speed_limits",
     "vehicles_nearby",
     "zones_at_point",
 ]

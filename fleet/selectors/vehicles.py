@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from fleet import conf, errors
-from fleet.models import Command, Vehicle
+from fleet.models import Command, Vehicle, VehicleType
 
 
 def vehicle_get(*, vehicle_id: uuid.UUID) -> Vehicle:
@@ -33,3 +34,12 @@ def command_get(*, command_id: uuid.UUID) -> Command:
         return Command.objects.get(id=command_id)
     except Command.DoesNotExist:
         raise errors.CommandNotFound() from None
+
+
+def vehicle_normal_speed_limits(*, vehicle_type_codes: Iterable[str]) -> dict[str, int]:
+    """The speed limit each vehicle type runs at outside slow zones (its ``max_permitted_speed_kph``, else
+    ``FLEET_DEFAULT_SPEED_LIMIT_KPH``): what telemetry restores when a vehicle leaves a slow zone."""
+    codes = set(vehicle_type_codes)
+    default = int(conf.get("FLEET_DEFAULT_SPEED_LIMIT_KPH"))
+    known = dict(VehicleType.objects.filter(code__in=codes).values_list("code", "max_permitted_speed_kph"))
+    return {code: min(100, known.get(code) or default) for code in codes}

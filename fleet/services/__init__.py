@@ -2,6 +2,20 @@
 
 from fleet.services.commands import command_ack, command_deliver, command_queue, commands_expire_overdue
 from fleet.services.credentials import vehicle_credential_revoke, vehicle_credential_rotate
+from fleet.services.ops import (
+    AlertSpec,
+    TaskSpec,
+    ops_alert_open,
+    ops_alert_resolve,
+    ops_alerts_open,
+    ops_task_assign,
+    ops_task_close,
+    ops_task_open,
+    ops_tasks_close_for,
+    ops_tasks_open,
+    vehicles_flag,
+    vehicles_unflag,
+)
 from fleet.services.readings import vehicle_record_reading
 from fleet.services.rental import (
     reservation_cancel,
@@ -18,13 +32,23 @@ from fleet.services.transitions import Location, lock_vehicle, vehicle_transitio
 from fleet.services.zones import ZoneImportInvalid, zone_create, zones_changed, zones_import
 
 __all__ = [
+    "AlertSpec",
     "Location",
+    "TaskSpec",
     "ZoneImportInvalid",
     "command_ack",
     "command_deliver",
     "command_queue",
     "commands_expire_overdue",
     "lock_vehicle",
+    "ops_alert_open",
+    "ops_alert_resolve",
+    "ops_alerts_open",
+    "ops_task_assign",
+    "ops_task_close",
+    "ops_task_open",
+    "ops_tasks_close_for",
+    "ops_tasks_open",
     "reservation_cancel",
     "reservation_start",
     "trip_cancel",
@@ -38,6 +62,8 @@ __all__ = [
     "vehicle_retire",
     "vehicle_set_maintenance",
     "vehicle_transition",
+    "vehicles_flag",
+    "vehicles_unflag",
     "zone_create",
     "zones_changed",
     "zones_import",

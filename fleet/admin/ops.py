@@ -1,0 +1,87 @@
+"""Ops alerts and tasks admin: lists filtered by city, kind and state; actions resolve / close / assign to me,
+all through ``fleet.services.ops`` (rows are never edited directly)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from core.admin import ReadOnlyAdmin
+from core.errors import DomainError
+from fleet import services
+from fleet.models import OpsAlert, OpsTask, OpsTaskState
+
+
+class AlertOpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("open", "open"), ("resolved", "resolved")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("open", "resolved"):
+            return queryset.filter(resolved_at__isnull=self.value() == "open")
+        return queryset
+
+
+def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any],
+          action: Callable[[Any], object], done: str) -> None:
+    ok = 0
+    for row in queryset:
+        try:
+            action(row)
+            ok += 1
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{row}: {exc.detail_message}", messages.WARNING)
+    if ok:
+        modeladmin.message_user(request, f"{done}: {ok}.", messages.SUCCESS)
+
+
+@admin.register(OpsAlert)
+class OpsAlertAdmin(ReadOnlyAdmin):
+    list_display = ["opened_at", "vehicle", "city", "kind", "severity", "message", "resolved_at", "resolved_by"]
+    list_filter = [AlertOpenFilter, "city", "kind", "severity"]
+    search_fields = ["vehicle__code", "message"]
+    list_select_related = ["vehicle", "city", "resolved_by"]
+    date_hierarchy = "opened_at"
+    actions = ["resolve"]
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("fleet.change_opsalert")
+
+    @admin.action(description="Resolve", permissions=["resolve"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet[OpsAlert]) -> None:
+        _each(self, request, queryset, lambda a: services.ops_alert_resolve(alert_id=a.id, actor=request.user),
+              "Resolved")
+
+
+@admin.register(OpsTask)
+class OpsTaskAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "vehicle", "city", "kind", "state", "reason", "assignee", "closed_at"]
+    list_filter = ["state", "city", "kind"]
+    search_fields = ["vehicle__code", "reason"]
+    list_select_related = ["vehicle", "city", "assignee"]
+    date_hierarchy = "created_at"
+    actions = ["assign_to_me", "close_done", "close_cancelled"]
+
+    def has_work_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("fleet.change_opstask")
+
+    @admin.action(description="Assign to me", permissions=["work"])
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[OpsTask]) -> None:
+        _each(self, request, queryset, lambda t: services.ops_task_assign(task_id=t.id, assignee=request.user),
+              "Assigned to you")
+
+    @admin.action(description="Close as done", permissions=["work"])
+    def close_done(self, request: HttpRequest, queryset: QuerySet[OpsTask]) -> None:
+        _each(self, request, queryset, lambda t: services.ops_task_close(task_id=t.id, actor=request.user), "Done")
+
+    @admin.action(description="Cancel", permissions=["work"])
+    def close_cancelled(self, request: HttpRequest, queryset: QuerySet[OpsTask]) -> None:
+        _each(self, request, queryset, lambda t: services.ops_task_close(
+            task_id=t.id, actor=request.user, outcome=OpsTaskState.CANCELLED), "Cancelled")

@@ -1,0 +1,233 @@
+"""Ops alerts and tasks: open (at most one open per vehicle and kind), resolve, assign, close; vehicle flags.
+
+Opening is batch-shaped for telemetry: one ``INSERT ... ON CONFLICT DO NOTHING`` for any number of alerts or
+tasks, backed by the partial unique constraints, so a retried batch or a vehicle that keeps reporting the same
+alarm opens nothing new, and two workers racing cannot open two. Only what was really opened is announced to the
+city's ops sockets (``live.push.to_fleet``, after commit). Resolving and closing are idempotent too.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection, models, transaction
+from django.db.models import F, Func, Value
+from django.utils import timezone
+
+from fleet import errors
+from fleet.models import OpsAlert, OpsAlertKind, OpsAlertSeverity, OpsTask, OpsTaskState, Vehicle
+from fleet.models.ops import TASK_OPEN_STATES
+from fleet.models.vehicles import Flag
+from live import push
+
+# Alerts that come from the vehicle's own alarm are pushed as ``vehicle.alarm``; others as ``ops_alert.opened``.
+ALARM_KINDS = frozenset({OpsAlertKind.TIPPED_OVER, OpsAlertKind.TAMPER})
+# Resolving an alert of this kind takes the matching flag off the vehicle.
+ALERT_FLAGS: dict[str, str] = {OpsAlertKind.TIPPED_OVER: Flag.TIPPED_OVER}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSpec:
+    vehicle_id: uuid.UUID
+    city_id: uuid.UUID
+    kind: str
+    severity: str = OpsAlertSeverity.WARNING
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    vehicle_id: uuid.UUID
+    city_id: uuid.UUID
+    kind: str
+    reason: str = ""
+
+
+_INSERT_ALERTS = """
+    INSERT INTO fleet_opsalert (id, vehicle_id, city_id, kind, severity, message, data, opened_at)
+    SELECT v.id, v.vehicle_id, v.city_id, v.kind, v.severity, v.message, v.data::jsonb, %s
+      FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[])
+           AS v(id, vehicle_id, city_id, kind, severity, message, data)
+    ON CONFLICT (vehicle_id, kind) WHERE resolved_at IS NULL DO NOTHING
+    RETURNING id
+"""
+
+_INSERT_TASKS = """
+    INSERT INTO fleet_opstask (id, vehicle_id, city_id, kind, state, reason, created_at)
+    SELECT v.id, v.vehicle_id, v.city_id, v.kind, 'open', v.reason, %s
+      FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[]) AS v(id, vehicle_id, city_id, kind, reason)
+    ON CONFLICT (vehicle_id, kind) WHERE state IN ('open', 'assigned') DO NOTHING
+    RETURNING id
+"""
+
+
+def _dedupe(specs: Sequence[Any]) -> list[Any]:
+    # ON CONFLICT cannot handle the same key twice in one statement: the first spec of a (vehicle, kind) wins.
+    return list({(s.vehicle_id, s.kind): s for s in reversed(specs)}.values())[::-1]
+
+
+def ops_alerts_open(*, alerts: Sequence[AlertSpec], at: datetime | None = None) -> list[OpsAlert]:
+    """Open the alerts that are not open yet (one statement); returns only those newly opened, and pushes them."""
+    specs = _dedupe(alerts)
+    if not specs:
+        return []
+    ids = [uuid.uuid4() for _ in specs]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_ALERTS, [
+            at or timezone.now(), ids, [s.vehicle_id for s in specs], [s.city_id for s in specs],
+            [s.kind for s in specs], [s.severity for s in specs], [s.message[:300] for s in specs],
+            [json.dumps(s.data) for s in specs],
+        ])
+        opened = {row[0] for row in cursor.fetchall()}
+    if not opened:
+        return []
+    found = list(OpsAlert.objects.filter(id__in=opened).select_related("vehicle"))
+    for alert in found:
+        event = "vehicle.alarm" if alert.kind in ALARM_KINDS else "ops_alert.opened"
+        push.to_fleet(alert.city_id, event, alert_payload(alert))
+    return found
+
+
+def ops_tasks_open(*, tasks: Sequence[TaskSpec], at: datetime | None = None) -> list[OpsTask]:
+    """Open the tasks that are not open yet (one statement); returns only those newly opened, and pushes them."""
+    specs = _dedupe(tasks)
+    if not specs:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_TASKS, [
+            at or timezone.now(), [uuid.uuid4() for _ in specs], [s.vehicle_id for s in specs],
+            [s.city_id for s in specs], [s.kind for s in specs], [s.reason[:300] for s in specs],
+        ])
+        opened = {row[0] for row in cursor.fetchall()}
+    if not opened:
+        return []
+    found = list(OpsTask.objects.filter(id__in=opened).select_related("vehicle"))
+    for task in found:
+        push.to_fleet(task.city_id, "ops_task.opened", task_payload(task))
+    return found
+
+
+def _city_of(vehicle_id: uuid.UUID) -> uuid.UUID:
+    city_id = Vehicle.objects.filter(id=vehicle_id).values_list("city_id", flat=True).first()
+    if city_id is None:
+        raise errors.VehicleNotFound()
+    return city_id
+
+
+def ops_task_open(*, vehicle_id: uuid.UUID, kind: str, reason: str = "") -> OpsTask:
+    """Open a task for one vehicle, or return the one already open for that vehicle and kind."""
+    spec = TaskSpec(vehicle_id=vehicle_id, city_id=_city_of(vehicle_id), kind=kind, reason=reason)
+    opened = ops_tasks_open(tasks=[spec])
+    if opened:
+        return opened[0]
+    return OpsTask.objects.get(vehicle_id=vehicle_id, kind=kind, state__in=TASK_OPEN_STATES)
+
+
+def ops_alert_open(*, vehicle_id: uuid.UUID, kind: str, severity: str = OpsAlertSeverity.WARNING,
+                   message: str = "", data: dict[str, Any] | None = None) -> OpsAlert:
+    """Open an alert for one vehicle, or return the one already open for that vehicle and kind."""
+    spec = AlertSpec(vehicle_id=vehicle_id, city_id=_city_of(vehicle_id), kind=kind, severity=severity,
+                     message=message, data=data or {})
+    opened = ops_alerts_open(alerts=[spec])
+    if opened:
+        return opened[0]
+    return OpsAlert.objects.get(vehicle_id=vehicle_id, kind=kind, resolved_at__isnull=True)
+
+
+def _flag_expression(function: str, flag: str) -> Func:
+    return Func(F("flags"), Value(flag), function=function, output_field=ArrayField(models.CharField()))
+
+
+def vehicles_flag(*, vehicle_ids: Sequence[uuid.UUID], flag: str) -> int:
+    """Add ``flag`` to the vehicles that do not have it yet (one UPDATE); returns how many changed."""
+    if not vehicle_ids:
+        return 0
+    return (Vehicle.objects.filter(id__in=vehicle_ids).exclude(flags__contains=[flag])
+            .update(flags=_flag_expression("array_append", flag)))
+
+
+def vehicles_unflag(*, vehicle_ids: Sequence[uuid.UUID], flag: str) -> int:
+    if not vehicle_ids:
+        return 0
+    return (Vehicle.objects.filter(id__in=vehicle_ids, flags__contains=[flag])
+            .update(flags=_flag_expression("array_remove", flag)))
+
+
+@transaction.atomic
+def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None) -> OpsAlert:
+    """Mark the alert resolved (a second call changes nothing). A resolved tipped-over alert unflags the vehicle."""
+    alert = OpsAlert.objects.select_for_update().filter(id=alert_id).first()
+    if alert is None:
+        raise errors.OpsAlertNotFound()
+    if alert.resolved_at is not None:
+        return alert
+    alert.resolved_at, alert.resolved_by = timezone.now(), actor
+    alert.save(update_fields=["resolved_at", "resolved_by"])
+    if (flag := ALERT_FLAGS.get(alert.kind)) is not None:
+        vehicles_unflag(vehicle_ids=[alert.vehicle_id], flag=flag)
+    push.to_fleet(alert.city_id, "ops_alert.resolved", alert_payload(alert))
+    return alert
+
+
+def _lock_task(task_id: uuid.UUID) -> OpsTask:
+    task = OpsTask.objects.select_for_update().filter(id=task_id).first()
+    if task is None:
+        raise errors.OpsTaskNotFound()
+    return task
+
+
+@transaction.atomic
+def ops_task_assign(*, task_id: uuid.UUID, assignee: Any) -> OpsTask:
+    """Give an open task to someone (again: reassigns). ``OpsTaskClosed`` (409) once it is done or cancelled."""
+    task = _lock_task(task_id)
+    if not task.is_open:
+        raise errors.OpsTaskClosed(state=task.state)
+    if (task.state, task.assignee_id) != (OpsTaskState.ASSIGNED, assignee.pk):
+        task.state, task.assignee = OpsTaskState.ASSIGNED, assignee
+        task.save(update_fields=["state", "assignee"])
+        push.to_fleet(task.city_id, "ops_task.assigned", task_payload(task))
+    return task
+
+
+@transaction.atomic
+def ops_task_close(*, task_id: uuid.UUID, actor: Any = None, outcome: str = OpsTaskState.DONE) -> OpsTask:
+    """Close a task as ``done`` or ``cancelled``; closing a closed task returns it unchanged."""
+    if outcome not in (OpsTaskState.DONE, OpsTaskState.CANCELLED):
+        raise ValueError(f"outcome must be done or cancelled, not {outcome!r}")
+    task = _lock_task(task_id)
+    if not task.is_open:
+        return task
+    task.state, task.closed_at, task.closed_by = outcome, timezone.now(), actor
+    task.save(update_fields=["state", "closed_at", "closed_by"])
+    push.to_fleet(task.city_id, "ops_task.closed", task_payload(task))
+    return task
+
+
+def ops_tasks_close_for(*, vehicle_ids: Sequence[uuid.UUID], kind: str, outcome: str = OpsTaskState.DONE) -> int:
+    """The system closes the open tasks of a kind for these vehicles (one UPDATE), e.g. swap_battery once the
+    battery is reported charged. Returns how many were closed."""
+    if not vehicle_ids:
+        return 0
+    return OpsTask.objects.filter(vehicle_id__in=vehicle_ids, kind=kind, state__in=TASK_OPEN_STATES).update(
+        state=outcome, closed_at=timezone.now()
+    )
+
+
+def alert_payload(alert: OpsAlert) -> dict[str, Any]:
+    return {"id": str(alert.id), "vehicle_id": str(alert.vehicle_id), "code": alert.vehicle.code,
+            "kind": alert.kind, "severity": alert.severity, "message": alert.message, "data": alert.data,
+            "opened_at": alert.opened_at.isoformat(),
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None}
+
+
+def task_payload(task: OpsTask) -> dict[str, Any]:
+    return {"id": str(task.id), "vehicle_id": str(task.vehicle_id), "code": task.vehicle.code, "kind": task.kind,
+            "state": task.state, "reason": task.reason, "assignee_id": str(task.assignee_id) if task.assignee_id else None,
+            "created_at": task.created_at.isoformat()}

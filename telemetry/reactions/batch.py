@@ -1,0 +1,146 @@
+"""``react``: everything a batch of readings sets off, called once per batch inside the batch's transaction."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+
+from fleet import services as fleet_services
+from fleet.models import OpsTaskKind
+from fleet.models.vehicles import Flag
+from live import push
+from rides.services import track as ride_track
+from telemetry.messages import Reading, VehicleBefore
+from telemetry.reactions import geo, vehicle
+from telemetry.reactions.summary import VehicleBatch, summarise
+
+logger = logging.getLogger(__name__)
+
+
+def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefore]) -> dict[str, int]:
+    """React to a batch (``readings`` sorted by (vehicle, seq), duplicates dropped; ``before`` = every vehicle of
+    the batch as it was before it). Must run inside the batch's transaction, after the history rows and the
+    latest vehicle state are written: everything here commits or rolls back with the batch, so a retried batch
+    reacts once. Returns counters (zone_entries, acks, ...; ``errors`` counts reactions that failed and were
+    rolled back alone, in their own savepoint)."""
+    counters: Counter[str] = Counter()
+    guard = vehicle.Guard(counters)
+    vehicles = summarise(readings, before)
+    counters["vehicles"] = len(vehicles)
+    counters["late"] = sum(v.late for v in vehicles.values())
+    alerts: list[fleet_services.AlertSpec] = []
+    tasks: list[fleet_services.TaskSpec] = []
+
+    vehicle.acks(vehicles.values(), counters)
+    vehicle.comms_restored(vehicles.values(), counters, guard)
+    progress = _tracks(vehicles.values(), counters)
+    zones = geo.GeoResult()
+    _each_city(vehicles.values(), counters, lambda group: geo.evaluate(group, zones))
+    counters.update({"zone_entries": zones.entries, "zone_exits": zones.exits, "geofence_points": zones.points})
+    vehicle.speed_limits(zones.speed_changes, counters, guard)
+    vehicle.zone_warnings(zones.warnings, progress, counters, guard, alerts)
+    charged = vehicle.battery(vehicles.values(), counters, guard, tasks)
+    tipped = vehicle.alarms(vehicles.values(), alerts)
+
+    counters["alerts_opened"] = len(_batched(counters, "alerts", alerts, lambda a: fleet_services.ops_alerts_open(alerts=a)))
+    counters["tasks_opened"] = len(_batched(counters, "tasks", tasks, lambda t: fleet_services.ops_tasks_open(tasks=t)))
+    if tipped:
+        _guarded(counters, "flag", lambda: fleet_services.vehicles_flag(vehicle_ids=tipped, flag=Flag.TIPPED_OVER))
+    if charged:
+        _guarded(counters, "close_tasks",
+                 lambda: fleet_services.ops_tasks_close_for(vehicle_ids=charged, kind=OpsTaskKind.SWAP_BATTERY))
+    _live(vehicles.values(), progress, counters)
+    return {name: count for name, count in counters.items() if count}
+
+
+def _guarded[T](counters: Counter[str], label: str, fn: Callable[[], T]) -> T | None:
+    try:
+        with transaction.atomic():
+            return fn()
+    except Exception:
+        logger.exception("telemetry reaction %s failed", label)
+        counters["errors"] += 1
+        return None
+
+
+def _batched[T](counters: Counter[str], label: str, items: Sequence[Any], run: Callable[[Sequence[Any]], list[T]],
+             key: Callable[[Any], Any] = lambda item: item.vehicle_id) -> list[T]:
+    """One statement for the whole batch; if it fails, once per vehicle so only the bad vehicle's part is lost."""
+    if not items:
+        return []
+    try:
+        with transaction.atomic():
+            return run(items)
+    except Exception:
+        logger.warning("telemetry %s failed for the batch; retrying vehicle by vehicle", label, exc_info=True)
+    per_vehicle: dict[Any, list[Any]] = defaultdict(list)
+    for item in items:
+        per_vehicle[key(item)].append(item)
+    out: list[T] = []
+    for group in per_vehicle.values():
+        out.extend(_guarded(counters, label, partial(run, group)) or [])
+    return out
+
+
+def _each_city(vehicles: Any, counters: Counter[str], fn: Callable[[list[VehicleBatch]], None]) -> None:
+    by_city: dict[uuid.UUID, list[VehicleBatch]] = defaultdict(list)
+    for v in vehicles:
+        by_city[v.before.city_id].append(v)
+    for city_id, group in by_city.items():
+        try:
+            fn(group)
+        except Exception:  # pure computation (no SQL but the cached zone load): no savepoint needed
+            logger.exception("telemetry geofence of city %s failed", city_id)
+            counters["errors"] += 1
+
+
+def _tracks(vehicles: Any, counters: Counter[str]) -> dict[uuid.UUID, ride_track.RideProgress]:
+    """Append the fresh fixes of vehicles on a trip to their ride's track (the ride id is the MDS trip_id)."""
+    fixes: list[ride_track.TrackFix] = []
+    origins: dict[uuid.UUID, tuple[float, float]] = {}
+    for v in vehicles:
+        if not v.fixes or not geo.on_trip(v):
+            continue
+        ride_id, before = v.before.trip_id, v.before
+        if before.lat is not None and before.lon is not None:
+            origins[ride_id] = (before.lat, before.lon)
+        fixes.extend(ride_track.TrackFix(ride_id, r.at, r.lat, r.lon) for r in v.fixes)
+    if not fixes:
+        return {}
+
+    def run(items: Sequence[ride_track.TrackFix]) -> list[ride_track.RideProgress]:
+        return list(ride_track.ride_track_append_batch(fixes=items, origins=origins).values())
+
+    found = _batched(counters, "ride_track", fixes, run, key=lambda fix: fix.ride_id)  # one ride per vehicle
+    counters["track_points"] = sum(p.added for p in found)
+    return {p.ride_id: p for p in found}
+
+
+def _live(vehicles: Any, progress: Mapping[uuid.UUID, ride_track.RideProgress], counters: Counter[str]) -> None:
+    """One fleet_positions message per city, one ride.updated per ride that moved (both sent after commit)."""
+    by_city: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for v in vehicles:
+        newest = v.newest
+        if newest is None:
+            continue
+        fix = v.fixes[-1] if v.fixes else None
+        before = v.before
+        lat, lon = (fix.lat, fix.lon) if fix is not None else (before.lat, before.lon)
+        level = v.battery_pct if v.battery_pct is not None else before.battery_pct
+        at = newest.at.isoformat()
+        by_city[before.city_id].append({"id": str(before.vehicle_id), "code": before.code, "lat": lat, "lon": lon,
+                                        "status": v.status, "battery_pct": level, "at": at})
+        ride = progress.get(before.trip_id) if before.trip_id is not None else None
+        if ride is not None and fix is not None:
+            push.to_ride(ride.ride_id, "ride.updated",
+                         {"lat": lat, "lon": lon, "battery_pct": level, "at": at, "distance_m": ride.distance_m})
+            counters["ride_updates"] += 1
+    for city_id, positions in by_city.items():
+        push.fleet_positions(city_id, positions)
+        counters["positions_pushed"] += len(positions)

@@ -1,0 +1,217 @@
+"""Per-vehicle reactions that change state through fleet services: command acks, comms restored, battery
+thresholds, alarms, slow-zone speed limits, zone warnings. Each call that can fail runs in its own savepoint
+(``Guard``), so one vehicle's failure is logged and counted, never aborting the batch."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+
+from accounts import services as accounts_services
+from core.errors import DomainError
+from fleet import conf as fleet_conf
+from fleet import errors as fleet_errors
+from fleet import selectors as fleet_selectors
+from fleet import services as fleet_services
+from fleet.models import ActorKind, CommandKind, OpsAlertKind, OpsAlertSeverity, OpsTaskKind
+from fleet.services.transitions import Location
+from fleet.states import Status
+from live import push
+from rides.services.track import RideProgress
+from telemetry.messages import Reading
+from telemetry.reactions.geo import SpeedChange, ZoneEntry, on_trip
+from telemetry.reactions.summary import VehicleBatch
+
+logger = logging.getLogger(__name__)
+
+LOST = (Status.NON_CONTACTABLE, Status.MISSING)
+ALARM_SEVERITY: dict[str, str] = {OpsAlertKind.TIPPED_OVER: OpsAlertSeverity.WARNING, OpsAlertKind.TAMPER: OpsAlertSeverity.CRITICAL}
+
+
+class Guard:
+    """Runs one reaction in a savepoint; a failure rolls back just that reaction and is counted in ``errors``."""
+
+    def __init__(self, counters: Counter[str]) -> None:
+        self.counters = counters
+
+    def __call__[T](self, label: str, vehicle_id: uuid.UUID, fn: Callable[[], T]) -> T | None:
+        try:
+            with transaction.atomic():
+                return fn()
+        except DomainError as exc:  # a business refusal (e.g. a transition the state machine forbids)
+            logger.info("telemetry %s for vehicle %s refused: %s", label, vehicle_id, exc.code)
+        except Exception:
+            logger.exception("telemetry %s for vehicle %s failed", label, vehicle_id)
+        self.counters["errors"] += 1
+        return None
+
+
+def _location(reading: Reading | None) -> Location | None:
+    if reading is None or reading.lat is None or reading.lon is None:
+        return None
+    return Location(reading.lat, reading.lon)
+
+
+def acks(vehicles: Iterable[VehicleBatch], counters: Counter[str]) -> None:
+    """Close the acknowledged commands. An ack for an unknown or not yet sent command is ignored."""
+    for vehicle in vehicles:
+        for ack, reading in vehicle.acks:
+            try:
+                with transaction.atomic():
+                    fleet_services.command_ack(correlation_id=ack.correlation_id, ok=ack.ok, at=reading.at,
+                                               detail=ack.reason)
+                counters["acks"] += 1
+            except (fleet_errors.CommandNotFound, fleet_errors.CommandNotSent):
+                counters["acks_ignored"] += 1
+            except Exception:
+                logger.exception("telemetry ack %s of vehicle %s failed", ack.correlation_id, vehicle.vehicle_id)
+                counters["errors"] += 1
+
+
+def comms_restored(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Guard) -> None:
+    """A vehicle that was non_contactable or missing speaks again: MDS ``comms_restored`` (server time: the
+    device may replay readings older than the loss of contact)."""
+    for vehicle in vehicles:
+        if vehicle.before.status not in LOST:
+            continue
+
+        def restore(vehicle: VehicleBatch = vehicle) -> str:
+            common: dict[str, Any] = {
+                "vehicle_id": vehicle.vehicle_id, "event_types": ["comms_restored"], "actor_kind": ActorKind.DEVICE,
+                "at": vehicle.received_at, "location": _location(vehicle.fixes[-1] if vehicle.fixes else None),
+                "battery_pct": vehicle.battery_pct, "trip_id": vehicle.before.trip_id,
+            }
+            try:
+                with transaction.atomic():
+                    return fleet_services.vehicle_transition(**common).status
+            except fleet_errors.VehicleStateRequired:  # no status from before the loss: back on the street
+                return fleet_services.vehicle_transition(**common, status=Status.AVAILABLE).status
+
+        status = guard("comms_restored", vehicle.vehicle_id, restore)
+        if status is not None:
+            vehicle.status = status
+            counters["comms_restored"] += 1
+
+
+def battery(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Guard,
+            tasks: list[fleet_services.TaskSpec]) -> list[uuid.UUID]:
+    """Low battery: crossing below ``FLEET_LOW_BATTERY_PCT`` opens a swap task, and an available vehicle becomes
+    low_battery (MDS battery_low; a vehicle on a trip keeps riding). Charged: a low_battery vehicle reporting
+    ``FLEET_CHARGED_BATTERY_PCT`` or more is available again (battery_charged). Returns the charged vehicles."""
+    low, charged_at = fleet_conf.get("FLEET_LOW_BATTERY_PCT"), fleet_conf.get("FLEET_CHARGED_BATTERY_PCT")
+    charged: list[uuid.UUID] = []
+    for vehicle in vehicles:
+        level, before = vehicle.battery_pct, vehicle.before
+        if level is None:
+            continue
+        if level < low:
+            crossed = before.battery_pct is None or before.battery_pct >= low
+            if crossed or vehicle.status == Status.AVAILABLE:
+                tasks.append(fleet_services.TaskSpec(vehicle.vehicle_id, before.city_id, OpsTaskKind.SWAP_BATTERY,
+                                                     f"battery {level} % (below {low} %)"))
+            if vehicle.status == Status.AVAILABLE and _transition(vehicle, "battery_low", guard):
+                counters["battery_low"] += 1
+        elif level >= charged_at and vehicle.status == Status.LOW_BATTERY and _transition(
+            vehicle, "battery_charged", guard
+        ):
+            counters["battery_charged"] += 1
+            charged.append(vehicle.vehicle_id)
+    return charged
+
+
+def _transition(vehicle: VehicleBatch, event: str, guard: Guard) -> bool:
+    newest = vehicle.newest
+
+    def run() -> str:
+        return fleet_services.vehicle_transition(
+            vehicle_id=vehicle.vehicle_id, event_types=[event], actor_kind=ActorKind.DEVICE,
+            at=newest.at if newest else None, location=_location(vehicle.fixes[-1] if vehicle.fixes else None),
+            battery_pct=vehicle.battery_pct,
+        ).status
+
+    status = guard(event, vehicle.vehicle_id, run)
+    if status is None:
+        return False
+    vehicle.status = status
+    return True
+
+
+def alarms(vehicles: Iterable[VehicleBatch], alerts: list[fleet_services.AlertSpec]) -> list[uuid.UUID]:
+    """An alert per (vehicle, alarm); returns the vehicles reporting tipped_over (to flag)."""
+    tipped: list[uuid.UUID] = []
+    for vehicle in vehicles:
+        for alarm in sorted(vehicle.alarms):
+            if alarm not in ALARM_SEVERITY:
+                continue
+            newest = vehicle.fixes[-1] if vehicle.fixes else None
+            alerts.append(fleet_services.AlertSpec(
+                vehicle.vehicle_id, vehicle.before.city_id, alarm, ALARM_SEVERITY[alarm],
+                f"Vehicle {vehicle.before.code or vehicle.vehicle_id} reports {alarm.replace('_', ' ')}",
+                {"lat": newest.lat if newest else vehicle.before.lat, "lon": newest.lon if newest else vehicle.before.lon},
+            ))
+            if alarm == OpsAlertKind.TIPPED_OVER:
+                tipped.append(vehicle.vehicle_id)
+    return tipped
+
+
+def speed_limits(changes: list[SpeedChange], counters: Counter[str], guard: Guard) -> None:
+    """Throttle a vehicle on a trip to the slow zone's limit, or give it its normal limit back. The idempotency
+    key names the vehicle, the zone and the fix where the limit changed: a retried batch queues nothing new."""
+    if not changes:
+        return
+    normal = fleet_selectors.vehicle_normal_speed_limits(
+        vehicle_type_codes={c.vehicle.before.vehicle_type_code for c in changes})
+    for change in changes:
+        before = change.vehicle.before
+        limit = change.max_speed_kph if change.max_speed_kph is not None else normal[before.vehicle_type_code]
+        key = f"telemetry:speed:{before.vehicle_id}:{change.zone_id or 'normal'}:{change.reading.seq}"
+
+        def queue(limit: int = min(100, limit), key: str = key, vehicle_id: uuid.UUID = before.vehicle_id) -> object:
+            return fleet_services.command_queue(vehicle_id=vehicle_id, kind=CommandKind.SET_SPEED_LIMIT,
+                                                params={"max_speed_kph": limit}, idempotency_key=key)
+
+        if guard("speed_limit", before.vehicle_id, queue) is not None:
+            counters["speed_limits"] += 1
+
+
+def zone_warnings(entries: list[ZoneEntry], progress: Mapping[uuid.UUID, RideProgress], counters: Counter[str],
+                  guard: Guard, alerts: list[fleet_services.AlertSpec]) -> None:
+    """Warn the rider (ride.zone_warning) on entering a no-ride, slow or no-parking zone; a no-ride zone also
+    notifies the rider and opens an ops alert."""
+    for entry in entries:
+        vehicle, reading, zone = entry.vehicle, entry.reading, entry.zone
+        ride_id = vehicle.before.trip_id
+        if ride_id is None or not on_trip(vehicle):
+            continue
+        payload = {"zone_id": zone.id, "zone_kind": zone.kind, "zone_name": zone.name, "lat": reading.lat,
+                   "lon": reading.lon, "at": reading.at.isoformat(), "max_speed_kph": entry.verdict.maximum_speed_kph,
+                   "ride_through_allowed": entry.verdict.ride_through_allowed,
+                   "ride_end_allowed": entry.verdict.ride_end_allowed}
+        push.to_ride(ride_id, "ride.zone_warning", payload)
+        counters["zone_warnings"] += 1
+        if zone.kind != "no_ride":
+            continue
+        alerts.append(fleet_services.AlertSpec(
+            vehicle.vehicle_id, vehicle.before.city_id, OpsAlertKind.NO_RIDE_ZONE, OpsAlertSeverity.CRITICAL,
+            f"Vehicle {vehicle.before.code or vehicle.vehicle_id} entered no-ride zone {zone.name} on a trip",
+            {**payload, "ride_id": str(ride_id)},
+        ))
+        ride = progress.get(ride_id)
+        if ride is not None:
+            _notify_no_ride(ride, zone, payload, vehicle.vehicle_id, guard)
+
+
+def _notify_no_ride(ride: RideProgress, zone: Any, payload: dict[str, Any], vehicle_id: uuid.UUID, guard: Guard) -> None:
+    def send() -> object:
+        return accounts_services.notify(
+            user_id=ride.rider_id, kind="ride.zone_warning", title="No-riding zone",
+            body=f"You entered {zone.name}, where riding is not allowed. Please push the vehicle out of the zone.",
+            data={**payload, "ride_id": str(ride.ride_id)},
+        )
+
+    guard("notify", vehicle_id, send)
