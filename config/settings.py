@@ -184,6 +184,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 
 # --- Fleet (docs/fleet.md) ------------------------------------------------------------------------------
 FLEET_LOW_BATTERY_PCT = env_int("FLEET_LOW_BATTERY_PCT", 15, minimum=0, maximum=100)
+FLEET_CHARGED_BATTERY_PCT = env_int("FLEET_CHARGED_BATTERY_PCT", 40, minimum=0, maximum=100)
+FLEET_DEFAULT_SPEED_LIMIT_KPH = env_int("FLEET_DEFAULT_SPEED_LIMIT_KPH", 25, minimum=1, maximum=100)
 FLEET_POSITION_STALE_S = env_int("FLEET_POSITION_STALE_S", 900, minimum=1)
 FLEET_NEARBY_DEFAULT_RADIUS_M = env_int("FLEET_NEARBY_DEFAULT_RADIUS_M", 500, minimum=1)
 FLEET_NEARBY_MAX_RADIUS_M = env_int("FLEET_NEARBY_MAX_RADIUS_M", 2000, minimum=1, maximum=20_000)
