@@ -1,0 +1,81 @@
+"""/ws/v1/fleet: staff with the fleet permission only; snapshot, coalesced positions, bbox, pass-through events."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from live import push
+from tests.fleet.factories import VehicleFactory
+from tests.live.conftest import bearer, communicator, nothing_more, receive, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _position(vehicle, lat, lon, status="available"):
+    return {"id": str(vehicle.id), "code": vehicle.code, "lat": lat, "lon": lon, "status": status,
+            "battery_pct": 80, "at": "2026-11-23T12:00:00Z"}
+
+
+def test_riders_and_unknown_cities_are_refused(city, rider, fleet_staff):
+    async def body() -> None:
+        for path, user in ((f"/ws/v1/fleet?city={city.id}", rider),
+                           ("/ws/v1/fleet?city=00000000-0000-0000-0000-000000000000", fleet_staff),
+                           ("/ws/v1/fleet", fleet_staff),
+                           (f"/ws/v1/fleet?city={city.id}&bbox=1,2,3", fleet_staff)):
+            comm = communicator(path, bearer(user))
+            assert (await comm.connect())[0] is False, path
+            await comm.disconnect()
+
+    run(body)
+
+
+def test_snapshot_of_the_box_then_one_coalesced_batch_per_interval(city, scooter, fleet_staff, settings):
+    settings.LIVE_FLEET_INTERVAL_MS = 500
+    inside = VehicleFactory.create(city=city, vehicle_type=scooter, code="IN0001", lat=52.52, lon=13.40)
+    outside = VehicleFactory.create(city=city, vehicle_type=scooter, code="OUT001", lat=48.0, lon=11.0)
+    bbox = "13.0,52.0,14.0,53.0"
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/fleet?city={city.id}&bbox={bbox}", bearer(fleet_staff))
+        assert (await comm.connect())[0] is True
+        snapshot = await receive(comm)
+        assert [v["code"] for v in snapshot["data"]["vehicles"]] == ["IN0001"]
+
+        # 20 positions of the same vehicle and one outside the box, pushed as telemetry batches would be.
+        for i in range(20):
+            await sync_to_async(push.fleet_positions)(city.id, [_position(inside, 52.52 + i / 1e4, 13.40),
+                                                                _position(outside, 48.0, 11.0)])
+        first = await receive(comm)
+        assert first["type"] == "fleet.positions"
+        assert [v["code"] for v in first["data"]["vehicles"]] == ["IN0001"]  # leading edge: the first at once
+        second = await receive(comm, timeout=2)
+        assert [v["lat"] for v in second["data"]["vehicles"]] == [pytest.approx(52.5219)]  # only the latest
+        assert await nothing_more(comm, 0.8)
+
+        # Leaving the box is told once; other fleet events pass at once.
+        await sync_to_async(push.fleet_positions)(city.id, [_position(inside, 48.1, 11.0)])
+        gone = await receive(comm, timeout=2)
+        assert gone["data"]["vehicles"] == [{"id": str(inside.id), "removed": True}]
+        await sync_to_async(push.to_fleet)(city.id, "vehicle.alarm", {"vehicle_id": inside.id, "kind": "tilt"})
+        alarm = await receive(comm)
+        assert (alarm["type"], alarm["data"]) == ("vehicle.alarm", {"vehicle_id": str(inside.id), "kind": "tilt"})
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_a_ride_push_does_not_reach_fleet_sockets_of_another_city(city, scooter, fleet_staff):
+    from tests.fleet.factories import CityFactory
+
+    other = CityFactory.create(slug="hamburg", name="Hamburg")
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/fleet?city={city.id}", bearer(fleet_staff))
+        assert (await comm.connect())[0] is True
+        await receive(comm)
+        await sync_to_async(push.to_fleet)(other.id, "vehicle.alarm", {"kind": "tilt"})
+        assert await nothing_more(comm, 0.5)
+        await comm.disconnect()
+
+    run(body)
