@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from telemetry import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("telemetry", views.TelemetryIngestView.as_view(), name="telemetry-ingest"),
+]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 
 from fleet import grid
@@ -41,3 +44,94 @@ def vehicle_record_reading(
     if not fields:
         return False
     return Vehicle.objects.filter(stale, id=vehicle_id).update(**fields) == 1
+
+
+@dataclass(frozen=True, slots=True)
+class LatestReading:
+    """The newest values a telemetry batch carries for one vehicle (``None``: not reported in the batch).
+
+    ``position_at`` is the device time of ``lat``/``lon``; ``at`` the device time of the newest reading (the
+    other fields); ``seen_at`` when the platform received it (liveness)."""
+
+    vehicle_id: uuid.UUID
+    at: datetime
+    seen_at: datetime
+    lat: float | None = None
+    lon: float | None = None
+    position_at: datetime | None = None
+    battery_pct: int | None = None
+    speed_kph: float | None = None
+    odometer_meters: int | None = None
+    locked: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleSnapshot:
+    """A vehicle's row as it was just before ``vehicles_record_readings`` changed it."""
+
+    vehicle_id: uuid.UUID
+    code: str
+    city_id: uuid.UUID
+    vehicle_type_code: str
+    status: str
+    trip_id: uuid.UUID | None
+    lat: float | None
+    lon: float | None
+    position_at: datetime | None
+    battery_pct: int | None
+    locked: bool
+    last_seen_at: datetime | None
+
+
+# One statement for the whole batch. ``o`` is the same row read with the statement's snapshot, so RETURNING
+# gives the values before the update (PostgreSQL 15 has no RETURNING OLD). Guards, per vehicle:
+# - the position moves only forward in device time (a late or replayed message never moves a vehicle back);
+# - the other fields follow the newest reading unless it is older than the stored position;
+# - last_seen_at (server clock) only grows.
+_RECORD_SQL = """
+UPDATE fleet_vehicle AS v SET
+    lat = CASE WHEN r.pos_fresh THEN r.lat ELSE v.lat END,
+    lon = CASE WHEN r.pos_fresh THEN r.lon ELSE v.lon END,
+    cell = CASE WHEN r.pos_fresh THEN r.cell ELSE v.cell END,
+    position_at = CASE WHEN r.pos_fresh THEN r.position_at ELSE v.position_at END,
+    battery_pct = CASE WHEN r.fresh THEN COALESCE(r.battery_pct, v.battery_pct) ELSE v.battery_pct END,
+    speed_kph = CASE WHEN r.fresh THEN COALESCE(r.speed_kph, v.speed_kph) ELSE v.speed_kph END,
+    odometer_meters = CASE WHEN r.fresh THEN COALESCE(r.odometer, v.odometer_meters) ELSE v.odometer_meters END,
+    locked = CASE WHEN r.fresh THEN COALESCE(r.locked, v.locked) ELSE v.locked END,
+    last_seen_at = GREATEST(v.last_seen_at, r.seen_at)
+FROM (
+    SELECT u.*, o.id AS oid,
+           u.position_at IS NOT NULL AND (o.position_at IS NULL OR u.position_at > o.position_at) AS pos_fresh,
+           (o.position_at IS NULL OR u.at >= o.position_at) AS fresh,
+           o.code, o.city_id, o.vehicle_type_id, o.status, o.trip_id, o.lat AS olat, o.lon AS olon,
+           o.position_at AS opos, o.battery_pct AS obat, o.locked AS olocked, o.last_seen_at AS oseen
+    FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::float8[], %s::float8[], %s::int[],
+                %s::timestamptz[], %s::int[], %s::float8[], %s::bigint[], %s::bool[])
+         AS u(id, at, seen_at, lat, lon, cell, position_at, battery_pct, speed_kph, odometer, locked)
+    JOIN fleet_vehicle AS o ON o.id = u.id
+) AS r, fleet_vehicletype AS t
+WHERE v.id = r.oid AND t.id = r.vehicle_type_id
+RETURNING r.oid, r.code, r.city_id, t.code, r.status, r.trip_id, r.olat, r.olon, r.opos, r.obat, r.olocked, r.oseen
+"""
+
+
+def vehicles_record_readings(*, readings: Sequence[LatestReading]) -> dict[uuid.UUID, VehicleSnapshot]:
+    """Store the latest state of many vehicles in ONE statement (telemetry batches; no status change here).
+
+    At most one reading per vehicle. Rows are updated in vehicle id order (a stable lock order between
+    concurrent batches). Returns each updated vehicle as it was before; unknown ids are skipped.
+    """
+    if not readings:
+        return {}
+    ordered = sorted(readings, key=lambda r: r.vehicle_id)
+    columns: list[list[Any]] = [[] for _ in range(11)]
+    for r in ordered:
+        cell = grid.cell_of(r.lat, r.lon) if r.lat is not None and r.lon is not None else None
+        values = (r.vehicle_id, r.at, r.seen_at, r.lat, r.lon, cell, r.position_at if cell is not None else None,
+                  r.battery_pct, r.speed_kph, r.odometer_meters, r.locked)
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, columns)
+        rows = cursor.fetchall()
+    return {row[0]: VehicleSnapshot(*row) for row in rows}

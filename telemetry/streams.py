@@ -1,0 +1,190 @@
+"""The Redis side of the pipeline: sharded streams, the consumer group, shard locks and the shared counters.
+
+Keys (``TELEMETRY_STREAM_PREFIX``, default ``telemetry``)::
+
+    <p>:s:<shard>        stream; one entry = messages of ONE vehicle accepted together, field ``m`` (msgpack)
+    <p>:dead             entries a batch could not apply twice in a row (inspect, then XADD back or drop)
+    <p>:lock:<shard>     the drainer currently owning a shard (SET NX PX): one consumer per shard at a time,
+                         so a vehicle's messages are applied in order
+    <p>:drainer:<i>      drainer slots (TELEMETRY_DRAINERS long-running drain tasks at most)
+    <p>:rejected         hash code -> count of messages the edges refused
+    <p>:stats            hash: batches, messages, new, duplicates, late, batch_ms, last_batch, reclaimed, dead
+    <p>:latency          hash bucket -> count: accepted -> committed, milliseconds (LATENCY_BUCKETS_MS)
+    <p>:rate:<10s slot>  processed messages in that 10-second slot (expires after two minutes)
+
+A vehicle always maps to the same shard (``shard_of``: CRC32 of its UUID), so its messages stay in order.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+import zlib
+from collections.abc import Sequence
+from typing import Any, cast
+
+import redis
+from django.conf import settings
+
+GROUP = "workers"
+FIELD = b"m"
+LATENCY_BUCKETS_MS = (5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 10_000,
+                      30_000, 60_000)
+_client: redis.Redis | None = None
+_client_url: str | None = None
+
+
+def client() -> redis.Redis:
+    """One connection pool per process (redis-py resets it in a forked Celery child)."""
+    global _client, _client_url
+    if _client is None or _client_url != settings.REDIS_URL:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=30, socket_connect_timeout=5)
+        _client_url = settings.REDIS_URL
+    return _client
+
+
+def prefix() -> str:
+    return str(settings.TELEMETRY_STREAM_PREFIX)
+
+
+def shards() -> int:
+    return int(settings.TELEMETRY_SHARDS)
+
+
+def shard_of(vehicle_id: uuid.UUID) -> int:
+    return zlib.crc32(vehicle_id.bytes) % shards()
+
+
+def stream_key(shard: int) -> str:
+    return f"{prefix()}:s:{shard}"
+
+
+def key(name: str) -> str:
+    return f"{prefix()}:{name}"
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def ensure_groups() -> None:
+    """Create every shard's stream and consumer group (idempotent)."""
+    pipe = client().pipeline(transaction=False)
+    for shard in range(shards()):
+        pipe.xgroup_create(stream_key(shard), GROUP, id="0", mkstream=True)
+    for result in pipe.execute(raise_on_error=False):
+        if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
+            raise result
+
+
+def append(entries: Sequence[tuple[int, bytes]], rejected: dict[str, int] | None = None) -> list[bytes]:
+    """XADD each (shard, packed entry) and count rejections, in one round trip; returns the entry ids."""
+    pipe = client().pipeline(transaction=False)
+    for shard, packed in entries:
+        pipe.xadd(stream_key(shard), {FIELD: packed})
+    for code, count in (rejected or {}).items():
+        pipe.hincrby(key("rejected"), code, count)
+    results = pipe.execute()
+    return cast(list[bytes], results[: len(entries)])
+
+
+Entry = tuple[bytes, bytes]  # (stream entry id, packed payload)
+
+
+def _entries(raw: Any) -> list[Entry]:
+    return [(entry_id, fields[FIELD]) for entry_id, fields in raw if fields and FIELD in fields]
+
+
+def read_new(shard: int, count: int, consumer: str) -> list[Entry]:
+    try:
+        response = client().xreadgroup(GROUP, consumer, {stream_key(shard): ">"}, count=count)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        ensure_groups()
+        return []
+    return _entries(cast(Any, response)[0][1]) if response else []
+
+
+def claim_stale(shard: int, count: int, consumer: str, min_idle_ms: int) -> tuple[list[Entry], list[bytes]]:
+    """XAUTOCLAIM entries another consumer read but never acknowledged (it crashed or stalled).
+
+    Returns (claimed entries, ids of entries deleted from the stream meanwhile, to acknowledge)."""
+    try:
+        result = client().xautoclaim(stream_key(shard), GROUP, consumer, min_idle_ms, "0-0", count=count)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        ensure_groups()
+        return [], []
+    claimed = result[1]
+    deleted = list(result[2]) if len(result) > 2 else []
+    return _entries(claimed), deleted + [entry_id for entry_id, fields in claimed if not fields]
+
+
+def ack(shard: int, ids: Sequence[bytes]) -> None:
+    if ids:
+        pipe = client().pipeline(transaction=False)
+        pipe.xack(stream_key(shard), GROUP, *ids)
+        pipe.xdel(stream_key(shard), *ids)  # applied entries are not needed any more: the stream stays short
+        pipe.execute()
+
+
+def dead_letter(shard: int, entries: Sequence[Entry], reason: str) -> None:
+    pipe = client().pipeline(transaction=False)
+    for entry_id, packed in entries:
+        pipe.xadd(key("dead"), {FIELD: packed, b"shard": shard, b"id": entry_id, b"reason": reason[:500]},
+                  maxlen=100_000, approximate=True)
+    pipe.hincrby(key("stats"), "dead", len(entries))
+    pipe.execute()
+    ack(shard, [entry_id for entry_id, _ in entries])
+
+
+# --- locks ------------------------------------------------------------------------------------------------
+
+_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"""
+_REFRESH = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"""
+
+
+def lock(name: str, token: str, ttl_ms: int) -> bool:
+    return bool(client().set(key(name), token, nx=True, px=ttl_ms))
+
+
+def refresh(name: str, token: str, ttl_ms: int) -> bool:
+    return bool(client().eval(_REFRESH, 1, key(name), token, ttl_ms))
+
+
+def release(name: str, token: str) -> None:
+    client().eval(_RELEASE, 1, key(name), token)
+
+
+# --- counters ---------------------------------------------------------------------------------------------
+
+
+def record_batch(*, messages: int, new: int, duplicates: int, late: int, batch_ms: float,
+                 latencies_ms: Sequence[float], reclaimed: int = 0) -> None:
+    """Add one committed batch to the shared counters (one round trip)."""
+    buckets: dict[str, int] = {}
+    for latency in latencies_ms:
+        for bound in LATENCY_BUCKETS_MS:
+            if latency <= bound:
+                buckets[str(bound)] = buckets.get(str(bound), 0) + 1
+                break
+        else:
+            buckets["inf"] = buckets.get("inf", 0) + 1
+    slot = key(f"rate:{int(time.time()) // 10}")
+    pipe = client().pipeline(transaction=False)
+    stats = key("stats")
+    for name, value in (("batches", 1), ("messages", messages), ("new", new), ("duplicates", duplicates),
+                        ("late", late), ("reclaimed", reclaimed)):
+        if value:
+            pipe.hincrby(stats, name, value)
+    pipe.hincrbyfloat(stats, "batch_ms", batch_ms)
+    pipe.hset(stats, "last_batch", messages)
+    for bucket, count in buckets.items():
+        pipe.hincrby(key("latency"), bucket, count)
+    pipe.incrby(slot, messages)
+    pipe.expire(slot, 120)
+    pipe.execute()
