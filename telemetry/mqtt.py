@@ -110,27 +110,34 @@ def connect(client: mqtt.Client, *, timeout: float = 10.0) -> None:
 
 
 class EnvelopeInvalid(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """A refused MQTT message. ``code`` is what the vehicle is told (the HTTP edge's error codes), ``counter`` the
+    rejection counted in the pipeline's metrics (the same names as the HTTP edge counts)."""
+
+    def __init__(self, code: str, message: str, counter: str | None = None) -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.counter = code, message, counter or code
+
+
+def _auth_failed(message: str) -> EnvelopeInvalid:
+    return EnvelopeInvalid("vehicle_auth_failed", message, counter="auth_failed")
 
 
 def decode(payload: bytes) -> tuple[str, list[object]]:
     """(secret, messages) of an envelope; ``EnvelopeInvalid`` when it cannot be read."""
     if len(payload) > MAX_PAYLOAD:
-        raise EnvelopeInvalid("payload_too_large", f"at most {MAX_PAYLOAD} bytes per MQTT message")
+        raise EnvelopeInvalid("too_many_messages", f"at most {MAX_PAYLOAD} bytes per MQTT message")
     try:
         body = json.loads(payload) if payload[:1] in b"{ \t\r\n" else msgpack.unpackb(payload, raw=False)
     except (ValueError, msgpack.UnpackException):
-        raise EnvelopeInvalid("malformed", "the payload is neither JSON nor MessagePack") from None
+        raise EnvelopeInvalid("malformed_request", "the payload is neither JSON nor MessagePack") from None
     if not isinstance(body, dict):
-        raise EnvelopeInvalid("malformed", "the payload must be an object")
+        raise EnvelopeInvalid("malformed_request", "the payload must be an object")
     secret = body.pop("secret", None)
     if not isinstance(secret, str) or not secret:
-        raise EnvelopeInvalid("invalid_credentials", "secret is required")
+        raise _auth_failed("secret is required")
     messages = body.get("messages", [body])
-    if not isinstance(messages, list):
-        raise EnvelopeInvalid("malformed", "messages must be a list")
+    if not isinstance(messages, list) or not messages:
+        raise EnvelopeInvalid("malformed_request", "messages must be a non-empty list")
     return secret, messages
 
 
@@ -266,10 +273,10 @@ class Bridge:
                 secret, messages = decode(payload)
                 identity = self.auth.get(vehicle, secret)
                 if identity is None:
-                    raise EnvelopeInvalid("invalid_credentials", "unknown vehicle or wrong secret")
+                    raise _auth_failed("unknown vehicle or wrong secret")
             except EnvelopeInvalid as exc:
-                counts[exc.code] += 1
-                ingest.count_rejected(exc.code)
+                counts[exc.counter] += 1
+                ingest.count_rejected(exc.counter)
                 self._reply(vehicle, {"code": exc.code, "message": exc.message})
                 continue
             entry = groups.setdefault(identity.id, (vehicle, _Group(identity, received_at, [])))

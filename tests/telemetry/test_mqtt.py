@@ -111,20 +111,20 @@ def test_wrong_secret_is_refused_and_told(bridge: mqtt.Bridge, pub: Any, prefix:
     try:
         publish(pub, f"{prefix}vehicles/MQ0001/telemetry",
                 json.dumps({"secret": "not-" + secret, "seq": 1, "ts": _now_ms()}))
-        assert drain(bridge, until=1)["invalid_credentials"] == 1
+        assert drain(bridge, until=1)["auth_failed"] == 1
         _, body = errors.get()
-        assert json.loads(body)["code"] == "invalid_credentials"
+        assert json.loads(body)["code"] == "vehicle_auth_failed"
     finally:
         errors.close()
     assert _rows(vehicle.id) == []
-    assert streams.client().hget(streams.key("rejected"), "invalid_credentials") == b"1"
+    assert streams.client().hget(streams.key("rejected"), "auth_failed") == b"1"
 
 
 def test_a_vehicle_cannot_publish_as_another(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any,
                                              secret: str) -> None:
     other = VehicleFactory.create(code="MQ0002")
     publish(pub, f"{prefix}vehicles/MQ0002/telemetry", json.dumps({"secret": secret, "seq": 1, "ts": _now_ms()}))
-    assert drain(bridge, until=1)["invalid_credentials"] == 1
+    assert drain(bridge, until=1)["auth_failed"] == 1
     assert _rows(other.id) == _rows(vehicle.id) == []
 
 
@@ -134,7 +134,7 @@ def test_rotated_secret_stops_working(bridge: mqtt.Bridge, pub: Any, prefix: str
     publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": secret, "seq": 1, "ts": _now_ms()}))
     publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": new_secret, "seq": 2, "ts": _now_ms()}))
     totals = drain(bridge, until=2)
-    assert (totals["invalid_credentials"], totals["accepted"]) == (1, 1)
+    assert (totals["auth_failed"], totals["accepted"]) == (1, 1)
     assert [row[0] for row in _rows(vehicle.id)] == [2]
 
 
@@ -163,8 +163,8 @@ def test_unreadable_payload_is_refused(bridge: mqtt.Bridge, pub: Any, prefix: st
     errors = Listener(f"{prefix}vehicles/MQ0001/errors")
     try:
         publish(pub, f"{prefix}vehicles/MQ0001/telemetry", b"{not json")
-        assert drain(bridge, until=1)["malformed"] == 1
-        assert json.loads(errors.get()[1])["code"] == "malformed"
+        assert drain(bridge, until=1)["malformed_request"] == 1
+        assert json.loads(errors.get()[1])["code"] == "malformed_request"
     finally:
         errors.close()
 
@@ -220,7 +220,7 @@ def test_the_command_stops_cleanly_on_sigterm(prefix: str, vehicle: Any, secret:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
             publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": "x", "seq": 1, "ts": 1}))
-            if streams.client().hget(streams.key("rejected"), "invalid_credentials"):
+            if streams.client().hget(streams.key("rejected"), "auth_failed"):
                 break
             time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
