@@ -1,21 +1,36 @@
-"""``python -m bench rides``: N riders run whole journeys against the REST API served as in production.
+"""``python -m bench rides``: 50 concurrent riders run whole journeys against the REST API served as in production.
 
 A database of its own (``bench_rides_<pid>``) gets a city with an operating area, a tariff, one vehicle per
 rider and riders with a funded wallet. granian serves ``config.wsgi`` with 2 workers on a loopback port (the
-Procfile's command). Each rider (a thread with its own HTTP session) repeats: nearby search, start (with an
-Idempotency-Key), the vehicle acknowledges the unlock, 3 pauses (lock ack, resume, unlock ack), end, lock ack.
-The API pushes each command's ``command_send`` task to the Redis broker as in production; this process plays
-the Celery worker and the vehicle: ``fleet.services.command_deliver`` then ``command_ack`` (the path telemetry
-takes), so the ride moves on in the after-commit hook, and the final charge happens there too. The queued
-tasks are deleted afterwards.
+Procfile's command). A journey: nearby search, start (with an Idempotency-Key), the vehicle acknowledges the
+unlock, 3 pauses (lock ack, resume, unlock ack), end, lock ack. The API pushes each command's ``command_send``
+task to the Redis broker as in production; this process plays the Celery worker and the vehicle:
+``fleet.services.command_deliver`` then ``command_ack`` (the path telemetry takes), so the ride moves on in the
+after-commit hook, and the final charge happens there too. The queued tasks are deleted afterwards.
 
-Environment: ``BENCH_RIDES_RIDERS`` (50), ``BENCH_RIDES_JOURNEYS`` per rider (3).
+Two phases, both reported:
+
+1. **Riders** (the target's figures: ``journeys_per_s``, ``start_p99_ms``, ``end_p99_ms``): ``BENCH_RIDES_RIDERS``
+   (50) riders at once, each a thread with its own HTTP session, each waiting a think time drawn uniformly from
+   ``BENCH_RIDES_THINK_MIN_S``..``BENCH_RIDES_THINK_MAX_S`` (1..5 s) before every request, as a person with a phone
+   does (look at the map, scan the QR code, ride, tap pause...). Riders start at random moments within the first
+   think time. Real rides last minutes, so this is a pessimistic (busier than real) model. The offered load that
+   results is reported as ``offered_rps`` (HTTP requests per second).
+2. **Saturation** (``saturation_*``): the same riders with no think time at all (closed loop: each fires its next
+   request the moment the previous one answers) for ``BENCH_RIDES_SATURATION_JOURNEYS`` (1) journeys each. This is
+   the most the stack does on this machine (``saturation_journeys_per_s``); its latencies are queueing time
+   (latency = concurrency / throughput), not what a rider sees at the offered load above.
+
+Environment: ``BENCH_RIDES_RIDERS`` (50), ``BENCH_RIDES_JOURNEYS`` per rider in phase 1 (2),
+``BENCH_RIDES_THINK_MIN_S`` / ``BENCH_RIDES_THINK_MAX_S`` (1 / 5), ``BENCH_RIDES_SATURATION_JOURNEYS`` (1; 0 skips
+phase 2), ``BENCH_RIDES_BLOCKING_THREADS`` (8).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -133,15 +148,25 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 
 
 class Rider:
-    def __init__(self, base: str, token: str, code: str, lat: float, lon: float, stats: Stats) -> None:
+    def __init__(self, base: str, token: str, code: str, lat: float, lon: float, stats: Stats,
+                 think: tuple[float, float] = (0.0, 0.0), seed: int = 0) -> None:
         self.base, self.code, self.lat, self.lon, self.stats = base, code, lat, lon, stats
+        self.think, self.random = think, random.Random(seed)
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {token}"
 
+    def pause(self) -> None:
+        """The person looks at the phone, scans, rides: a think time before the next request."""
+        if self.think[1] > 0:
+            time.sleep(self.random.uniform(*self.think))
+
     def call(self, name: str, method: str, path: str, expect: int, **kwargs: Any) -> dict[str, Any]:
+        self.pause()
         start = time.perf_counter()
         response = self.http.request(method, self.base + path, timeout=30, **kwargs)
         self.stats.add(name, (time.perf_counter() - start) * 1000, response.status_code == expect)
+        with self.stats.lock:
+            self.stats.requests += 1
         if response.status_code != expect:
             self.stats.fail(f"{name}: {response.status_code} {response.text[:200]}")
             raise JourneyFailed(name)
@@ -192,6 +217,7 @@ class Stats:
         self.samples: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.journeys = 0
+        self.requests = 0
 
     def add(self, name: str, ms: float, ok: bool) -> None:
         with self.lock:
@@ -204,6 +230,8 @@ class Stats:
 
 def _drive(rider: Rider, journeys: int, barrier: threading.Barrier) -> None:
     barrier.wait()
+    if rider.think[1] > 0:
+        time.sleep(rider.random.uniform(0, rider.think[1]))  # people do not all open the app at the same instant
     for _ in range(journeys):
         try:
             rider.journey()
@@ -215,46 +243,65 @@ def _drive(rider: Rider, journeys: int, barrier: threading.Barrier) -> None:
             rider.stats.fail(repr(exc)[:200])
 
 
-def _figures(stats: Stats, wall_s: float, n: int) -> dict[str, Any]:
-    figures: dict[str, Any] = {"riders": n, "journeys": stats.journeys, "errors": len(stats.errors),
-                               "journeys_per_s": common.rate(stats.journeys, wall_s), "wall_s": round(wall_s, 2)}
+def _figures(stats: Stats, wall_s: float, prefix: str = "") -> dict[str, Any]:
+    figures: dict[str, Any] = {f"{prefix}journeys": stats.journeys, f"{prefix}errors": len(stats.errors),
+                               f"{prefix}journeys_per_s": common.rate(stats.journeys, wall_s),
+                               f"{prefix}offered_rps": common.rate(stats.requests, wall_s),
+                               f"{prefix}wall_s": round(wall_s, 2)}
     for name, samples in sorted(stats.samples.items()):
         p = common.percentiles(samples)
-        figures[f"{name}_p50_ms"], figures[f"{name}_p99_ms"] = p["p50"], p["p99"]
+        figures[f"{prefix}{name}_p50_ms"], figures[f"{prefix}{name}_p99_ms"] = p["p50"], p["p99"]
     return figures
 
 
-def run(n: int, journeys: int) -> dict[str, Any]:
+def _phase(base: str, riders: list[tuple[str, str, float, float]], journeys: int,
+           think: tuple[float, float]) -> tuple[Stats, float]:
+    stats = Stats()
+    barrier = threading.Barrier(len(riders))
+    threads = [threading.Thread(target=_drive, args=(Rider(base, *r, stats, think=think, seed=i), journeys, barrier))
+               for i, r in enumerate(riders)]
+    with common.Timer() as timer:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for message in stats.errors[:5]:
+        print("error:", message)
+    return stats, timer.wall_s
+
+
+def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: int) -> dict[str, Any]:
     from django.conf import settings
 
     settings.VEHICLE_GATEWAY_SIM_MODE = "silent"  # this process is the worker and the vehicle: it acks itself
+    figures: dict[str, Any] = {"riders": n, "think_min_s": think[0], "think_max_s": think[1]}
     with common.django_database("rides") as database:
         riders = _setup(n)
         port = _free_port()
         server = _serve(database, port)
+        base = f"http://127.0.0.1:{port}"
         try:
-            _warm_up(f"http://127.0.0.1:{port}", riders[0][0])
-            stats = Stats()
-            barrier = threading.Barrier(n)
-            threads = [threading.Thread(target=_drive, args=(Rider(f"http://127.0.0.1:{port}", *r, stats),
-                                                             journeys, barrier)) for r in riders]
-            with common.Timer() as timer:
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
+            _warm_up(base, riders[0][0])
+            stats, wall_s = _phase(base, riders, journeys, think)
+            figures.update(_figures(stats, wall_s))
+            errors = len(stats.errors)
+            if saturation_journeys > 0:
+                stats, wall_s = _phase(base, riders, saturation_journeys, (0.0, 0.0))
+                figures.update(_figures(stats, wall_s, "saturation_"))
+                errors += len(stats.errors)
+            figures["errors"] = errors
         finally:
             _stop(server)
         _drop_queue()
-        for message in stats.errors[:5]:
-            print("error:", message)
-        return _figures(stats, timer.wall_s, n)
+        return figures
 
 
 def main() -> dict[str, Any]:
     n = int(os.environ.get("BENCH_RIDES_RIDERS", "50"))
-    journeys = int(os.environ.get("BENCH_RIDES_JOURNEYS", "3"))
-    figures = run(n, journeys)
+    journeys = int(os.environ.get("BENCH_RIDES_JOURNEYS", "2"))
+    think = (float(os.environ.get("BENCH_RIDES_THINK_MIN_S", "1")), float(os.environ.get("BENCH_RIDES_THINK_MAX_S", "5")))
+    saturation = int(os.environ.get("BENCH_RIDES_SATURATION_JOURNEYS", "1"))
+    figures = run(n, journeys, think, saturation)
     for key, value in figures.items():
-        print(f"{key:>22}: {value}")
+        print(f"{key:>32}: {value}")
     return figures

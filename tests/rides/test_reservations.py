@@ -80,3 +80,60 @@ def test_expiry_frees_the_vehicle_and_repeated_lapses_mean_a_cooldown(api, card_
     r = api.post(RES_URL, {"code": vehicles[2].code}, format="json")
     assert (r.status_code, r.json()["error"]["code"]) == (429, "reservation_cooldown")
     assert r.json()["error"]["details"]["retry_after"] > 1700
+
+
+@pytest.mark.parametrize("how", ["cancel", "expire"])
+def test_a_reservation_closed_without_a_ride_charges_its_fee_once(api, card_rider, vehicle, city, scooter, how):
+    from billing import selectors as billing_selectors
+    from billing.models import LedgerTransaction
+    from billing.services import wallet
+    from tests.rides.conftest import add_card
+
+    tariffs.tariff_publish(city=city, vehicle_type=scooter, reservation_mode="flat",
+                           reservation_flat_fee=Decimal("0.50"))
+    wallet.wallet_top_up(user=card_rider, amount=Decimal("10.00"), currency="EUR",
+                         payment_method_id=add_card(card_rider).pk)
+    reservation_id = api.as_(card_rider).post(RES_URL, {"code": vehicle.code}, format="json").json()["id"]
+    Reservation.objects.filter(id=reservation_id).update(created_at=timezone.now() - dt.timedelta(minutes=3))
+    if how == "cancel":
+        r = api.post(f"{RES_URL}/{reservation_id}/cancel")
+        assert r.json()["fee"] == {"amount": "0.50", "currency": "EUR"}
+    else:
+        Reservation.objects.filter(id=reservation_id).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+        assert services.reservations_expire() == 1
+    reservation = Reservation.objects.get(id=reservation_id)
+    assert reservation.fee == Decimal("0.50") and reservation.fee_charged_at is not None
+    assert billing_selectors.wallet_balance(user=card_rider, currency="EUR").cash == Decimal("9.50")
+    services.reservations_expire()  # the retry sweep finds nothing to charge again
+    assert LedgerTransaction.objects.filter(kind="reservation_fee").count() == 1
+
+
+def test_a_fee_that_failed_is_retried_by_the_expiry_task(api, card_rider, vehicle, city, scooter, monkeypatch):
+    from billing.models import LedgerTransaction
+    from billing.services import fees
+
+    tariffs.tariff_publish(city=city, vehicle_type=scooter, reservation_mode="flat",
+                           reservation_flat_fee=Decimal("0.50"))
+    reservation_id = api.as_(card_rider).post(RES_URL, {"code": vehicle.code}, format="json").json()["id"]
+    Reservation.objects.filter(id=reservation_id).update(created_at=timezone.now() - dt.timedelta(minutes=3))
+    real = fees.reservation_fee_charge
+
+    def down(**kwargs):
+        raise ConnectionError("database of the ledger unreachable")
+
+    monkeypatch.setattr(fees, "reservation_fee_charge", down)
+    assert api.post(f"{RES_URL}/{reservation_id}/cancel").status_code == 200  # the cancel itself succeeds
+    assert Reservation.objects.get(id=reservation_id).fee_charged_at is None
+    monkeypatch.setattr(fees, "reservation_fee_charge", real)
+    Reservation.objects.filter(id=reservation_id).update(closed_at=timezone.now() - dt.timedelta(minutes=2))
+    services.reservations_expire()
+    assert Reservation.objects.get(id=reservation_id).fee_charged_at is not None
+    assert LedgerTransaction.objects.filter(kind="reservation_fee").count() == 1
+
+
+def test_a_free_reservation_charges_nothing(api, card_rider, vehicle):
+    from billing.models import LedgerTransaction
+
+    reservation_id = api.as_(card_rider).post(RES_URL, {"code": vehicle.code}, format="json").json()["id"]
+    assert api.post(f"{RES_URL}/{reservation_id}/cancel").json()["fee"]["amount"] == "0.00"
+    assert not LedgerTransaction.objects.filter(kind="reservation_fee").exists()
