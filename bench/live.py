@@ -1,0 +1,480 @@
+"""``python -m bench live``: WebSockets at fleet scale on real Daphne processes and the real Redis channel layer.
+
+A database of its own (``bench_live_<pid>``) gets a city with an operating area, a tariff, ``BENCH_LIVE_VEHICLES``
+vehicles and ``BENCH_LIVE_RIDERS`` riders, each with a ride started and unlocked through ``rides.services``.
+Daphne serves ``config.asgi`` as the Procfile's ``ws`` process does; the sockets are opened by client processes
+with the ``websockets`` library, with the riders' real JWTs, answering pings as the protocol asks.
+
+1. Capacity: ONE Daphne process holds ``BENCH_LIVE_IDLE_SOCKETS`` ``/ws/v1/me`` sockets; every user then gets one
+   notification through ``live.push.to_user``. ``sockets_per_process`` counts the sockets that received it;
+   ``bytes_per_socket`` is the growth of Daphne's resident memory divided by the sockets held.
+2. Latency: ``BENCH_LIVE_DAPHNES`` Daphne processes hold one ride socket per rider plus
+   ``BENCH_LIVE_FLEET_SOCKETS`` ops fleet sockets (whole city). The feed (``BENCH_LIVE_FEED``) sends
+   ``BENCH_LIVE_RATE`` vehicle messages/s, round robin over the vehicles:
+   - ``telemetry`` (default): the real pipeline. Producer processes hand each message to
+     ``telemetry.ingest.ingest`` (the entry of the HTTP and MQTT edges) with ``ts`` = now; drainer processes run
+     ``telemetry.pipeline.drain`` (what the ``telemetry`` Celery queue runs): COPY, latest state, reactions, and
+     the live pushes after commit. Latency = socket receive time - the message's ``ts`` (accepted at ingest).
+   - ``push``: worker processes call ``live.push.fleet_positions`` / ``to_ride`` directly at the same rate
+     (the socket side alone).
+   ``push_p50_ms`` / ``push_p99_ms`` are over the ``ride.updated`` messages received in the measured window.
+3. Ends: every ride is ended through ``rides.services.ride_end_now`` from worker processes while the feed still
+   runs; ``lost_ride_ended`` counts rider sockets that never received their ``ride.ended``.
+
+Environment: BENCH_LIVE_RIDERS (2000), BENCH_LIVE_VEHICLES (10000), BENCH_LIVE_RATE (5000), BENCH_LIVE_SECONDS
+(20), BENCH_LIVE_IDLE_SOCKETS (5000), BENCH_LIVE_DAPHNES (1), BENCH_LIVE_FLEET_SOCKETS (2), BENCH_LIVE_FEED
+(telemetry|push), BENCH_LIVE_CLIENTS (client processes, 2), CHANNEL_LAYER_BACKEND (pubsub|core).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import common
+
+ROOT = Path(__file__).resolve().parent.parent
+LAT, LON = 52.52, 13.405
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+# --- setup -------------------------------------------------------------------------------------------------
+
+
+def _setup(riders: int, vehicles: int) -> dict[str, Any]:
+    """City, zone, tariff, vehicles at simulator street positions, riders with a card and an active ride."""
+    import datetime as dt
+    import random
+    from decimal import Decimal
+
+    from django.conf import settings
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+    from billing.services import methods, tariffs
+    from config.celery import app
+    from fleet import grid
+    from fleet import services as fleet_services
+    from fleet.models import City, Vehicle, VehicleType
+    from telemetry.simulator import StreetGrid, place
+
+    settings.VEHICLE_GATEWAY_SIM_MODE = "silent"  # the bench acknowledges the unlocks itself
+    app.conf.task_always_eager = True  # command tasks run inline instead of piling up in the broker
+    city = City.objects.create(slug="bench-live", name="Bench", timezone="Europe/Berlin", currency="EUR")
+    box = [[13.0, 52.0], [14.0, 52.0], [14.0, 53.0], [13.0, 53.0], [13.0, 52.0]]
+    fleet_services.zone_create(city=city, name="Area", kind="operating_area",
+                               geometry={"type": "MultiPolygon", "coordinates": [[box]]})
+    vtype = VehicleType.objects.create(code="bench-scooter", name="Scooter", form_factor="scooter_standing",
+                                       propulsion_type="electric", max_range_meters=40_000)
+    tariffs.tariff_publish(city=city, vehicle_type=vtype, unlock_fee=Decimal("1.00"),
+                           brackets=[{"start_minute": 0, "per_minute": "0.25"}], pause_per_minute=Decimal("0.10"))
+    street = StreetGrid(LAT, LON)
+    rng = random.Random(7)
+    rows, positions = [], []
+    for i in range(vehicles):
+        lat, lon = street.position(place(street, None, None, rng).node)
+        positions.append((lat, lon))
+        # Bench fixture: vehicles are created deployed (status available) in one statement; a ride's
+        # vehicle then changes status only through the services (start, unlock ack).
+        rows.append(Vehicle(code=f"L{i:06d}", imei=f"98{i:013d}", vehicle_type=vtype, city=city, status="available",
+                            battery_pct=90, lat=lat, lon=lon, cell=grid.cell_of(lat, lon)))
+    Vehicle.objects.bulk_create(rows, batch_size=2000)
+    codes = [r.code for r in rows]
+    ids = dict(Vehicle.objects.filter(city=city).values_list("code", "id"))
+    users = User.objects.bulk_create(
+        [User(email=f"live{i}@example.com", password="!", date_of_birth=dt.date(1990, 1, 1)) for i in range(riders)],
+        batch_size=2000)
+    for user in users:
+        methods.payment_method_add(user=user, token="tok_visa")
+
+    def start(i: int) -> str:
+        from django.db import connection
+
+        from rides import services as ride_services
+
+        try:
+            ride = ride_services.ride_start(rider=users[i], code=codes[i])
+            fleet_services.command_ack(command_id=ride.unlock_command_id, ok=True)
+            return str(ride.id)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ride_ids = list(pool.map(start, range(riders)))
+    return {
+        "city": str(city.id), "rides": ride_ids, "users": [str(u.id) for u in users],
+        "tokens": [_token(AccessToken, u) for u in users],
+        "vehicles": [(str(ids[c]), c, lat, lon, i < riders)
+                     for i, (c, (lat, lon)) in enumerate(zip(codes, positions, strict=True))],
+        "staff_token": _staff_token(),
+    }
+
+
+def _token(token_class: Any, user: Any) -> str:
+    token = token_class.for_user(user)
+    token.set_exp(lifetime=dt_hours(2))  # outlives the bench (sockets close with 4001 at expiry)
+    return str(token)
+
+
+def dt_hours(hours: int) -> Any:
+    from datetime import timedelta
+
+    return timedelta(hours=hours)
+
+
+def _staff_token() -> str:
+    from django.contrib.auth.models import Group
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+
+    staff = User.objects.create_user(email="ops@example.com", password=None, is_staff=True)
+    staff.groups.add(Group.objects.get(name="fleet_manager"))
+    return _token(AccessToken, staff)
+
+
+# --- processes ---------------------------------------------------------------------------------------------
+
+
+def _child_django(database: str) -> None:
+    """In a spawned process: Django on the bench database and Redis prefix (the parent's environment)."""
+    common.setup_django()
+    common._point_django_at(database, database)
+    from django.conf import settings
+
+    settings.TELEMETRY_STREAM_PREFIX = f"{database}:telemetry"
+    settings.VEHICLE_GATEWAY_SIM_MODE = "silent"
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _daphne(database: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{database}"
+    env = {**os.environ, "DATABASE_URL": url, "CHANNEL_LAYER_PREFIX": database, "LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen([sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
+                                "--access-log", os.devnull, "config.asgi:application"], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, port
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("daphne did not come up")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# --- socket clients ----------------------------------------------------------------------------------------
+
+
+def _client(sockets: list[tuple[str, str]], out: Any, go: Any, window: Any) -> None:
+    """A client process: opens ``sockets`` (url, token), answers pings, records what arrives; reports once."""
+    _raise_fd_limit()
+    asyncio.run(_client_main(sockets, out, go, window))
+
+
+async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window: Any) -> None:
+    from websockets.asyncio.client import connect
+
+    stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "ended": 0, "notified": 0,
+                             "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}}
+    conns: list[Any] = []
+    limit = asyncio.Semaphore(100)
+
+    async def open_one(url: str, token: str) -> None:
+        async with limit:
+            try:
+                ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=60,
+                                   ping_interval=None, max_queue=None, compression=None)
+                json.loads(await ws.recv())  # the snapshot
+                conns.append(ws)
+                stats["connected"] += 1
+            except Exception:  # noqa: BLE001 - counted
+                stats["failed"] += 1
+
+    await asyncio.gather(*(open_one(url, token) for url, token in sockets))
+    out.put(("connected", stats["connected"], stats["failed"]))
+    await asyncio.get_running_loop().run_in_executor(None, go.wait)
+
+    async def read(ws: Any) -> None:
+        ended = False
+        try:
+            async for raw in ws:
+                now = time.time()
+                message = json.loads(raw)
+                kind = message["type"]
+                stats["types"][kind] = stats["types"].get(kind, 0) + 1
+                if kind == "ping":
+                    await ws.send(json.dumps({"type": "pong", "seq": message["seq"]}))
+                elif kind == "ride.updated":
+                    at = message["data"].get("at")
+                    if at and window[0] <= now <= window[1]:
+                        stats["latencies"].append((now - datetime.fromisoformat(at).timestamp()) * 1000)
+                elif kind == "ride.ended" and not ended:
+                    ended = True
+                    stats["ended"] += 1
+                elif kind == "notification":
+                    stats["notified"] += 1
+                elif kind == "fleet.positions":
+                    stats["fleet_msgs"] += 1
+                    stats["fleet_vehicles"] += len(message["data"]["vehicles"])
+        except Exception:  # noqa: BLE001 - a closed socket ends its reader
+            stats["closed"] += 1
+
+    readers = [asyncio.create_task(read(ws)) for ws in conns]
+    while time.time() < window[2]:
+        await asyncio.sleep(0.2)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
+    out.put(("stats", stats))
+
+
+def _start_clients(sockets: list[tuple[str, str]], procs: int) -> tuple[list[Any], Any, Any, Any]:
+    ctx = mp.get_context("spawn")
+    out, go, window = ctx.Queue(), ctx.Event(), ctx.Array("d", [0.0, 0.0, 0.0], lock=False)
+    clients = [ctx.Process(target=_client, args=(sockets[i::procs], out, go, window)) for i in range(procs)]
+    for c in clients:
+        c.start()
+    connected = failed = 0
+    for _ in clients:
+        _, ok, bad = out.get(timeout=900)
+        connected, failed = connected + ok, failed + bad
+    print(f"  {connected} sockets open, {failed} refused or failed", flush=True)
+    return clients, out, go, window
+
+
+def _collect(clients: list[Any], out: Any) -> dict[str, Any]:
+    merged: dict[str, Any] = {"latencies": []}
+    for _ in clients:
+        _, stats = out.get(timeout=120)
+        for key, value in stats.items():
+            if key == "latencies":
+                merged[key] += value
+            elif key == "types":
+                merged[key] = {k: merged.get(key, {}).get(k, 0) + value.get(k, 0)
+                               for k in {*merged.get(key, {}), *value}}
+            else:
+                merged[key] = merged.get(key, 0) + value
+    for c in clients:
+        c.join(timeout=30)
+    return merged
+
+
+# --- feeds -------------------------------------------------------------------------------------------------
+
+
+def _producer(database: str, city: str, vehicles: list[Any], rides: dict[str, str], rate: float, until: float,
+              feed: str) -> None:
+    """Sends ``rate`` messages/s round robin over ``vehicles`` until ``until`` (epoch)."""
+    _child_django(database)
+    import random
+
+    from telemetry.simulator import Behaviour, SimVehicle, StreetGrid, place, step
+
+    street, rng = StreetGrid(LAT, LON), random.Random(os.getpid())
+    behaviour = Behaviour(alarm_rate=0.0)
+    sims = []
+    for vid, code, lat, lon, riding in vehicles:
+        sim = SimVehicle(id=uuid.UUID(vid), code=code, secret="", walker=place(street, lat, lon, rng), seq=0,
+                         remote=True, riding=riding, locked=not riding)
+        sims.append((sim, riding))
+    if feed == "telemetry":
+        from telemetry import ingest
+    else:
+        from live import push
+    sent, started, i, tick = 0, time.monotonic(), 0, 0.02
+    while time.time() < until:
+        due = int((time.monotonic() - started) * rate) - sent
+        batch = []
+        for _ in range(max(0, due)):
+            sim, riding = sims[i % len(sims)]
+            i += 1
+            now = time.time()
+            message = step(sim, street, behaviour, rng, now)
+            if feed == "telemetry":
+                ingest.ingest(sim.id, [message])
+            else:
+                at = datetime.fromtimestamp(now).astimezone().isoformat()
+                position = {"id": str(sim.id), "code": sim.code, "lat": message["lat"], "lon": message["lon"],
+                            "status": "on_trip" if riding else "available", "battery_pct": message["battery_pct"],
+                            "at": at}
+                batch.append(position)
+                ride_id = rides.get(str(sim.id))
+                if ride_id:
+                    push.to_ride(uuid.UUID(ride_id), "ride.updated", {k: position[k] for k in
+                                                                      ("lat", "lon", "battery_pct", "at")})
+            sent += 1
+        if batch:
+            push.fleet_positions(uuid.UUID(city), batch)
+        time.sleep(tick)
+
+
+def _drainer(database: str, until: float) -> None:
+    _child_django(database)
+    from telemetry import pipeline
+
+    while time.time() < until:
+        pipeline.drain(budget_s=max(1.0, until - time.time()))
+        time.sleep(0.05)
+
+
+def _ender(database: str, rides: list[str]) -> None:
+    _child_django(database)
+    from rides import services
+
+    for ride_id in rides:
+        services.ride_end_now(ride_id=uuid.UUID(ride_id), reason="ops", note="bench")
+
+
+# --- phases ------------------------------------------------------------------------------------------------
+
+
+def _capacity(database: str, data: dict[str, Any], sockets: int, procs: int) -> dict[str, Any]:
+    import psutil
+
+    from live import push
+
+    process, port = _daphne(database)
+    try:
+        time.sleep(2)
+        rss_before = psutil.Process(process.pid).memory_info().rss
+        tokens = data["tokens"]
+        plan = [(f"ws://127.0.0.1:{port}/ws/v1/me", tokens[i % len(tokens)]) for i in range(sockets)]
+        clients, out, go, window = _start_clients(plan, procs)
+        time.sleep(2)
+        rss_after = psutil.Process(process.pid).memory_info().rss
+        window[0], window[1], window[2] = 0.0, 0.0, time.time() + 15
+        go.set()
+        time.sleep(1)
+        for user_id in data["users"]:
+            push.to_user(uuid.UUID(user_id), "notification", {"title": "bench"})
+        stats = _collect(clients, out)
+    finally:
+        _stop(process)
+    held = int(stats["notified"])
+    return {"sockets_per_process": held, "sockets_attempted": sockets,
+            "bytes_per_socket": round((rss_after - rss_before) / max(1, stats["connected"])),
+            "daphne_rss_mb": round(rss_after / 2**20, 1)}
+
+
+def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets: int, rate: float,
+             seconds: float, feed: str, procs: int) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    servers = [_daphne(database) for _ in range(daphnes)]
+    workers: list[Any] = []
+    try:
+        plan = [(f"ws://127.0.0.1:{servers[i % daphnes][1]}/ws/v1/rides/{ride}", data["tokens"][i])
+                for i, ride in enumerate(data["rides"])]
+        plan += [(f"ws://127.0.0.1:{servers[i % daphnes][1]}/ws/v1/fleet?city={data['city']}", data["staff_token"])
+                 for i in range(fleet_sockets)]
+        clients, out, go, window = _start_clients(plan, procs)
+        warmup, ends_at = 5.0, 20.0
+        t0 = time.time() + warmup
+        until = t0 + seconds + ends_at
+        window[0], window[1], window[2] = t0, t0 + seconds, until + 5
+        go.set()
+        n_producers = 2
+        vehicles = data["vehicles"]
+        ride_of = {vehicles[i][0]: ride for i, ride in enumerate(data["rides"])}  # rider i rides vehicle i
+        for p in range(n_producers):
+            workers.append(ctx.Process(target=_producer, args=(
+                database, data["city"], vehicles[p::n_producers], ride_of, rate / n_producers, until, feed)))
+        if feed == "telemetry":
+            workers += [ctx.Process(target=_drainer, args=(database, until)) for _ in range(2)]
+        for w in workers:
+            w.start()
+        time.sleep(max(0.0, t0 + seconds - time.time()))
+        print("  ending every ride through rides.services.ride_end_now", flush=True)
+        enders = [ctx.Process(target=_ender, args=(database, data["rides"][k::2])) for k in range(2)]
+        for e in enders:
+            e.start()
+        for e in enders:
+            e.join()
+        stats = _collect(clients, out)
+    finally:
+        for w in workers:
+            w.join(timeout=60)
+            if w.is_alive():
+                w.terminate()
+        for process, _ in servers:
+            _stop(process)
+    latencies = stats["latencies"]
+    figures = common.percentiles(latencies) if latencies else {"p50": None, "p99": None}
+    return {"push_p50_ms": figures["p50"], "push_p99_ms": figures["p99"], "ride_updates_measured": len(latencies),
+            "ride_updates_per_s": common.rate(len(latencies), seconds),
+            "lost_ride_ended": len(data["rides"]) - int(stats["ended"]), "rider_sockets": len(data["rides"]),
+            "sockets_closed_early": int(stats["closed"]), "fleet_messages": int(stats["fleet_msgs"]),
+            "fleet_vehicle_updates": int(stats["fleet_vehicles"]), "messages_by_type": stats.get("types", {})}
+
+
+def main() -> dict[str, Any]:
+    _raise_fd_limit()
+    riders, vehicles = _env_int("BENCH_LIVE_RIDERS", 2000), _env_int("BENCH_LIVE_VEHICLES", 10_000)
+    rate, seconds = float(_env_int("BENCH_LIVE_RATE", 5000)), float(_env_int("BENCH_LIVE_SECONDS", 20))
+    idle, daphnes = _env_int("BENCH_LIVE_IDLE_SOCKETS", 5000), _env_int("BENCH_LIVE_DAPHNES", 1)
+    feed, procs = os.environ.get("BENCH_LIVE_FEED", "telemetry"), _env_int("BENCH_LIVE_CLIENTS", 2)
+    fleet_sockets = _env_int("BENCH_LIVE_FLEET_SOCKETS", 2)
+    from django.conf import settings
+
+    with common.django_database("live") as database:
+        settings.TELEMETRY_STREAM_PREFIX = f"{database}:telemetry"
+        from telemetry import streams, tasks
+
+        streams.ensure_groups()
+        tasks.partitions_ensure()
+        with common.Timer() as t:
+            data = _setup(riders, max(vehicles, riders))
+        print(f"live: {riders} riders with an active ride, {max(vehicles, riders)} vehicles "
+              f"({t.wall_s:.0f} s setup); layer {settings.CHANNEL_LAYER_BACKEND}, feed {feed}", flush=True)
+        figures: dict[str, Any] = {"channel_layer": settings.CHANNEL_LAYER_BACKEND, "feed": feed,
+                                   "daphne_processes": daphnes, "rate_msgs_s": rate}
+        if idle:
+            print(f"capacity: {idle} idle sockets on one Daphne process", flush=True)
+            figures |= _capacity(database, data, idle, procs)
+            print(f"  held {figures['sockets_per_process']}, {figures['bytes_per_socket']} bytes/socket", flush=True)
+        print(f"latency: {riders} ride sockets, {fleet_sockets} fleet sockets, {rate:g} msgs/s for {seconds:g} s",
+              flush=True)
+        figures |= _latency(database, data, daphnes=daphnes, fleet_sockets=fleet_sockets, rate=rate,
+                            seconds=seconds, feed=feed, procs=procs)
+        print(f"  ride.updated p50 {figures['push_p50_ms']} ms, p99 {figures['push_p99_ms']} ms "
+              f"({figures['ride_updates_measured']} measured), lost ride.ended {figures['lost_ride_ended']}",
+              flush=True)
+    return figures
