@@ -74,14 +74,17 @@ def _ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def decode(entries: Sequence[streams.Entry]) -> tuple[list[Reading], list[bytes]]:
-    """The readings of the entries, sorted by (vehicle, seq), each (vehicle, seq) once; and undecodable ids."""
+def decode(entries: Sequence[streams.Entry]) -> tuple[list[Reading], list[bytes], int]:
+    """The readings of the entries, sorted by (vehicle, seq), each (vehicle, seq) once; the undecodable entry
+    ids; the number of messages before duplicates were dropped."""
     readings: dict[tuple[bytes, int], Reading] = {}  # keyed by the id's bytes: cheaper to hash and sort
     corrupt: list[bytes] = []
+    count = 0
     for entry_id, packed in entries:
         try:
             vehicle_bytes, received_ms, rows = msgpack.unpackb(packed, raw=False)
             vehicle_id, received_at = uuid.UUID(bytes=vehicle_bytes), _ms_to_dt(received_ms)
+            count += len(rows)
             for seq, ts_ms, lat, lon, acc, heading, speed, battery, locked, odometer, alarms, ack in rows:
                 if (vehicle_bytes, seq) in readings:
                     continue
@@ -92,9 +95,9 @@ def decode(entries: Sequence[streams.Entry]) -> tuple[list[Reading], list[bytes]
                     ack=Ack(uuid.UUID(bytes=ack[0]), ack[1], ack[2]) if ack else None,
                 )
         except (ValueError, TypeError, msgpack.UnpackException):
-            logger.error("telemetry: undecodable stream entry %r dropped", entry_id)
+            logger.error("telemetry: undecodable stream entry %r moved to the dead letters", entry_id)
             corrupt.append(entry_id)
-    return [readings[k] for k in sorted(readings)], corrupt
+    return [readings[k] for k in sorted(readings)], corrupt, count
 
 
 def _row(r: Reading) -> storage.Row:
@@ -141,8 +144,10 @@ def _is_late(r: Reading, before: Mapping[uuid.UUID, VehicleBefore]) -> bool:
 def apply_batch(shard: int, entries: Sequence[streams.Entry], *, reclaimed: bool = False) -> BatchResult:
     """Apply the entries in one transaction, then acknowledge them. Raises (nothing acknowledged) on failure."""
     started = time.perf_counter()
-    readings, corrupt = decode(entries)
-    result = BatchResult(entries=len(entries), messages=len(readings), corrupt=len(corrupt))
+    readings, corrupt, count = decode(entries)
+    result = BatchResult(entries=len(entries), messages=count, corrupt=len(corrupt))
+    if corrupt:
+        streams.dead_letter(shard, [e for e in entries if e[0] in set(corrupt)], "undecodable")
     storage.ensure_partitions({r.at.date() for r in readings})
     with transaction.atomic():
         keys = storage.insert_new([_row(r) for r in readings])
@@ -150,7 +155,7 @@ def apply_batch(shard: int, entries: Sequence[streams.Entry], *, reclaimed: bool
         before = {vid: _before(s) for vid, s in
                   fleet_readings.vehicles_record_readings(readings=_latest(new)).items()}
         known = [r for r in new if r.vehicle_id in before]  # a deleted vehicle's readings: history only
-        result.new, result.duplicates = len(new), len(readings) - len(new)
+        result.new, result.duplicates = len(new), count - len(new)
         result.late = sum(1 for r in known if _is_late(r, before))
         react = _react_function()
         if react is not None and known:
@@ -165,6 +170,13 @@ def apply_batch(shard: int, entries: Sequence[streams.Entry], *, reclaimed: bool
     return result
 
 
+def _reset_connection() -> None:
+    """After a failed batch: drop a broken connection (the next query reconnects). Inside an outer atomic block
+    (tests) the connection belongs to the caller."""
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
+
+
 def _apply_or_split(shard: int, entries: Sequence[streams.Entry]) -> int:
     """Reclaimed entries already failed (or their worker died) once: on a second failure apply them one by one
     and dead-letter those that still fail."""
@@ -172,14 +184,14 @@ def _apply_or_split(shard: int, entries: Sequence[streams.Entry]) -> int:
         return apply_batch(shard, entries, reclaimed=True).messages
     except Exception:  # noqa: BLE001 - any failure: isolate the culprit below
         logger.exception("telemetry: reclaimed batch of %d entries on shard %d failed; splitting", len(entries), shard)
-        connection.close_if_unusable_or_obsolete()
+        _reset_connection()
     done = 0
     for entry in entries:
         try:
             done += apply_batch(shard, [entry], reclaimed=True).messages
         except Exception as exc:  # noqa: BLE001
             logger.exception("telemetry: entry %r on shard %d moved to the dead-letter stream", entry[0], shard)
-            connection.close_if_unusable_or_obsolete()
+            _reset_connection()
             streams.dead_letter(shard, [entry], repr(exc))
     return done
 
@@ -210,7 +222,7 @@ def drain_shard(shard: int, consumer: str, *, reclaim: bool = False) -> int:
                 done += apply_batch(shard, entries).messages
             except Exception:  # noqa: BLE001 - left pending: reclaim retries it, then isolates it
                 logger.exception("telemetry: batch of %d entries on shard %d failed", len(entries), shard)
-                connection.close_if_unusable_or_obsolete()
+                _reset_connection()
         return done
     finally:
         streams.release(f"lock:{shard}", token)

@@ -39,8 +39,9 @@ def snapshot() -> dict[str, Any]:
     pipe.hgetall(streams.key("rejected"))
     pipe.hgetall(streams.key("latency"))
     pipe.xlen(streams.key("dead"))
-    now_slot = int(time.time()) // 10
-    for slot in range(now_slot - 6, now_slot):
+    now = time.time()
+    now_slot = int(now) // 10
+    for slot in range(now_slot - 5, now_slot + 1):  # the last minute: five whole slots and the current one
         pipe.get(streams.key(f"rate:{slot}"))
     results = pipe.execute(raise_on_error=False)
     shard_rows = []
@@ -64,7 +65,7 @@ def snapshot() -> dict[str, Any]:
         "last_batch_size": _int(stats_raw.get(b"last_batch")),
         "avg_batch_ms": round(batch_ms / stats["batches"], 1) if stats["batches"] else 0.0,
         "batch_seconds_total": round(batch_ms / 1000, 3),
-        "rate_per_s_last_minute": round(sum(_int(v) for v in rate_slots) / 60, 1),
+        "rate_per_s_last_minute": round(sum(_int(v) for v in rate_slots) / (50 + now % 10), 2),
         "rejected": {k.decode(): int(v) for k, v in rejected_raw.items()},
         "dead_letters": dead_length if isinstance(dead_length, int) else 0,
         "latency_ms_buckets": latency,
