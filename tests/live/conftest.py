@@ -71,6 +71,6 @@ def _live_settings(settings: Any) -> None:
 
 @pytest.fixture
 def fleet_staff(db: Any) -> Any:
-    user = UserFactory(is_staff=True)
+    user = UserFactory.create(is_staff=True)
     user.groups.add(Group.objects.get(name=roles.SUPPORT_AGENT))
     return user
