@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from billing.services import methods, tariffs
+from core import cache as core_cache
 from fleet import services as fleet_services
 from fleet.models import Command
 from fleet.selectors import zones as zone_selectors
@@ -23,6 +24,7 @@ START_URL = "/api/v1/rides/start"
 def _fresh_geofence_cache(settings: Any) -> Iterator[None]:
     settings.VEHICLE_GATEWAY_SIM_MODE = "silent"  # acks are sent by the tests (``ack``)
     zone_selectors.clear_geofence_cache()
+    core_cache.cached_forget()  # city ride settings and tariffs cached by an earlier test's process copy
     yield
     zone_selectors.clear_geofence_cache()
 
