@@ -67,27 +67,35 @@ class LiveConsumer(AsyncWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         try:
             self.seq = max(0, int(query.get("last_seq", ["0"])[0]))
-            snapshot = await self.subscribe(user, query)
-        except (Refused, DomainError, ValueError):
+            self.subscribe(user, query)
+        except (Refused, ValueError):
             await self.close()  # before accept: HTTP 403
             return
+        # Join the groups before reading the state the snapshot shows, so nothing pushed in between is lost
+        # (it may overlap the snapshot). No handler runs before this one returns, so nothing is sent early.
         for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            await self.load(user)
+        except (Refused, DomainError):
+            for group in self.groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups = []
+            await self.close()
+            return
         subprotocol = auth.SUBPROTOCOL if auth.SUBPROTOCOL in self.scope.get("subprotocols", []) else None
         await self.accept(subprotocol)
-        # Snapshot after joining the groups: nothing pushed in between is lost (it may overlap the snapshot).
-        snapshot = await self.refresh_snapshot(snapshot)
         await self.emit("snapshot", resumed="last_seq" in query)
         self.buffer_limit += self.sent_bytes  # a big fleet snapshot is not held against the client
         self.tasks.append(asyncio.create_task(self._heartbeat()))
         self._arm_expiry(float(self.scope.get("auth_expires_at") or 0))
 
-    async def subscribe(self, user: Any, query: dict[str, list[str]]) -> Any:
-        """Check access, set ``self.groups``, return what ``snapshot_json`` needs. Raise ``Refused`` to refuse."""
+    def subscribe(self, user: Any, query: dict[str, list[str]]) -> None:
+        """Parse the URL and set ``self.groups`` (no I/O). Raise ``Refused`` or ``ValueError`` to refuse."""
         raise NotImplementedError
 
-    async def refresh_snapshot(self, snapshot: Any) -> Any:
-        return snapshot
+    async def load(self, user: Any) -> None:
+        """Check access and read what ``snapshot_json`` shows. Raise ``Refused`` or a ``DomainError`` to refuse."""
 
     async def snapshot_json(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -232,21 +240,18 @@ class RideConsumer(LiveConsumer):
 
     stream = "ride"
 
-    async def subscribe(self, user: Any, query: dict[str, list[str]]) -> Any:
+    def subscribe(self, user: Any, query: dict[str, list[str]]) -> None:
         self.ride_id = uuid.UUID(str(self.scope["url_route"]["kwargs"]["ride_id"]))
         self.user = user
-        self.ride: RideLive = await database_sync_to_async(selectors.ride_live_get)(rider=user, ride_id=self.ride_id)
         self.groups = [f"ride.{self.ride_id}"]
         self.pending = False
         self.coalescer = Coalescer(self, settings.LIVE_RIDE_INTERVAL_MS / 1000, self._flush)
-        return self.ride
 
-    async def refresh_snapshot(self, snapshot: Any) -> Any:
-        await self._reload()
-        return self.ride
+    async def load(self, user: Any) -> None:
+        await self._reload()  # rides.errors.RideNotFound for anyone but the rider
 
     async def _reload(self) -> None:
-        self.ride = await database_sync_to_async(selectors.ride_live_get)(rider=self.user, ride_id=self.ride_id)
+        self.ride: RideLive = await database_sync_to_async(selectors.ride_live_get)(rider=self.user, ride_id=self.ride_id)
 
     async def snapshot_json(self) -> dict[str, Any]:
         return self.ride.to_json()
@@ -287,18 +292,19 @@ class FleetConsumer(LiveConsumer):
 
     stream = "fleet"
 
-    async def subscribe(self, user: Any, query: dict[str, list[str]]) -> Any:
-        self.city_id = uuid.UUID(query["city"][0]) if "city" in query else None
-        if self.city_id is None:
+    def subscribe(self, user: Any, query: dict[str, list[str]]) -> None:
+        if "city" not in query:
             raise Refused()
+        self.city_id = uuid.UUID(query["city"][0])
         self.bbox = _parse_bbox(query["bbox"][0]) if "bbox" in query else None
-        if not await database_sync_to_async(selectors.fleet_may_watch)(user=user, city_id=self.city_id):
-            raise Refused()
         self.groups = [f"fleet.{self.city_id}"]
         self.pending: dict[str, dict[str, Any]] = {}
         self.visible: set[str] = set()
         self.coalescer = Coalescer(self, settings.LIVE_FLEET_INTERVAL_MS / 1000, self._flush)
-        return None
+
+    async def load(self, user: Any) -> None:
+        if not await database_sync_to_async(selectors.fleet_may_watch)(user=user, city_id=self.city_id):
+            raise Refused()
 
     async def snapshot_json(self) -> dict[str, Any]:
         vehicles = await database_sync_to_async(selectors.fleet_snapshot)(city_id=self.city_id, bbox=self.bbox)
@@ -340,10 +346,9 @@ class MeConsumer(LiveConsumer):
 
     stream = "me"
 
-    async def subscribe(self, user: Any, query: dict[str, list[str]]) -> Any:
+    def subscribe(self, user: Any, query: dict[str, list[str]]) -> None:
         self.user_id = str(user.pk)
         self.groups = [f"user.{self.user_id}"]
-        return None
 
     async def snapshot_json(self) -> dict[str, Any]:
         return {"user_id": self.user_id}
