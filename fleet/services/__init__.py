@@ -1,6 +1,12 @@
 """Every write of the fleet app. Other apps call these (``from fleet import services``)."""
 
-from fleet.services.commands import command_ack, command_deliver, command_queue, commands_expire_overdue
+from fleet.services.commands import (
+    command_ack,
+    command_deliver,
+    command_queue,
+    commands_expire_overdue,
+    commands_queue_many,
+)
 from fleet.services.credentials import vehicle_credential_revoke, vehicle_credential_rotate
 from fleet.services.ops import (
     AlertSpec,
@@ -40,6 +46,7 @@ __all__ = [
     "command_deliver",
     "command_queue",
     "commands_expire_overdue",
+    "commands_queue_many",
     "lock_vehicle",
     "ops_alert_open",
     "ops_alert_resolve",

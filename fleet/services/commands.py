@@ -7,11 +7,14 @@ delivery, a late acknowledgement and the timeout sweep cannot overwrite each oth
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -77,6 +80,42 @@ def command_queue(
 
     transaction.on_commit(lambda: tasks.command_send.delay(str(command.id)))
     return command
+
+
+_QUEUE_MANY = """
+    INSERT INTO fleet_command (id, vehicle_id, kind, params, state, idempotency_key, correlation_id, attempts,
+                               created_at, expires_at, failure_reason)
+    SELECT c.id, c.vehicle_id, c.kind, c.params::jsonb, 'queued', c.key, gen_random_uuid(), 0, %s, c.expires_at, ''
+      FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+           AS c(id, vehicle_id, kind, params, key, expires_at)
+      JOIN fleet_vehicle v ON v.id = c.vehicle_id AND v.status <> 'retired'
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+"""
+
+
+def commands_queue_many(*, commands: Sequence[tuple[uuid.UUID, str, dict[str, Any], str]]) -> list[uuid.UUID]:
+    """Queue many system commands in one INSERT, each sent after commit: ``(vehicle_id, kind, params,
+    idempotency_key)``. For telemetry's per-batch reactions (slow-zone speed limits). A key already used queues
+    nothing (a retried batch); retired vehicles are skipped. Immobilising commands are refused here
+    (``CommandInvalid``): they need ``command_queue``'s moving-vehicle interlock. Returns the ids queued now."""
+    if not commands:
+        return []
+    now = timezone.now()
+    rows = []
+    for vehicle_id, kind, params, key in commands:
+        params = _check_params(kind, params)
+        if is_immobilising(kind, params):
+            raise errors.CommandInvalid(f"{kind} {params} immobilises the vehicle: use command_queue.")
+        rows.append((uuid.uuid4(), vehicle_id, kind, json.dumps(params), key, now + TTL[kind]))
+    with connection.cursor() as cursor:
+        cursor.execute(_QUEUE_MANY, [now, *(list(column) for column in zip(*rows, strict=True))])
+        queued = [row[0] for row in cursor.fetchall()]
+    from fleet import tasks
+
+    for command_id in queued:
+        transaction.on_commit(partial(tasks.command_send.delay, str(command_id)))
+    return queued
 
 
 def _close(command: Command, state: str, reason: str = "") -> int:

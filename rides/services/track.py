@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import numpy as np
 from django.db import connection
 
 from fleet.geofence.parking import EARTH_RADIUS_M
@@ -50,76 +50,77 @@ class RideProgress:
     added: int  # track points inserted by this call
 
 
-def _path_lengths(paths: Mapping[uuid.UUID, list[tuple[float, float]]]) -> dict[uuid.UUID, float]:
-    """Great-circle length of each path (lat, lon points in order), vectorised over all paths at once."""
-    rides = [ride for ride, points in paths.items() if len(points) > 1]
-    if not rides:
-        return {}
-    coords = np.radians(np.array([point for ride in rides for point in paths[ride]], dtype=np.float64))
-    owner = np.repeat(np.arange(len(rides)), [len(paths[ride]) for ride in rides])
-    lat, lon = coords[:, 0], coords[:, 1]
-    a = np.sin(np.diff(lat) / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(np.diff(lon) / 2) ** 2
-    step = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-    same = owner[1:] == owner[:-1]  # no step from one ride's last point to the next ride's first
-    totals = np.bincount(owner[1:][same], weights=step[same], minlength=len(rides))
-    return dict(zip(rides, totals.tolist(), strict=True))
+# One statement per batch: the tracked rides among the fixes' rides, the INSERT of their fixes (duplicates
+# skipped), and the UPDATE of each ride's running distance by the great-circle length of the points really
+# inserted (from the vehicle's previous position), returning each ride's rider and new distance.
+_APPEND = """
+WITH fix AS (
+    SELECT * FROM unnest(%(ride)s::text::uuid[], %(at)s::text::timestamptz[], %(lat)s::text::float8[],
+                         %(lon)s::text::float8[])
+        AS f(ride_id, at, lat, lon)
+), ride AS (
+    SELECT r.id FROM {ride} r WHERE r.id = ANY(%(rides)s::text::uuid[]) AND r.state = ANY(%(states)s::text[])
+), ins AS (
+    INSERT INTO {track} (ride_id, at, lat, lon)
+    SELECT f.ride_id, f.at, f.lat, f.lon FROM fix f JOIN ride ON ride.id = f.ride_id
+    ON CONFLICT (ride_id, at) DO NOTHING
+    RETURNING ride_id, at, lat, lon
+), pts AS (
+    SELECT ride_id, at, lat, lon FROM ins
+    UNION ALL
+    SELECT o.ride_id, '-infinity'::timestamptz, o.lat, o.lon
+      FROM unnest(%(origin)s::text::uuid[], %(origin_lat)s::text::float8[], %(origin_lon)s::text::float8[])
+           AS o(ride_id, lat, lon)
+      JOIN ride ON ride.id = o.ride_id
+), steps AS (
+    SELECT ride_id, at > '-infinity' AS new, lat, lon, lag(lat) OVER w AS plat, lag(lon) OVER w AS plon
+      FROM pts WINDOW w AS (PARTITION BY ride_id ORDER BY at)
+), inc AS (
+    SELECT ride_id, count(*) FILTER (WHERE new) AS added,
+           coalesce(sum(2 * %(radius)s * asin(sqrt(least(1.0, sin(radians(lat - plat) / 2) ^ 2
+               + cos(radians(plat)) * cos(radians(lat)) * sin(radians(lon - plon) / 2) ^ 2))))
+               FILTER (WHERE plat IS NOT NULL), 0) AS d
+      FROM steps GROUP BY ride_id
+)
+UPDATE {ride} r SET distance_m = coalesce(r.distance_m, 0) + round(inc.d)::int
+  FROM inc WHERE r.id = inc.ride_id
+RETURNING r.id, r.rider_id, r.distance_m, inc.added
+"""
+
+
+def _array(values: Iterable[object]) -> str:
+    """A PostgreSQL array literal of uuids, floats or ISO timestamps (none needs quoting), cast in the SQL: one
+    string parameter is far cheaper to send than thousands of elements adapted one by one."""
+    return "{" + ",".join(map(str, values)) + "}"  # uuid's str() has dashes: fine for uuid input
 
 
 def ride_track_append_batch(
     *, fixes: Sequence[TrackFix], origins: Mapping[uuid.UUID, tuple[float, float]] | None = None
 ) -> dict[uuid.UUID, RideProgress]:
-    """Append the fixes of rides being tracked (one INSERT; a duplicate (ride, instant) is ignored) and add the
-    distance the new points cover to each ride's running ``distance_m`` (one UPDATE). Telemetry calls this once
-    per batch, inside the batch's transaction (so a rolled-back batch leaves nothing, and its retry counts once).
+    """Append the fixes of rides being tracked (a duplicate (ride, instant) is skipped) and add the distance the
+    new points cover to each ride's running ``distance_m``, in one statement. Telemetry calls this once per
+    batch, inside the batch's transaction (so a rolled-back batch leaves nothing, and its retry counts once).
 
-    ``fixes`` are in time order per ride; ``origins`` is each ride's (lat, lon) before these fixes (the vehicle's
-    previous position), where its distance starts. Fixes of rides not being tracked are dropped. Returns the
-    progress of every tracked ride that had fixes. Lock order: the caller already holds the vehicle rows; the
-    ride rows are locked after them, as everywhere in the rides app.
+    ``origins`` is each ride's (lat, lon) before these fixes (the vehicle's previous position), where its
+    distance starts. Fixes of rides not being tracked are dropped. Returns the progress of every tracked ride
+    that had fixes. Lock order: the caller already holds the vehicle rows; the ride rows are locked after them,
+    as everywhere in the rides app.
     """
-    ride_ids = list(dict.fromkeys(fix.ride_id for fix in fixes))
-    if not ride_ids:
-        return {}
-    riders = dict(Ride.objects.filter(id__in=ride_ids, state__in=TRACKED).values_list("id", "rider_id"))
-    kept = [fix for fix in fixes if fix.ride_id in riders and -90.0 <= fix.lat <= 90.0 and -180.0 <= fix.lon <= 180.0]
+    kept = [f for f in fixes if -90.0 <= f.lat <= 90.0 and -180.0 <= f.lon <= 180.0]
     if not kept:
         return {}
-    inserted = _insert(kept)
-    paths: dict[uuid.UUID, list[tuple[float, float]]] = {}
-    added: dict[uuid.UUID, int] = dict.fromkeys(riders, 0)
-    for fix in kept:
-        if (fix.ride_id, fix.at) not in inserted:
-            continue
-        path = paths.get(fix.ride_id)
-        if path is None:
-            origin = (origins or {}).get(fix.ride_id)
-            path = paths[fix.ride_id] = [origin] if origin is not None else []
-        path.append((fix.lat, fix.lon))
-        added[fix.ride_id] += 1
-    distances = _add_distance(_path_lengths(paths), list(riders))
-    return {ride: RideProgress(ride, riders[ride], distances.get(ride, 0), added[ride])
-            for ride in riders if ride in distances}
-
-
-def _insert(fixes: Sequence[TrackFix]) -> set[tuple[uuid.UUID, datetime]]:
-    table = RideTrackPoint._meta.db_table
+    origins = origins or {}
+    rides = list(dict.fromkeys(f.ride_id for f in kept))
+    starts = [ride for ride in rides if ride in origins]
+    params: dict[str, Any] = {
+        "ride": _array(f.ride_id for f in kept), "at": _array(f.at.isoformat() for f in kept),
+        "lat": _array(f.lat for f in kept), "lon": _array(f.lon for f in kept), "rides": _array(rides),
+        "states": [str(s) for s in TRACKED], "origin": _array(starts),
+        "origin_lat": _array(origins[r][0] for r in starts), "origin_lon": _array(origins[r][1] for r in starts),
+        "radius": EARTH_RADIUS_M,
+    }
+    sql = _APPEND.format(ride=Ride._meta.db_table, track=RideTrackPoint._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (ride_id, at, lat, lon)"  # noqa: S608 - the table name is ours
-            " SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::float8[], %s::float8[])"
-            " ON CONFLICT (ride_id, at) DO NOTHING RETURNING ride_id, at",
-            [[f.ride_id for f in fixes], [f.at for f in fixes], [f.lat for f in fixes], [f.lon for f in fixes]],
-        )
-        return {(ride_id, at) for ride_id, at in cursor.fetchall()}
-
-
-def _add_distance(lengths: Mapping[uuid.UUID, float], ride_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Add the lengths to the rides' distance_m in one UPDATE (also for 0 m: returns every ride's distance)."""
-    table = Ride._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS r SET distance_m = COALESCE(r.distance_m, 0) + v.d"  # noqa: S608
-            " FROM unnest(%s::uuid[], %s::int[]) AS v(id, d) WHERE r.id = v.id RETURNING r.id, r.distance_m",
-            [list(ride_ids), [round(lengths.get(ride, 0.0)) for ride in ride_ids]],
-        )
-        return dict(cursor.fetchall())
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {ride: RideProgress(ride, rider, distance or 0, added) for ride, rider, distance, added in rows}

@@ -6,10 +6,7 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from typing import Any
-
-from django.db import transaction
 
 from fleet import services as fleet_services
 from fleet.models import OpsTaskKind
@@ -39,7 +36,7 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
 
     vehicle.acks(vehicles.values(), counters)
     vehicle.comms_restored(vehicles.values(), counters, guard)
-    progress = _tracks(vehicles.values(), counters)
+    progress = _tracks(vehicles.values(), counters, guard)
     zones = geo.GeoResult()
     _each_city(vehicles.values(), counters, lambda group: geo.evaluate(group, zones))
     counters.update({"zone_entries": zones.entries, "zone_exits": zones.exits, "geofence_points": zones.points})
@@ -48,8 +45,8 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
     charged = vehicle.battery(vehicles.values(), counters, guard, tasks)
     tipped = vehicle.alarms(vehicles.values(), alerts)
 
-    counters["alerts_opened"] = len(_batched(counters, "alerts", alerts, lambda a: fleet_services.ops_alerts_open(alerts=a)))
-    counters["tasks_opened"] = len(_batched(counters, "tasks", tasks, lambda t: fleet_services.ops_tasks_open(tasks=t)))
+    counters["alerts_opened"] = len(guard.batch("alerts", alerts, lambda a: fleet_services.ops_alerts_open(alerts=a)))
+    counters["tasks_opened"] = len(guard.batch("tasks", tasks, lambda t: fleet_services.ops_tasks_open(tasks=t)))
     if tipped:
         _guarded(counters, "flag", lambda: fleet_services.vehicles_flag(vehicle_ids=tipped, flag=Flag.TIPPED_OVER))
     if charged:
@@ -60,32 +57,7 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
 
 
 def _guarded[T](counters: Counter[str], label: str, fn: Callable[[], T]) -> T | None:
-    try:
-        with transaction.atomic():
-            return fn()
-    except Exception:
-        logger.exception("telemetry reaction %s failed", label)
-        counters["errors"] += 1
-        return None
-
-
-def _batched[T](counters: Counter[str], label: str, items: Sequence[Any], run: Callable[[Sequence[Any]], list[T]],
-             key: Callable[[Any], Any] = lambda item: item.vehicle_id) -> list[T]:
-    """One statement for the whole batch; if it fails, once per vehicle so only the bad vehicle's part is lost."""
-    if not items:
-        return []
-    try:
-        with transaction.atomic():
-            return run(items)
-    except Exception:
-        logger.warning("telemetry %s failed for the batch; retrying vehicle by vehicle", label, exc_info=True)
-    per_vehicle: dict[Any, list[Any]] = defaultdict(list)
-    for item in items:
-        per_vehicle[key(item)].append(item)
-    out: list[T] = []
-    for group in per_vehicle.values():
-        out.extend(_guarded(counters, label, partial(run, group)) or [])
-    return out
+    return vehicle.Guard(counters)(label, None, fn)
 
 
 def _each_city(vehicles: Any, counters: Counter[str], fn: Callable[[list[VehicleBatch]], None]) -> None:
@@ -100,7 +72,7 @@ def _each_city(vehicles: Any, counters: Counter[str], fn: Callable[[list[Vehicle
             counters["errors"] += 1
 
 
-def _tracks(vehicles: Any, counters: Counter[str]) -> dict[uuid.UUID, ride_track.RideProgress]:
+def _tracks(vehicles: Any, counters: Counter[str], guard: vehicle.Guard) -> dict[uuid.UUID, ride_track.RideProgress]:
     """Append the fresh fixes of vehicles on a trip to their ride's track (the ride id is the MDS trip_id)."""
     fixes: list[ride_track.TrackFix] = []
     origins: dict[uuid.UUID, tuple[float, float]] = {}
@@ -117,7 +89,7 @@ def _tracks(vehicles: Any, counters: Counter[str]) -> dict[uuid.UUID, ride_track
     def run(items: Sequence[ride_track.TrackFix]) -> list[ride_track.RideProgress]:
         return list(ride_track.ride_track_append_batch(fixes=items, origins=origins).values())
 
-    found = _batched(counters, "ride_track", fixes, run, key=lambda fix: fix.ride_id)  # one ride per vehicle
+    found = guard.batch("ride_track", fixes, run, key=lambda fix: fix.ride_id)  # one ride per vehicle
     counters["track_points"] = sum(p.added for p in found)
     return {p.ride_id: p for p in found}
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -34,12 +35,12 @@ ALARM_SEVERITY: dict[str, str] = {OpsAlertKind.TIPPED_OVER: OpsAlertSeverity.WAR
 
 
 class Guard:
-    """Runs one reaction in a savepoint; a failure rolls back just that reaction and is counted in ``errors``."""
+    """Runs reactions in savepoints; a failure rolls back just that reaction and is counted in ``errors``."""
 
     def __init__(self, counters: Counter[str]) -> None:
         self.counters = counters
 
-    def __call__[T](self, label: str, vehicle_id: uuid.UUID, fn: Callable[[], T]) -> T | None:
+    def __call__[T](self, label: str, vehicle_id: uuid.UUID | None, fn: Callable[[], T]) -> T | None:
         try:
             with transaction.atomic():
                 return fn()
@@ -49,6 +50,25 @@ class Guard:
             logger.exception("telemetry %s for vehicle %s failed", label, vehicle_id)
         self.counters["errors"] += 1
         return None
+
+    def batch[T](self, label: str, items: Sequence[Any], run: Callable[[Sequence[Any]], list[T]],
+                 key: Callable[[Any], uuid.UUID] = lambda item: item.vehicle_id) -> list[T]:
+        """One statement for the whole batch; if it fails, once per vehicle so only the bad vehicle's part is
+        lost (the common case pays one savepoint, not one per vehicle)."""
+        if not items:
+            return []
+        try:
+            with transaction.atomic():
+                return run(items)
+        except Exception:
+            logger.warning("telemetry %s failed for the batch; retrying vehicle by vehicle", label, exc_info=True)
+        per_vehicle: dict[uuid.UUID, list[Any]] = defaultdict(list)
+        for item in items:
+            per_vehicle[key(item)].append(item)
+        out: list[T] = []
+        for vehicle_id, group in per_vehicle.items():
+            out.extend(self(label, vehicle_id, partial(run, group)) or [])
+        return out
 
 
 def _location(reading: Reading | None) -> Location | None:
@@ -160,23 +180,27 @@ def alarms(vehicles: Iterable[VehicleBatch], alerts: list[fleet_services.AlertSp
 
 
 def speed_limits(changes: list[SpeedChange], counters: Counter[str], guard: Guard) -> None:
-    """Throttle a vehicle on a trip to the slow zone's limit, or give it its normal limit back. The idempotency
-    key names the vehicle, the zone and the fix where the limit changed: a retried batch queues nothing new."""
+    """Throttle a vehicle on a trip to the slow zone's limit, or give it its normal limit back, in one INSERT.
+    The idempotency key names the vehicle, the zone and the fix where the limit changed: a retried batch queues
+    nothing new. A zero limit (throttle cut) goes through ``command_queue`` and its moving-vehicle interlock."""
     if not changes:
         return
     normal = fleet_selectors.vehicle_normal_speed_limits(
         vehicle_type_codes={c.vehicle.before.vehicle_type_code for c in changes})
+    commands: list[tuple[uuid.UUID, str, dict[str, Any], str]] = []
     for change in changes:
         before = change.vehicle.before
         limit = change.max_speed_kph if change.max_speed_kph is not None else normal[before.vehicle_type_code]
         key = f"telemetry:speed:{before.vehicle_id}:{change.zone_id or 'normal'}:{change.reading.seq}"
-
-        def queue(limit: int = min(100, limit), key: str = key, vehicle_id: uuid.UUID = before.vehicle_id) -> object:
-            return fleet_services.command_queue(vehicle_id=vehicle_id, kind=CommandKind.SET_SPEED_LIMIT,
-                                                params={"max_speed_kph": limit}, idempotency_key=key)
-
-        if guard("speed_limit", before.vehicle_id, queue) is not None:
+        commands.append((before.vehicle_id, CommandKind.SET_SPEED_LIMIT, {"max_speed_kph": min(100, limit)}, key))
+    cuts = [c for c in commands if c[2]["max_speed_kph"] == 0]
+    for vehicle_id, kind, params, key in cuts:
+        if guard("speed_limit", vehicle_id, partial(fleet_services.command_queue, vehicle_id=vehicle_id, kind=kind,
+                                                     params=params, idempotency_key=key)) is not None:
             counters["speed_limits"] += 1
+    queued = guard.batch("speed_limit", [c for c in commands if c not in cuts],
+                         lambda group: fleet_services.commands_queue_many(commands=group), key=lambda c: c[0])
+    counters["speed_limits"] += len(queued)
 
 
 def zone_warnings(entries: list[ZoneEntry], progress: Mapping[uuid.UUID, RideProgress], counters: Counter[str],

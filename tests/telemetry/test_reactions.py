@@ -207,7 +207,7 @@ def test_a_retried_batch_queues_no_second_speed_limit(
     with django_capture_on_commit_callbacks(execute=True):
         first = react(readings=batch, before=before)
         again = react(readings=batch, before=before)  # the batch was committed but not XACKed: redelivered
-    assert first["speed_limits"] == again["speed_limits"] == 1
+    assert (first["speed_limits"], again.get("speed_limits", 0)) == (1, 0)
     assert Command.objects.filter(vehicle=vehicle).count() == 1
 
 
