@@ -214,7 +214,7 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
     from websockets.asyncio.client import connect
 
     stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "ended": 0, "notified": 0,
-                             "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}}
+                             "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}, "codes": {}}
     conns: list[Any] = []
     limit = asyncio.Semaphore(100)
 
@@ -222,7 +222,7 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
         async with limit:
             try:
                 ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=60,
-                                   ping_interval=None, max_queue=None, compression=None)
+                                   ping_interval=None, max_queue=None, compression=None, max_size=None)
                 json.loads(await ws.recv())  # the snapshot
                 conns.append(ws)
                 stats["connected"] += 1
@@ -256,7 +256,11 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
                     stats["fleet_msgs"] += 1
                     stats["fleet_vehicles"] += len(message["data"]["vehicles"])
         except Exception:  # noqa: BLE001 - a closed socket ends its reader
+            pass
+        if time.time() < window[2]:  # closed by the server before the end
             stats["closed"] += 1
+            code = str(ws.close_code)
+            stats["codes"][code] = stats["codes"].get(code, 0) + 1
 
     readers = [asyncio.create_task(read(ws)) for ws in conns]
     while time.time() < window[2]:
@@ -288,7 +292,7 @@ def _collect(clients: list[Any], out: Any) -> dict[str, Any]:
         for key, value in stats.items():
             if key == "latencies":
                 merged[key] += value
-            elif key == "types":
+            elif key in ("types", "codes"):
                 merged[key] = {k: merged.get(key, {}).get(k, 0) + value.get(k, 0)
                                for k in {*merged.get(key, {}), *value}}
             else:
@@ -301,9 +305,9 @@ def _collect(clients: list[Any], out: Any) -> dict[str, Any]:
 # --- feeds -------------------------------------------------------------------------------------------------
 
 
-def _producer(database: str, city: str, vehicles: list[Any], rides: dict[str, str], rate: float, until: float,
-              feed: str) -> None:
-    """Sends ``rate`` messages/s round robin over ``vehicles`` until ``until`` (epoch)."""
+def _producer(database: str, city: str, vehicles: list[Any], rides: dict[str, str], rate: float, until: Any,
+              feed: str, sent_out: Any) -> None:
+    """Sends ``rate`` messages/s round robin over ``vehicles`` until ``until.value`` (epoch); reports how many."""
     _child_django(database)
     import random
 
@@ -321,7 +325,7 @@ def _producer(database: str, city: str, vehicles: list[Any], rides: dict[str, st
     else:
         from live import push
     sent, started, i, tick = 0, time.monotonic(), 0, 0.02
-    while time.time() < until:
+    while time.time() < until.value:
         due = int((time.monotonic() - started) * rate) - sent
         batch = []
         for _ in range(max(0, due)):
@@ -345,15 +349,15 @@ def _producer(database: str, city: str, vehicles: list[Any], rides: dict[str, st
         if batch:
             push.fleet_positions(uuid.UUID(city), batch)
         time.sleep(tick)
+    sent_out.put((sent, time.monotonic() - started))
 
 
-def _drainer(database: str, until: float) -> None:
+def _drainer(database: str, until: Any) -> None:
     _child_django(database)
     from telemetry import pipeline
 
-    while time.time() < until:
-        pipeline.drain(budget_s=max(1.0, until - time.time()))
-        time.sleep(0.05)
+    while time.time() < until.value:
+        pipeline.drain(budget_s=1.0)
 
 
 def _ender(database: str, rides: list[str]) -> None:
@@ -406,17 +410,17 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
         plan += [(f"ws://127.0.0.1:{servers[i % daphnes][1]}/ws/v1/fleet?city={data['city']}", data["staff_token"])
                  for i in range(fleet_sockets)]
         clients, out, go, window = _start_clients(plan, procs)
-        warmup, ends_at = 5.0, 20.0
-        t0 = time.time() + warmup
-        until = t0 + seconds + ends_at
-        window[0], window[1], window[2] = t0, t0 + seconds, until + 5
+        t0 = time.time() + 5.0  # warm-up
+        until, sent_out = ctx.Value("d", t0 + 3600.0, lock=False), ctx.Queue()
+        window[0], window[1], window[2] = t0, t0 + seconds, t0 + 7200.0
         go.set()
         n_producers = 2
         vehicles = data["vehicles"]
         ride_of = {vehicles[i][0]: ride for i, ride in enumerate(data["rides"])}  # rider i rides vehicle i
         for p in range(n_producers):
             workers.append(ctx.Process(target=_producer, args=(
-                database, data["city"], vehicles[p::n_producers], ride_of, rate / n_producers, until, feed)))
+                database, data["city"], vehicles[p::n_producers], ride_of, rate / n_producers, until, feed,
+                sent_out)))
         if feed == "telemetry":
             workers += [ctx.Process(target=_drainer, args=(database, until)) for _ in range(2)]
         for w in workers:
@@ -428,6 +432,9 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
             e.start()
         for e in enders:
             e.join()
+        print(f"  ended in {time.time() - t0 - seconds:.0f} s; waiting 5 s for the last messages", flush=True)
+        until.value, window[2] = time.time() + 3, time.time() + 5  # feed, then the clients, stop
+        sent = [sent_out.get(timeout=60) for _ in range(n_producers)]
         stats = _collect(clients, out)
     finally:
         for w in workers:
@@ -442,7 +449,9 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
             "ride_updates_per_s": common.rate(len(latencies), seconds),
             "lost_ride_ended": len(data["rides"]) - int(stats["ended"]), "rider_sockets": len(data["rides"]),
             "sockets_closed_early": int(stats["closed"]), "fleet_messages": int(stats["fleet_msgs"]),
-            "fleet_vehicle_updates": int(stats["fleet_vehicles"]), "messages_by_type": stats.get("types", {})}
+            "fleet_vehicle_updates": int(stats["fleet_vehicles"]), "messages_by_type": stats.get("types", {}),
+            "close_codes": stats.get("codes", {}),
+            "feed_msgs_s_achieved": round(sum(n for n, _ in sent) / max(s for _, s in sent), 1)}
 
 
 def main() -> dict[str, Any]:
