@@ -99,9 +99,9 @@ class JWTAuthMiddleware:
 class OriginCheck(OriginValidator):
     """A browser's ``Origin`` must be one of ``ALLOWED_HOSTS``; clients that send none (native apps) pass.
 
-    Channels' ``AllowedHostsOriginValidator`` refuses a missing Origin, which would shut out mobile apps. The
-    check still matters for browsers although no cookie authenticates here: it keeps other sites' pages from
-    using a ticket they tricked out of a user.
+    Channels' ``AllowedHostsOriginValidator`` refuses a missing Origin, which would shut out mobile apps. No
+    cookie authenticates a socket, so this is defence in depth: pages of other sites cannot open sockets here
+    even with a token or ticket they got hold of.
     """
 
     def __init__(self, application: ASGIApp) -> None:
