@@ -126,8 +126,7 @@ def ride_start(*, rider: User, code: str | None = None, reservation_id: uuid.UUI
     """
     if rider.status != User.Status.ACTIVE or not rider.is_active:
         raise errors.RiderNotActive(status=rider.status)
-    open_ride = Ride.objects.filter(rider=rider, state__in=OPEN_STATES).only(
-        "id", "state", "vehicle_id", "city_id", "currency", "unlock_command_id").first()
+    open_ride = Ride.objects.filter(rider=rider, state__in=OPEN_STATES).first()
     reservation = None if open_ride is not None else _reservation_for(rider, code, reservation_id)
     vehicle = _vehicle_for(code, reservation)
     if open_ride is not None:
