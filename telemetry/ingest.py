@@ -48,7 +48,7 @@ def ingest(
             rejected[exc.code] = rejected.get(exc.code, 0) + 1
     entries = [(streams.shard_of(vehicle_id), pack_entry(vehicle_id, received_ms, rows))] if rows else []
     if entries or rejected:
-        streams.append(entries, rejected)
+        streams.append(entries, rejected, accepted=len(rows))
     return IngestResult(accepted=len(rows), errors=errors)
 
 

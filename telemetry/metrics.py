@@ -31,7 +31,7 @@ class TelemetryCollector(Collector):
             pending.add_metric([str(row["shard"])], row["pending"])
             lag.add_metric([str(row["shard"])], row["lag"])
         yield from (length, pending, lag)
-        for name, help_text in (("batches", "Batches committed"), ("messages", "Messages in committed batches"),
+        for name, help_text in (("accepted", "Messages the edges accepted"), ("batches", "Batches committed"), ("messages", "Messages in committed batches"),
                                 ("new", "New readings stored"), ("duplicates", "Replayed messages dropped"),
                                 ("late", "Readings older than the vehicle's position"),
                                 ("reclaimed", "Entries taken over from a crashed worker"),

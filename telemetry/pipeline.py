@@ -42,7 +42,7 @@ from telemetry.messages import Ack, Reading, VehicleBefore
 
 logger = logging.getLogger(__name__)
 
-IDLE_SLEEP_S = 0.02
+IDLE_SLEEP_S = (0.005, 0.1)  # first and longest pause of an idle drainer (doubling while nothing comes)
 _reactions: ModuleType | None | bool = False  # False: not looked up yet
 
 
@@ -150,8 +150,8 @@ def apply_batch(shard: int, entries: Sequence[streams.Entry], *, reclaimed: bool
         streams.dead_letter(shard, [e for e in entries if e[0] in set(corrupt)], "undecodable")
     storage.ensure_partitions({r.at.date() for r in readings})
     with transaction.atomic():
-        keys = storage.insert_new([_row(r) for r in readings])
-        new = [r for r in readings if (r.vehicle_id, r.seq) in keys]
+        skipped = storage.insert_skipping_duplicates([_row(r) for r in readings])
+        new = [r for r in readings if (r.vehicle_id, r.seq) not in skipped] if skipped else readings
         before = {vid: _before(s) for vid, s in
                   fleet_readings.vehicles_record_readings(readings=_latest(new)).items()}
         known = [r for r in new if r.vehicle_id in before]  # a deleted vehicle's readings: history only
@@ -249,14 +249,18 @@ def _drain_loop(consumer: str, deadline: float) -> int:
     random.shuffle(order)  # drainers start on different shards
     next_reclaim = 0.0
     total = 0
+    pause = IDLE_SLEEP_S[0]
     while time.monotonic() < deadline:
         reclaim = time.monotonic() >= next_reclaim
         if reclaim:
             next_reclaim = time.monotonic() + settings.TELEMETRY_RECLAIM_IDLE_S / 2
         done = sum(drain_shard(shard, consumer, reclaim=reclaim) for shard in order)
         total += done
-        if not done:
-            time.sleep(IDLE_SLEEP_S)
+        if done:
+            pause = IDLE_SLEEP_S[0]
+        else:
+            time.sleep(pause)
+            pause = min(pause * 2, IDLE_SLEEP_S[1])
     return total
 
 

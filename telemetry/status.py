@@ -7,7 +7,7 @@ from typing import Any
 
 from telemetry import streams
 
-STAT_NAMES = ("batches", "messages", "new", "duplicates", "late", "reclaimed", "dead")
+STAT_NAMES = ("accepted", "batches", "messages", "new", "duplicates", "late", "reclaimed", "dead")
 
 
 def _int(value: Any) -> int:

@@ -27,8 +27,11 @@ _COLUMN_LIST = ", ".join(COLUMNS)
 # Identifiers below come from these constants and from dates, never from input.
 _STAGE_SQL = f"CREATE TEMP TABLE IF NOT EXISTS telemetry_batch (LIKE {TABLE}) ON COMMIT DELETE ROWS"
 _COPY_SQL = f"COPY telemetry_batch ({_COLUMN_LIST}) FROM STDIN"
-_MOVE_SQL = (f"INSERT INTO {TABLE} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM telemetry_batch "  # noqa: S608
-             "ON CONFLICT DO NOTHING RETURNING vehicle_id, seq")
+# Returns the rows NOT inserted (already stored): usually none, so nothing is sent back and parsed.
+_MOVE_SQL = (f"WITH stored AS (INSERT INTO {TABLE} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM telemetry_batch "  # noqa: S608
+             "ON CONFLICT DO NOTHING RETURNING vehicle_id, seq, at) "
+             "SELECT b.vehicle_id, b.seq FROM telemetry_batch AS b LEFT JOIN stored AS s "
+             "ON s.vehicle_id = b.vehicle_id AND s.seq = b.seq AND s.at = b.at WHERE s.seq IS NULL")
 _known: set[date] = set()  # partitions this process knows exist (dropped ones are older than any accepted ts)
 
 Row = tuple[Any, ...]  # values in COLUMNS order
@@ -92,12 +95,14 @@ def drop_older_than(*, days: int, today: date | None = None, dry_run: bool = Fal
     return old
 
 
-def insert_new(rows: Sequence[Row]) -> set[tuple[uuid.UUID, int]]:
-    """COPY ``rows`` into the history, skipping (vehicle, seq, at) already stored; returns the new keys.
+def insert_skipping_duplicates(rows: Sequence[Row]) -> set[tuple[uuid.UUID, int]]:
+    """COPY ``rows`` into the history, skipping (vehicle, seq, at) already stored; returns the keys of the rows
+    skipped (duplicates).
 
     COPY cannot skip conflicts, so rows go into a per-session temporary table first (emptied at commit), then
-    one INSERT ... SELECT ... ON CONFLICT DO NOTHING moves them (rows left from an earlier batch of the same
-    transaction conflict and are not returned again). Caller must be inside a transaction.
+    one INSERT ... SELECT ... ON CONFLICT DO NOTHING moves them. Rows left from an earlier batch of the same
+    transaction (nested in a test's transaction) conflict and come back among the skipped keys, which only
+    matters for keys of the current batch. Caller must be inside a transaction.
     """
     if not rows:
         return set()
@@ -108,5 +113,4 @@ def insert_new(rows: Sequence[Row]) -> set[tuple[uuid.UUID, int]]:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(_MOVE_SQL)
-        new = {(row[0], row[1]) for row in cursor.fetchall()}
-    return new
+        return {(row[0], row[1]) for row in cursor.fetchall()}

@@ -8,7 +8,8 @@ Keys (``TELEMETRY_STREAM_PREFIX``, default ``telemetry``)::
                          so a vehicle's messages are applied in order
     <p>:drainer:<i>      drainer slots (TELEMETRY_DRAINERS long-running drain tasks at most)
     <p>:rejected         hash code -> count of messages the edges refused
-    <p>:stats            hash: batches, messages, new, duplicates, late, batch_ms, last_batch, reclaimed, dead
+    <p>:stats            hash: accepted (by the edges), batches, messages, new, duplicates, late, batch_ms,
+                         last_batch, reclaimed, dead
     <p>:latency          hash bucket -> count: accepted -> committed, milliseconds (LATENCY_BUCKETS_MS)
     <p>:rate:<10s slot>  processed messages in that 10-second slot (expires after two minutes)
 
@@ -79,11 +80,15 @@ def ensure_groups() -> None:
             raise result
 
 
-def append(entries: Sequence[tuple[int, bytes]], rejected: dict[str, int] | None = None) -> list[bytes]:
-    """XADD each (shard, packed entry) and count rejections, in one round trip; returns the entry ids."""
+def append(entries: Sequence[tuple[int, bytes]], rejected: dict[str, int] | None = None,
+           accepted: int = 0) -> list[bytes]:
+    """XADD each (shard, packed entry), count accepted and rejected messages, in one round trip; returns the
+    entry ids."""
     pipe = client().pipeline(transaction=False)
     for shard, packed in entries:
         pipe.xadd(stream_key(shard), {FIELD: packed})
+    if accepted:
+        pipe.hincrby(key("stats"), "accepted", accepted)
     for code, count in (rejected or {}).items():
         pipe.hincrby(key("rejected"), code, count)
     results = pipe.execute()
