@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,15 +40,19 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from fleet import selectors as fleet_selectors
 from fleet.gateway import GatewayError, OutboundCommand
-from telemetry import ingest
+from telemetry import ingest, streams
 
 logger = logging.getLogger(__name__)
 
 INBOUND = ("telemetry", "ack")
 MAX_PAYLOAD = 256 * 1024
+INGEST_THREADS = 8
+SESSION_EXPIRY_S = 86_400  # a persistent bridge session outlives a restart or deploy by this much
 
 
 # --- connection -------------------------------------------------------------------------------------------
@@ -78,11 +83,18 @@ def topic(vehicle: str, kind: str, *, prefix: str | None = None) -> str:
     return f"{settings.MQTT_TOPIC_PREFIX if prefix is None else prefix}vehicles/{vehicle}/{kind}"
 
 
-def make_client(client_id: str, *, clean_session: bool = True, url: str | None = None) -> mqtt.Client:
-    """A paho client (MQTT 3.1.1) with credentials/TLS from ``MQTT_URL`` and reconnects backing off 1 s -> 60 s."""
+def make_client(client_id: str, *, clean_session: bool = True, url: str | None = None, v5: bool = False) -> mqtt.Client:
+    """A paho client with credentials/TLS from ``MQTT_URL`` and reconnects backing off 1 s -> 60 s.
+
+    MQTT 3.1.1 unless ``v5``: the bridge speaks 5 because a v5 client sets how many QoS 1 messages the broker
+    may have in flight to it (Receive Maximum, 65,535 by default); for 3.1.1 clients Mosquitto allows 20 in
+    flight and queues the rest up to ``max_queued_messages`` (1,000), dropping beyond that under a burst."""
     target = broker(url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
-                         protocol=mqtt.MQTTv311)
+    if v5:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    else:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
+                             protocol=mqtt.MQTTv311)
     if target.username:
         client.username_pw_set(target.username, target.password)
     if target.tls:
@@ -93,10 +105,19 @@ def make_client(client_id: str, *, clean_session: bool = True, url: str | None =
     return client
 
 
-def connect(client: mqtt.Client, *, timeout: float = 10.0) -> None:
-    """Connect in the background (``loop_start`` retries with backoff); wait up to ``timeout`` for the CONNACK."""
+def connect(client: mqtt.Client, *, timeout: float = 10.0, session_expiry_s: int = 0) -> None:
+    """Connect in the background (``loop_start`` retries with backoff); wait up to ``timeout`` for the CONNACK.
+
+    ``session_expiry_s`` (MQTT 5 clients): how long the broker keeps the session (subscriptions, queued QoS 1
+    messages) after a disconnect; 0 starts clean every time."""
     target: Broker = client.user_data_get()
-    client.connect_async(target.host, target.port, keepalive=30)
+    if client.protocol == mqtt.MQTTv5:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = session_expiry_s
+        client.connect_async(target.host, target.port, keepalive=30, clean_start=session_expiry_s == 0,
+                             properties=properties)
+    else:
+        client.connect_async(target.host, target.port, keepalive=30)
     client.loop_start()
     deadline = time.monotonic() + timeout
     while not client.is_connected():
@@ -189,7 +210,9 @@ class Bridge:
         self.stats: Counter[str] = Counter()
         self.subscribed = threading.Event()
         self._inbox: queue.SimpleQueue[tuple[str, bytes, float]] = queue.SimpleQueue()
-        self.client = make_client(client_id, clean_session=clean_session, url=url)
+        self._pool = ThreadPoolExecutor(max_workers=INGEST_THREADS, thread_name_prefix="mqtt-ingest")
+        self.session_expiry_s = 0 if clean_session else SESSION_EXPIRY_S
+        self.client = make_client(client_id, url=url, v5=True)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
@@ -219,7 +242,7 @@ class Bridge:
 
     def start(self, *, timeout: float = 10.0) -> None:
         try:
-            connect(self.client, timeout=timeout)
+            connect(self.client, timeout=timeout, session_expiry_s=self.session_expiry_s)
         except GatewayError:
             logger.warning("mqtt bridge: broker not reachable yet, retrying in the background")
         self.client.loop_start()
@@ -281,14 +304,14 @@ class Bridge:
                 continue
             entry = groups.setdefault(identity.id, (vehicle, _Group(identity, received_at, [])))
             entry[1].payloads.extend(messages)
-        for vehicle, group in groups.values():
-            self._ingest(vehicle, group, counts)
+        # One ingest call (one Redis round trip) per vehicle; a few threads keep several round trips in flight.
+        for (vehicle, group), result in zip(groups.values(), self._pool.map(_ingest, groups.values()), strict=True):
+            self._report(vehicle, group, result, counts)
         self.stats.update(counts)
+        record(counts)
         return counts
 
-    def _ingest(self, vehicle: str, group: _Group, counts: Counter[str]) -> None:
-        result = ingest.ingest(group.identity.id, group.payloads,
-                               received_at=datetime.fromtimestamp(group.received_at, UTC))
+    def _report(self, vehicle: str, group: _Group, result: ingest.IngestResult, counts: Counter[str]) -> None:
         counts["accepted"] += result.accepted
         counts["rejected"] += len(result.errors)
         if result.errors:
@@ -299,6 +322,26 @@ class Bridge:
 
     def _reply(self, vehicle: str, body: dict[str, object]) -> None:
         self.client.publish(topic(vehicle, "errors", prefix=self.prefix), json.dumps(body), qos=0)
+
+
+def _ingest(item: tuple[str, _Group]) -> ingest.IngestResult:
+    group = item[1]
+    return ingest.ingest(group.identity.id, group.payloads, received_at=datetime.fromtimestamp(group.received_at, UTC))
+
+
+def record(counts: Counter[str]) -> None:
+    """Add a batch's counters to the bridges' shared hash ``<TELEMETRY_STREAM_PREFIX>:mqtt`` (one round trip)."""
+    pipe = streams.client().pipeline(transaction=False)
+    for name, value in counts.items():
+        pipe.hincrby(streams.key("mqtt"), name, value)
+    pipe.hset(streams.key("mqtt"), "last_batch_at", f"{time.time():.3f}")
+    pipe.execute()
+
+
+def bridge_stats() -> dict[str, float]:
+    """What the bridges did so far (for ``telemetry_status`` and the benchmark): counters and ``last_batch_at``."""
+    raw = streams.client().hgetall(streams.key("mqtt"))
+    return {k.decode(): float(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
 
 def _seq(payload: object) -> object:

@@ -235,3 +235,13 @@ def test_the_command_stops_cleanly_on_sigterm(prefix: str, vehicle: Any, secret:
 def _test_database_url() -> str:
     db = django_settings.DATABASES["default"]
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def test_bridge_counters_are_shared_in_redis(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any,
+                                             secret: str) -> None:
+    publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": secret, "seq": 1, "ts": _now_ms()}))
+    publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": "bad", "seq": 2, "ts": _now_ms()}))
+    drain(bridge, until=2)
+    stats = mqtt.bridge_stats()
+    assert (stats["mqtt_messages"], stats["accepted"], stats["auth_failed"]) == (2, 1, 1)
+    assert stats["last_batch_at"] == pytest.approx(time.time(), abs=10)
