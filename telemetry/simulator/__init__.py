@@ -34,6 +34,7 @@ class Simulator:
         self.rng = random.Random(seed)
         self.by_code = {v.code: v for v in vehicles} | {str(v.id): v for v in vehicles}
         self.stats: Counter[str] = Counter()
+        self.elapsed = 0.0
         self._next = 0
 
     def tick(self, count: int, now: float | None = None) -> None:
@@ -86,9 +87,10 @@ class Simulator:
                 time.sleep(min(0.02, 1 / self.rate if self.rate > 0 else 0.02))
         self.answer_commands()
         self.transport.flush()
+        self.elapsed = time.time() - start
         return self.stats
 
     def summary(self, elapsed: float) -> str:
         sent = self.stats["sent"]
-        return (f"simulate_fleet: {sent} messages in {elapsed:.0f} s ({sent / max(elapsed, 1e-9):.0f}/s), "
+        return (f"simulate_fleet: {sent} messages in {elapsed:.1f} s ({sent / max(elapsed, 1e-9):.0f}/s), "
                 f"{self.stats['acks']} command acks; transport {dict(self.transport.stats)}")

@@ -50,7 +50,11 @@ class MqttTransport:
                 client.on_connect = self._subscribe
                 client.on_subscribe = lambda *args: self._subscribed.set()
                 client.on_message = lambda c, u, m: self.commands.put((m.topic, bytes(m.payload)))
-            mqtt.connect(client)
+            try:
+                mqtt.connect(client)
+            except mqtt.GatewayError:
+                self.close()
+                raise
             self.clients.append(client)
         self._subscribed.wait(5)
 

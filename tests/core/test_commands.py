@@ -131,8 +131,9 @@ def test_the_real_demos_load_and_load_again():
 
 def test_procfile_dev_runs_web_worker_and_beat():
     processes = parse_procfile((ROOT / devrun.PROCFILE).read_text()).processes
-    assert set(processes) == {"web", "worker", "telemetry", "beat"}
+    assert set(processes) == {"web", "worker", "telemetry", "mqtt", "simulator", "beat"}
     assert "-Q telemetry" in processes["telemetry"]
+    assert "telemetry_mqtt" in processes["mqtt"] and "simulate_fleet" in processes["simulator"]
     assert "runserver $DEVRUN_ADDR" in processes["web"]
     assert "worker" in processes["worker"] and "beat" in processes["beat"]
     assert "$DEVRUN_STATE_DIR/celerybeat-schedule" in processes["beat"]
@@ -213,7 +214,7 @@ def test_devrun_serves_the_platform_and_ctrl_c_stops_everything(tmp_path):
 
 # --- production topology: Procfile and docker-compose.yml (no Docker engine here: shape and settings only) --
 
-APP_SERVICES = ("migrate", "api", "ws", "worker", "telemetry", "beat")
+APP_SERVICES = ("migrate", "api", "ws", "worker", "telemetry", "mqtt", "beat")
 
 
 def _compose() -> dict:
@@ -251,6 +252,6 @@ def test_settings_load_with_the_compose_environment():
 
 def test_procfile_serves_http_with_granian_and_websockets_with_daphne():
     processes = parse_procfile((ROOT / "Procfile").read_text()).processes
-    assert set(processes) == {"release", "web", "ws", "worker", "telemetry", "beat"}
+    assert set(processes) == {"release", "web", "ws", "worker", "telemetry", "mqtt", "beat"}
     assert "granian --interface wsgi" in processes["web"] and "config.wsgi:application" in processes["web"]
     assert "daphne" in processes["ws"] and "config.asgi:application" in processes["ws"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import threading
 import time
 import uuid
@@ -151,3 +152,29 @@ def test_over_http_batches_are_accepted(live_server: Any, prefix: str) -> None:
     assert transport.stats["messages"] == 42 and transport.stats["rejected"] == 0
     assert sum(len(_rows(v.id)) for v in vehicles) == 42
     assert json.dumps(dict(transport.stats))  # printable summary
+
+
+@pytest.mark.django_db
+def test_the_command_runs_for_its_duration_and_reports(prefix: str, capsys: Any) -> None:
+    city = CityFactory.create(slug="cmdcity")
+    for _ in range(3):
+        VehicleFactory.create(city=city)
+    call_command("simulate_fleet", "--city", "cmdcity", "--vehicles", "3", "--rate", "40", "--duration", "0.5",
+                 "--rotate-credentials", "--clients", "1")
+    out = capsys.readouterr().out
+    assert "3 vehicles of cmdcity" in out
+    sent = int(re.search(r"simulate_fleet: (\d+) messages in 0\.\d s", out).group(1))  # type: ignore[union-attr]
+    assert 15 <= sent <= 21
+
+
+@pytest.mark.django_db
+def test_with_wait_a_missing_city_is_waited_for_until_stopped() -> None:
+    from telemetry.management.commands.simulate_fleet import Command
+
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    options = {"city": "nowhere", "vehicles": 1, "secrets": None, "rotate_credentials": True, "seed": None,
+               "via": "mqtt", "wait": True}
+    assert Command()._start(options, stop) is None
+    with pytest.raises(CommandError, match="no city 'nowhere'"):
+        Command()._start(options | {"wait": False}, threading.Event())

@@ -13,8 +13,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fleet import demo
+from fleet.gateway import GatewayError
 from telemetry import simulator
 from telemetry.simulator import provision
+
+WAIT_S = 10
 
 
 class Command(BaseCommand):
@@ -36,10 +39,46 @@ class Command(BaseCommand):
         parser.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of telemetry (--via mqtt).")
         parser.add_argument("--moving-share", type=float, default=0.3, help="Share of vehicles riding at a time.")
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--wait", action="store_true",
+                            help="Wait for the city's vehicles and the MQTT broker instead of failing (make run).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["vehicles"] < 1 or options["rate"] <= 0:
             raise CommandError("--vehicles and --rate must be positive")
+        stop = threading.Event()
+
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        sim = self._start(options, stop)
+        if sim is None:
+            return
+        self.stdout.write(f"simulate_fleet: {len(sim.vehicles)} vehicles of {options['city']}, {options['rate']:g} "
+                          f"msg/s via {options['via']}, streets around {sim.grid.lat:.4f},{sim.grid.lon:.4f}")
+        try:
+            sim.run(stop=stop, duration=options["duration"], report=lambda line: self.stdout.write(line))
+        finally:
+            sim.transport.close()
+        self.stdout.write(sim.summary(sim.elapsed))
+
+    def _start(self, options: dict[str, Any], stop: threading.Event) -> simulator.Simulator | None:
+        """The simulator, or (with ``--wait``) None once stopped while the city or the broker was not there yet."""
+        told = False
+        while not stop.is_set():
+            try:
+                return self._simulator(options)
+            except (CommandError, GatewayError) as exc:
+                if not options["wait"]:
+                    raise CommandError(str(exc)) from exc
+                if not told:
+                    self.stdout.write(f"simulate_fleet: waiting ({exc}); retrying every {WAIT_S} s")
+                    told = True
+                stop.wait(WAIT_S)
+        return None
+
+    def _simulator(self, options: dict[str, Any]) -> simulator.Simulator:
         vehicles, grid = provision.vehicles_for(
             city_slug=options["city"], count=options["vehicles"], secrets_file=options["secrets"],
             rotate=options["rotate_credentials"], seed=options["seed"])
@@ -48,19 +87,5 @@ class Command(BaseCommand):
             transport = simulator.MqttTransport(clients=options["clients"], qos=options["qos"])
         else:
             transport = simulator.HttpTransport(base_url=options["url"], batch=options["http_batch"])
-        sim = simulator.Simulator(vehicles, grid, transport, rate=options["rate"], seed=options["seed"],
-                                  behaviour=simulator.Behaviour(moving_share=options["moving_share"]))
-        stop = threading.Event()
-
-        def request_stop(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
-        self.stdout.write(f"simulate_fleet: {len(vehicles)} vehicles of {options['city']}, {options['rate']:g} msg/s "
-                          f"via {options['via']}, streets around {grid.lat:.4f},{grid.lon:.4f}")
-        try:
-            sim.run(stop=stop, duration=options["duration"], report=lambda line: self.stdout.write(line))
-        finally:
-            transport.close()
-        self.stdout.write(sim.summary(max(sim.stats["sent"] / options["rate"], 1e-9)))
+        return simulator.Simulator(vehicles, grid, transport, rate=options["rate"], seed=options["seed"],
+                                   behaviour=simulator.Behaviour(moving_share=options["moving_share"]))
