@@ -146,7 +146,8 @@ def _raw_copy(rows: list[tuple[Any, ...]]) -> float:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE bench_copy (LIKE telemetry_reading INCLUDING INDEXES) ON COMMIT DROP")
         with common.Timer() as timer, cursor.cursor.copy(
-                f"COPY bench_copy ({', '.join(storage.COLUMNS)}) FROM STDIN") as copy:
+                f"COPY bench_copy ({', '.join(storage.COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(storage.COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
     return common.rate(len(rows), timer.wall_s)

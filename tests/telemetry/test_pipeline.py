@@ -128,3 +128,13 @@ def test_a_poisonous_entry_goes_to_the_dead_letters_and_the_rest_is_applied(vehi
     assert not HistoryPoint.objects.filter(vehicle_id=other.id).exists()
     snap = status.snapshot()
     assert (snap["dead_letters"], snap["pending"], snap["backlog"]) == (2, 0, 0)
+
+
+def test_alarms_and_acks_are_kept_in_the_history(vehicle: Any) -> None:
+    correlation = "6f1c2a9e-61a4-4d2b-9a3e-0b1c2d3e4f50"
+    send(vehicle, message(1, alarms=["tipped_over", "tamper"], accuracy=3),
+         message(2, ack={"correlation_id": correlation, "ok": False, "reason": "jammed"}))
+    pipeline.drain_until_empty()
+    first, second = HistoryPoint.objects.filter(vehicle_id=vehicle.id).order_by("seq")
+    assert (first.alarms, first.ack_id, second.alarms, str(second.ack_id), second.ack_ok) == (
+        ["tipped_over", "tamper"], None, None, correlation, False)
