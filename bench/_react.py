@@ -130,41 +130,47 @@ def _advance(before: list[Any], readings: list[Any]) -> None:
         before[i] = replace(before[i], lat=r.lat, lon=r.lon, position_at=r.at, battery_pct=r.battery_pct)
 
 
-def run(*, batches: int = 6, seed: int = 11) -> dict[str, Any]:
-    """Needs Django pointed at a migrated database (``common.django_database``); leaves its rows there."""
+def _measure(before: list[Any], headings: np.ndarray, batches: int, state: dict[str, Any],
+             rng: np.random.Generator) -> tuple[list[float], list[float], dict[str, int]]:
     from django.db import transaction
 
     from telemetry.reactions import react
 
-    rng = np.random.default_rng(seed)
-    city, types = _city()
-    before = _fleet(city, types, rng)
-    headings = rng.uniform(0, 2 * math.pi, len(before))
-    clock, seq, start = _now(), 0, 0
-    samples_wall: list[float] = []
-    samples_cpu: list[float] = []
+    wall: list[float] = []
+    cpu: list[float] = []
     totals: dict[str, int] = {}
-    for number in range(batches + 1):  # the first batch warms up (zone compile, cell index): not counted
-        clock += timedelta(seconds=1)
-        seq += FIXES_PER_VEHICLE
-        readings = _batch(before, start, headings, clock, seq, rng)
-        start += BATCH // FIXES_PER_VEHICLE
+    for _ in range(batches):
+        state["clock"] += timedelta(seconds=1)
+        state["seq"] += FIXES_PER_VEHICLE
+        readings = _batch(before, state["start"], headings, state["clock"], state["seq"], rng)
+        state["start"] += BATCH // FIXES_PER_VEHICLE
         mapping = {b.vehicle_id: b for b in before}
         with transaction.atomic():
             with common.Timer() as timer:
                 counters = react(readings=readings, before=mapping)
             transaction.set_rollback(True)
         _advance(before, readings)
-        if number:
-            samples_wall.append(timer.wall_s * 1e6 / len(readings))
-            samples_cpu.append(timer.cpu_s * 1e6 / len(readings))
-            for name, count in counters.items():
-                totals[name] = totals.get(name, 0) + count
+        wall.append(timer.wall_s * 1e6 / len(readings))
+        cpu.append(timer.cpu_s * 1e6 / len(readings))
+        for name, count in counters.items():
+            totals[name] = totals.get(name, 0) + count
+    return wall, cpu, totals
+
+
+def run(*, batches: int = 6, seed: int = 11) -> dict[str, Any]:
+    """Needs Django pointed at a migrated database (``common.django_database``); leaves its rows there."""
+    rng = np.random.default_rng(seed)
+    city, types = _city()
+    before = _fleet(city, types, rng)
+    headings = rng.uniform(0, 2 * math.pi, len(before))
+    state: dict[str, Any] = {"clock": _now(), "seq": 0, "start": 0}
+    _measure(before, headings, 1, state, rng)  # warm-up: zone compile, cell index, first queries
+    wall, cpu, totals = _measure(before, headings, batches, state, rng)
     return {
-        "react_us_per_msg": round(statistics.median(samples_wall), 2),
-        "react_us_per_msg_cpu": round(statistics.median(samples_cpu), 2),
-        "react_us_per_msg_max": round(max(samples_wall), 2),
-        "react_batch_ms": round(statistics.median(samples_wall) * BATCH / 1000, 1),
+        "react_us_per_msg": round(statistics.median(wall), 2),
+        "react_us_per_msg_cpu": round(statistics.median(cpu), 2),
+        "react_us_per_msg_max": round(max(wall), 2),
+        "react_batch_ms": round(statistics.median(wall) * BATCH / 1000, 1),
         "react_batches": batches,
         "react_counters": totals,
     }

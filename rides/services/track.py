@@ -55,11 +55,11 @@ class RideProgress:
 # inserted (from the vehicle's previous position), returning each ride's rider and new distance.
 _APPEND = """
 WITH fix AS (
-    SELECT * FROM unnest(%(ride)s::text::uuid[], %(at)s::text::timestamptz[], %(lat)s::text::float8[],
-                         %(lon)s::text::float8[])
+    SELECT * FROM unnest(%(ride)s::uuid[], %(at)s::timestamptz[], %(lat)s::float8[],
+                         %(lon)s::float8[])
         AS f(ride_id, at, lat, lon)
 ), ride AS (
-    SELECT r.id FROM {ride} r WHERE r.id = ANY(%(rides)s::text::uuid[]) AND r.state = ANY(%(states)s::text[])
+    SELECT r.id FROM {ride} r WHERE r.id = ANY(%(rides)s::uuid[]) AND r.state = ANY(%(states)s::text[])
 ), ins AS (
     INSERT INTO {track} (ride_id, at, lat, lon)
     SELECT f.ride_id, f.at, f.lat, f.lon FROM fix f JOIN ride ON ride.id = f.ride_id
@@ -69,7 +69,7 @@ WITH fix AS (
     SELECT ride_id, at, lat, lon FROM ins
     UNION ALL
     SELECT o.ride_id, '-infinity'::timestamptz, o.lat, o.lon
-      FROM unnest(%(origin)s::text::uuid[], %(origin_lat)s::text::float8[], %(origin_lon)s::text::float8[])
+      FROM unnest(%(origin)s::uuid[], %(origin_lat)s::float8[], %(origin_lon)s::float8[])
            AS o(ride_id, lat, lon)
       JOIN ride ON ride.id = o.ride_id
 ), steps AS (

@@ -37,8 +37,11 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
     vehicle.acks(vehicles.values(), counters)
     vehicle.comms_restored(vehicles.values(), counters, guard)
     progress = _tracks(vehicles.values(), counters, guard)
+    cities: dict[uuid.UUID, list[VehicleBatch]] = defaultdict(list)
+    for v in vehicles.values():
+        cities[v.before.city_id].append(v)
     zones = geo.GeoResult()
-    _each_city(vehicles.values(), counters, lambda group: geo.evaluate(group, zones))
+    _each_city(cities, counters, zones)
     counters.update({"zone_entries": zones.entries, "zone_exits": zones.exits, "geofence_points": zones.points})
     vehicle.speed_limits(zones.speed_changes, counters, guard)
     vehicle.zone_warnings(zones.warnings, progress, counters, guard, alerts)
@@ -52,7 +55,7 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
     if charged:
         _guarded(counters, "close_tasks",
                  lambda: fleet_services.ops_tasks_close_for(vehicle_ids=charged, kind=OpsTaskKind.SWAP_BATTERY))
-    _live(vehicles.values(), progress, counters)
+    _live(cities, progress, counters)
     return {name: count for name, count in counters.items() if count}
 
 
@@ -60,14 +63,11 @@ def _guarded[T](counters: Counter[str], label: str, fn: Callable[[], T]) -> T | 
     return vehicle.Guard(counters)(label, None, fn)
 
 
-def _each_city(vehicles: Any, counters: Counter[str], fn: Callable[[list[VehicleBatch]], None]) -> None:
-    by_city: dict[uuid.UUID, list[VehicleBatch]] = defaultdict(list)
-    for v in vehicles:
-        by_city[v.before.city_id].append(v)
-    for city_id, group in by_city.items():
+def _each_city(cities: Mapping[uuid.UUID, list[VehicleBatch]], counters: Counter[str], zones: geo.GeoResult) -> None:
+    for city_id, group in cities.items():
         try:
-            fn(group)
-        except Exception:  # pure computation (no SQL but the cached zone load): no savepoint needed
+            geo.evaluate(city_id, group, zones)
+        except Exception:  # computation on the cached compiled zones: nothing to roll back
             logger.exception("telemetry geofence of city %s failed", city_id)
             counters["errors"] += 1
 
@@ -94,25 +94,26 @@ def _tracks(vehicles: Any, counters: Counter[str], guard: vehicle.Guard) -> dict
     return {p.ride_id: p for p in found}
 
 
-def _live(vehicles: Any, progress: Mapping[uuid.UUID, ride_track.RideProgress], counters: Counter[str]) -> None:
+def _live(cities: Mapping[uuid.UUID, list[VehicleBatch]], progress: Mapping[uuid.UUID, ride_track.RideProgress],
+          counters: Counter[str]) -> None:
     """One fleet_positions message per city, one ride.updated per ride that moved (both sent after commit)."""
-    by_city: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    for v in vehicles:
-        newest = v.newest
-        if newest is None:
-            continue
-        fix = v.fixes[-1] if v.fixes else None
-        before = v.before
-        lat, lon = (fix.lat, fix.lon) if fix is not None else (before.lat, before.lon)
-        level = v.battery_pct if v.battery_pct is not None else before.battery_pct
-        at = newest.at.isoformat()
-        by_city[before.city_id].append({"id": str(before.vehicle_id), "code": before.code, "lat": lat, "lon": lon,
-                                        "status": v.status, "battery_pct": level, "at": at})
-        ride = progress.get(before.trip_id) if before.trip_id is not None else None
-        if ride is not None and fix is not None:
-            push.to_ride(ride.ride_id, "ride.updated",
-                         {"lat": lat, "lon": lon, "battery_pct": level, "at": at, "distance_m": ride.distance_m})
-            counters["ride_updates"] += 1
-    for city_id, positions in by_city.items():
+    for city_id, group in cities.items():
+        positions: list[dict[str, Any]] = []
+        for v in group:
+            newest = v.newest
+            if newest is None:
+                continue
+            fix = v.fixes[-1] if v.fixes else None
+            before = v.before
+            lat, lon = (fix.lat, fix.lon) if fix is not None else (before.lat, before.lon)
+            level = v.battery_pct if v.battery_pct is not None else before.battery_pct
+            at = newest.at.isoformat()
+            positions.append({"id": str(before.vehicle_id), "code": before.code, "lat": lat, "lon": lon,
+                              "status": v.status, "battery_pct": level, "at": at})
+            ride = progress.get(before.trip_id) if before.trip_id is not None and fix is not None else None
+            if ride is not None:
+                push.to_ride(ride.ride_id, "ride.updated",
+                             {"lat": lat, "lon": lon, "battery_pct": level, "at": at, "distance_m": ride.distance_m})
+                counters["ride_updates"] += 1
         push.fleet_positions(city_id, positions)
         counters["positions_pushed"] += len(positions)

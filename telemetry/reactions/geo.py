@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -56,47 +57,54 @@ def on_trip(vehicle: VehicleBatch) -> bool:
     return vehicle.before.trip_id is not None and mds_state(vehicle.before.status) == MdsState.ON_TRIP
 
 
-def evaluate(vehicles: Iterable[VehicleBatch], result: GeoResult) -> None:
-    """Evaluate the zones of every vehicle with fresh fixes, city by city; fills ``result``."""
-    by_city: dict[uuid.UUID, list[VehicleBatch]] = {}
-    for vehicle in vehicles:
-        if vehicle.fixes:
-            by_city.setdefault(vehicle.before.city_id, []).append(vehicle)
-    for city_id, group in by_city.items():
-        compiled = fleet_selectors.geofence_for_city(city_id)
-        if len(compiled):
-            _evaluate_city(compiled, group, result)
+def evaluate(city_id: uuid.UUID, vehicles: Iterable[VehicleBatch], result: GeoResult) -> None:
+    """Evaluate the zones of a city's vehicles with fresh fixes (one ``evaluate_batch``); fills ``result``."""
+    moved = [v for v in vehicles if v.fixes]
+    if not moved:
+        return
+    compiled = fleet_selectors.geofence_for_city(city_id)
+    if len(compiled):
+        _evaluate_city(compiled, moved, result)
 
 
 def _evaluate_city(compiled: geofence.CompiledZones, group: list[VehicleBatch], result: GeoResult) -> None:
-    lons: list[float] = []
-    lats: list[float] = []
+    points: list[Any] = []  # VehicleBefore (the previous position) and Reading both have .lat and .lon
     types: list[str | None] = []
-    spans: list[tuple[VehicleBatch, int, int, bool]] = []
+    starts: list[int] = []
+    origins: list[bool] = []
     at: datetime | None = None
     for vehicle in group:
-        start, before = len(lons), vehicle.before
+        before = vehicle.before
+        starts.append(len(points))
         has_origin = before.lat is not None and before.lon is not None
+        origins.append(has_origin)
         if has_origin:
-            lons.append(before.lon)  # type: ignore[arg-type]
-            lats.append(before.lat)  # type: ignore[arg-type]
-        for fix in vehicle.fixes:
-            lons.append(fix.lon)  # type: ignore[arg-type]
-            lats.append(fix.lat)  # type: ignore[arg-type]
-        types.extend([before.vehicle_type_code] * (len(lons) - start))
+            points.append(before)
+        points.extend(vehicle.fixes)
+        types.extend([before.vehicle_type_code] * (len(points) - starts[-1]))
         newest = vehicle.fixes[-1].at
-        at = newest if at is None or newest > at else at
-        spans.append((vehicle, start, len(lons), has_origin))
-    verdicts = compiled.evaluate_batch(np.array(lons), np.array(lats), types, at)
-    result.points += len(verdicts)
-    specs: dict[str, geofence.ZoneSpec] | None = None
-    for vehicle, start, stop, has_origin in spans:
-        first = verdicts[start]
-        if all(v is first for v in verdicts[start + 1:stop]):
-            continue  # the common case: still in the same zones
-        if specs is None:
-            specs = {zone.id: zone for zone in compiled.zones}
-        _vehicle_changes(compiled, specs, vehicle, verdicts[start:stop], 1 if has_origin else 0, result)
+        if at is None or newest > at:
+            at = newest
+    n = len(points)
+    lons = np.fromiter((p.lon for p in points), dtype=np.float64, count=n)
+    lats = np.fromiter((p.lat for p in points), dtype=np.float64, count=n)
+    verdicts = compiled.evaluate_batch(lons, lats, types, at)
+    result.points += n
+    # Verdicts are interned (equal answers are the same object): a vehicle whose points all share one verdict
+    # stayed in the same zones, the common case, found here without a Python loop over the points.
+    ids = np.fromiter(map(id, verdicts), dtype=np.int64, count=n)
+    changed = np.zeros(n, dtype=np.int64)
+    changed[1:] = ids[1:] != ids[:-1]
+    changed[starts] = 0  # a vehicle's first point has nothing before it
+    moved = np.flatnonzero(np.add.reduceat(changed, starts))
+    if not moved.size:
+        return
+    specs = {zone.id: zone for zone in compiled.zones}
+    bounds = [*starts, n]
+    for index in moved.tolist():
+        vehicle = group[index]
+        _vehicle_changes(compiled, specs, vehicle, verdicts[bounds[index]:bounds[index + 1]],
+                         1 if origins[index] else 0, result)
 
 
 def _vehicle_changes(compiled: geofence.CompiledZones, specs: dict[str, geofence.ZoneSpec], vehicle: VehicleBatch,
