@@ -13,9 +13,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from accounts.models import User
+from accounts.models import Notification, User
 from accounts.phone import phone_normalize
 from accounts.services import users
+from core.admin import ReadOnlyAdmin
 
 
 class _CleanContactMixin(forms.ModelForm):  # type: ignore[type-arg]
@@ -124,3 +125,14 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
             "opts": self.model._meta,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """What riders were told (support looks here first); written only by ``accounts.services.notify``."""
+
+    list_display = ["created_at", "user", "kind", "title", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["user__email", "title"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user"]

@@ -23,7 +23,7 @@ Two phases, both reported:
 
 Environment: ``BENCH_RIDES_RIDERS`` (50), ``BENCH_RIDES_JOURNEYS`` per rider in phase 1 (2),
 ``BENCH_RIDES_THINK_MIN_S`` / ``BENCH_RIDES_THINK_MAX_S`` (1 / 5), ``BENCH_RIDES_SATURATION_JOURNEYS`` (1; 0 skips
-phase 2), ``BENCH_RIDES_BLOCKING_THREADS`` (8).
+phase 2), ``BENCH_RIDES_BLOCKING_THREADS`` per granian worker (4, as the Procfile).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ from bench import common
 ROOT = Path(__file__).resolve().parent.parent
 LAT, LON = 52.52, 13.405
 # granian's default allows 256 Python threads per worker, each with its own PostgreSQL connection: 50 riders then
-# exhaust max_connections. A bounded thread pool per worker is what a production deployment sets too.
-BLOCKING_THREADS = int(os.environ.get("BENCH_RIDES_BLOCKING_THREADS", "8"))
+# exhaust max_connections. The bench uses what production runs (Procfile, Dockerfile: WEB_THREADS, default 4).
+BLOCKING_THREADS = int(os.environ.get("BENCH_RIDES_BLOCKING_THREADS", "4"))
 # The vehicles' answers go through a small pool (telemetry consumers are a handful of processes, not one per ride).
 ACKS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vehicle-ack")
 

@@ -147,3 +147,13 @@ def test_reservation_expiry_notifies_the_rider(api, card_rider, vehicle, pushes)
     note = Notification.objects.get(user=card_rider)
     assert (note.kind, note.data["reservation_id"], note.data["vehicle_code"]) == (
         "reservation_expired", r.json()["id"], vehicle.code)
+
+
+def test_support_sees_notifications_read_only_in_the_admin(client, staff_user, rider):
+    from accounts import services as account_services
+
+    account_services.notify(user_id=rider.id, kind="ride_auto_ended", title="Your ride was ended automatically")
+    client.force_login(staff_user)
+    page = client.get("/admin/accounts/notification/")
+    assert page.status_code == 200 and "Your ride was ended automatically" in page.content.decode()
+    assert client.get("/admin/accounts/notification/add/").status_code == 403
