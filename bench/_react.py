@@ -73,8 +73,9 @@ def _fleet(city: Any, types: list[Any], rng: np.random.Generator) -> list[Any]:
     lons, lats, type_codes = _geofence_city.random_points(int(rng.integers(1 << 30)), VEHICLES)
     by_code = {t.code: t for t in types}
     on_trip = rng.random(VEHICLES) < ON_TRIP_SHARE
+    salt = uuid.uuid4().int % 10_000  # codes and IMEIs unique per call: several fleets may share one database
     vehicles = [
-        Vehicle(code=f"R{i:07d}", imei=f"{990_000_000_000_000 + i}", vehicle_type=by_code[type_codes[i]], city=city,
+        Vehicle(code=f"R{salt:04d}{i:05d}", imei=f"99{salt:04d}{i:09d}", vehicle_type=by_code[type_codes[i]], city=city,
                 status=Status.ON_TRIP if on_trip[i] else Status.AVAILABLE, trip_id=uuid.uuid4() if on_trip[i] else None,
                 battery_pct=int(rng.integers(16, 100)), lat=float(lats[i]), lon=float(lons[i]),
                 cell=grid.cell_of(float(lats[i]), float(lons[i])), position_at=now, locked=not on_trip[i])

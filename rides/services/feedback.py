@@ -44,4 +44,5 @@ def ride_problem_report(
             fleet_services.vehicle_set_maintenance(vehicle_id=ride.vehicle_id, actor=rider)
     except fleet_errors.TransitionNotAllowed:
         logger.info("vehicle %s reported (%s) while %s: left for ops", ride.vehicle_id, category, "in use")
+    fleet_services.ops_task_open(vehicle_id=ride.vehicle_id, kind="inspect", reason=f"rider reported: {category}")
     return report

@@ -179,3 +179,18 @@ def test_admin_lists_and_actions(client: Any, staff: Any) -> None:
     task.refresh_from_db()
     alert.refresh_from_db()
     assert (task.state, alert.resolved_by) == ("done", staff)
+
+
+def test_a_rider_problem_report_opens_one_inspect_task(rider: Any) -> None:
+    from django.utils import timezone
+
+    from rides import services as rides_services
+    from rides.models import Ride, RideState
+
+    vehicle = VehicleFactory.create()
+    ride = Ride.objects.create(rider=rider, vehicle=vehicle, vehicle_type=vehicle.vehicle_type, city=vehicle.city,
+                               state=RideState.ENDED, tariff={}, currency="EUR", ended_at=timezone.now())
+    for category in ("brakes", "lock"):
+        rides_services.ride_problem_report(rider=rider, ride_id=ride.id, category=category)
+    task = OpsTask.objects.get(vehicle=vehicle)
+    assert (task.kind, task.state, task.reason) == ("inspect", "open", "rider reported: brakes")
