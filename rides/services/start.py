@@ -127,19 +127,27 @@ def ride_start(*, rider: User, code: str | None = None, reservation_id: uuid.UUI
     if rider.status != User.Status.ACTIVE or not rider.is_active:
         raise errors.RiderNotActive(status=rider.status)
     open_ride = Ride.objects.filter(rider=rider, state__in=OPEN_STATES).first()
-    reservation = None if open_ride is not None else _reservation_for(rider, code, reservation_id)
-    vehicle = _vehicle_for(code, reservation)
     if open_ride is not None:
-        if open_ride.state == RideState.UNLOCKING and open_ride.unlock_command_id is None \
-                and open_ride.vehicle_id == vehicle.id:
-            return _start_finish(rider, open_ride, vehicle)  # a retry of a start that stopped before its hold
-        raise errors.RideAlreadyOpen()
+        return _resume(rider, open_ride, code, reservation_id)
+    reservation = _reservation_for(rider, code, reservation_id)
+    vehicle = _vehicle_for(code, reservation)
     check_rentable(vehicle, reservation)
     check_money(rider, vehicle)
     check_vehicle(rider, vehicle)
     snapshot = tariff_for(vehicle)
     ride = _start_claim(rider, vehicle, reservation, snapshot)
     return _start_finish(rider, ride, vehicle)
+
+
+def _resume(rider: User, ride: Ride, code: str | None, reservation_id: uuid.UUID | None) -> Ride:
+    """The rider has an open ride: a retry of a start that stopped after its claim (same vehicle, or same
+    reservation) finishes it; anything else is ``ride_already_open``."""
+    if ride.state == RideState.UNLOCKING and ride.unlock_command_id is None:
+        vehicle = vehicle_selectors.vehicle_get(vehicle_id=ride.vehicle_id)
+        if (ride.reservation_id == reservation_id) if reservation_id is not None else (
+                vehicle.code == (code or "").strip().upper()):
+            return _start_finish(rider, ride, vehicle)
+    raise errors.RideAlreadyOpen()
 
 
 def _start_claim(rider: User, vehicle: Vehicle, reservation: Reservation | None,

@@ -75,6 +75,20 @@ def test_a_retry_finishes_a_start_that_died_after_its_claim_with_one_hold(api, c
     assert Payment.objects.filter(ride_id=ride.id, purpose=Payment.Purpose.RIDE_HOLD).count() == 1
 
 
+def test_a_retry_by_reservation_finishes_a_start_from_that_reservation(api, card_rider, vehicle):
+    reservation_id = api.as_(card_rider).post("/api/v1/reservations", {"code": vehicle.code},
+                                              format="json").json()["id"]
+    from rides.models import Reservation
+
+    reservation = Reservation.objects.get(id=reservation_id)
+    vehicle = start_service._vehicle_for(None, reservation)
+    ride = start_service._start_claim(card_rider, vehicle, reservation, start_service.tariff_for(vehicle))
+    r = api.post(START_URL, {"reservation_id": reservation_id}, format="json")
+    assert (r.status_code, r.json()["id"], r.json()["reservation_id"]) == (201, str(ride.id), reservation_id)
+    assert commands(vehicle) == ["unlock"]
+    assert _code(api.post(START_URL, {"code": "FW99999"}, format="json")) == (409, "ride_already_open")
+
+
 def test_the_sweep_cancels_a_start_that_died_after_its_claim(card_rider, vehicle):
     ride = _claimed_only(card_rider, vehicle)
     assert services.rides_sweep_commands() == 0  # within the TTL: the rider may still retry
