@@ -158,6 +158,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Several serializers have a "kind" field with different choices: name each enum component after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "CommandKindEnum": "fleet.models.commands.CommandKind",
+        "OpsAlertKindEnum": "fleet.models.ops.OpsAlertKind",
+        "OpsTaskKindEnum": "fleet.models.ops.OpsTaskKind",
+    },
 }
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1))
