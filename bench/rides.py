@@ -126,6 +126,9 @@ def _drop_queue() -> None:
         client.close()
 
 
+_SERVER_PID: list[int] = []  # granian's main process, for its CPU time
+
+
 class JourneyFailed(Exception):
     """A request got an unexpected status (recorded in Stats.errors)."""
 
@@ -136,6 +139,21 @@ def _warm_up(base: str, token: str) -> None:
         http.headers["Authorization"] = f"Bearer {token}"
         for _ in range(20):
             http.get(f"{base}/api/v1/vehicles/nearby?lat={LAT}&lon={LON}&radius=300", timeout=30)
+
+
+def _tree_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by a process and its children (granian's workers).
+
+    The server's CPU per request does not depend on how busy the machine is, unlike latencies.
+    """
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+        return sum(p.cpu_times().user + p.cpu_times().system for p in processes)
+    except psutil.Error:
+        return None
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:
@@ -218,6 +236,8 @@ class Stats:
         self.errors: list[str] = []
         self.journeys = 0
         self.requests = 0
+        self.server_cpu_start: float | None = None
+        self.server_cpu_s: float | None = None
 
     def add(self, name: str, ms: float, ok: bool) -> None:
         with self.lock:
@@ -248,6 +268,9 @@ def _figures(stats: Stats, wall_s: float, prefix: str = "") -> dict[str, Any]:
                                f"{prefix}journeys_per_s": common.rate(stats.journeys, wall_s),
                                f"{prefix}offered_rps": common.rate(stats.requests, wall_s),
                                f"{prefix}wall_s": round(wall_s, 2)}
+    if stats.server_cpu_s is not None and stats.requests:
+        # granian's CPU per HTTP request (both workers): what the API costs, however busy the machine is
+        figures[f"{prefix}server_cpu_ms_per_request"] = round(stats.server_cpu_s * 1000 / stats.requests, 1)
     for name, samples in sorted(stats.samples.items()):
         p = common.percentiles(samples)
         figures[f"{prefix}{name}_p50_ms"], figures[f"{prefix}{name}_p99_ms"] = p["p50"], p["p99"]
@@ -257,6 +280,7 @@ def _figures(stats: Stats, wall_s: float, prefix: str = "") -> dict[str, Any]:
 def _phase(base: str, riders: list[tuple[str, str, float, float]], journeys: int,
            think: tuple[float, float]) -> tuple[Stats, float]:
     stats = Stats()
+    stats.server_cpu_start = _tree_cpu_s(_SERVER_PID[0]) if _SERVER_PID else None
     barrier = threading.Barrier(len(riders))
     threads = [threading.Thread(target=_drive, args=(Rider(base, *r, stats, think=think, seed=i), journeys, barrier))
                for i, r in enumerate(riders)]
@@ -265,6 +289,9 @@ def _phase(base: str, riders: list[tuple[str, str, float, float]], journeys: int
             t.start()
         for t in threads:
             t.join()
+    end_cpu = _tree_cpu_s(_SERVER_PID[0]) if _SERVER_PID else None
+    if stats.server_cpu_start is not None and end_cpu is not None:
+        stats.server_cpu_s = end_cpu - stats.server_cpu_start
     for message in stats.errors[:5]:
         print("error:", message)
     return stats, timer.wall_s
@@ -279,6 +306,7 @@ def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: 
         riders = _setup(n)
         port = _free_port()
         server = _serve(database, port)
+        _SERVER_PID[:] = [server.pid]
         base = f"http://127.0.0.1:{port}"
         try:
             _warm_up(base, riders[0][0])
