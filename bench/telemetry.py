@@ -11,7 +11,7 @@ name as prefix and are deleted afterwards. Phases, in one run:
    fast as Redis takes them; rate = messages / (first XADD -> last batch committed).
 3. latency at a fixed 5 000 messages/s for ``BENCH_TELEMETRY_LATENCY_S`` seconds, same workers: accepted ->
    committed, from the pipeline's latency histogram (p50/p99 interpolated inside 5-1000 ms buckets).
-4. ``naive_msgs_per_s``: a sample (``BENCH_TELEMETRY_NAIVE``, 3 000) through one Celery task per message with ORM
+4. ``naive_msgs_per_s``: a sample (``BENCH_TELEMETRY_NAIVE``, 2 000) through one Celery task per message with ORM
    writes (``bench/_telemetry_naive.py``), 2 worker processes; rate between the first and last task done.
 5. ``http_msgs_per_s``: granian serving ``config.wsgi`` (2 workers) as in production; client threads POST JSON
    batches of 50 messages of one vehicle with its credential (no drain during this phase).
@@ -19,7 +19,7 @@ name as prefix and are deleted afterwards. Phases, in one run:
    message per publish (QoS 1); rate at which the bridge's ingest accepts them.
 
 Environment: ``BENCH_TELEMETRY_VEHICLES`` (10 000), ``BENCH_TELEMETRY_FIXES`` (30), ``BENCH_TELEMETRY_NAIVE``
-(3 000), ``BENCH_TELEMETRY_LATENCY_S`` (10), ``BENCH_TELEMETRY_EDGE_S`` (8).
+(2 000), ``BENCH_TELEMETRY_LATENCY_S`` (10), ``BENCH_TELEMETRY_EDGE_S`` (8).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from bench import common
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXES = int(os.environ.get("BENCH_TELEMETRY_FIXES", "30"))
-NAIVE = int(os.environ.get("BENCH_TELEMETRY_NAIVE", "3000"))
+NAIVE = int(os.environ.get("BENCH_TELEMETRY_NAIVE", "2000"))
 LATENCY_S = float(os.environ.get("BENCH_TELEMETRY_LATENCY_S", "10"))
 EDGE_S = float(os.environ.get("BENCH_TELEMETRY_EDGE_S", "8"))
 LATENCY_RATE = 5000

@@ -34,7 +34,7 @@ from types import ModuleType
 
 import msgpack
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from fleet.services import readings as fleet_readings
 from telemetry import storage, streams
@@ -201,6 +201,11 @@ def _apply_or_split(shard: int, entries: Sequence[streams.Entry]) -> int:
     for entry in entries:
         try:
             done += apply_batch(shard, [entry], reclaimed=True).messages
+        except OperationalError:
+            # Deadlock, lost connection, database down: not the entry's fault. Leave the rest pending.
+            logger.exception("telemetry: shard %d: transient database error; retried later", shard)
+            _reset_connection()
+            return done
         except Exception as exc:  # noqa: BLE001
             logger.exception("telemetry: entry %r on shard %d moved to the dead-letter stream", entry[0], shard)
             _reset_connection()
@@ -217,7 +222,10 @@ def reclaim_shard(shard: int, consumer: str, *, min_idle_ms: int | None = None) 
         streams.ack(shard, gone)
         if not entries:
             return done
-        done += _apply_or_split(shard, entries)
+        applied = _apply_or_split(shard, entries)
+        if not applied:  # a transient error left them pending: the next reclaim tries again
+            return done
+        done += applied
 
 
 def drain_shard(shard: int, consumer: str, *, reclaim: bool = False) -> int:
@@ -229,12 +237,17 @@ def drain_shard(shard: int, consumer: str, *, reclaim: bool = False) -> int:
     try:
         done = reclaim_shard(shard, consumer) if reclaim else 0
         entries = streams.read_new(shard, settings.TELEMETRY_BATCH_SIZE, consumer)
-        if entries:
+        for attempt in (1, 2) if entries else ():
             try:
-                done += apply_batch(shard, entries).messages
-            except Exception:  # noqa: BLE001 - left pending: reclaim retries it, then isolates it
+                return done + apply_batch(shard, entries).messages
+            except OperationalError:  # a deadlock with a ride's transaction, a dropped connection: once more now
+                logger.warning("telemetry: batch on shard %d: transient database error (attempt %d)", shard, attempt,
+                               exc_info=True)
+                _reset_connection()
+            except Exception:  # noqa: BLE001 - left pending: reclaim retries it, then isolates the bad entry
                 logger.exception("telemetry: batch of %d entries on shard %d failed", len(entries), shard)
                 _reset_connection()
+                break
         return done
     finally:
         streams.release(f"lock:{shard}", token)

@@ -138,3 +138,30 @@ def test_alarms_and_acks_are_kept_in_the_history(vehicle: Any) -> None:
     first, second = HistoryPoint.objects.filter(vehicle_id=vehicle.id).order_by("seq")
     assert (first.alarms, first.ack_id, second.alarms, str(second.ack_id), second.ack_ok) == (
         ["tipped_over", "tamper"], None, None, correlation, False)
+
+
+def test_a_transient_database_error_is_retried_at_once_and_never_dead_letters(vehicle: Any, monkeypatch: Any) -> None:
+    from django.db import OperationalError
+
+    from telemetry import storage
+
+    real, calls = storage.insert_skipping_duplicates, []
+
+    def flaky(rows: Any) -> Any:
+        calls.append(len(rows))
+        if len(calls) in (1, 3, 4):  # first batch; then the reclaimed batch and its split entry
+            raise OperationalError("deadlock detected")
+        return real(rows)
+
+    monkeypatch.setattr(storage, "insert_skipping_duplicates", flaky)
+    send(vehicle, message(1, lat=52.51, lon=13.41))
+    assert pipeline.drain_until_empty() == 1  # failed once, applied by the immediate retry
+    assert HistoryPoint.objects.filter(vehicle_id=vehicle.id).count() == 1
+    send(vehicle, message(2))
+    streams.ensure_groups()
+    streams.read_new(streams.shard_of(vehicle.id), 10, "crashed")  # left pending by a dead consumer
+    pipeline.drain_until_empty(reclaim_idle_ms=0)  # reclaimed: fails, split: fails again (transient)
+    snap = status.snapshot()
+    assert (snap["dead_letters"], snap["pending"]) == (0, 1)  # still pending, not dead-lettered
+    pipeline.drain_until_empty(reclaim_idle_ms=0)
+    assert HistoryPoint.objects.filter(vehicle_id=vehicle.id).count() == 2
