@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import msgpack
@@ -245,3 +246,38 @@ def test_bridge_counters_are_shared_in_redis(bridge: mqtt.Bridge, pub: Any, pref
     stats = mqtt.bridge_stats()
     assert (stats["mqtt_messages"], stats["accepted"], stats["auth_failed"]) == (2, 1, 1)
     assert stats["last_batch_at"] == pytest.approx(time.time(), abs=10)
+
+
+def _redis_state(prefix: str) -> tuple[list[bytes], dict[bytes, bytes], dict[bytes, bytes]]:
+    client = streams.client()
+    entries = []
+    for key in sorted(client.scan_iter(match=f"{prefix}:s:*")):
+        entries += [fields[streams.FIELD] for _, fields in client.xrange(key)]  # type: ignore[union-attr,index]
+    return entries, client.hgetall(f"{prefix}:rejected"), client.hgetall(f"{prefix}:stats")  # type: ignore[return-value]
+
+
+def test_ingest_many_is_ingest_for_many_vehicles_in_one_round_trip(settings: Any) -> None:
+    """The bridge's batched ingest must queue and count exactly what telemetry.ingest.ingest does."""
+    from telemetry import ingest
+
+    now = _now_ms()
+    batch: list[tuple[uuid.UUID, list[object], float]] = [
+        (uuid.uuid4(), [{"seq": 1, "ts": now, "lat": 52.5, "lon": 13.4, "alarms": ["tamper"]}, {"seq": 2}], now / 1000),
+        (uuid.uuid4(), [{"seq": 5, "ts": now, "speed_kph": 900}, "nonsense"], now / 1000),
+        (uuid.uuid4(), [{"seq": 7, "ts": now - 1000, "battery_pct": 50, "locked": True,
+                         "ack": {"correlation_id": str(uuid.uuid4()), "ok": False, "reason": "moving"}}], now / 1000),
+    ]
+    states, results = [], []
+    for name, run in (("one", lambda: [ingest.ingest(v, p, received_at=datetime.fromtimestamp(t, UTC))
+                                       for v, p, t in batch]),
+                      ("many", lambda: mqtt.ingest_many(batch))):
+        settings.TELEMETRY_STREAM_PREFIX = f"test-{name}-{uuid.uuid4().hex[:8]}"
+        try:
+            results.append([(r.accepted, r.errors) for r in run()])
+            states.append(_redis_state(settings.TELEMETRY_STREAM_PREFIX))
+        finally:
+            keys = list(streams.client().scan_iter(match=f"{settings.TELEMETRY_STREAM_PREFIX}:*"))
+            if keys:
+                streams.client().delete(*keys)
+    assert results[0] == results[1] and [accepted for accepted, _ in results[0]] == [1, 0, 1]
+    assert states[0] == states[1] and len(states[0][0]) == 2

@@ -6,6 +6,7 @@ SIGTERM or Ctrl-C: stop taking messages, process what was received, disconnect, 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
@@ -26,6 +27,8 @@ class Command(BaseCommand):
                             help="Do not keep a broker session: messages sent while the bridge is down are lost.")
 
     def handle(self, *args: Any, client_id: str | None, clean_session: bool, **options: Any) -> None:
+        # Threads waiting on Redis get the GIL back sooner than the 5 ms default while paho's thread is busy reading.
+        sys.setswitchinterval(0.001)
         bridge = mqtt.Bridge(client_id=client_id or settings.MQTT_CLIENT_ID, clean_session=clean_session)
         stop = threading.Event()
 
