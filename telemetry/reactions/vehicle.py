@@ -145,12 +145,12 @@ def battery(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Gua
 
 
 def _transition(vehicle: VehicleBatch, event: str, guard: Guard) -> bool:
-    newest = vehicle.newest
-
+    # Server time of reception, not the device clock: a unit whose clock lags behind the vehicle's last event
+    # (e.g. a trip_end) would otherwise be logged as out of order, not applied, and retried on every batch.
     def run() -> str:
         return fleet_services.vehicle_transition(
             vehicle_id=vehicle.vehicle_id, event_types=[event], actor_kind=ActorKind.DEVICE,
-            at=newest.at if newest else None, location=_location(vehicle.fixes[-1] if vehicle.fixes else None),
+            at=vehicle.received_at, location=_location(vehicle.fixes[-1] if vehicle.fixes else None),
             battery_pct=vehicle.battery_pct,
         ).status
 

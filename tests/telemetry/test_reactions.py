@@ -255,6 +255,17 @@ def test_low_battery_takes_an_available_vehicle_off_the_street_with_one_swap_tas
     assert "tasks_opened" not in counters and OpsTask.objects.filter(vehicle=vehicle).count() == 1
 
 
+def test_a_lagging_device_clock_does_not_keep_the_battery_transition_from_applying(
+    city: Any, scooter: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    vehicle = parked(city, scooter, battery_pct=30, position_at=timezone.now() - timedelta(minutes=5))
+    Vehicle.objects.filter(id=vehicle.id).update(last_event_at=timezone.now())  # e.g. its trip just ended
+    run(django_capture_on_commit_callbacks, [reading(vehicle, 1, OUTSIDE, when=at(-60), battery_pct=9)], vehicle)
+    vehicle.refresh_from_db()
+    assert vehicle.status == Status.LOW_BATTERY
+    assert VehicleEvent.objects.get(vehicle=vehicle, event_types=["battery_low"]).applied is True
+
+
 def test_low_battery_on_a_trip_opens_a_task_but_the_ride_goes_on(
     city: Any, scooter: Any, rider: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
