@@ -18,6 +18,7 @@ A vehicle always maps to the same shard (``shard_of``: CRC32 of its UUID), so it
 
 from __future__ import annotations
 
+import bisect
 import os
 import socket
 import time
@@ -171,14 +172,11 @@ def release(name: str, token: str) -> None:
 def record_batch(*, messages: int, new: int, duplicates: int, late: int, batch_ms: float,
                  latencies_ms: Sequence[float], reclaimed: int = 0) -> None:
     """Add one committed batch to the shared counters (one round trip)."""
-    buckets: dict[str, int] = {}
+    counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
     for latency in latencies_ms:
-        for bound in LATENCY_BUCKETS_MS:
-            if latency <= bound:
-                buckets[str(bound)] = buckets.get(str(bound), 0) + 1
-                break
-        else:
-            buckets["inf"] = buckets.get("inf", 0) + 1
+        counts[bisect.bisect_left(LATENCY_BUCKETS_MS, latency)] += 1
+    names = [str(bound) for bound in LATENCY_BUCKETS_MS] + ["inf"]
+    buckets = {name: count for name, count in zip(names, counts, strict=True) if count}
     slot = key(f"rate:{int(time.time()) // 10}")
     pipe = client().pipeline(transaction=False)
     stats = key("stats")

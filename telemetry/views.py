@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import msgpack
+from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import AllowAny
@@ -77,10 +78,14 @@ class TelemetryIngestView(APIView):
             "413": "too_many_messages", "415": "unsupported_media_type"})},
         parameters=[OpenApiParameter("Authorization", str, OpenApiParameter.HEADER, required=True,
                                      description="Vehicle <vehicle id or code>:<secret>")],
-        examples=[OpenApiExample("Two readings", request_only=True, value=[
-            {"seq": 1041, "ts": 1795438800120, "lat": 52.52, "lon": 13.405, "speed_kph": 18.2, "battery_pct": 81},
-            {"seq": 1042, "ts": "2026-11-23T13:00:01.120Z", "locked": True,
-             "ack": {"correlation_id": "6f1c2a9e-61a4-4d2b-9a3e-0b1c2d3e4f50", "ok": True}}])],
+        # drf-spectacular shows each example as a list (the request is many=True): one message per example.
+        examples=[
+            OpenApiExample("A position", request_only=True, value={
+                "seq": 1041, "ts": 1795438800120, "lat": 52.52, "lon": 13.405, "speed_kph": 18.2, "battery_pct": 81}),
+            OpenApiExample("A command acknowledgement", request_only=True, value={
+                "seq": 1042, "ts": "2026-11-23T13:00:01.120Z", "locked": True,
+                "ack": {"correlation_id": "6f1c2a9e-61a4-4d2b-9a3e-0b1c2d3e4f50", "ok": True}}),
+        ],
         tags=["telemetry"], summary="A vehicle sends one message or a batch (JSON or MessagePack)",
         auth=[],
     )
@@ -95,6 +100,4 @@ class TelemetryIngestView(APIView):
 
     @staticmethod
     def max_messages() -> int:
-        from django.conf import settings
-
         return int(settings.TELEMETRY_MAX_REQUEST_MESSAGES)
