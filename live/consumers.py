@@ -123,7 +123,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self.sent_bytes - self.acked_bytes > self.buffer_limit:
             await self.drop(CLOSE_TOO_SLOW, "too slow")
             return
-        await self.send(text_data=text)
+        try:
+            await self.send(text_data=text)
+        except Exception:  # noqa: BLE001 - the client went away; its websocket.disconnect is on its way
+            self.closed = True
+            return
         if kind != "ping" and self.sent_bytes - self.ping_bytes > self.buffer_limit // 2:
             await self.ping()
 
