@@ -39,14 +39,21 @@ def summarise(readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBef
     """Group the batch by vehicle (readings of a vehicle not in ``before`` are skipped: it no longer exists)."""
     out: dict[uuid.UUID, VehicleBatch] = {}
     current: VehicleBatch | None = None
+    current_id: uuid.UUID | None = None
     for reading in readings:
-        if current is None or current.before.vehicle_id != reading.vehicle_id:
-            current = out.get(reading.vehicle_id)
+        vehicle_id = reading.vehicle_id
+        # Sorted by vehicle: the vehicle changes once per vehicle, not per reading (identity first: the worker
+        # parses each vehicle id once, so the comparison rarely needs UUID.__eq__).
+        if vehicle_id is not current_id and vehicle_id != current_id:
+            current_id = vehicle_id
+            current = out.get(vehicle_id)
             if current is None:
-                state = before.get(reading.vehicle_id)
+                state = before.get(vehicle_id)
                 if state is None:
                     continue
-                current = out[reading.vehicle_id] = VehicleBatch(state, state.position_at or _EPOCH, status=state.status)
+                current = out[vehicle_id] = VehicleBatch(state, state.position_at or _EPOCH, status=state.status)
+        if current is None:
+            continue
         if reading.at > current.watermark:
             current.watermark = reading.at
             current.newest = reading

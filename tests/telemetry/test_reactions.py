@@ -431,3 +431,15 @@ def test_a_batch_of_plain_positions_costs_a_handful_of_queries(
     with django_assert_max_num_queries(5):
         counters = react(readings=batch, before=before)
     assert counters["track_points"] == 15 and counters["vehicles"] == 10
+
+
+def test_readings_of_a_vehicle_missing_from_before_are_skipped(
+    city: Any, scooter: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    vehicle = parked(city, scooter)
+    ghost = Reading(vehicle_id=uuid.uuid4(), seq=1, at=at(1), received_at=timezone.now(), lat=52.5, lon=13.4,
+                    alarms=("tamper",))
+    counters = run(django_capture_on_commit_callbacks, [ghost, reading(vehicle, 1, OUTSIDE, alarms=("tamper",))],
+                   vehicle)
+    assert (counters["vehicles"], counters["alerts_opened"]) == (1, 1)
+    assert list(OpsAlert.objects.values_list("vehicle_id", flat=True)) == [vehicle.id]
