@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleet import services as fleet_services
@@ -51,16 +51,12 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
     counters["alerts_opened"] = len(guard.batch("alerts", alerts, lambda a: fleet_services.ops_alerts_open(alerts=a)))
     counters["tasks_opened"] = len(guard.batch("tasks", tasks, lambda t: fleet_services.ops_tasks_open(tasks=t)))
     if tipped:
-        _guarded(counters, "flag", lambda: fleet_services.vehicles_flag(vehicle_ids=tipped, flag=Flag.TIPPED_OVER))
+        guard("flag", None, lambda: fleet_services.vehicles_flag(vehicle_ids=tipped, flag=Flag.TIPPED_OVER))
     if charged:
-        _guarded(counters, "close_tasks",
-                 lambda: fleet_services.ops_tasks_close_for(vehicle_ids=charged, kind=OpsTaskKind.SWAP_BATTERY))
+        guard("close_tasks", None,
+              lambda: fleet_services.ops_tasks_close_for(vehicle_ids=charged, kind=OpsTaskKind.SWAP_BATTERY))
     _live(cities, progress, counters)
     return {name: count for name, count in counters.items() if count}
-
-
-def _guarded[T](counters: Counter[str], label: str, fn: Callable[[], T]) -> T | None:
-    return vehicle.Guard(counters)(label, None, fn)
 
 
 def _each_city(cities: Mapping[uuid.UUID, list[VehicleBatch]], counters: Counter[str], zones: geo.GeoResult) -> None:
