@@ -36,8 +36,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgpack
+import redis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, close_old_connections
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -189,8 +191,7 @@ class AuthCache:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=AUTH_THREADS, thread_name_prefix="mqtt-auth")
-        for pair, identity in zip(missing, self._pool.map(lambda p: fleet_selectors.vehicle_authenticate(*p), missing),
-                                  strict=True):
+        for pair, identity in zip(missing, self._pool.map(_authenticate, missing), strict=True):
             self._store(pair, identity)
 
     def _store(self, pair: tuple[str, str], identity: fleet_selectors.VehicleIdentity | None,
@@ -200,6 +201,11 @@ class AuthCache:
                 self._entries.clear()
             self._entries[pair] = (time.monotonic() + self.ttl, identity)
         return identity
+
+
+def _authenticate(pair: tuple[str, str]) -> fleet_selectors.VehicleIdentity | None:
+    close_old_connections()  # this pool thread's own connection may have been closed by PostgreSQL
+    return fleet_selectors.vehicle_authenticate(*pair)
 
 
 @dataclass(slots=True)
@@ -265,17 +271,36 @@ class Bridge:
     def run(self, stop: threading.Event) -> None:
         """Process batches until ``stop`` is set; then disconnect and process what was already received."""
         while not stop.is_set():
-            self.poll(timeout=0.5)
+            self.poll(timeout=0.5, stop=stop)
         self.client.disconnect()
         self.client.loop_stop()
         while batch := self._next_batch(timeout=0):
-            self.process(batch)
+            self._process_retrying(batch, None)
         logger.info("mqtt bridge: stopped; %s", dict(self.stats))
 
-    def poll(self, *, timeout: float) -> Counter[str]:
-        """Process one batch (waiting up to ``timeout`` for its first message); returns its counters."""
+    def poll(self, *, timeout: float, stop: threading.Event | None = None) -> Counter[str]:
+        """Process one batch (waiting up to ``timeout`` for its first message); returns its counters. While Redis
+        or PostgreSQL is away the batch is kept and tried again until ``stop`` is set."""
         batch = self._next_batch(timeout=timeout)
-        return self.process(batch) if batch else Counter()
+        return self._process_retrying(batch, stop) if batch else Counter()
+
+    def _process_retrying(self, batch: list[tuple[str, bytes, float]], stop: threading.Event | None) -> Counter[str]:
+        # A retried batch may queue some messages twice (its XADD went through, a later call failed): the pipeline
+        # drops duplicates by (vehicle, seq). Meanwhile paho keeps receiving into memory.
+        delay = 1.0
+        while True:
+            try:
+                return self.process(batch)
+            except (redis.RedisError, DatabaseError) as exc:
+                if isinstance(exc, DatabaseError):
+                    close_old_connections()  # a long-running process: drop the connection PostgreSQL closed
+                if stop is None or stop.is_set():
+                    logger.error("mqtt bridge: %d MQTT messages lost: %s", len(batch), exc)
+                    self.stats["lost"] += len(batch)
+                    return Counter(lost=len(batch))
+                logger.warning("mqtt bridge: %s; the batch of %d is tried again in %.0f s", exc, len(batch), delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 30.0)
 
     def _next_batch(self, *, timeout: float) -> list[tuple[str, bytes, float]]:
         try:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -281,3 +282,37 @@ def test_ingest_many_is_ingest_for_many_vehicles_in_one_round_trip(settings: Any
                 streams.client().delete(*keys)
     assert results[0] == results[1] and [accepted for accepted, _ in results[0]] == [1, 0, 1]
     assert states[0] == states[1] and len(states[0][0]) == 2
+
+
+def test_a_batch_is_kept_and_tried_again_while_redis_is_away(bridge: mqtt.Bridge, pub: Any, prefix: str,
+                                                             vehicle: Any, secret: str, monkeypatch: Any) -> None:
+    import redis
+
+    real, failures = streams.append, list[int]()
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(1)
+            raise redis.ConnectionError("Redis is restarting")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(streams, "append", flaky)
+    publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": secret, "seq": 1, "ts": _now_ms()}))
+    deadline = time.monotonic() + 10
+    totals: dict[str, int] = {}
+    while not totals and time.monotonic() < deadline:
+        totals = dict(bridge.poll(timeout=0.5, stop=threading.Event()))
+    assert failures == [1] and totals["accepted"] == 1
+    assert [row[0] for row in _rows(vehicle.id)] == [1]
+
+
+def test_on_stop_a_batch_redis_refuses_is_counted_lost(bridge: mqtt.Bridge, monkeypatch: Any) -> None:
+    import redis
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise redis.ConnectionError("down")
+
+    monkeypatch.setattr(mqtt, "ingest_many", down)
+    stopped = threading.Event()
+    stopped.set()
+    assert bridge._process_retrying([("x/vehicles/A/telemetry", b"{}", time.time())], stopped) == {"lost": 1}
