@@ -16,6 +16,7 @@ import msgpack
 import requests
 from paho.mqtt import client as paho
 
+from fleet.gateway import GatewayError
 from telemetry import mqtt
 from telemetry.simulator.vehicles import SimVehicle
 
@@ -52,7 +53,7 @@ class MqttTransport:
                 client.on_message = lambda c, u, m: self.commands.put((m.topic, bytes(m.payload)))
             try:
                 mqtt.connect(client)
-            except mqtt.GatewayError:
+            except GatewayError:
                 self.close()
                 raise
             self.clients.append(client)

@@ -312,7 +312,7 @@ def test_on_stop_a_batch_redis_refuses_is_counted_lost(bridge: mqtt.Bridge, monk
     def down(*args: Any, **kwargs: Any) -> Any:
         raise redis.ConnectionError("down")
 
-    monkeypatch.setattr(mqtt, "ingest_many", down)
+    monkeypatch.setattr(mqtt.bridge, "ingest_many", down)
     stopped = threading.Event()
     stopped.set()
     assert bridge._process_retrying([("x/vehicles/A/telemetry", b"{}", time.time())], stopped) == {"lost": 1}

@@ -1,30 +1,10 @@
-"""The MQTT edge: the bridge that feeds vehicle messages into the pipeline, and the command gateway.
-
-Topics (``MQTT_TOPIC_PREFIX`` in front of each, empty by default; ``<vehicle>`` is the sticker code or the UUID)::
-
-    vehicles/<vehicle>/telemetry   vehicle -> platform   telemetry messages (QoS 1)
-    vehicles/<vehicle>/ack         vehicle -> platform   command acknowledgements (messages with ``ack``)
-    vehicles/<vehicle>/errors      platform -> vehicle   why messages were refused (QoS 0)
-    vehicles/<vehicle>/commands    platform -> vehicle   commands (QoS 1), from ``MqttGateway``
-
-The payload of telemetry and ack topics is an envelope, JSON or MessagePack::
-
-    {"secret": "<the vehicle's IoT secret>", "messages": [<wire message>, ...]}
-    {"secret": "...", "seq": 1, "ts": ..., ...}          (one message: the envelope is the message)
-
-The bridge authenticates the topic's vehicle with that secret (``fleet.selectors.vehicle_authenticate``; so a
-unit cannot publish as another), then hands the messages to ``telemetry.ingest.ingest`` exactly as the HTTP edge
-does. It takes MQTT messages in batches (``MQTT_BATCH_MAX`` or ``MQTT_BATCH_WAIT_MS``), merges the messages of one
-vehicle into one ``ingest`` call and keeps each vehicle's authentication for ``MQTT_AUTH_CACHE_S`` seconds.
-"""
+"""The bridge: vehicles' MQTT messages -> authentication -> the telemetry streams (``manage.py telemetry_mqtt``)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
-import ssl
 import threading
 import time
 import uuid
@@ -33,21 +13,17 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import msgpack
 import redis
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, close_old_connections
 from paho.mqtt import client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from fleet import selectors as fleet_selectors
-from fleet.gateway import GatewayError, OutboundCommand
+from fleet.gateway import GatewayError
 from telemetry import ingest, streams, validation
+from telemetry.mqtt.connection import connect, make_client, topic
 
 logger = logging.getLogger(__name__)
 
@@ -56,80 +32,6 @@ MAX_PAYLOAD = 256 * 1024
 AUTH_THREADS = 8
 SESSION_EXPIRY_S = 86_400  # a persistent bridge session outlives a restart or deploy by this much
 
-
-# --- connection -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Broker:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool
-
-
-def broker(url: str | None = None) -> Broker:
-    """``MQTT_URL``: ``mqtt://[user:password@]host[:1883]`` or ``mqtts://...[:8883]`` (TLS, system CAs)."""
-    raw = url or settings.MQTT_URL
-    parts = urlsplit(raw)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ImproperlyConfigured(f"MQTT_URL must be mqtt://host[:port] or mqtts://host[:port], got {raw!r}")
-    tls = parts.scheme == "mqtts"
-    return Broker(parts.hostname, parts.port or (8883 if tls else 1883),
-                  unquote(parts.username) if parts.username else None,
-                  unquote(parts.password) if parts.password else None, tls)
-
-
-def topic(vehicle: str, kind: str, *, prefix: str | None = None) -> str:
-    return f"{settings.MQTT_TOPIC_PREFIX if prefix is None else prefix}vehicles/{vehicle}/{kind}"
-
-
-def make_client(client_id: str, *, clean_session: bool = True, url: str | None = None, v5: bool = False) -> mqtt.Client:
-    """A paho client with credentials/TLS from ``MQTT_URL`` and reconnects backing off 1 s -> 60 s.
-
-    MQTT 3.1.1 unless ``v5``: the bridge speaks 5 because a v5 client sets how many QoS 1 messages the broker
-    may have in flight to it (Receive Maximum, 65,535 by default); for 3.1.1 clients Mosquitto allows 20 in
-    flight and queues the rest up to ``max_queued_messages`` (1,000), dropping beyond that under a burst."""
-    target = broker(url)
-    if v5:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    else:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
-                             protocol=mqtt.MQTTv311)
-    if target.username:
-        client.username_pw_set(target.username, target.password)
-    if target.tls:
-        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
-    client.reconnect_delay_set(min_delay=1, max_delay=60)
-    client.max_queued_messages_set(0)  # unbounded: QoS 1 publishes wait for the broker, none is dropped here
-    client.user_data_set(target)
-    return client
-
-
-def connect(client: mqtt.Client, *, timeout: float = 10.0, session_expiry_s: int = 0) -> None:
-    """Connect in the background (``loop_start`` retries with backoff); wait up to ``timeout`` for the CONNACK.
-
-    ``session_expiry_s`` (MQTT 5 clients): how long the broker keeps the session (subscriptions, queued QoS 1
-    messages) after a disconnect; 0 starts clean every time."""
-    target: Broker = client.user_data_get()
-    if client.protocol == mqtt.MQTTv5:
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = session_expiry_s
-        client.connect_async(target.host, target.port, keepalive=30, clean_start=session_expiry_s == 0,
-                             properties=properties)
-    else:
-        client.connect_async(target.host, target.port, keepalive=30)
-    client.loop_start()
-    deadline = time.monotonic() + timeout
-    while not client.is_connected():
-        if time.monotonic() > deadline:
-            client.loop_stop()
-            raise GatewayError(f"MQTT broker {target.host}:{target.port} not reachable")
-        time.sleep(0.01)
-
-
-# --- envelope ---------------------------------------------------------------------------------------------
 
 
 class EnvelopeInvalid(Exception):
@@ -163,8 +65,6 @@ def decode(payload: bytes) -> tuple[str, list[object]]:
         raise EnvelopeInvalid("malformed_request", "messages must be a non-empty list")
     return secret, messages
 
-
-# --- bridge -----------------------------------------------------------------------------------------------
 
 
 class AuthCache:
@@ -420,44 +320,3 @@ def bridge_stats() -> dict[str, float]:
 
 def _seq(payload: object) -> object:
     return payload.get("seq") if isinstance(payload, dict) else None
-
-
-# --- command gateway --------------------------------------------------------------------------------------
-
-
-def command_payload(message: OutboundCommand) -> bytes:
-    return json.dumps({
-        "command_id": str(message.command_id), "correlation_id": str(message.correlation_id),
-        "kind": message.kind, "params": message.params, "expires_at": message.expires_at.isoformat(),
-    }).encode()
-
-
-class MqttGateway:
-    """``fleet.gateway.VehicleGateway`` over MQTT (``VEHICLE_GATEWAY=telemetry.mqtt.MqttGateway``): publishes the
-    command with QoS 1 to ``vehicles/<code>/commands`` and waits for the broker to take it (``GatewayError`` if it
-    does not: the send is retried). The unit answers on ``vehicles/<code>/ack``; the pipeline closes the command.
-    One connection per process, opened on first use (after a fork too)."""
-
-    connect_timeout = 5.0
-    _lock = threading.Lock()
-    _client: mqtt.Client | None = None
-    _pid = 0
-
-    @classmethod
-    def _publisher(cls) -> mqtt.Client:
-        with cls._lock:
-            if cls._client is None or cls._pid != os.getpid():
-                client = make_client(f"freewheel-gateway-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-                connect(client, timeout=cls.connect_timeout)
-                cls._client, cls._pid = client, os.getpid()
-            return cls._client
-
-    def send(self, message: OutboundCommand) -> None:
-        code = fleet_selectors.vehicle_get(vehicle_id=message.vehicle_id).code
-        info = self._publisher().publish(topic(code, "commands"), command_payload(message), qos=1)
-        try:
-            info.wait_for_publish(timeout=5)
-        except (RuntimeError, ValueError) as exc:  # paho: not connected / queue refused
-            raise GatewayError(f"MQTT publish failed: {exc}") from exc
-        if not info.is_published():
-            raise GatewayError("MQTT broker did not confirm the command within 5 s")
