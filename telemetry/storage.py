@@ -68,7 +68,8 @@ def ensure_partitions(days: Iterable[date]) -> list[date]:
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(
                         f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF {TABLE} "
-                        "FOR VALUES FROM (%s) TO (%s)", [day.isoformat(), (day + timedelta(days=1)).isoformat()],
+                        "FOR VALUES FROM (%s) TO (%s)",  # UTC days, whatever the session's time zone
+                        [f"{day.isoformat()} 00:00+00", f"{day + timedelta(days=1)} 00:00+00"],
                     )
                 created.append(day)
             except DatabaseError:
