@@ -80,7 +80,8 @@ def test_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(worker:
         first = worker()
         _wait(lambda: status.snapshot()["pending"] > 0, 60, "the worker to read a batch")
         _wait(lambda: blocker.execute(
-            "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'").fetchone() != (0,),
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone() != (0,),
             30, "the batch to wait for the vehicle rows")
         os.killpg(first.pid, signal.SIGKILL)  # the whole worker: parent and its pool process
         first.wait()
