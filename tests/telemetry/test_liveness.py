@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -110,3 +111,26 @@ def test_bad_city_limit_setting_fails_loudly(settings: Any) -> None:
     settings.TELEMETRY_MISSING_AFTER_S_BY_CITY = ["berlin=soon"]
     with pytest.raises(Exception, match="TELEMETRY_MISSING_AFTER_S_BY_CITY"):
         liveness.liveness_sweep()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_log_each_loss_once() -> None:
+    from django.db import connection
+
+    vehicles = [_silent(700 + i) for i in range(20)]
+    barrier, results = threading.Barrier(2), list[dict[str, int]]()
+
+    def sweep() -> None:
+        barrier.wait()
+        try:
+            results.append(liveness.liveness_sweep())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r["comms_lost"] for r in results) == 20
+    assert [_events(v) for v in vehicles] == [[["comms_lost"]]] * 20
