@@ -27,7 +27,7 @@ CREATE INDEX telemetry_reading_at_brin ON telemetry_reading USING brin (at) WITH
 
 class Migration(migrations.Migration):
     initial = True
-    dependencies: list[tuple[str, str]] = []
+    dependencies = []
 
     operations = [
         migrations.RunSQL(CREATE, "DROP TABLE telemetry_reading"),
