@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 
@@ -32,9 +32,9 @@ def ride_track_append(*, vehicle_id: uuid.UUID, at: datetime, lat: float, lon: f
     return point
 
 
-@dataclass(frozen=True, slots=True)
-class TrackFix:
-    """One position of a ride's vehicle (``ride_id`` is the vehicle's MDS trip_id)."""
+class TrackFix(NamedTuple):
+    """One position of a ride's vehicle (``ride_id`` is the vehicle's MDS trip_id). A named tuple: telemetry
+    builds thousands per batch, and a tuple is several times cheaper to create than a frozen dataclass."""
 
     ride_id: uuid.UUID
     at: datetime
