@@ -4,9 +4,10 @@ A database of its own (``bench_rides_<pid>``) gets a city with an operating area
 rider and riders with a funded wallet. granian serves ``config.wsgi`` with 2 workers on a loopback port (the
 Procfile's command). A journey: nearby search, start (with an Idempotency-Key), the vehicle acknowledges the
 unlock, 3 pauses (lock ack, resume, unlock ack), end, lock ack. The API pushes each command's ``command_send``
-task to the Redis broker as in production; this process plays the Celery worker and the vehicle:
-``fleet.services.command_deliver`` then ``command_ack`` (the path telemetry takes), so the ride moves on in the
-after-commit hook, and the final charge happens there too. The queued tasks are deleted afterwards.
+task to the Redis broker as in production; ``BENCH_RIDES_ACK_PROCESSES`` (3) processes of the bench play the
+Celery worker and the vehicle: ``fleet.services.command_deliver`` then ``command_ack`` (the path telemetry takes),
+so the ride moves on in the after-commit hook, and the final charge happens there too. The queued tasks are
+deleted afterwards.
 
 Two phases, both reported:
 
@@ -29,6 +30,7 @@ phase 2), ``BENCH_RIDES_BLOCKING_THREADS`` per granian worker (4, as the Procfil
 from __future__ import annotations
 
 import datetime
+import multiprocessing
 import os
 import random
 import signal
@@ -39,7 +41,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, wait
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,8 +55,26 @@ LAT, LON = 52.52, 13.405
 # granian's default allows 256 Python threads per worker, each with its own PostgreSQL connection: 50 riders then
 # exhaust max_connections. The bench uses what production runs (Procfile, Dockerfile: WEB_THREADS, default 4).
 BLOCKING_THREADS = int(os.environ.get("BENCH_RIDES_BLOCKING_THREADS", "4"))
-# The vehicles' answers go through a small pool (telemetry consumers are a handful of processes, not one per ride).
-ACKS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vehicle-ack")
+# The vehicles' answers (and the final charge they trigger) run in a few processes of their own, as telemetry
+# consumers and Celery workers do: in this process they would queue behind 50 rider threads for one GIL.
+ACK_PROCESSES = int(os.environ.get("BENCH_RIDES_ACK_PROCESSES", "3"))
+ACKS: list[Executor] = []
+
+
+def _ack_worker_init(database: str) -> None:
+    """A fresh interpreter (spawn): Django on the bench database, acting as the vehicle and the worker."""
+    common.setup_django()
+    common._point_django_at(database, database)
+    from django.conf import settings
+
+    settings.VEHICLE_GATEWAY_SIM_MODE = "silent"
+
+
+def _ack_pool(database: str) -> Executor:
+    pool = ProcessPoolExecutor(max_workers=ACK_PROCESSES, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ack_worker_init, initargs=(database,))
+    wait([pool.submit(time.sleep, 0.5) for _ in range(ACK_PROCESSES)])  # start them all before the riders
+    return pool
 
 
 def _setup(n: int) -> list[tuple[str, str, float, float]]:
@@ -192,7 +212,7 @@ class Rider:
 
     def ack(self, ride_id: str, field: str) -> None:
         start = time.perf_counter()
-        ACKS.submit(_vehicle_answers, ride_id, field).result()
+        ACKS[0].submit(_vehicle_answers, ride_id, field).result()
         self.stats.add("vehicle_ack", (time.perf_counter() - start) * 1000, True)
 
     def journey(self) -> None:
@@ -208,7 +228,7 @@ class Rider:
             self.ack(ride_id, "unlock_command_id")
         self.call("end", "POST", f"/api/v1/rides/{ride_id}/end", 202)
         self.ack(ride_id, "lock_command_id")
-        if ACKS.submit(_ride_state, ride_id).result() != "ended":
+        if ACKS[0].submit(_ride_state, ride_id).result() != "ended":
             self.stats.fail(f"ride {ride_id} not ended after the lock ack")
 
 
@@ -300,7 +320,7 @@ def _phase(base: str, riders: list[tuple[str, str, float, float]], journeys: int
 def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: int) -> dict[str, Any]:
     from django.conf import settings
 
-    settings.VEHICLE_GATEWAY_SIM_MODE = "silent"  # this process is the worker and the vehicle: it acks itself
+    settings.VEHICLE_GATEWAY_SIM_MODE = "silent"  # the bench is the worker and the vehicle: it acks itself
     figures: dict[str, Any] = {"riders": n, "think_min_s": think[0], "think_max_s": think[1]}
     with common.django_database("rides") as database:
         riders = _setup(n)
@@ -309,6 +329,7 @@ def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: 
         _SERVER_PID[:] = [server.pid]
         base = f"http://127.0.0.1:{port}"
         try:
+            ACKS[:] = [_ack_pool(database)]
             _warm_up(base, riders[0][0])
             stats, wall_s = _phase(base, riders, journeys, think)
             figures.update(_figures(stats, wall_s))
@@ -319,6 +340,8 @@ def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: 
                 errors += len(stats.errors)
             figures["errors"] = errors
         finally:
+            for pool in ACKS:
+                pool.shutdown()
             _stop(server)
         _drop_queue()
         return figures
