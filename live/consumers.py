@@ -120,7 +120,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             body["data"] = data
         text = json.dumps(body, separators=(",", ":"))
         self.sent_bytes += len(text)
-        if self.sent_bytes - self.acked_bytes > self.buffer_limit:
+        if kind != "snapshot" and self.sent_bytes - self.acked_bytes > self.buffer_limit:
             await self.drop(CLOSE_TOO_SLOW, "too slow")
             return
         try:
@@ -269,8 +269,10 @@ class RideConsumer(LiveConsumer):
         event, payload = message["event"], message.get("payload") or {}
         if event == "ride.updated":
             if any(name not in TELEMETRY_FIELDS for name in payload):
-                # A state change from the rides services: the database is the truth; never held back.
-                await self._reload()
+                # A state change from the rides services: applied in memory when the payload says it all
+                # (otherwise read from the database), and never held back.
+                if not self.ride.apply_ride_update(payload):
+                    await self._reload()
                 self.pending = True
                 await self.coalescer.send_now()
                 return
@@ -279,10 +281,10 @@ class RideConsumer(LiveConsumer):
             await self.coalescer.kick()
             return
         await self._flush()  # keep the order: a position seen before the warning/command/end goes first
-        if event in ("ride.ended", "ride.command"):
-            await self._reload()
         data = dict(payload)
         if event == "ride.ended":
+            # No database read here: thousands of rides may end at once (the snapshot has the full receipt).
+            self.ride.apply_ended(payload)
             data.setdefault("ride", self.ride.to_json())
         await self.emit(event, data)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +50,32 @@ class RideLive:
         for name in TELEMETRY_FIELDS:
             if payload.get(name) is not None:
                 setattr(self, name, payload[name])
+
+    def apply_ride_update(self, payload: dict[str, Any]) -> bool:
+        """Apply a ``ride.updated`` from the rides services (``rides.services.common.push_updated``) in memory.
+
+        Returns False when the payload lacks what is needed (then the caller reloads from the database).
+        """
+        if "state" not in payload or "paused_seconds" not in payload:
+            return False
+        self.state = str(payload["state"])
+        self.started_at = _epoch(payload.get("started_at")) if payload.get("started_at") else self.started_at
+        self.paused_at = _epoch(payload.get("paused_at")) if payload.get("paused_at") else None
+        self.paused_seconds = int(payload["paused_seconds"])
+        self._cost_key = None
+        return True
+
+    def apply_ended(self, payload: dict[str, Any]) -> None:
+        """``ride.ended`` (``rides.services.finish``): the final figures; the itemised receipt is in the snapshot
+        and in ``GET /api/v1/rides/<id>``."""
+        self.state = "ended"
+        self.paused_at = None
+        total, currency = payload.get("total"), payload.get("currency") or self.currency
+        self.ended = {"reason": payload.get("end_reason"), "ended_at": payload.get("ended_at"),
+                      "duration_s": payload.get("duration_s"), "distance_m": payload.get("distance_m"),
+                      "fare_total": None if total is None else money(Decimal(str(total)), currency)}
+        if payload.get("distance_m") is not None:
+            self.distance_m = int(payload["distance_m"])
 
     def usage(self, now: float) -> fares.RideUsage:
         """The same usage ``rides.services.ride_fare`` builds, at ``now``."""
@@ -90,3 +117,7 @@ class RideLive:
             "battery_pct": self.battery_pct, "distance_m": int(self.distance_m or 0), "at": self.at,
             "ended": self.ended,
         }
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()

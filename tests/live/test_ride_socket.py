@@ -92,6 +92,9 @@ def test_telemetry_updates_are_coalesced_but_commands_and_the_end_are_not(card_r
         assert messages[0]["data"]["position"]["lat"] == pytest.approx(52.509)
         assert messages[1]["data"] == {"kind": "lock", "outcome": "acked"}
         assert messages[2]["data"]["total"] == "1.25"
+        ended = messages[2]["data"]["ride"]
+        assert (ended["state"], ended["running_cost"]) == ("ended", None)
+        assert ended["ended"]["fare_total"] == {"amount": "1.25", "currency": "EUR"}
         assert [m["seq"] for m in messages] == [3, 4, 5]
         assert await nothing_more(comm, 0.6)
         await comm.disconnect()
@@ -99,7 +102,7 @@ def test_telemetry_updates_are_coalesced_but_commands_and_the_end_are_not(card_r
     run(body)
 
 
-def test_state_change_from_the_rides_services_reloads_the_ride(card_rider, vehicle):
+def test_state_change_from_the_rides_services_is_sent_at_once(card_rider, vehicle):
     ride = active_ride(card_rider, vehicle)
 
     async def body() -> None:
