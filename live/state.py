@@ -59,8 +59,9 @@ class RideLive:
         if "state" not in payload or "paused_seconds" not in payload:
             return False
         self.state = str(payload["state"])
-        self.started_at = _epoch(payload.get("started_at")) if payload.get("started_at") else self.started_at
-        self.paused_at = _epoch(payload.get("paused_at")) if payload.get("paused_at") else None
+        started, paused = payload.get("started_at"), payload.get("paused_at")
+        self.started_at = _epoch(str(started)) if started else self.started_at
+        self.paused_at = _epoch(str(paused)) if paused else None
         self.paused_seconds = int(payload["paused_seconds"])
         self._cost_key = None
         return True

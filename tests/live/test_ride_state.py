@@ -53,4 +53,6 @@ def test_ended_ride_snapshot_carries_the_receipt(card_rider, vehicle):
     assert shown["running_cost"] is None
     assert shown["ended"]["reason"] == "ops"
     assert shown["ended"]["fare_total"]["currency"] == "EUR"
-    assert shown["ended"]["receipt"]["total"] == Ride.objects.get(id=ride.id).fare["total"]
+    fare = Ride.objects.get(id=ride.id).fare
+    assert fare is not None
+    assert shown["ended"]["receipt"]["total"] == fare["total"]
