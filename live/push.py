@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -62,7 +61,6 @@ def _send(group: str, message: dict[str, Any]) -> None:
         return
     try:
         message = _json_safe(message)
-        message["sent_at"] = time.time()  # push latency is measured from here to the socket (docs/live.md)
         if not _publish_sync(layer, group, message):
             async_to_sync(layer.group_send)(group, message)
     except Exception:  # noqa: BLE001 - a push must never undo committed work
