@@ -6,7 +6,7 @@ limits, battery, alarms, live pushes). Streams, Celery queues, cache and channel
 name as prefix and are deleted afterwards. Phases, in one run:
 
 1. ``raw_copy_rows_per_s``: plain COPY of the same history rows into a table like the history (the limit).
-2. ``e2e_msgs_per_s``: a Celery worker (``-Q <bench queue> -c 2``: 2 processes) drains while this process
+2. ``e2e_msgs_per_s``: a Celery worker (``-Q <bench queue> -c 4``: 4 drainer processes) drains while this process
    enqueues 300 000 messages (30 fixes of every vehicle, one message per stream entry, as MQTT delivers them) as
    fast as Redis takes them; rate = messages / (first XADD -> last batch committed).
 3. latency at a fixed 5 000 messages/s for ``BENCH_TELEMETRY_LATENCY_S`` seconds, same workers: accepted ->
@@ -19,7 +19,8 @@ name as prefix and are deleted afterwards. Phases, in one run:
    message per publish (QoS 1); rate at which the bridge's ingest accepts them.
 
 Environment: ``BENCH_TELEMETRY_VEHICLES`` (10 000), ``BENCH_TELEMETRY_FIXES`` (30), ``BENCH_TELEMETRY_NAIVE``
-(2 000), ``BENCH_TELEMETRY_LATENCY_S`` (10), ``BENCH_TELEMETRY_EDGE_S`` (8).
+(2 000), ``BENCH_TELEMETRY_LATENCY_S`` (10), ``BENCH_TELEMETRY_EDGE_S`` (8), ``BENCH_TELEMETRY_DRAINERS`` (worker
+processes draining, 4 as the Procfile's telemetry worker).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ FIXES = int(os.environ.get("BENCH_TELEMETRY_FIXES", "30"))
 NAIVE = int(os.environ.get("BENCH_TELEMETRY_NAIVE", "2000"))
 LATENCY_S = float(os.environ.get("BENCH_TELEMETRY_LATENCY_S", "10"))
 EDGE_S = float(os.environ.get("BENCH_TELEMETRY_EDGE_S", "8"))
+DRAINERS = int(os.environ.get("BENCH_TELEMETRY_DRAINERS", "4"))
 LATENCY_RATE = 5000
 STEP_M = 5.0
 HTTP_BATCH = 50
@@ -119,8 +121,8 @@ def _stop(process: subprocess.Popen[bytes], *, group: bool = True) -> None:
             process.wait()
 
 
-def _celery(database: str, queue: str, *extra: str, **env: str) -> subprocess.Popen[bytes]:
-    return _start([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "2",
+def _celery(database: str, queue: str, *extra: str, concurrency: int = 2, **env: str) -> subprocess.Popen[bytes]:
+    return _start([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", str(concurrency),
                    "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING", *extra],
                   _env(database, queue, **env))
 
@@ -186,11 +188,12 @@ def _e2e(fleet: Fleet, database: str, queue: str) -> tuple[dict[str, Any], subpr
     from telemetry import status, streams, tasks
 
     streams.ensure_groups()
-    worker = _celery(database, queue, TELEMETRY_DRAINERS="2", TELEMETRY_DRAIN_SECONDS="5")
-    for _ in range(2):
+    worker = _celery(database, queue, concurrency=DRAINERS, TELEMETRY_DRAINERS=str(DRAINERS),
+                     TELEMETRY_DRAIN_SECONDS="5")
+    for _ in range(DRAINERS):
         tasks.drain.apply_async(queue=queue)
-    _wait(lambda: all(streams.client().exists(streams.key(f"drainer:{i}")) for i in range(2)), 120,
-          "two drainers")
+    _wait(lambda: all(streams.client().exists(streams.key(f"drainer:{i}")) for i in range(DRAINERS)), 120,
+          "the drainers")
     # The vehicles' positions are from the setup: fixes from now on (up to FIXES s ahead, inside the allowed
     # clock skew) are all fresh, so every one runs the positional reactions.
     now_ms = time.time_ns() // 1_000_000
