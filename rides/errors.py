@@ -19,6 +19,12 @@ class RideStateConflict(Conflict):
     code, message = "ride_state_conflict", "The ride is not in a state that allows this."
 
 
+class RideStartInProgress(Conflict):
+    """Two retries of the same half-finished start raced: the other one is placing the hold and finishes it."""
+
+    code, message = "ride_start_in_progress", "This ride is being started by another request: fetch it shortly."
+
+
 class ReservationStateConflict(Conflict):
     code, message = "reservation_state_conflict", "The reservation is not active."
 

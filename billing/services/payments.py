@@ -49,10 +49,12 @@ def with_retries[T](call: Callable[[], T]) -> T:
 def payment_create(
     *, user: User, purpose: str, amount: Decimal, currency: str, method: PaymentMethod, ride_id: UUID | None = None
 ) -> Payment:
-    return Payment.objects.create(
-        user=user, provider=method.provider, purpose=purpose, amount=amount, currency=currency,
-        payment_method=method, ride_id=ride_id,
-    )
+    # A savepoint: a second hold for the same ride (racing retries) fails alone, not the caller's transaction.
+    with transaction.atomic():
+        return Payment.objects.create(
+            user=user, provider=method.provider, purpose=purpose, amount=amount, currency=currency,
+            payment_method=method, ride_id=ride_id,
+        )
 
 
 @transaction.atomic

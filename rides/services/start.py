@@ -194,8 +194,11 @@ def _claim_locked(rider: User, vehicle: Vehicle, reservation: Reservation | None
 def _start_finish(rider: User, ride: Ride, vehicle: Vehicle) -> Ride:
     """Hold, then unlock. Outside any transaction; idempotent per ride (a retry places no second hold)."""
     try:
-        billing_rides.ride_hold_place(rider=rider, ride_id=ride.id, amount=city_settings(ride.city_id).hold_amount,
-                                      currency=ride.currency)
+        try:
+            billing_rides.ride_hold_place(rider=rider, ride_id=ride.id,
+                                          amount=city_settings(ride.city_id).hold_amount, currency=ride.currency)
+        except IntegrityError:  # billing's one hold per ride: a concurrent retry of this start holds it
+            raise errors.RideStartInProgress(ride_id=str(ride.id)) from None
         with transaction.atomic():
             command = fleet_services.command_queue(vehicle_id=ride.vehicle_id, kind=CommandKind.UNLOCK, actor=rider,
                                                    idempotency_key=f"ride:{ride.id}:unlock:0")
@@ -204,6 +207,8 @@ def _start_finish(rider: User, ride: Ride, vehicle: Vehicle) -> Ride:
             if not Ride.objects.filter(id=ride.id, state=RideState.UNLOCKING).update(unlock_command_id=command.id):
                 raise errors.RideStateConflict(state=Ride.objects.values_list("state", flat=True).get(id=ride.id),
                                                allowed=[RideState.UNLOCKING])
+    except errors.RideStartInProgress:  # not a refusal: the concurrent request finishes (or undoes) the start
+        raise
     except DomainError as exc:  # refused: undo the claim. Anything else (a crash) is left to the retry or the sweep
         _start_abort(ride, reason=exc.code)
         raise

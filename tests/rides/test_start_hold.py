@@ -162,3 +162,15 @@ def test_cached_city_settings_and_tariff_follow_edits(api, card_rider, other_rid
     r = api.as_(card_rider).post(START_URL, {"code": second.code}, format="json")
     assert r.status_code == 201, r.json()
     assert Decimal(Ride.objects.get(id=r.json()["id"]).tariff["unlock_fee"]) == Decimal("1.50")
+
+
+def test_two_retries_of_a_half_finished_start_racing_for_the_hold_get_409_not_500(api, card_rider, vehicle):
+    """The other retry has created the card hold but not yet recorded it: this one backs off, undoing nothing."""
+    ride = _claimed_only(card_rider, vehicle)
+    Payment.objects.create(user=card_rider, provider="fake", purpose=Payment.Purpose.RIDE_HOLD, amount=Decimal("20.00"),
+                           currency=ride.currency, ride_id=ride.id)
+    r = api.as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json")
+    assert _code(r) == (409, "ride_start_in_progress")
+    ride.refresh_from_db()
+    assert (ride.state, ride.unlock_command_id) == (RideState.UNLOCKING, None)
+    assert Payment.objects.filter(ride_id=ride.id, purpose=Payment.Purpose.RIDE_HOLD).count() == 1
