@@ -78,7 +78,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(worker:
         # Hold every vehicle row: the worker's batch blocks on its UPDATE, after the COPY, inside its transaction.
         blocker.execute("SELECT id FROM fleet_vehicle FOR UPDATE")
         first = worker()
-        _wait(lambda: status.snapshot()["pending"] > 0, 60, "the worker to read a batch")
+        _wait(lambda: status.snapshot()["pending"] > 0, 180, "the worker to read a batch")
         _wait(lambda: blocker.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ).fetchone() != (0,),
@@ -92,7 +92,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(worker:
     assert status.snapshot()["pending"] > 0  # and its entries were never acknowledged
 
     worker()  # a new worker reclaims them once TELEMETRY_RECLAIM_IDLE_S has passed
-    _wait(lambda: status.snapshot()["backlog"] == 0, 90, "the new worker to apply everything")
+    _wait(lambda: status.snapshot()["backlog"] == 0, 180, "the new worker to apply everything")
     assert HistoryPoint.objects.count() == 200
     for stored in Vehicle.objects.filter(id__in=[v.id for v in vehicles]):
         assert (round(stored.lat or 0, 3), stored.odometer_meters) == (52.509, 900)
