@@ -114,7 +114,7 @@ def _setup(riders: int, vehicles: int) -> dict[str, Any]:
         finally:
             connection.close()
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=6) as pool:
         ride_ids = list(pool.map(start, range(riders)))
     return {
         "city": str(city.id), "rides": ride_ids, "users": [str(u.id) for u in users],
@@ -216,6 +216,7 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
     stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "ended": 0, "notified": 0,
                              "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}, "codes": {}}
     conns: list[Any] = []
+    readers: list[asyncio.Task[None]] = []
     # Handshakes are ramped (50 at a time per client process) with a generous timeout: the figure is how many
     # sockets a process holds, not how fast a busy machine accepts them.
     limit = asyncio.Semaphore(50)
@@ -223,18 +224,17 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
     async def open_one(url: str, token: str) -> None:
         async with limit:
             try:
-                ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=600,
+                ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=120,
                                    ping_interval=None, max_queue=None, compression=None, max_size=None)
                 json.loads(await ws.recv())  # the snapshot
                 conns.append(ws)
+                # Read (and answer pings) from the start: a socket that leaves pings unanswered is closed by
+                # the server (4008), as it should be.
+                readers.append(asyncio.create_task(read(ws)))
                 stats["connected"] += 1
             except Exception as exc:  # noqa: BLE001 - counted
                 stats["failed"] += 1
                 stats["codes"][type(exc).__name__] = stats["codes"].get(type(exc).__name__, 0) + 1
-
-    await asyncio.gather(*(open_one(url, token) for url, token in sockets))
-    out.put(("connected", stats["connected"], stats["failed"]))
-    await asyncio.get_running_loop().run_in_executor(None, go.wait)
 
     async def read(ws: Any) -> None:
         ended = False
@@ -265,7 +265,10 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
             code = str(ws.close_code)
             stats["codes"][code] = stats["codes"].get(code, 0) + 1
 
-    readers = [asyncio.create_task(read(ws)) for ws in conns]
+    await asyncio.gather(*(open_one(url, token) for url, token in sockets))
+    out.put(("connected", stats["connected"], stats["failed"]))
+    await asyncio.get_running_loop().run_in_executor(None, go.wait)
+
     while time.time() < window[2]:
         await asyncio.sleep(0.2)
     for task in readers:
@@ -276,7 +279,7 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
 
 def _start_clients(sockets: list[tuple[str, str]], procs: int) -> tuple[list[Any], Any, Any, Any]:
     ctx = mp.get_context("spawn")
-    out, go, window = ctx.Queue(), ctx.Event(), ctx.Array("d", [0.0, 0.0, 0.0], lock=False)
+    out, go, window = ctx.Queue(), ctx.Event(), ctx.Array("d", [0.0, 0.0, 1e12], lock=False)
     clients = [ctx.Process(target=_client, args=(sockets[i::procs], out, go, window)) for i in range(procs)]
     for c in clients:
         c.start()
