@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -45,17 +47,74 @@ def _publish_sync(layer: Any, group: str, message: dict[str, Any]) -> bool:
     with it a new Redis connection per call; this keeps one connection pool per process. Same channel name and
     serialisation as ``RedisPubSubLoopLayer.group_send``, so any Daphne process receives it.
     """
-    if not isinstance(layer, RedisPubSubChannelLayer):
+    target = _channel(layer)
+    if target is None:
         return False
-    hosts = layer._kwargs.get("hosts") or []
-    if len(hosts) != 1 or not isinstance(hosts[0], str):
-        return False  # sharded or dict-configured: let the layer pick the shard
-    prefix = layer._kwargs.get("prefix", "asgi")
-    _publisher(hosts[0]).publish(f"{prefix}__group__{group}", layer.serialize(message))
+    url, prefix = target
+    _publisher(url).publish(f"{prefix}__group__{group}", layer.serialize(message))
     return True
 
 
+_batch = threading.local()
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Collect the pushes sent inside the block and publish them at its end in one Redis round trip.
+
+    The telemetry worker wraps each batch's transaction in it: the hundreds of ``ride.updated`` a batch commits
+    leave as one pipelined PUBLISH instead of one round trip each. Pushes still go only after commit (the
+    ``on_commit`` hooks run inside the block and queue here; a rolled-back savepoint's pushes are dropped by
+    Django before that). Nested blocks join the outermost one. Outside the pub/sub layer it changes nothing.
+    """
+    if getattr(_batch, "pending", None) is not None:
+        yield
+        return
+    _batch.pending = []
+    try:
+        yield
+    finally:
+        pending, _batch.pending = _batch.pending, None
+        if pending:
+            _publish_many(pending)
+
+
+def _channel(layer: Any) -> tuple[str, str] | None:
+    """(Redis URL, channel prefix) when the layer is the single-host pub/sub layer this module can publish to."""
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return None
+    hosts = layer._kwargs.get("hosts") or []
+    if len(hosts) != 1 or not isinstance(hosts[0], str):
+        return None  # sharded or dict-configured: let the layer pick the shard
+    return hosts[0], layer._kwargs.get("prefix", "asgi")
+
+
+def _publish_many(pending: list[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    target = _channel(layer)
+    if target is None:
+        for group, message in pending:
+            _send_now(group, message)
+        return
+    url, prefix = target
+    try:
+        pipe = _publisher(url).pipeline(transaction=False)
+        for group, message in pending:
+            pipe.publish(f"{prefix}__group__{group}", layer.serialize(_json_safe(message)))
+        pipe.execute()
+    except Exception:  # noqa: BLE001 - a push must never undo committed work
+        logger.exception("live push of %d messages failed", len(pending))
+
+
 def _send(group: str, message: dict[str, Any]) -> None:
+    pending = getattr(_batch, "pending", None)
+    if pending is not None:
+        pending.append((group, message))
+        return
+    _send_now(group, message)
+
+
+def _send_now(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return

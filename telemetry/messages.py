@@ -28,7 +28,9 @@ class Ack:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets every field through object.__setattr__, and a worker builds thousands a
+# batch (construction was about a tenth of its time).
+@dataclass(slots=True)
 class Reading:
     vehicle_id: uuid.UUID
     seq: int

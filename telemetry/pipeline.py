@@ -37,6 +37,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from fleet.services import readings as fleet_readings
+from live import push
 from telemetry import storage, streams
 from telemetry.messages import Ack, Reading, VehicleBefore
 
@@ -161,7 +162,7 @@ def apply_batch(shard: int, entries: Sequence[streams.Entry], *, reclaimed: bool
     if corrupt:
         streams.dead_letter(shard, [e for e in entries if e[0] in set(corrupt)], "undecodable")
     storage.ensure_partitions({r.at.date() for r in readings})
-    with transaction.atomic():
+    with push.batched(), transaction.atomic():  # the batch's live pushes leave after commit, in one round trip
         skipped = storage.insert_skipping_duplicates([_row(r) for r in readings])
         new = [r for r in readings if (r.vehicle_id, r.seq) not in skipped] if skipped else readings
         before = {vid: _before(s) for vid, s in

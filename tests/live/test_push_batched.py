@@ -1,0 +1,62 @@
+"""live.push.batched: a telemetry batch's pushes leave after commit, together, minus rolled-back savepoints'."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+import redis
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from live import push
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _subscriber(groups: list[str]) -> Any:
+    layer = get_channel_layer()
+    client = redis.Redis.from_url(layer._kwargs["hosts"][0])
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    prefix = layer._kwargs.get("prefix", "asgi")
+    pubsub.subscribe(*[f"{prefix}__group__{g}" for g in groups])
+    return layer, pubsub
+
+
+def _received(layer: Any, pubsub: Any, wait_s: float = 1.0) -> list[dict[str, Any]]:
+    got, deadline = [], time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.05)
+        if message is not None:
+            got.append(layer.deserialize(message["data"]))
+    return got
+
+
+def test_pushes_in_a_batch_leave_after_the_block_and_a_rolled_back_savepoint_sends_nothing():
+    kept, dropped = uuid.uuid4(), uuid.uuid4()
+    layer, pubsub = _subscriber([f"ride.{kept}", f"ride.{dropped}"])
+    with push.batched():
+        with transaction.atomic():
+            push.to_ride(kept, "ride.updated", {"n": 1})
+            try:
+                with transaction.atomic():
+                    push.to_ride(dropped, "ride.updated", {"n": 2})
+                    raise RuntimeError("this vehicle's reaction failed")
+            except RuntimeError:
+                pass
+            push.to_ride(kept, "ride.updated", {"n": 3})
+        assert _received(layer, pubsub, wait_s=0.3) == []  # committed, but held until the block ends
+    got = _received(layer, pubsub)
+    assert [m["payload"]["n"] for m in got] == [1, 3]
+    assert {m["event"] for m in got} == {"ride.updated"}
+
+
+def test_a_rolled_back_batch_pushes_nothing():
+    ride = uuid.uuid4()
+    layer, pubsub = _subscriber([f"ride.{ride}"])
+    with pytest.raises(RuntimeError), push.batched(), transaction.atomic():
+        push.to_ride(ride, "ride.updated", {"n": 1})
+        raise RuntimeError("the batch failed")
+    assert _received(layer, pubsub, wait_s=0.5) == []
