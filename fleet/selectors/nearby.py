@@ -1,7 +1,8 @@
 """Nearby search: rentable vehicles around a point, nearest first.
 
-One query: the partial index ``vehicle_available_cell`` (cell, lat, lon) gives the available vehicles in the
-grid cells that cover the circle's bounding box, the bounding box trims them on the index entries, and
+One query: the partial index ``vehicle_available_cell`` (cell) gives the available vehicles in the grid cells
+that cover the circle's bounding box (lat/lon are not in it, so telemetry's position updates stay HOT), the
+bounding box trims them, and
 PostgreSQL computes the exact haversine distance on the few hundred rows left, filters by the radius, sorts and
 returns the nearest ``limit``.
 """
@@ -72,7 +73,7 @@ def check_query(lat: float, lon: float, radius_m: float) -> None:
 
 # One static statement rather than the ORM: this runs every time a rider opens the map, and building the
 # queryset (a cell list, a haversine expression) cost ~7 ms of CPU per call against ~1 ms for this (measured
-# with bench/nearby.py). The planner uses the partial index vehicle_available_cell (cell, lat, lon).
+# with bench/nearby.py). The planner uses the partial index vehicle_available_cell (cell).
 _NEAREST_SQL = """
 SELECT v.id, v.code, v.vehicle_type_id, t.code, t.form_factor, v.city_id, v.lat, v.lon, v.position_at,
        v.battery_pct, v.range_meters, d.distance
