@@ -15,8 +15,8 @@ name as prefix and are deleted afterwards. Phases, in one run:
    writes (``bench/_telemetry_naive.py``), 2 worker processes; rate between the first and last task done.
 5. ``http_msgs_per_s``: granian serving ``config.wsgi`` (2 workers) as in production; client threads POST JSON
    batches of 50 messages of one vehicle with its credential (no drain during this phase).
-6. ``mqtt_msgs_per_s``: ``manage.py telemetry_mqtt`` (the bridge) against Mosquitto, paho publishers sending one
-   message per publish (QoS 1); rate at which the bridge's ingest accepts them.
+6. ``mqtt_msgs_per_s``: the MQTT bridge, measured by ``bench/_mqtt.py`` (its own Mosquitto, publisher processes
+   sending one reading per MQTT message at QoS 1, 60 000 readings): rate at which the bridge's ingest accepts them.
 
 Environment: ``BENCH_TELEMETRY_VEHICLES`` (10 000), ``BENCH_TELEMETRY_FIXES`` (30), ``BENCH_TELEMETRY_NAIVE``
 (2 000), ``BENCH_TELEMETRY_LATENCY_S`` (10), ``BENCH_TELEMETRY_EDGE_S`` (8), ``BENCH_TELEMETRY_DRAINERS`` (worker
@@ -325,50 +325,14 @@ def _up(url: str) -> bool:
         return False
 
 
-def _mqtt(fleet: Fleet, database: str, credentials: list[tuple[int, str]]) -> dict[str, Any]:
-    if not (ROOT / "telemetry/management/commands/telemetry_mqtt.py").exists():
-        return {"mqtt_msgs_per_s": None, "mqtt_note": "no MQTT bridge (manage.py telemetry_mqtt) in this tree"}
-    import paho.mqtt.client as mqtt
-    from django.conf import settings
-    from paho.mqtt.enums import CallbackAPIVersion
+def _mqtt() -> dict[str, Any]:
+    """The bridge's rate measured by ``bench/_mqtt.py``: its own Mosquitto (the shared broker drops QoS 1 messages
+    past 1,000 queued for a slow subscriber, so some published readings would never arrive), 2,000 vehicles of
+    their own, publisher processes, readings accepted into the streams per second."""
+    from bench import _mqtt
 
-    prefix = f"{database}/"
-    url = urlsplit(settings.MQTT_URL)
-    bridge = _start([sys.executable, "manage.py", "telemetry_mqtt"], _env(
-        database, f"{database}:telemetry", MQTT_TOPIC_PREFIX=prefix, MQTT_CLIENT_ID=f"{database}-bridge"))
-    try:
-        time.sleep(3)  # the bridge connects and subscribes
-        if bridge.poll() is not None:
-            return {"mqtt_msgs_per_s": None, "mqtt_note": "the bridge exited at start"}
-        base = _stats("accepted")
-        publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{database}-pub")
-        publisher.max_inflight_messages_set(2000)
-        publisher.max_queued_messages_set(0)
-        publisher.connect(url.hostname or "127.0.0.1", url.port or 1883)
-        publisher.loop_start()
-        sent, started = 0, time.perf_counter()
-        try:
-            while time.perf_counter() - started < EDGE_S:
-                for i, secret in credentials:
-                    payload = {**fleet.fix(i, time.time_ns() // 1_000_000), "seq": 20_000_000 + sent,
-                               "secret": secret}
-                    publisher.publish(f"{prefix}vehicles/{fleet.codes[i]}/telemetry", json.dumps(payload), qos=1)
-                    sent += 1
-            # Until the bridge stops accepting more (Mosquitto drops QoS 1 messages past a slow subscriber's
-            # queue, max_queued_messages, so "all of them" may never come).
-            accepted, last_change = _stats("accepted") - base, time.perf_counter()
-            while accepted < sent and time.perf_counter() - last_change < 3:
-                time.sleep(0.05)
-                now_accepted = _stats("accepted") - base
-                if now_accepted != accepted:
-                    accepted, last_change = now_accepted, time.perf_counter()
-            elapsed = last_change - started
-        finally:
-            publisher.loop_stop()
-            publisher.disconnect()
-    finally:
-        _stop(bridge)
-    return {"mqtt_msgs_per_s": common.rate(accepted, elapsed), "mqtt_sent": sent, "mqtt_accepted": accepted}
+    return _mqtt.measure(_mqtt.create_vehicles(int(os.environ.get("BENCH_MQTT_VEHICLES", "2000"))),
+                         messages=int(os.environ.get("BENCH_MQTT_MESSAGES", "60000")))
 
 
 def _cleanup_celery_keys(*queues: str) -> None:
@@ -423,8 +387,9 @@ def main() -> dict[str, Any]:
         figures |= _http(fleet, database, credentials)
         print(f"HTTP edge (granian, 2 workers, batches of {HTTP_BATCH}): {figures['http_msgs_per_s']:,.0f} msg/s",
               flush=True)
-        figures |= _mqtt(fleet, database, credentials)
-        print(f"MQTT bridge: {figures['mqtt_msgs_per_s']} msg/s {figures.get('mqtt_note', '')}", flush=True)
+        figures |= _mqtt()
+        print(f"MQTT bridge: {figures['mqtt_msgs_per_s']:,.0f} msg/s ({figures['mqtt_bridge_cpu_msgs_per_s']:,.0f}/s "
+              f"per core of bridge CPU), lost {figures['mqtt_lost']:.0f}", flush=True)
         # The reactions' own tasks (speed-limit commands) went to the workers' default queue: nobody runs them here.
         _cleanup_celery_keys(queue, f"{database}:naive", f"{database}:default")
     figures["ratio_vs_naive"] = round(figures["e2e_msgs_per_s"] / figures["naive_msgs_per_s"], 1)
