@@ -226,7 +226,7 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
             try:
                 ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=120,
                                    ping_interval=None, max_queue=None, compression=None, max_size=None)
-                json.loads(await ws.recv())  # the snapshot
+                json.loads(await asyncio.wait_for(ws.recv(), 120))  # the snapshot
                 conns.append(ws)
                 # Read (and answer pings) from the start: a socket that leaves pings unanswered is closed by
                 # the server (4008), as it should be.

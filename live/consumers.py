@@ -128,7 +128,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         except Exception:  # noqa: BLE001 - the client went away; its websocket.disconnect is on its way
             self.closed = True
             return
-        if kind != "ping" and self.sent_bytes - self.ping_bytes > self.buffer_limit // 2:
+        if kind not in ("ping", "snapshot") and self.sent_bytes - self.ping_bytes > self.buffer_limit // 2:
             await self.ping()
 
     async def ping(self) -> None:

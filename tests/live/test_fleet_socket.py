@@ -79,3 +79,20 @@ def test_a_ride_push_does_not_reach_fleet_sockets_of_another_city(city, scooter,
         await comm.disconnect()
 
     run(body)
+
+
+def test_a_snapshot_bigger_than_the_send_buffer_does_not_drop_the_socket(city, scooter, fleet_staff, settings):
+    settings.LIVE_SEND_BUFFER_KB = 16
+    vehicles = VehicleFactory.create_batch(200, city=city, vehicle_type=scooter, lat=52.52, lon=13.40)
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/fleet?city={city.id}", bearer(fleet_staff))
+        assert (await comm.connect())[0] is True
+        snapshot = await receive(comm)
+        assert len(snapshot["data"]["vehicles"]) == 200  # ~30 kB, more than the 16 kB buffer
+        await sync_to_async(push.fleet_positions)(city.id, [_position(vehicles[0], 52.53, 13.41)])
+        update = await receive(comm)
+        assert update["type"] == "fleet.positions"
+        await comm.disconnect()
+
+    run(body)
