@@ -43,6 +43,9 @@ def client() -> redis.Redis:
     global _client, _client_url
     if _client is None or _client_url != settings.REDIS_URL:
         _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=30, socket_connect_timeout=5)
+        # XREADGROUP's reply as Redis sends it: redis-py's parser builds a dict per entry in Python (pairs_to_dict
+        # was a tenth of a drainer's time); read_new takes the one field straight from the list.
+        _client.set_response_callback("XREADGROUP", _raw_reply)
         _client_url = settings.REDIS_URL
     return _client
 
@@ -103,6 +106,15 @@ def _entries(raw: Any) -> list[Entry]:
     return [(entry_id, fields[FIELD]) for entry_id, fields in raw if fields and FIELD in fields]
 
 
+def _raw_reply(response: Any, **options: Any) -> Any:
+    return response
+
+
+def _raw_entries(raw: Any) -> list[Entry]:
+    """Entries of a raw XREADGROUP reply: ``[[id, [field, value, ...]], ...]``."""
+    return [(entry_id, fields[1]) for entry_id, fields in raw if fields and fields[0] == FIELD]
+
+
 def read_new(shard: int, count: int, consumer: str) -> list[Entry]:
     try:
         response = client().xreadgroup(GROUP, consumer, {stream_key(shard): ">"}, count=count)
@@ -111,7 +123,11 @@ def read_new(shard: int, count: int, consumer: str) -> list[Entry]:
             raise
         ensure_groups()
         return []
-    return _entries(cast(Any, response)[0][1]) if response else []
+    if not response:
+        return []
+    reply = cast(Any, response)
+    streams_reply = reply.values() if isinstance(reply, dict) else (item[1] for item in reply)  # RESP3 / RESP2
+    return _raw_entries(next(iter(streams_reply)))
 
 
 def claim_stale(shard: int, count: int, consumer: str, min_idle_ms: int) -> tuple[list[Entry], list[bytes]]:
