@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from fleet.services.readings import VehicleSnapshot
+
 ALARMS = ("tipped_over", "tamper")
 
 
@@ -49,19 +51,6 @@ class Reading:
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
-class VehicleBefore:
-    """A vehicle as it was before a batch was applied (one query per batch; reactions compare against it)."""
-
-    vehicle_id: uuid.UUID
-    city_id: uuid.UUID
-    vehicle_type_code: str
-    status: str
-    trip_id: uuid.UUID | None
-    lat: float | None
-    lon: float | None
-    position_at: datetime | None
-    battery_pct: int | None
-    locked: bool
-    last_seen_at: datetime | None
-    code: str = ""  # the public vehicle code (live fleet_positions carry it); PIPE's before-query fills it
+# A vehicle as it was before a batch was applied: the fleet's batch update returns it (one statement per batch),
+# and reactions compare against it.
+VehicleBefore = VehicleSnapshot

@@ -142,13 +142,6 @@ def _latest(readings: Sequence[Reading]) -> list[fleet_readings.LatestReading]:
     return latest
 
 
-def _before(snapshot: fleet_readings.VehicleSnapshot) -> VehicleBefore:
-    s = snapshot
-    return VehicleBefore(vehicle_id=s.vehicle_id, city_id=s.city_id, vehicle_type_code=s.vehicle_type_code,
-                         status=s.status, trip_id=s.trip_id, lat=s.lat, lon=s.lon, position_at=s.position_at,
-                         battery_pct=s.battery_pct, locked=s.locked, last_seen_at=s.last_seen_at, code=s.code)
-
-
 def _is_late(r: Reading, before: Mapping[uuid.UUID, VehicleBefore]) -> bool:
     position_at = before[r.vehicle_id].position_at
     return position_at is not None and r.at <= position_at
@@ -165,8 +158,7 @@ def apply_batch(shard: int, entries: Sequence[streams.Entry], *, reclaimed: bool
     with push.batched(), transaction.atomic():  # the batch's live pushes leave after commit, in one round trip
         skipped = storage.insert_skipping_duplicates([_row(r) for r in readings])
         new = [r for r in readings if (r.vehicle_id, r.seq) not in skipped] if skipped else readings
-        before = {vid: _before(s) for vid, s in
-                  fleet_readings.vehicles_record_readings(readings=_latest(new)).items()}
+        before = fleet_readings.vehicles_record_readings(readings=_latest(new))
         known = [r for r in new if r.vehicle_id in before]  # a deleted vehicle's readings: history only
         result.new, result.duplicates = len(new), count - len(new)
         result.late = sum(1 for r in known if _is_late(r, before))

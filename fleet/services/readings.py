@@ -71,7 +71,6 @@ class VehicleSnapshot:
     """A vehicle's row as it was just before ``vehicles_record_readings`` changed it."""
 
     vehicle_id: uuid.UUID
-    code: str
     city_id: uuid.UUID
     vehicle_type_code: str
     status: str
@@ -82,6 +81,7 @@ class VehicleSnapshot:
     battery_pct: int | None
     locked: bool
     last_seen_at: datetime | None
+    code: str = ""
 
 
 # The batch's values go in by binary COPY into a temporary table (psycopg dumps these rows in C; array parameters
@@ -123,7 +123,7 @@ FROM (
     WHERE u.batch = %s
 ) AS r, fleet_vehicletype AS t
 WHERE v.id = r.oid AND t.id = r.vehicle_type_id
-RETURNING r.oid, r.code, r.city_id, t.code, r.status, r.trip_id, r.olat, r.olon, r.opos, r.obat, r.olocked, r.oseen
+RETURNING r.oid, r.city_id, t.code, r.status, r.trip_id, r.olat, r.olon, r.opos, r.obat, r.olocked, r.oseen, r.code
 """
 
 

@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,8 @@ from paho.mqtt import client as mqtt
 
 from fleet import selectors as fleet_selectors
 from fleet.gateway import GatewayError
-from telemetry import ingest, streams, validation
+from telemetry import ingest, streams
+from telemetry.ingest import ingest_many
 from telemetry.mqtt.connection import connect, make_client, topic
 
 logger = logging.getLogger(__name__)
@@ -272,35 +272,6 @@ class Bridge:
 
     def _reply(self, vehicle: str, body: dict[str, object]) -> None:
         self.client.publish(topic(vehicle, "errors", prefix=self.prefix), json.dumps(body), qos=0)
-
-
-def ingest_many(batch: Sequence[tuple[uuid.UUID, Sequence[object], float]], *,
-                refused: Counter[str] | None = None) -> list[ingest.IngestResult]:
-    """``telemetry.ingest.ingest`` for many vehicles at once, in ONE Redis round trip: (vehicle id, payloads,
-    received_at epoch seconds) each, validated, packed and counted exactly as ``ingest`` does (a test holds the two
-    to the same stream entries and counters). ``refused``: messages the edge refused before ``ingest`` (bad
-    credential, unreadable), counted in the same round trip as ``ingest.count_rejected`` would. One call per vehicle would cost a round trip per vehicle, and under
-    load each of those waits for the GIL behind paho's network thread."""
-    max_age_ms, max_future_ms = settings.TELEMETRY_MAX_AGE_S * 1000, settings.TELEMETRY_MAX_FUTURE_S * 1000
-    results, entries, rejected, accepted = [], [], Counter[str](refused or {}), 0
-    for vehicle_id, payloads, received_at in batch:
-        received_ms = round(received_at * 1000)
-        rows: list[list[object]] = []
-        errors: list[dict[str, object]] = []
-        for index, payload in enumerate(payloads):
-            try:
-                rows.append(validation.validate(payload, now_ms=received_ms, max_age_ms=max_age_ms,
-                                                max_future_ms=max_future_ms))
-            except validation.Invalid as exc:
-                errors.append({"index": index, "code": exc.code, "message": exc.message})
-                rejected[exc.code] += 1
-        if rows:
-            entries.append((streams.shard_of(vehicle_id), ingest.pack_entry(vehicle_id, received_ms, rows)))
-            accepted += len(rows)
-        results.append(ingest.IngestResult(accepted=len(rows), errors=errors))
-    if entries or rejected:
-        streams.append(entries, dict(rejected), accepted=accepted)
-    return results
 
 
 def record(counts: Counter[str]) -> None:
