@@ -214,7 +214,8 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
     from websockets.asyncio.client import connect
 
     stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "ended": 0, "notified": 0,
-                             "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}, "codes": {}}
+                             "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}, "codes": {},
+                             "ride_sockets": 0}
     conns: list[Any] = []
     readers: list[asyncio.Task[None]] = []
     # Handshakes are ramped (50 at a time per client process) with a generous timeout: the figure is how many
@@ -232,6 +233,7 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
                 # the server (4008), as it should be.
                 readers.append(asyncio.create_task(read(ws)))
                 stats["connected"] += 1
+                stats["ride_sockets"] += "/ws/v1/rides/" in url
             except Exception as exc:  # noqa: BLE001 - counted
                 stats["failed"] += 1
                 stats["codes"][type(exc).__name__] = stats["codes"].get(type(exc).__name__, 0) + 1
@@ -467,13 +469,13 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
             "ride_updates_per_s": common.rate(len(latencies), seconds),
             # Rider sockets that were open and never got their ride.ended (sockets that never opened are reported
             # apart, as rider_sockets - rider_sockets_open).
-            "lost_ride_ended": int(stats["connected"]) - fleet_sockets - int(stats["ended"]),
+            "lost_ride_ended": int(stats["ride_sockets"]) - int(stats["ended"]),
             "rider_sockets": len(data["rides"]),
             "sockets_closed_early": int(stats["closed"]), "fleet_messages": int(stats["fleet_msgs"]),
             "fleet_vehicle_updates": int(stats["fleet_vehicles"]), "messages_by_type": stats.get("types", {}),
             "close_codes": stats.get("codes", {}),
             "feed_msgs_s_achieved": round(sum(n for n, _ in sent) / max(s for _, s in sent), 1),
-            "rider_sockets_open": int(stats["connected"]) - fleet_sockets, "ends_via": how}
+            "rider_sockets_open": int(stats["ride_sockets"]), "ends_via": how}
 
 
 def main() -> dict[str, Any]:

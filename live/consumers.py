@@ -125,7 +125,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         try:
             await self.send(text_data=text)
-        except Exception:  # noqa: BLE001 - the client went away; its websocket.disconnect is on its way
+        except Exception:  # noqa: BLE001 - usually the client went away; its websocket.disconnect is on its way
+            logger.warning("live: send of %s (%d bytes) failed; socket closed", kind, len(text), exc_info=True)
             self.closed = True
             return
         if kind not in ("ping", "snapshot") and self.sent_bytes - self.ping_bytes > self.buffer_limit // 2:
