@@ -16,7 +16,6 @@ from fleet.states import Status
 from live.state import RideLive
 from rides import selectors as ride_selectors
 from rides.models import Ride, RideState
-from rides.services import finish as ride_finish
 
 FLEET_PERMISSION = "fleet.view_vehicle"
 Bbox = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
@@ -57,7 +56,7 @@ def ride_live_get(*, rider: Any, ride_id: uuid.UUID) -> RideLive:
         benefits=(billing_passes.ride_benefits(rider=ride.rider, city=ride.city, at=ride.started_at or now)
                   if is_open else fares.NO_BENEFITS),
         # The daily cap counts what the rider already paid today; rides computes it the same way at the end.
-        spent_today=ride_finish._spent_today(ride, now) if is_open else Decimal(0),
+        spent_today=ride_selectors.rider_spent_today(ride=ride, now=now) if is_open else Decimal(0),
         lat=vehicle.lat if is_open else ride.end_lat, lon=vehicle.lon if is_open else ride.end_lon,
         battery_pct=vehicle.battery_pct,
         distance_m=ride.distance_m if ride.distance_m is not None else ride_selectors.track_distance_m(ride_id=ride.id),

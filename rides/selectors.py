@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import shapely
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from accounts.models import User
 from fleet import geofence
 from rides import conf, errors
-from rides.models import Reservation, Ride, RideTrackPoint
+from rides.models import Reservation, Ride, RideState, RideTrackPoint
+
+
+def rider_spent_today(*, ride: Ride, now: datetime) -> Decimal:
+    """What the ride's rider already paid today in its city (local midnight), other rides: the fare engine's daily
+    cap counts it. The end of a ride and the live running cost both use it."""
+    tz = ZoneInfo(ride.city.timezone)
+    midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = (Ride.objects.filter(rider_id=ride.rider_id, city_id=ride.city_id, state=RideState.ENDED,
+                                 ended_at__gte=midnight).exclude(id=ride.id).aggregate(s=Sum("fare_total"))["s"])
+    return spent or Decimal(0)
 
 
 def ride_get_for_rider(*, rider: User, ride_id: uuid.UUID) -> Ride:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from billing import fares
@@ -25,7 +22,7 @@ from fleet.selectors import zones as zone_selectors
 from live import push as live_push
 from rides import errors
 from rides.models import Ride, RideState
-from rides.selectors import track_distance_m
+from rides.selectors import rider_spent_today, track_distance_m
 from rides.services.common import city_settings, lock_ride, push_updated, require_state
 from rides.services.lifecycle import _queue, close_pause, hold_release, ride_cancel_unlocking
 
@@ -76,14 +73,6 @@ def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | 
         return ride
 
 
-def _spent_today(ride: Ride, now: datetime) -> Decimal:
-    tz = ZoneInfo(ride.city.timezone)
-    midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    spent = (Ride.objects.filter(rider_id=ride.rider_id, city_id=ride.city_id, state=RideState.ENDED,
-                                 ended_at__gte=midnight).exclude(id=ride.id).aggregate(s=Sum("fare_total"))["s"])
-    return spent or Decimal(0)
-
-
 def ride_fare(*, ride: Ride, at: datetime) -> fares.Fare:
     started = ride.started_at or ride.created_at
     duration = max(0, int((at - started).total_seconds()))
@@ -92,7 +81,7 @@ def ride_fare(*, ride: Ride, at: datetime) -> fares.Fare:
         reserved = max(0, int((ride.created_at - ride.reservation.created_at).total_seconds()))
     usage = fares.RideUsage(
         riding_seconds=max(0, duration - ride.paused_seconds), paused_seconds=min(ride.paused_seconds, duration),
-        reserved_seconds=reserved, distance_m=ride.distance_m or 0, spent_today=_spent_today(ride, at),
+        reserved_seconds=reserved, distance_m=ride.distance_m or 0, spent_today=rider_spent_today(ride=ride, now=at),
     )
     benefits = billing_passes.ride_benefits(rider=ride.rider, city=ride.city, at=started)
     return fares.compute_fare(fares.TariffSnapshot.from_json(ride.tariff), usage, benefits)
