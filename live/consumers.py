@@ -86,6 +86,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         subprotocol = auth.SUBPROTOCOL if auth.SUBPROTOCOL in self.scope.get("subprotocols", []) else None
         await self.accept(subprotocol)
         await self.emit("snapshot", resumed="last_seq" in query)
+        await self.after_snapshot()
         self.buffer_limit += self.sent_bytes  # a big fleet snapshot is not held against the client
         self.tasks.append(asyncio.create_task(self._heartbeat()))
         self._arm_expiry(float(self.scope.get("auth_expires_at") or 0))
@@ -99,6 +100,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def snapshot_json(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    async def after_snapshot(self) -> None:
+        """Send what did not fit in the snapshot message (a big fleet's vehicles)."""
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels' dispatch closes stale DB connections (a thread hop) before every message; these handlers
@@ -120,7 +124,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             body["data"] = data
         text = json.dumps(body, separators=(",", ":"))
         self.sent_bytes += len(text)
-        if kind != "snapshot" and self.sent_bytes - self.acked_bytes > self.buffer_limit:
+        if not kind.startswith("snapshot") and self.sent_bytes - self.acked_bytes > self.buffer_limit:
             await self.drop(CLOSE_TOO_SLOW, "too slow")
             return
         try:
@@ -129,7 +133,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             logger.warning("live: send of %s (%d bytes) failed; socket closed", kind, len(text), exc_info=True)
             self.closed = True
             return
-        if kind not in ("ping", "snapshot") and self.sent_bytes - self.ping_bytes > self.buffer_limit // 2:
+        if kind != "ping" and not kind.startswith("snapshot") and (
+                self.sent_bytes - self.ping_bytes > self.buffer_limit // 2):
             await self.ping()
 
     async def ping(self) -> None:
@@ -317,7 +322,17 @@ class FleetConsumer(LiveConsumer):
         vehicles = await database_sync_to_async(selectors.fleet_snapshot)(city_id=self.city_id, bbox=self.bbox)
         self.visible = {v["id"] for v in vehicles}
         self.pending.clear()
-        return {"city": str(self.city_id), "bbox": self.bbox, "vehicles": vehicles}
+        # A WebSocket message is at most 1 MiB in Daphne (autobahn's payload limit): 10,000 vehicles are ~1.4 MB.
+        # The snapshot carries the first part; ``snapshot.part`` messages follow at once with the rest.
+        size = settings.LIVE_SNAPSHOT_PART
+        self.snapshot_rest = [vehicles[i:i + size] for i in range(size, len(vehicles), size)]
+        return {"city": str(self.city_id), "bbox": self.bbox, "vehicles": vehicles[:size],
+                "more": bool(self.snapshot_rest)}
+
+    async def after_snapshot(self) -> None:
+        rest, self.snapshot_rest = self.snapshot_rest, []
+        for index, part in enumerate(rest):
+            await self.emit("snapshot.part", {"vehicles": part, "more": index < len(rest) - 1})
 
     def _inside(self, vehicle: dict[str, Any]) -> bool:
         if self.bbox is None:

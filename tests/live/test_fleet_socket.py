@@ -96,3 +96,26 @@ def test_a_snapshot_bigger_than_the_send_buffer_does_not_drop_the_socket(city, s
         await comm.disconnect()
 
     run(body)
+
+
+def test_a_big_fleet_snapshot_comes_in_parts_that_add_up_to_the_fleet(city, scooter, fleet_staff, settings):
+    """Daphne refuses a WebSocket message over 1 MiB (10,000 vehicles are ~1.4 MB): the snapshot is split."""
+    settings.LIVE_SNAPSHOT_PART = 100
+    vehicles = VehicleFactory.create_batch(250, city=city, vehicle_type=scooter, lat=52.52, lon=13.40)
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/fleet?city={city.id}", bearer(fleet_staff))
+        assert (await comm.connect())[0] is True
+        snapshot = await receive(comm)
+        parts = [await receive(comm), await receive(comm)]
+        assert (snapshot["type"], len(snapshot["data"]["vehicles"]), snapshot["data"]["more"]) == ("snapshot", 100, True)
+        assert [(p["type"], len(p["data"]["vehicles"]), p["data"]["more"]) for p in parts] == [
+            ("snapshot.part", 100, True), ("snapshot.part", 50, False)]
+        assert [p["seq"] for p in parts] == [snapshot["seq"] + 1, snapshot["seq"] + 2]
+        seen = {v["id"] for m in [snapshot, *parts] for v in m["data"]["vehicles"]}
+        assert seen == {str(v.id) for v in vehicles}
+        await sync_to_async(push.fleet_positions)(city.id, [_position(vehicles[0], 52.53, 13.41)])
+        assert (await receive(comm))["type"] == "fleet.positions"
+        await comm.disconnect()
+
+    run(body)
