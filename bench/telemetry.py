@@ -6,7 +6,7 @@ limits, battery, alarms, live pushes). Streams, Celery queues, cache and channel
 name as prefix and are deleted afterwards. Phases, in one run:
 
 1. ``raw_copy_rows_per_s``: plain COPY of the same history rows into a table like the history (the limit).
-2. ``e2e_msgs_per_s``: a Celery worker (``-Q <bench queue> -c 4``: 4 drainer processes) drains while this process
+2. ``e2e_msgs_per_s``: a Celery worker (``-Q <bench queue> -c 6``: 6 drainer processes) drains while this process
    enqueues 300 000 messages (30 fixes of every vehicle, one message per stream entry, as MQTT delivers them) as
    fast as Redis takes them; rate = messages / (first XADD -> last batch committed).
 3. latency at a fixed 5 000 messages/s for ``BENCH_TELEMETRY_LATENCY_S`` seconds, same workers: accepted ->
@@ -20,7 +20,7 @@ name as prefix and are deleted afterwards. Phases, in one run:
 
 Environment: ``BENCH_TELEMETRY_VEHICLES`` (10 000), ``BENCH_TELEMETRY_FIXES`` (30), ``BENCH_TELEMETRY_NAIVE``
 (2 000), ``BENCH_TELEMETRY_LATENCY_S`` (10), ``BENCH_TELEMETRY_EDGE_S`` (8), ``BENCH_TELEMETRY_DRAINERS`` (worker
-processes draining, 4 as the Procfile's telemetry worker).
+processes draining, 6 as the Procfile's telemetry worker).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ FIXES = int(os.environ.get("BENCH_TELEMETRY_FIXES", "30"))
 NAIVE = int(os.environ.get("BENCH_TELEMETRY_NAIVE", "2000"))
 LATENCY_S = float(os.environ.get("BENCH_TELEMETRY_LATENCY_S", "10"))
 EDGE_S = float(os.environ.get("BENCH_TELEMETRY_EDGE_S", "8"))
-DRAINERS = int(os.environ.get("BENCH_TELEMETRY_DRAINERS", "4"))
+DRAINERS = int(os.environ.get("BENCH_TELEMETRY_DRAINERS", "6"))
 LATENCY_RATE = 5000
 STEP_M = 5.0
 HTTP_BATCH = 50

@@ -100,10 +100,19 @@ def _publish_many(pending: list[tuple[str, dict[str, Any]]]) -> None:
     try:
         pipe = _publisher(url).pipeline(transaction=False)
         for group, message in pending:
-            pipe.publish(f"{prefix}__group__{group}", layer.serialize(_json_safe(message)))
+            pipe.publish(f"{prefix}__group__{group}", _serialized(layer, message))
         pipe.execute()
     except Exception:  # noqa: BLE001 - a push must never undo committed work
         logger.exception("live push of %d messages failed", len(pending))
+
+
+def _serialized(layer: Any, message: dict[str, Any]) -> bytes:
+    """The layer's msgpack of the message; the JSON round trip only when msgpack refuses a value (a UUID, a
+    datetime, a Decimal). Telemetry's payloads are plain already, and the round trip cost ~5% of a drainer."""
+    try:
+        return bytes(layer.serialize(message))
+    except (TypeError, ValueError, OverflowError):
+        return bytes(layer.serialize(_json_safe(message)))
 
 
 def _send(group: str, message: dict[str, Any]) -> None:

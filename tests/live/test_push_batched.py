@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,6 +24,17 @@ def _subscriber(groups: list[str]) -> Any:
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     prefix = layer._kwargs.get("prefix", "asgi")
     pubsub.subscribe(*[f"{prefix}__group__{g}" for g in groups])
+    # redis-py's pubsub subscribes lazily: probe until a message gets through, so the test's own publishes
+    # are not lost to a subscription still being set up.
+    deadline = time.monotonic() + 5
+    while True:
+        client.publish(f"{prefix}__group__{groups[0]}", b"probe")
+        message = pubsub.get_message(timeout=0.1)
+        if message is not None and message["data"] == b"probe":
+            break
+        assert time.monotonic() < deadline, "the test subscription did not take"
+    while pubsub.get_message(timeout=0.05) is not None:  # drop further probes
+        pass
     return layer, pubsub
 
 
@@ -60,3 +73,13 @@ def test_a_rolled_back_batch_pushes_nothing():
         push.to_ride(ride, "ride.updated", {"n": 1})
         raise RuntimeError("the batch failed")
     assert _received(layer, pubsub, wait_s=0.5) == []
+
+
+def test_values_msgpack_cannot_carry_leave_as_json_strings_and_plain_payloads_as_they_are():
+    layer = get_channel_layer()
+    ride, at = uuid.uuid4(), datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC)
+    rich = {"type": "live.event", "payload": {"ride_id": ride, "at": at, "cost": Decimal("1.50"), "lat": 52.5}}
+    assert layer.deserialize(push._serialized(layer, rich))["payload"] == {
+        "ride_id": str(ride), "at": "2026-11-23T12:00:00Z", "cost": "1.50", "lat": 52.5}
+    plain = {"type": "live.positions", "vehicles": [{"id": str(ride), "lat": 52.5, "battery_pct": 80}]}
+    assert push._serialized(layer, plain) == layer.serialize(plain)  # no JSON round trip on the hot path
