@@ -95,7 +95,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF ``EXCEPTION_HANDLER``: renders domain errors and DRF's own errors in the envelope."""
     if isinstance(exc, DomainError):
         set_rollback()
-        return Response(error_body(exc.code, exc.detail_message, exc.details), status=exc.status)
+        retry = exc.details.get("retry_after_s")  # "come back later" errors (503 and the like) say when, as 429 does
+        return Response(error_body(exc.code, exc.detail_message, exc.details), status=exc.status,
+                        headers={"Retry-After": str(retry)} if isinstance(retry, int) else None)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -26,5 +26,12 @@ class TelemetryTooLarge(DomainError):
     code, status, message = "too_many_messages", 413, "Too many messages in one request."
 
 
+class TelemetryBacklogFull(DomainError):
+    """Backpressure: the shard streams hold more than ``TELEMETRY_MAX_BACKLOG`` entries (the workers are behind)."""
+
+    code, status = "telemetry_backlog_full", 503
+    message = "The telemetry pipeline is behind: send again after Retry-After seconds (keep the messages)."
+
+
 class TelemetryMediaType(DomainError):
     code, status, message = "unsupported_media_type", 415, "Send application/json or application/msgpack."

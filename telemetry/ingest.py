@@ -18,6 +18,7 @@ import msgpack
 from django.conf import settings
 
 from telemetry import streams, validation
+from telemetry.errors import TelemetryBacklogFull
 
 
 @dataclass(slots=True)
@@ -44,7 +45,12 @@ def ingest_many(batch: Sequence[tuple[uuid.UUID, Sequence[object], float]], *,
     """``ingest`` for many vehicles at once, in ONE Redis round trip: (vehicle id, payloads, received_at epoch
     seconds) each. ``refused``: messages the edge refused before (bad credential, unreadable), counted in the same
     round trip as ``count_rejected`` would. The MQTT bridge merges its messages this way: one call per vehicle
-    would cost a round trip per vehicle, each waiting for the GIL behind paho's network thread."""
+    would cost a round trip per vehicle, each waiting for the GIL behind paho's network thread.
+
+    Raises ``TelemetryBacklogFull`` (nothing queued) while the backlog is over ``TELEMETRY_MAX_BACKLOG``."""
+    if streams.backlog_full():
+        streams.append([], {"telemetry_backlog_full": sum(len(payloads) for _, payloads, _ in batch)})
+        raise TelemetryBacklogFull(retry_after_s=streams.BACKLOG_RETRY_S)
     max_age_ms, max_future_ms = settings.TELEMETRY_MAX_AGE_S * 1000, settings.TELEMETRY_MAX_FUTURE_S * 1000
     results, entries, rejected, accepted = [], [], Counter[str](refused or {}), 0
     for vehicle_id, payloads, received_at in batch:

@@ -91,12 +91,31 @@ def append(entries: Sequence[tuple[int, bytes]], rejected: dict[str, int] | None
     pipe = client().pipeline(transaction=False)
     for shard, packed in entries:
         pipe.xadd(stream_key(shard), {FIELD: packed})
+    shards = sorted({shard for shard, _ in entries})
+    for shard in shards:  # the backlog, measured in the same round trip (backpressure, see backlog_full)
+        pipe.xlen(stream_key(shard))
     if accepted:
         pipe.hincrby(key("stats"), "accepted", accepted)
     for code, count in (rejected or {}).items():
         pipe.hincrby(key("rejected"), code, count)
     results = pipe.execute()
+    lengths = results[len(entries): len(entries) + len(shards)]
+    if any(int(n) > settings.TELEMETRY_MAX_BACKLOG for n in lengths):
+        global _full_until
+        _full_until = time.monotonic() + BACKLOG_RETRY_S
     return cast(list[bytes], results[: len(entries)])
+
+
+BACKLOG_RETRY_S = 1
+_full_until = 0.0
+
+
+def backlog_full() -> bool:
+    """Backpressure without a round trip: the last write of this process found a shard stream longer than
+    ``TELEMETRY_MAX_BACKLOG`` less than ``BACKLOG_RETRY_S`` ago. The edges refuse new messages until then (the
+    next write after it measures again). Entries are acknowledged and deleted after commit, so a stream's length
+    is its backlog."""
+    return time.monotonic() < _full_until
 
 
 Entry = tuple[bytes, bytes]  # (stream entry id, packed payload)

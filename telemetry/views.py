@@ -75,7 +75,7 @@ class TelemetryIngestView(APIView):
         request={"application/json": serializers.TelemetryMessageIn(many=True), MSGPACK: serializers.TelemetryMessageIn(many=True)},
         responses={202: serializers.TelemetryAcceptedOut, **error_responses(**{
             "400": "malformed_request, empty_batch", "401": "vehicle_auth_required, vehicle_auth_failed",
-            "413": "too_many_messages", "415": "unsupported_media_type"})},
+            "413": "too_many_messages", "415": "unsupported_media_type", "503": "telemetry_backlog_full"})},
         parameters=[OpenApiParameter("Authorization", str, OpenApiParameter.HEADER, required=True,
                                      description="Vehicle <vehicle id or code>:<secret>")],
         # drf-spectacular shows each example as a list (the request is many=True): one message per example.

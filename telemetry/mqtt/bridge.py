@@ -22,6 +22,7 @@ from paho.mqtt import client as mqtt
 from fleet import selectors as fleet_selectors
 from fleet.gateway import GatewayError
 from telemetry import ingest, streams
+from telemetry.errors import TelemetryBacklogFull
 from telemetry.ingest import ingest_many
 from telemetry.mqtt.connection import connect, make_client, topic
 
@@ -191,7 +192,7 @@ class Bridge:
         while True:
             try:
                 return self.process(batch)
-            except (redis.RedisError, DatabaseError) as exc:
+            except (redis.RedisError, DatabaseError, TelemetryBacklogFull) as exc:  # the last: backpressure
                 if isinstance(exc, DatabaseError):
                     close_old_connections()  # a long-running process: drop the connection PostgreSQL closed
                 if stop is None or stop.is_set():

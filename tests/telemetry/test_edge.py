@@ -108,3 +108,23 @@ def test_too_many_messages_is_413(vehicle_secret: Any, settings: Any) -> None:
     r = post([message(i) for i in range(4)], auth(vehicle, secret))
     assert (r.status_code, r.json()["error"]["code"]) == (413, "too_many_messages")
     assert Vehicle.objects.get(id=vehicle.id).last_seen_at is None
+
+
+def test_backpressure_a_full_backlog_refuses_with_503_and_retry_after_then_recovers(
+        vehicle_secret: Any, settings: Any, monkeypatch: Any) -> None:
+    """Past TELEMETRY_MAX_BACKLOG entries in a shard stream the edge refuses (the message stays with the unit)."""
+    from telemetry import streams
+
+    vehicle, secret = vehicle_secret
+    settings.TELEMETRY_MAX_BACKLOG = 2
+    monkeypatch.setattr(streams, "_full_until", 0.0)
+    for seq in (1, 2, 3):  # the third write finds 3 entries in the shard: the backlog is over the limit
+        assert post(message(seq), auth(vehicle, secret)).status_code == 202
+    refused = post(message(4), auth(vehicle, secret))
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "telemetry_backlog_full")
+    assert refused["Retry-After"] == "1"
+    assert stream_messages() == 3  # nothing written
+    assert int(streams.client().hget(streams.key("rejected"), "telemetry_backlog_full") or 0) == 1
+    monkeypatch.setattr(streams, "_full_until", 0.0)  # a second later the next write measures again
+    settings.TELEMETRY_MAX_BACKLOG = 100
+    assert post(message(4), auth(vehicle, secret)).status_code == 202
