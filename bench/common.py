@@ -176,3 +176,23 @@ def _idle_ticks() -> dict[int, int]:
 
 def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else float("inf")
+
+
+def ride_city(slug: str) -> tuple[Any, Any]:
+    """A bench city (Europe/Berlin, EUR) with one operating area around Berlin, a scooter type and a published
+    tariff (1.00 unlock, 0.25/min, 0.10/min paused); returns (city, vehicle type)."""
+    from decimal import Decimal
+
+    from billing.services import tariffs
+    from fleet import services as fleet_services
+    from fleet.models import City, VehicleType
+
+    city = City.objects.create(slug=slug, name="Bench", timezone="Europe/Berlin", currency="EUR")
+    box = [[13.0, 52.0], [14.0, 52.0], [14.0, 53.0], [13.0, 53.0], [13.0, 52.0]]
+    fleet_services.zone_create(city=city, name="Area", kind="operating_area",
+                               geometry={"type": "MultiPolygon", "coordinates": [[box]]})
+    vtype = VehicleType.objects.create(code=f"{slug}-scooter", name="Scooter", form_factor="scooter_standing",
+                                       propulsion_type="electric", max_range_meters=40_000)
+    tariffs.tariff_publish(city=city, vehicle_type=vtype, unlock_fee=Decimal("1.00"),
+                           brackets=[{"start_minute": 0, "per_minute": "0.25"}], pause_per_minute=Decimal("0.10"))
+    return city, vtype

@@ -60,29 +60,21 @@ def _setup(riders: int, vehicles: int) -> dict[str, Any]:
     """City, zone, tariff, vehicles at simulator street positions, riders with a card and an active ride."""
     import datetime as dt
     import random
-    from decimal import Decimal
 
     from django.conf import settings
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import User
-    from billing.services import methods, tariffs
+    from billing.services import methods
     from config.celery import app
     from fleet import grid
     from fleet import services as fleet_services
-    from fleet.models import City, Vehicle, VehicleType
+    from fleet.models import Vehicle
     from telemetry.simulator import StreetGrid, place
 
     settings.VEHICLE_GATEWAY_SIM_MODE = "silent"  # the bench acknowledges the unlocks itself
     app.conf.task_always_eager = True  # command tasks run inline instead of piling up in the broker
-    city = City.objects.create(slug="bench-live", name="Bench", timezone="Europe/Berlin", currency="EUR")
-    box = [[13.0, 52.0], [14.0, 52.0], [14.0, 53.0], [13.0, 53.0], [13.0, 52.0]]
-    fleet_services.zone_create(city=city, name="Area", kind="operating_area",
-                               geometry={"type": "MultiPolygon", "coordinates": [[box]]})
-    vtype = VehicleType.objects.create(code="bench-scooter", name="Scooter", form_factor="scooter_standing",
-                                       propulsion_type="electric", max_range_meters=40_000)
-    tariffs.tariff_publish(city=city, vehicle_type=vtype, unlock_fee=Decimal("1.00"),
-                           brackets=[{"start_minute": 0, "per_minute": "0.25"}], pause_per_minute=Decimal("0.10"))
+    city, vtype = common.ride_city("bench-live")
     street = StreetGrid(LAT, LON)
     rng = random.Random(7)
     rows, positions = [], []

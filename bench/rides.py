@@ -82,19 +82,12 @@ def _setup(n: int) -> list[tuple[str, str, float, float]]:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from accounts.models import User
-    from billing.services import methods, tariffs, wallet
+    from billing.services import methods, wallet
     from fleet import grid
     from fleet import services as fleet_services
-    from fleet.models import City, Vehicle, VehicleType
+    from fleet.models import Vehicle
 
-    city = City.objects.create(slug="bench", name="Bench", timezone="Europe/Berlin", currency="EUR")
-    box = [[13.0, 52.0], [14.0, 52.0], [14.0, 53.0], [13.0, 53.0], [13.0, 52.0]]
-    fleet_services.zone_create(city=city, name="Area", kind="operating_area",
-                               geometry={"type": "MultiPolygon", "coordinates": [[box]]})
-    vtype = VehicleType.objects.create(code="bench-scooter", name="Scooter", form_factor="scooter_standing",
-                                       propulsion_type="electric", max_range_meters=40_000)
-    tariffs.tariff_publish(city=city, vehicle_type=vtype, unlock_fee=Decimal("1.00"),
-                           brackets=[{"start_minute": 0, "per_minute": "0.25"}], pause_per_minute=Decimal("0.10"))
+    city, vtype = common.ride_city("bench")
     riders = []
     for i in range(n):
         lat, lon = LAT + (i % 10) * 0.002, LON + (i // 10) * 0.002
