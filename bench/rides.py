@@ -54,7 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LAT, LON = 52.52, 13.405
 # granian's default allows 256 Python threads per worker, each with its own PostgreSQL connection: 50 riders then
 # exhaust max_connections. The bench uses what production runs (Procfile, Dockerfile: WEB_THREADS, default 4).
-BLOCKING_THREADS = int(os.environ.get("BENCH_RIDES_BLOCKING_THREADS", "4"))
+BLOCKING_THREADS = int(os.environ.get("BENCH_RIDES_BLOCKING_THREADS", os.environ.get("WEB_THREADS", "4")))
+WORKERS = int(os.environ.get("BENCH_RIDES_WORKERS", os.environ.get("WEB_CONCURRENCY", "2")))
 # The vehicles' answers (and the final charge they trigger) run in a few processes of their own, as telemetry
 # consumers and Celery workers do: in this process they would queue behind 50 rider threads for one GIL.
 ACK_PROCESSES = int(os.environ.get("BENCH_RIDES_ACK_PROCESSES", "3"))
@@ -115,7 +116,7 @@ def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": f"{base}/{database}", "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
            "SECRET_KEY": settings.SECRET_KEY, "CELERY_BROKER_URL": os.environ["REDIS_URL"]}
     granian = str(Path(sys.executable).parent / "granian")
-    cmd = [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+    cmd = [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
            "--blocking-threads", str(BLOCKING_THREADS), "--log-level", "warning", "config.wsgi:application"]
     process = subprocess.Popen(cmd, cwd=ROOT, env=env)
     for _ in range(200):
@@ -195,7 +196,9 @@ class Rider:
         self.pause()
         start = time.perf_counter()
         response = self.http.request(method, self.base + path, timeout=30, **kwargs)
-        self.stats.add(name, (time.perf_counter() - start) * 1000, response.status_code == expect)
+        ms = (time.perf_counter() - start) * 1000
+        self.stats.add(name, ms, response.status_code == expect)
+        self.stats.server(name, ms, response.headers.get("Server-Timing", ""))
         with self.stats.lock:
             self.stats.requests += 1
         if response.status_code != expect:
@@ -246,6 +249,7 @@ class Stats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.samples: dict[str, list[float]] = defaultdict(list)
+        self.timings: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
         self.errors: list[str] = []
         self.journeys = 0
         self.requests = 0
@@ -255,6 +259,12 @@ class Stats:
     def add(self, name: str, ms: float, ok: bool) -> None:
         with self.lock:
             self.samples[name].append(ms)
+
+    def server(self, name: str, ms: float, timing: str) -> None:
+        """The app's own time and CPU for this request (``Server-Timing``): what is left is queueing in front."""
+        parts = dict(p.strip().split(";dur=") for p in timing.split(",") if ";dur=" in p)
+        with self.lock:
+            self.timings[name].append((ms, float(parts.get("app", "nan")), float(parts.get("cpu", "nan"))))
 
     def fail(self, message: str) -> None:
         with self.lock:
@@ -287,6 +297,14 @@ def _figures(stats: Stats, wall_s: float, prefix: str = "") -> dict[str, Any]:
     for name, samples in sorted(stats.samples.items()):
         p = common.percentiles(samples)
         figures[f"{prefix}{name}_p50_ms"], figures[f"{prefix}{name}_p99_ms"] = p["p50"], p["p99"]
+    for name in ("start", "end"):
+        timings = stats.timings.get(name, [])
+        if timings:  # where the time of the slowest goes: in the app (cpu, waiting) or in front of it (queueing)
+            p = common.percentiles([app for _, app, _ in timings])
+            figures[f"{prefix}{name}_app_p50_ms"], figures[f"{prefix}{name}_app_p99_ms"] = p["p50"], p["p99"]
+            slowest = sorted(timings, reverse=True)[:5]
+            print(f"{prefix}{name} slowest (client / app / app cpu ms):",
+                  ", ".join(f"{c:.0f}/{a:.0f}/{u:.0f}" for c, a, u in slowest))
     return figures
 
 

@@ -19,3 +19,7 @@ application = ProtocolTypeRouter(
         "websocket": OriginCheck(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+from core.gc import freeze_startup_objects  # noqa: E402
+
+freeze_startup_objects()

@@ -6,3 +6,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
+
+from core.gc import freeze_startup_objects  # noqa: E402  (needs apps loaded)
+
+freeze_startup_objects()

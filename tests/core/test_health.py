@@ -45,3 +45,26 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
     html = docs.content.decode()
     assert "swagger-ui" in html
     assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
+
+
+@pytest.mark.django_db
+def test_every_response_says_its_time_in_the_app_and_cpu_as_server_timing(client):
+    timing = client.get("/healthz")["Server-Timing"]
+    parts = dict(part.strip().split(";dur=") for part in timing.split(","))
+    assert set(parts) == {"app", "cpu"}
+    assert float(parts["cpu"]) >= 0 and 0 < float(parts["app"]) < 10_000
+
+
+def test_server_processes_freeze_their_start_up_objects_out_of_the_collector():
+    """config.wsgi / config.asgi / a Celery child leave start-up objects to no full collection (core.gc)."""
+    import subprocess
+    import sys
+
+    code = ("import gc, config.{0}; n = gc.get_freeze_count(); "
+            "print(n); assert n > 50_000, n")
+    for module in ("wsgi", "asgi"):
+        done = subprocess.run([sys.executable, "-c", code.format(module)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+    from config import celery
+
+    assert celery._freeze_startup_objects in [r() for _, r in celery.worker_process_init.receivers]  # type: ignore[misc]
