@@ -65,18 +65,36 @@ def payment_methods_for(*, user: User) -> QuerySet[PaymentMethod]:
     return PaymentMethod.objects.filter(user=user).order_by("-created_at")
 
 
+@dataclass(frozen=True)
+class RiderMoney:
+    """What a ride start needs to know of a rider's money, read once: the gate, then the hold, use it."""
+
+    balance: WalletBalance
+    method: PaymentMethod | None
+
+    @property
+    def refusal(self) -> str | None:
+        """``None`` when the rider may start a ride, else the error code (see ``rider_can_start_ride``)."""
+        if self.balance.debt > 0:
+            return "outstanding_debt"
+        if self.method is not None or self.balance.available >= conf.MIN_WALLET_BALANCE:
+            return None
+        return "payment_method_required"
+
+
+def rider_money(rider: User, currency: str) -> RiderMoney:
+    """The rider's wallet balance in ``currency`` and default card: two queries."""
+    return RiderMoney(balance=wallet_balance(user=rider, currency=currency), method=payment_method_default(user=rider))
+
+
 def rider_can_start_ride(rider: User, city: City) -> tuple[bool, str | None]:
     """The money gate for the rides app: ``(True, None)`` or ``(False, error_code)``.
 
     Debt in the city's currency blocks (``outstanding_debt``); otherwise a saved card or a wallet holding at
     least ``BILLING_MIN_WALLET_BALANCE`` is enough (``payment_method_required`` when neither).
     """
-    balance = wallet_balance(user=rider, currency=city.currency)
-    if balance.debt > 0:
-        return False, "outstanding_debt"
-    if payment_method_default(user=rider) is not None or balance.available >= conf.MIN_WALLET_BALANCE:
-        return True, None
-    return False, "payment_method_required"
+    refusal = rider_money(rider, city.currency).refusal
+    return refusal is None, refusal
 
 
 def wallet_entries_for(*, user: User) -> QuerySet[LedgerEntry]:

@@ -19,12 +19,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from core.db import conflict_guard
 from core.errors import error_body
 from core.models import IdempotencyKey
 
@@ -61,7 +62,7 @@ def _claim(*, scope: str, key: str, request: HttpRequest, request_hash: str) -> 
     """Insert the claim row, committed at once; returns None when the key is already taken."""
     now = timezone.now()
     try:
-        with transaction.atomic():
+        with conflict_guard():  # the INSERT commits by itself (autocommit): a taken key costs no transaction
             return IdempotencyKey.objects.create(
                 scope=scope,
                 key=key,

@@ -22,27 +22,37 @@ from billing.models import AccountKind, LedgerAccount, Payment, PaymentMethod, R
 from billing.services import ledger, passes, payments
 from billing.services.ledger import Line, credit, debit
 from billing.services.wallet import amount_check
+from core.db import conflict_guard
 from fleet.models import City
 
 Status = RideBilling.Status
 
 
-def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: str) -> RideBilling:
-    """Secure the ride before unlock. Idempotent per ride; raises a domain error when the rider cannot pay."""
-    existing = RideBilling.objects.filter(ride_id=ride_id).first()
-    if existing is not None:
-        if existing.user_id != rider.pk:
-            raise errors.RideBillingExists()
-        return existing
+def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: str, new_ride: bool = False,
+                    money: selectors.RiderMoney | None = None) -> RideBilling:
+    """Secure the ride before unlock. Idempotent per ride; raises a domain error when the rider cannot pay.
+
+    For the ride start's own first call: ``new_ride`` says the ride was created in this very request, so no
+    billing can exist for it yet (skips the look-up that makes retries idempotent); ``money`` is the
+    ``selectors.rider_money`` the start's gate read a moment ago (a top-up or charge in between is the same race
+    as one just after the hold). A concurrent second hold for the ride still fails on the unique ride key.
+    """
+    if not new_ride:
+        existing = RideBilling.objects.filter(ride_id=ride_id).first()
+        if existing is not None:
+            if existing.user_id != rider.pk:
+                raise errors.RideBillingExists()
+            return existing
     amount_check(amount, currency, minimum=Decimal(0), maximum=Decimal(10_000))
-    balance = selectors.wallet_balance(user=rider, currency=currency)
+    if money is None or money.balance.currency != currency:
+        money = selectors.rider_money(rider, currency)
+    balance, method = money.balance, money.method
     if balance.debt > 0:
         raise errors.OutstandingDebt(debt=str(balance.debt), currency=currency)
-    method = selectors.payment_method_default(user=rider)
     # The wallet secures the ride when it covers the hold, or, for riders without a card, when it holds the
     # minimum balance (the same rule as rider_can_start_ride; a longer ride may then end in debt).
     if balance.available >= amount or (method is None and balance.available >= conf.MIN_WALLET_BALANCE):
-        return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.WALLET, None)
+        return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.WALLET, None, new_ride)
     if method is None:
         raise errors.NoPaymentMethod()
     hold = payments.payment_create(
@@ -52,16 +62,17 @@ def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: st
     if hold.status != Payment.Status.AUTHORISED:  # 3-D Secure cannot be answered at a vehicle: refuse
         payments.payment_void(payment=hold)
         raise errors.PaymentActionRequired()
-    return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.CARD, hold)
+    return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.CARD, hold, new_ride)
 
 
 def _billing_create(
-    rider: User, ride_id: UUID, amount: Decimal, currency: str, method: str, hold: Payment | None
+    rider: User, ride_id: UUID, amount: Decimal, currency: str, method: str, hold: Payment | None, new_ride: bool
 ) -> RideBilling:
-    billing, _ = RideBilling.objects.get_or_create(
-        ride_id=ride_id, defaults={"user": rider, "currency": currency, "method": method, "hold_amount": amount,
-                                   "hold": hold},
-    )
+    fields = {"user": rider, "currency": currency, "method": method, "hold_amount": amount, "hold": hold}
+    if new_ride:  # one INSERT; a concurrent second hold for the ride raises IntegrityError (the unique ride key)
+        with conflict_guard():
+            return RideBilling.objects.create(ride_id=ride_id, **fields)
+    billing, _ = RideBilling.objects.get_or_create(ride_id=ride_id, defaults=fields)
     return billing
 
 

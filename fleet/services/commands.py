@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.db import conflict_guard, joins_transaction
 from fleet import conf, errors, gateway, signals
 from fleet.models import Command, CommandKind, CommandState, Vehicle
 from fleet.models.commands import OPEN_STATES, TTL
@@ -55,23 +56,27 @@ def _existing(key: str, vehicle_id: uuid.UUID, kind: str, params: dict[str, Any]
     return command
 
 
-@transaction.atomic
+@joins_transaction
 def command_queue(
     *, vehicle_id: uuid.UUID, kind: str, params: dict[str, Any] | None = None, actor: Any = None,
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, locked: Vehicle | None = None,
 ) -> Command:
-    """Queue a command and send it after commit. The same ``idempotency_key`` returns the same command."""
+    """Queue a command and send it after commit. The same ``idempotency_key`` returns the same command.
+
+    Runs in the caller's transaction (its checks come before its one INSERT). ``locked``: the vehicle row the
+    caller already holds with ``lock_vehicle`` in this transaction.
+    """
     params = _check_params(kind, params or {})
     key = idempotency_key or uuid.uuid4().hex
     if (existing := _existing(key, vehicle_id, kind, params)) is not None:
         return existing
-    vehicle = lock_vehicle(vehicle_id)
+    vehicle = locked if locked is not None and locked.pk == vehicle_id else lock_vehicle(vehicle_id)
     if vehicle.status == Status.RETIRED:
         raise errors.VehicleRetired()
     if is_immobilising(kind, params) and vehicle_is_moving(vehicle):
         raise errors.VehicleMoving(speed_kph=vehicle.speed_kph)
     try:
-        with transaction.atomic():
+        with conflict_guard():
             command = Command.objects.create(vehicle=vehicle, kind=kind, params=params, actor=actor,
                                              idempotency_key=key, expires_at=timezone.now() + TTL[kind])
     except IntegrityError:  # the same key, queued concurrently

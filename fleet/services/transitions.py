@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
+from core.db import joins_transaction
 from fleet import errors, grid, states
 from fleet.models import ActorKind, Vehicle, VehicleEvent
 from fleet.states import MdsState, Status
@@ -91,6 +91,10 @@ def _check_trip(vehicle: Vehicle, event_types: Sequence[str], trip_id: uuid.UUID
         raise errors.TripMismatch(trip_id=str(trip_id) if trip_id else None)
 
 
+_APPLIED_FIELDS = ("status", "status_before_loss", "last_event_at", "trip_id", "battery_pct", "lat", "lon",
+                   "position_at", "cell", "updated_at")
+
+
 def _apply(vehicle: Vehicle, status: str, at: datetime, trip_id: uuid.UUID | None,
            location: Location | None, battery_pct: int | None) -> None:
     new_state = states.mds_state(status)
@@ -109,7 +113,7 @@ def _apply(vehicle: Vehicle, status: str, at: datetime, trip_id: uuid.UUID | Non
     if location is not None and (vehicle.position_at is None or at >= vehicle.position_at):
         vehicle.lat, vehicle.lon, vehicle.position_at = location.lat, location.lon, at
         vehicle.cell = grid.cell_of(location.lat, location.lon)
-    vehicle.save()
+    vehicle.save(update_fields=_APPLIED_FIELDS)
 
 
 def _log(vehicle: Vehicle, *, state: str, status: str, previous: str, applied: bool, **fields: Any) -> VehicleEvent:
@@ -129,7 +133,7 @@ def _claimed_state(vehicle: Vehicle, event_types: Sequence[str], hint: str | Non
     return state, states.status_for(state, event_types[-1])
 
 
-@transaction.atomic
+@joins_transaction
 def vehicle_transition(
     *,
     vehicle_id: uuid.UUID,
@@ -141,8 +145,12 @@ def vehicle_transition(
     battery_pct: int | None = None,
     trip_id: uuid.UUID | None = None,
     status: str | None = None,
+    locked: Vehicle | None = None,
 ) -> VehicleEvent:
     """Move a vehicle through the MDS state machine and append the event to its log; returns the event.
+
+    Runs in the caller's transaction (every check comes before the two writes). ``locked``: the vehicle row the
+    caller already holds with ``lock_vehicle`` in this transaction (saves locking it again).
 
     ``event_types`` are ordered MDS event types (e.g. ``["trip_end", "battery_low"]``). ``status`` picks the
     internal status (and so the MDS state) when the events alone do not say it (``comms_restored`` after a
@@ -155,7 +163,7 @@ def vehicle_transition(
     _check_event_types(event_types, trip_id)
     if status is not None and status not in Status.values:
         raise errors.UnknownEventType(f"Unknown status {status!r}.")
-    vehicle = lock_vehicle(vehicle_id)
+    vehicle = locked if locked is not None and locked.pk == vehicle_id else lock_vehicle(vehicle_id)
     common = {"event_types": list(event_types), "timestamp": at, "location": location, "battery_pct": battery_pct,
               "trip_id": trip_id, "actor_kind": actor_kind, "actor": actor}
     if vehicle.last_event_at is not None and at < vehicle.last_event_at:

@@ -55,12 +55,14 @@ def check_rider(rider: User) -> None:
         raise errors.RideAlreadyOpen()
 
 
-def check_money(rider: User, vehicle: Vehicle) -> None:
-    ok, code = billing_selectors.rider_can_start_ride(rider, vehicle.city)
-    if code == "outstanding_debt":
+def check_money(rider: User, vehicle: Vehicle) -> billing_selectors.RiderMoney:
+    """Billing's gate (no debt; a card or the minimum wallet balance); returns what it read for the hold."""
+    money = billing_selectors.rider_money(rider, vehicle.city.currency)
+    if money.refusal == "outstanding_debt":
         raise billing_errors.OutstandingDebt()
-    if not ok:
+    if money.refusal is not None:
         raise billing_errors.NoPaymentMethod()
+    return money
 
 
 def check_vehicle(rider: User, vehicle: Vehicle) -> None:
@@ -132,11 +134,11 @@ def ride_start(*, rider: User, code: str | None = None, reservation_id: uuid.UUI
     reservation = _reservation_for(rider, code, reservation_id)
     vehicle = _vehicle_for(code, reservation)
     check_rentable(vehicle, reservation)
-    check_money(rider, vehicle)
+    money = check_money(rider, vehicle)
     check_vehicle(rider, vehicle)
     snapshot = tariff_for(vehicle)
     ride = _start_claim(rider, vehicle, reservation, snapshot)
-    return _start_finish(rider, ride, vehicle)
+    return _start_finish(rider, ride, vehicle, money=money)
 
 
 def _resume(rider: User, ride: Ride, code: str | None, reservation_id: uuid.UUID | None) -> Ride:
@@ -186,17 +188,24 @@ def _claim_locked(rider: User, vehicle: Vehicle, reservation: Reservation | None
     location = (fleet_services.Location(lat=locked.lat, lon=locked.lon)
                 if locked.lat is not None and locked.lon is not None else None)
     fleet_services.vehicle_transition(vehicle_id=locked.id, event_types=["trip_start"], trip_id=ride.id,
-                                      actor=rider, actor_kind=ActorKind.RIDER, at=now, location=location)
+                                      actor=rider, actor_kind=ActorKind.RIDER, at=now, location=location,
+                                      locked=locked)
     push_updated(ride)
     return ride
 
 
-def _start_finish(rider: User, ride: Ride, vehicle: Vehicle) -> Ride:
-    """Hold, then unlock. Outside any transaction; idempotent per ride (a retry places no second hold)."""
+def _start_finish(rider: User, ride: Ride, vehicle: Vehicle,
+                  money: billing_selectors.RiderMoney | None = None) -> Ride:
+    """Hold, then unlock. Outside any transaction; idempotent per ride (a retry places no second hold).
+
+    ``money``: what the start's gate read, given only by the request that created the ride (so no hold can
+    exist yet); a retry (``_resume``) passes none and billing looks for the hold first.
+    """
     try:
         try:
             billing_rides.ride_hold_place(rider=rider, ride_id=ride.id,
-                                          amount=city_settings(ride.city_id).hold_amount, currency=ride.currency)
+                                          amount=city_settings(ride.city_id).hold_amount, currency=ride.currency,
+                                          new_ride=money is not None, money=money)
         except IntegrityError:  # billing's one hold per ride: a concurrent retry of this start holds it
             raise errors.RideStartInProgress(ride_id=str(ride.id)) from None
         with transaction.atomic():

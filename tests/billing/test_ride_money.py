@@ -239,3 +239,32 @@ def test_many_riders_charged_at_once_share_the_hot_city_accounts_without_deadloc
     assert LedgerTransaction.objects.filter(kind="ride_charge").count() == 30
     assert LedgerAccount.objects.get(code=f"revenue:{city.slug}:EUR").balance == Decimal("-60.00")
     call_command("billing_reconcile")
+
+
+def test_a_new_rides_hold_reuses_the_gates_read_and_a_second_hold_for_it_fails_on_the_ride_key(
+        rider, django_assert_num_queries):
+    """The start's own first hold: no look-up, no second read of wallet and card, one INSERT."""
+    from django.db import IntegrityError
+
+    fund(rider, "50.00")
+    money = selectors.rider_money(rider, EUR)
+    assert money.refusal is None and money.balance.available == Decimal("50.00")
+    ride_id = uuid.uuid4()
+    with django_assert_num_queries(3):  # the INSERT in its savepoint (the test runs inside a transaction)
+        billing = rides.ride_hold_place(rider=rider, ride_id=ride_id, amount=Decimal("10.00"), currency=EUR,
+                                        new_ride=True, money=money)
+    assert (billing.method, billing.status) == (RideBilling.Method.WALLET, RideBilling.Status.HELD)
+    with pytest.raises(IntegrityError):  # a concurrent second "first" hold: the caller answers ride_start_in_progress
+        rides.ride_hold_place(rider=rider, ride_id=ride_id, amount=Decimal("10.00"), currency=EUR,
+                              new_ride=True, money=money)
+    # a retry (not new) finds the hold and places none
+    again = rides.ride_hold_place(rider=rider, ride_id=ride_id, amount=Decimal("10.00"), currency=EUR)
+    assert again.pk == billing.pk and RideBilling.objects.filter(ride_id=ride_id).count() == 1
+
+
+def test_rider_money_refusals_match_the_start_gate(rider):
+    city = _city()
+    assert selectors.rider_money(rider, city.currency).refusal == "payment_method_required"
+    assert selectors.rider_can_start_ride(rider, city) == (False, "payment_method_required")
+    add_card(rider)
+    assert selectors.rider_money(rider, city.currency).refusal is None
