@@ -28,6 +28,7 @@ class CommandState(models.TextChoices):
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"  # its owner withdrew it (a ride cancelled while its unlock was open)
 
 
 OPEN_STATES = (CommandState.QUEUED, CommandState.SENDING, CommandState.SENT)

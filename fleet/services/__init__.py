@@ -2,6 +2,7 @@
 
 from fleet.services.commands import (
     command_ack,
+    command_cancel,
     command_deliver,
     command_queue,
     commands_expire_overdue,
@@ -43,6 +44,7 @@ __all__ = [
     "TaskSpec",
     "ZoneImportInvalid",
     "command_ack",
+    "command_cancel",
     "command_deliver",
     "command_queue",
     "commands_expire_overdue",

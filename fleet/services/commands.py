@@ -8,6 +8,7 @@ delivery, a late acknowledgement and the timeout sweep cannot overwrite each oth
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from fleet.states import Status
 # Sent after commit when a command reaches a final state (ack, refusal, timeout, expiry), with ``command=`` the
 # Command; defined in fleet.signals, importable from here too (the rides app listens to move a ride on).
 command_closed = signals.command_closed
+logger = logging.getLogger(__name__)
 
 
 def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -204,12 +206,36 @@ def command_ack(
         command.state = CommandState.ACKED if ok else CommandState.FAILED
         command.finished_at, command.failure_reason = timezone.now(), "" if ok else (detail or "vehicle refused")[:200]
         signals.send_command_closed(command)
-    elif command.acked_at is not None or command.state != CommandState.TIMED_OUT:
+    elif command.acked_at is not None or command.state not in (CommandState.TIMED_OUT, CommandState.CANCELLED):
         return command  # a duplicate answer, or an answer to a command that was never delivered
     command.acked_at = at
     command.save(update_fields=["state", "finished_at", "failure_reason", "acked_at"])
     if ok and command.kind in (CommandKind.LOCK, CommandKind.UNLOCK):
         Vehicle.objects.filter(id=command.vehicle_id).update(locked=command.kind == CommandKind.LOCK)
+    return command
+
+
+@joins_transaction
+def command_cancel(*, command_id: uuid.UUID, reason: str) -> Command | None:
+    """Withdraw an open command (its owner no longer wants it): ``cancelled``, announced like any closed command.
+
+    A queued command is then never sent (delivery only claims ``queued``). An unlock that may already have
+    reached the unit (``sending``/``sent``) is followed by a ``lock``, so a vehicle whose ride was cancelled is
+    not left open; a late answer to the unlock is still recorded. Returns the command, or ``None`` when it was
+    already closed. Runs in the caller's transaction (the rides app cancels a ride and its unlock together).
+    """
+    command = Command.objects.select_for_update().filter(id=command_id).first()
+    if command is None or command.state not in OPEN_STATES:
+        return None
+    reached = command.state != CommandState.QUEUED
+    command.state, command.failure_reason, command.finished_at = CommandState.CANCELLED, reason[:200], timezone.now()
+    command.save(update_fields=["state", "failure_reason", "finished_at"])
+    signals.send_command_closed(command)
+    if reached and command.kind == CommandKind.UNLOCK:
+        try:
+            command_queue(vehicle_id=command.vehicle_id, kind=CommandKind.LOCK, idempotency_key=f"{command.id}:relock")
+        except (errors.VehicleMoving, errors.VehicleRetired):  # ridden away meanwhile, or gone: ops see the vehicle
+            logger.warning("unlock %s cancelled; vehicle %s not re-locked", command.id, command.vehicle_id)
     return command
 
 

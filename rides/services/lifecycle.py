@@ -66,9 +66,12 @@ def ride_resume(*, ride_id: uuid.UUID, rider: object = None) -> Ride:
 
 
 def ride_cancel_unlocking(*, ride: Ride, reason: str, actor_kind: str = ActorKind.SYSTEM) -> Ride:
-    """Never unlocked: MDS trip_cancel, nothing charged. Caller holds the locks, and calls ``hold_release``
-    after its transaction (a payment provider call must not run while the rows are locked)."""
+    """Never unlocked: MDS trip_cancel, its unlock withdrawn if still open (``fleet.services.command_cancel``),
+    nothing charged. Caller holds the locks, and calls ``hold_release`` after its transaction (a payment provider
+    call must not run while the rows are locked)."""
     fleet_services.trip_cancel(vehicle_id=ride.vehicle_id, trip_id=ride.id, actor_kind=actor_kind)
+    if ride.unlock_command_id is not None:  # ops or the sweep cancel while the unlock is still open: withdraw it
+        fleet_services.command_cancel(command_id=ride.unlock_command_id, reason=f"ride cancelled: {reason}")
     ride.state, ride.cancel_reason, ride.ended_at = RideState.CANCELLED, reason, timezone.now()
     ride.save(update_fields=["state", "cancel_reason", "ended_at"])
     push_updated(ride)

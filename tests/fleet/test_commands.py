@@ -293,3 +293,30 @@ def test_closed_commands_are_announced_once_after_commit(django_capture_on_commi
         assert sorted(seen[1:]) == sorted([(silent.id, "timed_out"), (stale.id, "expired")])
     finally:
         signals.command_closed.disconnect(receiver)
+
+
+@pytest.mark.django_db
+def test_a_cancelled_queued_command_is_never_sent(django_capture_on_commit_callbacks: Any) -> None:
+    vehicle = VehicleFactory.create()
+    command = queue(vehicle, "unlock")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        cancelled = services.command_cancel(command_id=command.id, reason="ride cancelled: ops")
+    assert cancelled is not None and cancelled.state == CommandState.CANCELLED
+    assert len(callbacks) == 1  # command_closed, as for any closed command; no re-lock for an unsent unlock
+    assert services.command_deliver(command_id=command.id).state == CommandState.CANCELLED
+    assert RecordingGateway.sent == []
+    assert services.command_cancel(command_id=command.id, reason="again") is None  # already closed
+
+
+@pytest.mark.django_db
+def test_a_cancelled_unlock_that_reached_the_unit_is_followed_by_a_lock_and_a_late_ack_is_recorded() -> None:
+    vehicle = VehicleFactory.create(locked=True)
+    command = services.command_deliver(command_id=queue(vehicle, "unlock").id)
+    assert command.state == CommandState.SENT
+    services.command_cancel(command_id=command.id, reason="ride cancelled: ops")
+    relock = Command.objects.get(idempotency_key=f"{command.id}:relock")
+    assert (relock.kind, relock.state) == ("lock", CommandState.QUEUED)
+    late = services.command_ack(command_id=command.id, ok=True)  # the unit did unlock after all
+    assert late.state == CommandState.CANCELLED and late.acked_at is not None
+    vehicle.refresh_from_db()
+    assert vehicle.locked is False  # what the unit says, until the re-lock is acknowledged

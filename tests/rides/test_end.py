@@ -10,13 +10,13 @@ from django.utils import timezone
 
 from billing.models import RideBilling
 from fleet import grid
-from fleet.models import Vehicle, VehicleEvent
+from fleet.models import Command, CommandState, Vehicle, VehicleEvent
 from fleet.selectors import zones as zone_selectors
 from fleet.states import Status
 from rides import services
 from rides.models import CityRideSettings, Ride, RideState
 from tests.fleet.factories import ZoneFactory, square
-from tests.rides.conftest import ack, commands, started
+from tests.rides.conftest import START_URL, ack, commands, started
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +189,16 @@ def test_the_pending_charge_sweep_charges_a_ride_whose_process_died_before_charg
     billing = RideBilling.objects.get(ride_id=ride.id)
     assert (billing.status, billing.fare_total) == (RideBilling.Status.CHARGED, ride.fare_total)
     assert services.rides_charge_pending() == 0
+
+
+def test_force_end_of_a_ride_still_unlocking_withdraws_its_unlock(api, card_rider, vehicle, staff_user):
+    """Ops cancel a start whose unlock is open: the unlock is cancelled (never sent), nothing is charged."""
+    r = api.as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json")
+    ride = Ride.objects.get(id=r.json()["id"])
+    assert ride.state == RideState.UNLOCKING and ride.unlock_command_id is not None
+    r = api.as_(staff_user).post(url(ride, "force-end"), {"reason": "rider walked away"}, format="json")
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    unlock = Command.objects.get(id=ride.unlock_command_id)
+    assert unlock.state == CommandState.CANCELLED and unlock.failure_reason.startswith("ride cancelled")
+    assert not Command.objects.filter(idempotency_key=f"{unlock.id}:relock").exists()  # it never reached the unit
+    assert RideBilling.objects.get(ride_id=ride.id).status == RideBilling.Status.RELEASED
