@@ -22,9 +22,14 @@ Two phases, both reported:
    the most the stack does on this machine (``saturation_journeys_per_s``); its latencies are queueing time
    (latency = concurrency / throughput), not what a rider sees at the offered load above.
 
-Environment: ``BENCH_RIDES_RIDERS`` (50), ``BENCH_RIDES_JOURNEYS`` per rider in phase 1 (2),
-``BENCH_RIDES_THINK_MIN_S`` / ``BENCH_RIDES_THINK_MAX_S`` (1 / 5), ``BENCH_RIDES_SATURATION_JOURNEYS`` (1; 0 skips
-phase 2), ``BENCH_RIDES_BLOCKING_THREADS`` per granian worker (4, as the Procfile).
+Environment: ``BENCH_RIDES_RIDERS`` (50), ``BENCH_RIDES_JOURNEYS`` per rider in phase 1 (4: 200 starts, so the
+p99 is not one outlier), ``BENCH_RIDES_THINK_MIN_S`` / ``BENCH_RIDES_THINK_MAX_S`` (1 / 5),
+``BENCH_RIDES_SATURATION_JOURNEYS`` (1; 0 skips phase 2), ``BENCH_RIDES_WORKERS`` granian workers and
+``BENCH_RIDES_BLOCKING_THREADS`` per worker (``WEB_CONCURRENCY`` / ``WEB_THREADS``, else 2 and 4, as the Procfile).
+
+Every response's ``Server-Timing`` (app time, app CPU) is collected: for the slowest starts and ends the output
+shows client / app / app-CPU milliseconds, so queueing in front of the app, waiting inside it (database, GIL) and
+the app's own CPU can be told apart; ``start_app_p50_ms`` / ``start_app_p99_ms`` (and ``end_``) are the app side.
 """
 
 from __future__ import annotations
@@ -360,7 +365,7 @@ def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: 
 
 def main() -> dict[str, Any]:
     n = int(os.environ.get("BENCH_RIDES_RIDERS", "50"))
-    journeys = int(os.environ.get("BENCH_RIDES_JOURNEYS", "2"))
+    journeys = int(os.environ.get("BENCH_RIDES_JOURNEYS", "4"))
     think = (float(os.environ.get("BENCH_RIDES_THINK_MIN_S", "1")), float(os.environ.get("BENCH_RIDES_THINK_MAX_S", "5")))
     saturation = int(os.environ.get("BENCH_RIDES_SATURATION_JOURNEYS", "1"))
     figures = run(n, journeys, think, saturation)
