@@ -66,7 +66,7 @@ def _book(user: User, reservation_id: UUID, amount: Decimal, currency: str, vat_
 def _wallet_split(user: User, currency: str, total: Decimal) -> list[tuple[LedgerAccount, Decimal]]:
     """Bonus first, then cash, the rest as debt; balances read under row locks in id order (like ledger_post)."""
     kinds = (AccountKind.RIDER_BONUS, AccountKind.RIDER_CASH, AccountKind.RIDER_RECEIVABLE)
-    accounts = [ledger.rider_account(user=user, kind=k, currency=currency) for k in kinds]
+    accounts = ledger.rider_accounts(user=user, kinds=kinds, currency=currency)
     fresh = {a.pk: a for a in LedgerAccount.objects.select_for_update().filter(pk__in=[a.pk for a in accounts])
              .order_by("pk")}
     remaining, split = total, []

@@ -41,6 +41,13 @@ def rider_account(*, user: User, kind: AccountKind, currency: str) -> LedgerAcco
     return account
 
 
+def rider_accounts(*, user: User, kinds: Sequence[AccountKind], currency: str) -> list[LedgerAccount]:
+    """The rider's accounts of ``kinds``, in that order, created when missing: one query when they all exist."""
+    codes = {f"{kind}:{user.pk}:{currency}": kind for kind in kinds}
+    found = {account.code: account for account in LedgerAccount.objects.filter(code__in=list(codes))}
+    return [found.get(code) or rider_account(user=user, kind=kind, currency=currency) for code, kind in codes.items()]
+
+
 def system_account(*, kind: AccountKind, currency: str, city: City | None = None) -> LedgerAccount:
     code = f"{kind}:{city.slug}:{currency}" if city else f"{kind}:{currency}"
     account, _ = LedgerAccount.objects.get_or_create(
@@ -109,8 +116,8 @@ def _apply_balances(deltas: dict[int, Line]) -> None:
     ids = sorted(deltas)
     placeholders = ", ".join(["(%s, %s::numeric)"] * len(ids))
     params = [value for pk in ids for value in (pk, deltas[pk].amount)]
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
+    try:  # no savepoint of its own: ledger_post's undoes the transaction and entries too if this raises
+        with connection.cursor() as cursor:
             list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
             cursor.execute(  # only placeholders are interpolated
                 "UPDATE billing_ledgeraccount AS a SET balance = a.balance + v.delta "  # noqa: S608

@@ -15,6 +15,7 @@ from billing import errors, fares
 from billing.models import AccountKind, LedgerAccount, PassProduct, PassUse, PromoRedemption, RiderPass
 from billing.services import ledger
 from billing.services.ledger import credit, debit
+from core.db import joins_transaction
 from core.money import quantize
 from fleet.models import City
 
@@ -22,7 +23,7 @@ from fleet.models import City
 def _wallet_split(user: User, currency: str, amount: Decimal) -> list[ledger.Line]:
     """Debit lines taking ``amount`` from bonus then cash, under row locks; ``insufficient_funds`` otherwise."""
     kinds = (AccountKind.RIDER_BONUS, AccountKind.RIDER_CASH)
-    accounts = [ledger.rider_account(user=user, kind=k, currency=currency) for k in kinds]
+    accounts = ledger.rider_accounts(user=user, kinds=kinds, currency=currency)
     fresh = {a.pk: a for a in LedgerAccount.objects.select_for_update().filter(pk__in=[a.pk for a in accounts])
              .order_by("pk")}
     lines, remaining = [], amount
@@ -86,13 +87,15 @@ def ride_benefits(*, rider: User, city: City, at: datetime | None = None) -> far
     )
 
 
-@transaction.atomic
+@joins_transaction
 def ride_benefits_consume(*, rider: User, city: City, ride_id: UUID, fare: fares.Fare, at: datetime) -> None:
     """Take the pack minutes the fare used (soonest-expiring first) and spend the percent-off promo; once per ride."""
+    uses_promo = any(line.kind == "promo_percent" for line in fare.lines)
+    if not uses_promo and not fare.minutes_from_pack_used:
+        return  # nothing to spend (the fare is fixed per ride, so a retry has nothing to spend either)
     if PassUse.objects.filter(ride_id=ride_id).exists():
         return
-    promo = _open_percent_promo(rider, city.currency) if any(
-        line.kind == "promo_percent" for line in fare.lines) else None
+    promo = _open_percent_promo(rider, city.currency) if uses_promo else None
     minutes = fare.minutes_from_pack_used
     packs = RiderPass.objects.select_for_update().filter(
         pk__in=[p.pk for p in _valid_passes(rider, city, at) if p.product.kind == PassProduct.Kind.MINUTE_PACK]

@@ -79,7 +79,8 @@ def _billing_create(
 def _claim(ride_id: UUID, fare: Fare) -> RideBilling:
     """HELD -> CHARGING, fixing the fare and what the card must cover, so that retries repeat the same calls."""
     with transaction.atomic():
-        billing = RideBilling.objects.select_for_update().filter(ride_id=ride_id).first()
+        billing = (RideBilling.objects.select_for_update(of=("self",)).select_related("user", "hold")
+                   .filter(ride_id=ride_id).first())
         if billing is None:
             raise errors.RideBillingNotFound()
         if billing.currency != fare.currency:
@@ -136,7 +137,7 @@ def _charge_extra(billing: RideBilling, extra: Decimal, method: PaymentMethod) -
 
 def _post_ride_charge(billing: RideBilling, fare: Fare, city: City | None) -> RideBilling:
     with transaction.atomic():
-        billing = RideBilling.objects.select_for_update().get(pk=billing.pk)
+        billing = RideBilling.objects.select_for_update(of=("self",)).select_related("user").get(pk=billing.pk)
         if billing.status == Status.CHARGED:
             return billing
         split = _split(billing, fare.total)
@@ -163,7 +164,7 @@ def _post_ride_charge(billing: RideBilling, fare: Fare, city: City | None) -> Ri
 def _split(billing: RideBilling, total: Decimal) -> list[tuple[LedgerAccount, Decimal]]:
     """Bonus first, then cash, the rest as debt; balances read under row locks (id order, like ledger_post)."""
     kinds = (AccountKind.RIDER_BONUS, AccountKind.RIDER_CASH, AccountKind.RIDER_RECEIVABLE)
-    accounts = [ledger.rider_account(user=billing.user, kind=k, currency=billing.currency) for k in kinds]
+    accounts = ledger.rider_accounts(user=billing.user, kinds=kinds, currency=billing.currency)
     fresh = {a.pk: a for a in LedgerAccount.objects.select_for_update().filter(pk__in=[a.pk for a in accounts])
              .order_by("pk")}
     remaining, split = total, []

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
+from core.db import joins_transaction
 from fleet import conf, errors
 from fleet.models import ActorKind, Vehicle, VehicleEvent
 from fleet.services.transitions import Location, lock_vehicle, vehicle_transition
@@ -69,27 +70,34 @@ def trip_start(
                               actor_kind=ActorKind.RIDER, at=at, location=location, battery_pct=battery_pct)
 
 
-@transaction.atomic
+@joins_transaction
 def trip_end(
     *, vehicle_id: uuid.UUID, trip_id: uuid.UUID, actor: Any = None, at: datetime | None = None,
-    location: Location | None = None, battery_pct: int | None = None,
+    location: Location | None = None, battery_pct: int | None = None, locked: Vehicle | None = None,
 ) -> VehicleEvent:
-    """End a trip; a battery below ``FLEET_LOW_BATTERY_PCT`` makes it ``[trip_end, battery_low]`` as MDS shows."""
-    battery = battery_pct if battery_pct is not None else lock_vehicle(vehicle_id).battery_pct
+    """End a trip; a battery below ``FLEET_LOW_BATTERY_PCT`` makes it ``[trip_end, battery_low]`` as MDS shows.
+
+    ``locked``: the vehicle row the caller holds with ``lock_vehicle`` in this transaction (as ``vehicle_transition``).
+    """
+    if battery_pct is not None:
+        battery = battery_pct
+    else:
+        battery = (locked if locked is not None and locked.pk == vehicle_id else lock_vehicle(vehicle_id)).battery_pct
     events = ["trip_end"]
     if battery is not None and battery < conf.get("FLEET_LOW_BATTERY_PCT"):
         events.append("battery_low")
     return vehicle_transition(vehicle_id=vehicle_id, event_types=events, trip_id=trip_id, actor=actor,
-                              actor_kind=ActorKind.RIDER, at=at, location=location, battery_pct=battery_pct)
+                              actor_kind=ActorKind.RIDER, at=at, location=location, battery_pct=battery_pct,
+                              locked=locked)
 
 
-@transaction.atomic
+@joins_transaction
 def trip_cancel(
     *, vehicle_id: uuid.UUID, trip_id: uuid.UUID, actor: Any = None, at: datetime | None = None,
-    actor_kind: str = ActorKind.RIDER,
+    actor_kind: str = ActorKind.RIDER, locked: Vehicle | None = None,
 ) -> VehicleEvent:
     return vehicle_transition(vehicle_id=vehicle_id, event_types=["trip_cancel"], trip_id=trip_id, actor=actor,
-                              actor_kind=actor_kind, at=at)
+                              actor_kind=actor_kind, at=at, locked=locked)
 
 
 @transaction.atomic

@@ -102,7 +102,7 @@ def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: object =
     location = (fleet_services.Location(lat=vehicle.lat, lon=vehicle.lon)
                 if vehicle.lat is not None and vehicle.lon is not None else None)
     fleet_services.trip_end(vehicle_id=ride.vehicle_id, trip_id=ride.id, location=location,
-                            battery_pct=vehicle.battery_pct)
+                            battery_pct=vehicle.battery_pct, locked=vehicle)
     ride.save()
     push_updated(ride)
     live_push.to_ride(ride.id, "ride.ended", {

@@ -69,7 +69,8 @@ def ride_cancel_unlocking(*, ride: Ride, reason: str, actor_kind: str = ActorKin
     """Never unlocked: MDS trip_cancel, its unlock withdrawn if still open (``fleet.services.command_cancel``),
     nothing charged. Caller holds the locks, and calls ``hold_release`` after its transaction (a payment provider
     call must not run while the rows are locked)."""
-    fleet_services.trip_cancel(vehicle_id=ride.vehicle_id, trip_id=ride.id, actor_kind=actor_kind)
+    locked = ride.vehicle if Ride.vehicle.is_cached(ride) else None  # lock_ride's locked row
+    fleet_services.trip_cancel(vehicle_id=ride.vehicle_id, trip_id=ride.id, actor_kind=actor_kind, locked=locked)
     if ride.unlock_command_id is not None:  # ops or the sweep cancel while the unlock is still open: withdraw it
         fleet_services.command_cancel(command_id=ride.unlock_command_id, reason=f"ride cancelled: {reason}")
     ride.state, ride.cancel_reason, ride.ended_at = RideState.CANCELLED, reason, timezone.now()
