@@ -61,16 +61,18 @@ def _existing(key: str, vehicle_id: uuid.UUID, kind: str, params: dict[str, Any]
 @joins_transaction
 def command_queue(
     *, vehicle_id: uuid.UUID, kind: str, params: dict[str, Any] | None = None, actor: Any = None,
-    idempotency_key: str | None = None, locked: Vehicle | None = None,
+    idempotency_key: str | None = None, locked: Vehicle | None = None, new_key: bool = False,
 ) -> Command:
     """Queue a command and send it after commit. The same ``idempotency_key`` returns the same command.
 
     Runs in the caller's transaction (its checks come before its one INSERT). ``locked``: the vehicle row the
-    caller already holds with ``lock_vehicle`` in this transaction.
+    caller already holds with ``lock_vehicle`` in this transaction. ``new_key``: the caller knows no command has
+    this key yet (it names something created in this request), so the look-up for a replay is skipped; a
+    concurrent one with the same key still meets the unique key and gets that command.
     """
     params = _check_params(kind, params or {})
     key = idempotency_key or uuid.uuid4().hex
-    if (existing := _existing(key, vehicle_id, kind, params)) is not None:
+    if not new_key and (existing := _existing(key, vehicle_id, kind, params)) is not None:
         return existing
     vehicle = locked if locked is not None and locked.pk == vehicle_id else lock_vehicle(vehicle_id)
     if vehicle.status == Status.RETIRED:
@@ -82,7 +84,7 @@ def command_queue(
             command = Command.objects.create(vehicle=vehicle, kind=kind, params=params, actor=actor,
                                              idempotency_key=key, expires_at=timezone.now() + TTL[kind])
     except IntegrityError:  # the same key, queued concurrently
-        return Command.objects.get(idempotency_key=key)
+        return _existing(key, vehicle_id, kind, params) or Command.objects.get(idempotency_key=key)
     from fleet import tasks
 
     transaction.on_commit(lambda: tasks.command_send.delay(str(command.id)))

@@ -210,7 +210,8 @@ def _start_finish(rider: User, ride: Ride, vehicle: Vehicle,
             raise errors.RideStartInProgress(ride_id=str(ride.id)) from None
         with transaction.atomic():
             command = fleet_services.command_queue(vehicle_id=ride.vehicle_id, kind=CommandKind.UNLOCK, actor=rider,
-                                                   idempotency_key=f"ride:{ride.id}:unlock:0")
+                                                   idempotency_key=f"ride:{ride.id}:unlock:0",
+                                                   new_key=money is not None)
             # Lock order: command_queue locked the vehicle; this UPDATE locks the ride. Cancelled meanwhile
             # (ops, the sweep): roll the command back so it is never sent.
             if not Ride.objects.filter(id=ride.id, state=RideState.UNLOCKING).update(unlock_command_id=command.id):

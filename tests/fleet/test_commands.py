@@ -320,3 +320,15 @@ def test_a_cancelled_unlock_that_reached_the_unit_is_followed_by_a_lock_and_a_la
     assert late.state == CommandState.CANCELLED and late.acked_at is not None
     vehicle.refresh_from_db()
     assert vehicle.locked is False  # what the unit says, until the re-lock is acknowledged
+
+
+@pytest.mark.django_db
+def test_a_new_key_skips_the_replay_look_up_but_a_taken_key_still_returns_its_command(
+        django_assert_num_queries: Any) -> None:
+    vehicle = VehicleFactory.create()
+    with django_assert_num_queries(4):  # lock, savepoint, INSERT, release: no look-up by key
+        first = queue(vehicle, "unlock", idempotency_key="ride:x:unlock:0", new_key=True)
+    again = queue(vehicle, "unlock", idempotency_key="ride:x:unlock:0", new_key=True)  # the caller was wrong
+    assert again.pk == first.pk and Command.objects.count() == 1
+    with pytest.raises(errors.CommandIdempotencyConflict):
+        queue(vehicle, "lock", idempotency_key="ride:x:unlock:0", new_key=True)

@@ -133,9 +133,9 @@ def test_start_and_end_query_budget_once_caches_are_warm(api, rider, city, scoot
     warm = client.post(START_URL, {"code": first.code}, format="json").json()["id"]  # fills the caches
     services.ride_force_end(ride_id=warm, actor=rider, reason="warm-up")
     # auth 1; open ride, reservation, vehicle, wallet, card 5; claim: lock, insert, vehicle update, MDS event 4;
-    # wallet hold 1 (the gate's read is reused); unlock: command look-up, lock, insert 3, ride 1; plus the
+    # wallet hold 1 (the gate's read is reused); unlock: lock, insert 2 (the key is new), ride 1; plus the
     # savepoints that stand for the three transactions here and the command's guard (was 32 before the cuts)
-    with django_assert_max_num_queries(23):
+    with django_assert_max_num_queries(22):
         r = client.post(START_URL, {"code": second.code}, format="json")
     assert r.status_code == 201
     ride = Ride.objects.get(id=r.json()["id"])
