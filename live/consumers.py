@@ -360,7 +360,11 @@ class FleetConsumer(LiveConsumer):
     async def _flush(self) -> None:
         if self.pending:
             vehicles, self.pending = list(self.pending.values()), {}
-            await self.emit("fleet.positions", {"vehicles": vehicles})
+            # Like the snapshot, an interval's positions of a big city can pass Daphne's 1 MiB message limit
+            # (5,000 msgs/s over a 10k city: 1.2 MB, refused by autobahn and the socket lost): several messages.
+            size = settings.LIVE_SNAPSHOT_PART
+            for start in range(0, len(vehicles), size):
+                await self.emit("fleet.positions", {"vehicles": vehicles[start:start + size]})
 
 
 class MeConsumer(LiveConsumer):

@@ -119,3 +119,28 @@ def test_a_big_fleet_snapshot_comes_in_parts_that_add_up_to_the_fleet(city, scoo
         await comm.disconnect()
 
     run(body)
+
+
+def test_an_interval_of_many_positions_comes_in_messages_of_a_snapshot_part(city, scooter, fleet_staff, settings):
+    """5,000 msgs/s over a 10k city coalesce to 1.2 MB a second, past Daphne's 1 MiB: the batch is split too."""
+    settings.LIVE_SNAPSHOT_PART = 100
+    settings.LIVE_FLEET_INTERVAL_MS = 300
+    vehicles = VehicleFactory.create_batch(250, city=city, vehicle_type=scooter, lat=52.52, lon=13.40)
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/fleet?city={city.id}", bearer(fleet_staff))
+        assert (await comm.connect())[0] is True
+        for _ in range(3):  # the snapshot and its two parts
+            await receive(comm)
+        await sync_to_async(push.fleet_positions)(city.id, [_position(vehicles[0], 52.53, 13.41)])
+        assert len((await receive(comm))["data"]["vehicles"]) == 1  # leading edge
+        await sync_to_async(push.fleet_positions)(city.id, [_position(v, 52.54, 13.42) for v in vehicles])
+        batches = [await receive(comm, timeout=2) for _ in range(3)]
+        assert [(m["type"], len(m["data"]["vehicles"])) for m in batches] == [("fleet.positions", 100),
+                                                                            ("fleet.positions", 100),
+                                                                            ("fleet.positions", 50)]
+        assert {v["id"] for m in batches for v in m["data"]["vehicles"]} == {str(v.id) for v in vehicles}
+        assert await nothing_more(comm, 0.5)
+        await comm.disconnect()
+
+    run(body)
