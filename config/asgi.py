@@ -20,6 +20,7 @@ application = ProtocolTypeRouter(
     }
 )
 
-from core.gc import freeze_startup_objects  # noqa: E402
+from core.gc import freeze_startup_objects, relax_thresholds  # noqa: E402
 
 freeze_startup_objects()
+relax_thresholds()  # thousands of sockets per process: rarer, shorter collections (core/gc.py)
