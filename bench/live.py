@@ -11,10 +11,14 @@ with the ``websockets`` library, with the riders' real JWTs, answering pings as 
 2. Latency: ``BENCH_LIVE_DAPHNES`` Daphne processes hold one ride socket per rider plus
    ``BENCH_LIVE_FLEET_SOCKETS`` ops fleet sockets (whole city). The feed (``BENCH_LIVE_FEED``) sends
    ``BENCH_LIVE_RATE`` vehicle messages/s, round robin over the vehicles:
-   - ``telemetry`` (default): the real pipeline. Producer processes hand each message to
-     ``telemetry.ingest.ingest`` (the entry of the HTTP and MQTT edges) with ``ts`` = now; drainer processes run
+   - ``telemetry`` (default): the real pipeline. Two producer processes hand the messages of each 20 ms tick to
+     ``telemetry.ingest.ingest_many`` (the entry of the HTTP and MQTT edges, which accept batches too), each
+     message with its own ``ts`` = accept time = now; ``BENCH_LIVE_DRAINERS`` drainer processes run
      ``telemetry.pipeline.drain`` (what the ``telemetry`` Celery queue runs): COPY, latest state, reactions, and
      the live pushes after commit. Latency = socket receive time - the message's ``ts`` (accepted at ingest).
+     The feed starts once every worker process is up (then 5 s of warm-up before the window).
+     ``pipeline_commit_p50_ms`` / ``_p99_ms`` (accept -> commit, the drainers' own histogram over the window)
+     tell which side the lag is on: the rest of ``push_p50/p99`` is Redis pub/sub, Daphne and the clients.
    - ``push``: worker processes call ``live.push.fleet_positions`` / ``to_ride`` directly at the same rate
      (the socket side alone).
    ``push_p50_ms`` / ``push_p99_ms`` are over the ``ride.updated`` messages received in the measured window.
@@ -22,8 +26,9 @@ with the ``websockets`` library, with the riders' real JWTs, answering pings as 
    runs; ``lost_ride_ended`` counts rider sockets that never received their ``ride.ended``.
 
 Environment: BENCH_LIVE_RIDERS (2000), BENCH_LIVE_VEHICLES (10000), BENCH_LIVE_RATE (5000), BENCH_LIVE_SECONDS
-(20), BENCH_LIVE_IDLE_SOCKETS (5000), BENCH_LIVE_DAPHNES (1), BENCH_LIVE_FLEET_SOCKETS (2), BENCH_LIVE_FEED
-(telemetry|push), BENCH_LIVE_CLIENTS (client processes, 2), CHANNEL_LAYER_BACKEND (pubsub|core).
+(20), BENCH_LIVE_IDLE_SOCKETS (5000), BENCH_LIVE_DAPHNES (2), BENCH_LIVE_FLEET_SOCKETS (2), BENCH_LIVE_FEED
+(telemetry|push), BENCH_LIVE_CLIENTS (client processes, 2), BENCH_LIVE_DRAINERS (4), CHANNEL_LAYER_BACKEND
+(pubsub|core).
 """
 
 from __future__ import annotations
@@ -152,8 +157,12 @@ def _child_django(database: str) -> None:
     settings.TELEMETRY_STREAM_PREFIX = f"{database}:telemetry"
     settings.VEHICLE_GATEWAY_SIM_MODE = "silent"
     from config.celery import app
+    from core.gc import freeze_startup_objects
 
     app.conf.task_always_eager = True
+    # As the Celery worker processes the drainers stand for do (config.celery): without it a full collection of
+    # the start-up objects stalled a batch for 200+ ms now and then.
+    freeze_startup_objects()
 
 
 def _free_port() -> int:
@@ -306,8 +315,9 @@ def _collect(clients: list[Any], out: Any) -> dict[str, Any]:
 
 
 def _producer(database: str, city: str, vehicles: list[Any], rides: dict[str, str], rate: float, until: Any,
-              feed: str, sent_out: Any) -> None:
-    """Sends ``rate`` messages/s round robin over ``vehicles`` until ``until.value`` (epoch); reports how many."""
+              feed: str, sent_out: Any, ready: Any, start: Any) -> None:
+    """Sends ``rate`` messages/s round robin over ``vehicles`` from ``start`` until ``until.value`` (epoch);
+    reports how many."""
     _child_django(database)
     import random
 
@@ -324,20 +334,24 @@ def _producer(database: str, city: str, vehicles: list[Any], rides: dict[str, st
         from telemetry import ingest
     else:
         from live import push
+    ready.put("producer")
+    start.wait()
     sent, skipped, started, i, tick = 0, 0, time.monotonic(), 0, 0.02
     while time.time() < until.value:
         due = int((time.monotonic() - started) * rate) - sent - skipped
         if due > rate * 0.5:  # fell behind (busy machine): drop the backlog, the achieved rate is reported
             skipped += due - int(rate * 0.1)
             due = int(rate * 0.1)
-        batch = []
+        batch, accepted = [], []
         for _ in range(max(0, due)):
             sim, riding = sims[i % len(sims)]
             i += 1
             now = time.time()
             message = step(sim, street, behaviour, rng, now)
             if feed == "telemetry":
-                ingest.ingest(sim.id, [message])
+                # Handed over as the edges do (MQTT bridge, HTTP batches): the messages of this tick in one
+                # ingest_many, each with its own ts and accept time (now), so latency still counts from there.
+                accepted.append((sim.id, [message], now))
             else:
                 at = datetime.fromtimestamp(now).astimezone().isoformat()
                 position = {"id": str(sim.id), "code": sim.code, "lat": message["lat"], "lon": message["lon"],
@@ -349,16 +363,19 @@ def _producer(database: str, city: str, vehicles: list[Any], rides: dict[str, st
                     push.to_ride(uuid.UUID(ride_id), "ride.updated", {k: position[k] for k in
                                                                       ("lat", "lon", "battery_pct", "at")})
             sent += 1
+        if accepted:
+            ingest.ingest_many(accepted)
         if batch:
             push.fleet_positions(uuid.UUID(city), batch)
         time.sleep(tick)
     sent_out.put((sent, time.monotonic() - started))
 
 
-def _drainer(database: str, until: Any) -> None:
+def _drainer(database: str, until: Any, ready: Any) -> None:
     _child_django(database)
     from telemetry import pipeline
 
+    ready.put("drainer")
     while time.time() < until.value:
         pipeline.drain(budget_s=1.0)
 
@@ -411,7 +428,9 @@ def _capacity(database: str, data: dict[str, Any], sockets: int, procs: int) -> 
 
 
 def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets: int, rate: float,
-             seconds: float, feed: str, procs: int) -> dict[str, Any]:
+             seconds: float, feed: str, procs: int, drainers: int) -> dict[str, Any]:
+    from telemetry import status
+
     ctx = mp.get_context("spawn")
     servers = [_daphne(database) for _ in range(daphnes)]
     workers: list[Any] = []
@@ -421,9 +440,9 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
         plan += [(f"ws://127.0.0.1:{servers[i % daphnes][1]}/ws/v1/fleet?city={data['city']}", data["staff_token"])
                  for i in range(fleet_sockets)]
         clients, out, go, window = _start_clients(plan, procs)
-        t0 = time.time() + 5.0  # warm-up
-        until, sent_out = ctx.Value("d", t0 + 3600.0, lock=False), ctx.Queue()
-        window[0], window[1], window[2] = t0, t0 + seconds, t0 + 7200.0
+        until, sent_out = ctx.Value("d", time.time() + 7200.0, lock=False), ctx.Queue()
+        ready, start = ctx.Queue(), ctx.Event()
+        window[0], window[1], window[2] = 0.0, 0.0, time.time() + 7200.0  # nothing measured yet
         go.set()
         n_producers = 2
         vehicles = data["vehicles"]
@@ -431,12 +450,22 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
         for p in range(n_producers):
             workers.append(ctx.Process(target=_producer, args=(
                 database, data["city"], vehicles[p::n_producers], ride_of, rate / n_producers, until, feed,
-                sent_out)))
+                sent_out, ready, start)))
         if feed == "telemetry":
-            workers += [ctx.Process(target=_drainer, args=(database, until)) for _ in range(2)]
+            workers += [ctx.Process(target=_drainer, args=(database, until, ready)) for _ in range(drainers)]
         for w in workers:
             w.start()
+        # The feed starts once every worker has Django loaded (spawning them took 20 s on a busy machine: the
+        # backlog the producers built meanwhile was measured as latency), then 5 s of warm-up.
+        for _ in workers:
+            ready.get(timeout=300)
+        start.set()
+        t0 = time.time() + 5.0
+        window[0], window[1] = t0, t0 + seconds
+        time.sleep(max(0.0, t0 - time.time()))
+        status.reset_counters()  # the pipeline's own figures (accept -> commit) over the measured window
         time.sleep(max(0.0, t0 + seconds - time.time()))
+        pipeline = status.snapshot()
         how = os.environ.get("BENCH_LIVE_END", "push")
         print(f"  ending every ride ({how})", flush=True)
         enders = [ctx.Process(target=_ender, args=(database, data["rides"][k::2], how)) for k in range(2)]
@@ -467,16 +496,25 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
             "fleet_vehicle_updates": int(stats["fleet_vehicles"]), "messages_by_type": stats.get("types", {}),
             "close_codes": stats.get("codes", {}),
             "feed_msgs_s_achieved": round(sum(n for n, _ in sent) / max(s for _, s in sent), 1),
-            "rider_sockets_open": int(stats["ride_sockets"]), "ends_via": how}
+            "rider_sockets_open": int(stats["ride_sockets"]), "ends_via": how,
+            # Which side the lag is on: accept -> commit in the drainers (the pushes leave right after), the
+            # rest of push_p50/p99 is the socket side (Redis pub/sub, Daphne, the client processes).
+            "pipeline_commit_p50_ms": pipeline["latency_ms_p50"] if feed == "telemetry" else None,
+            "pipeline_commit_p99_ms": pipeline["latency_ms_p99"] if feed == "telemetry" else None,
+            "pipeline_avg_batch": pipeline["avg_batch_size"], "pipeline_avg_batch_ms": pipeline["avg_batch_ms"],
+            "pipeline_backlog_end": pipeline["backlog"]}
 
 
 def main() -> dict[str, Any]:
     _raise_fd_limit()
     riders, vehicles = _env_int("BENCH_LIVE_RIDERS", 2000), _env_int("BENCH_LIVE_VEHICLES", 10_000)
     rate, seconds = float(_env_int("BENCH_LIVE_RATE", 5000)), float(_env_int("BENCH_LIVE_SECONDS", 20))
-    idle, daphnes = _env_int("BENCH_LIVE_IDLE_SOCKETS", 5000), _env_int("BENCH_LIVE_DAPHNES", 1)
+    idle, daphnes = _env_int("BENCH_LIVE_IDLE_SOCKETS", 5000), _env_int("BENCH_LIVE_DAPHNES", 2)
     feed, procs = os.environ.get("BENCH_LIVE_FEED", "telemetry"), _env_int("BENCH_LIVE_CLIENTS", 2)
     fleet_sockets = _env_int("BENCH_LIVE_FLEET_SOCKETS", 2)
+    # 2 Daphne processes and 4 drainers share the 2 cores with the producers, the clients and PostgreSQL (one Daphne
+    # process with 2,000 sockets, or 6 drainers taking tiny batches, left the sockets seconds behind: docs/live.md).
+    drainers = _env_int("BENCH_LIVE_DRAINERS", 4)
     from django.conf import settings
 
     with common.django_database("live") as database:
@@ -490,7 +528,7 @@ def main() -> dict[str, Any]:
         print(f"live: {riders} riders with an active ride, {max(vehicles, riders)} vehicles "
               f"({t.wall_s:.0f} s setup); layer {settings.CHANNEL_LAYER_BACKEND}, feed {feed}", flush=True)
         figures: dict[str, Any] = {"channel_layer": settings.CHANNEL_LAYER_BACKEND, "feed": feed,
-                                   "daphne_processes": daphnes, "rate_msgs_s": rate}
+                                   "daphne_processes": daphnes, "rate_msgs_s": rate, "drainers": drainers}
         if idle:
             print(f"capacity: {idle} idle sockets on one Daphne process", flush=True)
             figures |= _capacity(database, data, idle, procs)
@@ -498,7 +536,7 @@ def main() -> dict[str, Any]:
         print(f"latency: {riders} ride sockets, {fleet_sockets} fleet sockets, {rate:g} msgs/s for {seconds:g} s",
               flush=True)
         figures |= _latency(database, data, daphnes=daphnes, fleet_sockets=fleet_sockets, rate=rate,
-                            seconds=seconds, feed=feed, procs=procs)
+                            seconds=seconds, feed=feed, procs=procs, drainers=drainers)
         print(f"  ride.updated p50 {figures['push_p50_ms']} ms, p99 {figures['push_p99_ms']} ms "
               f"({figures['ride_updates_measured']} measured), lost ride.ended {figures['lost_ride_ended']}",
               flush=True)
