@@ -28,7 +28,7 @@ p99 is not one outlier), ``BENCH_RIDES_THINK_MIN_S`` / ``BENCH_RIDES_THINK_MAX_S
 ``BENCH_RIDES_BLOCKING_THREADS`` per worker (``WEB_CONCURRENCY`` / ``WEB_THREADS``, else 2 and 4, as the Procfile).
 
 Every response's ``Server-Timing`` (app time, app CPU) is collected: for the slowest starts and ends the output
-shows client / app / app-CPU milliseconds, so queueing in front of the app, waiting inside it (database, GIL) and
+shows client / app / app-CPU / garbage-collection milliseconds, so queueing in front of the app, waiting inside it (database, GIL) and
 the app's own CPU can be told apart; ``start_app_p50_ms`` / ``start_app_p99_ms`` (and ``end_``) are the app side.
 """
 
@@ -254,7 +254,7 @@ class Stats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.samples: dict[str, list[float]] = defaultdict(list)
-        self.timings: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        self.timings: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
         self.errors: list[str] = []
         self.journeys = 0
         self.requests = 0
@@ -269,7 +269,8 @@ class Stats:
         """The app's own time and CPU for this request (``Server-Timing``): what is left is queueing in front."""
         parts = dict(p.strip().split(";dur=") for p in timing.split(",") if ";dur=" in p)
         with self.lock:
-            self.timings[name].append((ms, float(parts.get("app", "nan")), float(parts.get("cpu", "nan"))))
+            self.timings[name].append((ms, float(parts.get("app", "nan")), float(parts.get("cpu", "nan")),
+                                       float(parts.get("gc", "nan"))))
 
     def fail(self, message: str) -> None:
         with self.lock:
@@ -305,11 +306,11 @@ def _figures(stats: Stats, wall_s: float, prefix: str = "") -> dict[str, Any]:
     for name in ("start", "end"):
         timings = stats.timings.get(name, [])
         if timings:  # where the time of the slowest goes: in the app (cpu, waiting) or in front of it (queueing)
-            p = common.percentiles([app for _, app, _ in timings])
+            p = common.percentiles([app for _, app, _, _ in timings])
             figures[f"{prefix}{name}_app_p50_ms"], figures[f"{prefix}{name}_app_p99_ms"] = p["p50"], p["p99"]
             slowest = sorted(timings, reverse=True)[:5]
-            print(f"{prefix}{name} slowest (client / app / app cpu ms):",
-                  ", ".join(f"{c:.0f}/{a:.0f}/{u:.0f}" for c, a, u in slowest))
+            print(f"{prefix}{name} slowest (client / app / app cpu / gc ms):",
+                  ", ".join(f"{c:.0f}/{a:.0f}/{u:.0f}/{g:.0f}" for c, a, u, g in slowest))
     return figures
 
 

@@ -51,8 +51,30 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
 def test_every_response_says_its_time_in_the_app_and_cpu_as_server_timing(client):
     timing = client.get("/healthz")["Server-Timing"]
     parts = dict(part.strip().split(";dur=") for part in timing.split(","))
-    assert set(parts) == {"app", "cpu"}
-    assert float(parts["cpu"]) >= 0 and 0 < float(parts["app"]) < 10_000
+    assert set(parts) == {"app", "cpu", "gc"}
+    assert float(parts["cpu"]) >= 0 and float(parts["gc"]) >= 0 and 0 < float(parts["app"]) < 10_000
+
+
+@pytest.mark.django_db
+def test_server_timing_counts_the_garbage_collections_the_request_ran(client, monkeypatch):
+    import gc
+
+    from core import metrics
+
+    real = metrics.MetricsMiddleware.__call__
+
+    def collecting(self, request):  # a view that triggers a full collection
+        original = self.get_response
+        self.get_response = lambda r: (gc.collect(), original(r))[1]
+        try:
+            return real(self, request)
+        finally:
+            self.get_response = original
+
+    monkeypatch.setattr(metrics.MetricsMiddleware, "__call__", collecting)
+    timing = client.get("/healthz")["Server-Timing"]
+    parts = dict(part.strip().split(";dur=") for part in timing.split(","))
+    assert float(parts["gc"]) > 0
 
 
 def test_server_processes_freeze_their_start_up_objects_out_of_the_collector():
