@@ -214,7 +214,7 @@ def _client(sockets: list[tuple[str, str]], out: Any, go: Any, window: Any) -> N
 async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window: Any) -> None:
     from websockets.asyncio.client import connect
 
-    stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "ended": 0, "notified": 0,
+    stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "late_half": [], "ended": 0, "notified": 0,
                              "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}, "codes": {},
                              "ride_sockets": 0}
     conns: list[Any] = []
@@ -252,7 +252,10 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
                 elif kind == "ride.updated":
                     at = message["data"].get("at")
                     if at and window[0] <= now <= window[1]:
-                        stats["latencies"].append((now - datetime.fromisoformat(at).timestamp()) * 1000)
+                        latency = (now - datetime.fromisoformat(at).timestamp()) * 1000
+                        stats["latencies"].append(latency)
+                        if now >= (window[0] + window[1]) / 2:  # steady state: a start-up hump has passed
+                            stats["late_half"].append(latency)
                 elif kind == "ride.ended" and not ended:
                     ended = True
                     stats["ended"] += 1
@@ -295,11 +298,11 @@ def _start_clients(sockets: list[tuple[str, str]], procs: int) -> tuple[list[Any
 
 
 def _collect(clients: list[Any], out: Any) -> dict[str, Any]:
-    merged: dict[str, Any] = {"latencies": []}
+    merged: dict[str, Any] = {"latencies": [], "late_half": []}
     for _ in clients:
         _, stats = out.get(timeout=120)
         for key, value in stats.items():
-            if key == "latencies":
+            if key in ("latencies", "late_half"):
                 merged[key] += value
             elif key in ("types", "codes"):
                 merged[key] = {k: merged.get(key, {}).get(k, 0) + value.get(k, 0)
@@ -486,7 +489,9 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
             _stop(process)
     latencies = stats["latencies"]
     figures = common.percentiles(latencies) if latencies else {"p50": None, "p99": None}
+    late = common.percentiles(stats["late_half"]) if stats["late_half"] else {"p50": None, "p99": None}
     return {"push_p50_ms": figures["p50"], "push_p99_ms": figures["p99"], "ride_updates_measured": len(latencies),
+            "push_p50_ms_second_half": late["p50"], "push_p99_ms_second_half": late["p99"],
             "ride_updates_per_s": common.rate(len(latencies), seconds),
             # Rider sockets that were open and never got their ride.ended (sockets that never opened are reported
             # apart, as rider_sockets - rider_sockets_open).
