@@ -152,12 +152,29 @@ class JourneyFailed(Exception):
     """A request got an unexpected status (recorded in Stats.errors)."""
 
 
-def _warm_up(base: str, token: str) -> None:
-    """Let both workers import and connect before timing (cold start is not what is measured)."""
+WARM_RIDERS = 8  # riders of their own for the warm-up journeys (their rides are not measured)
+
+
+def _warm_up(base: str, riders: list[tuple[str, str, float, float]]) -> None:
+    """Let both workers and the ack processes import, connect and fill their caches before timing.
+
+    Cold start is not what is measured: a process's first ride start costs ~120 ms of CPU (imports, the city's
+    compiled geofence, serializers), 4-5 times a warm one, and in the measured phase those two first starts were
+    the slowest of the run. So ``WARM_RIDERS`` whole journeys run at once, each on a connection of its own (granian
+    spreads connections over its workers), before the phases start.
+    """
     with requests.Session() as http:
-        http.headers["Authorization"] = f"Bearer {token}"
+        http.headers["Authorization"] = f"Bearer {riders[0][0]}"
         for _ in range(20):
             http.get(f"{base}/api/v1/vehicles/nearby?lat={LAT}&lon={LON}&radius=300", timeout=30)
+    stats = Stats()
+    threads = [threading.Thread(target=Rider(base, *r, stats).journey) for r in riders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if stats.errors:
+        raise RuntimeError(f"warm-up journeys failed: {stats.errors[:3]}")
 
 
 def _tree_cpu_s(pid: int) -> float | None:
@@ -340,14 +357,15 @@ def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: 
     settings.VEHICLE_GATEWAY_SIM_MODE = "silent"  # the bench is the worker and the vehicle: it acks itself
     figures: dict[str, Any] = {"riders": n, "think_min_s": think[0], "think_max_s": think[1]}
     with common.django_database("rides") as database:
-        riders = _setup(n)
+        riders = _setup(n + WARM_RIDERS)
+        riders, warm = riders[:n], riders[n:]
         port = _free_port()
         server = _serve(database, port)
         _SERVER_PID[:] = [server.pid]
         base = f"http://127.0.0.1:{port}"
         try:
             ACKS[:] = [_ack_pool(database)]
-            _warm_up(base, riders[0][0])
+            _warm_up(base, warm)
             stats, wall_s = _phase(base, riders, journeys, think)
             figures.update(_figures(stats, wall_s))
             errors = len(stats.errors)
