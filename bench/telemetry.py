@@ -273,7 +273,7 @@ def _http(fleet: Fleet, database: str, credentials: list[tuple[int, str]]) -> di
     import requests
 
     port = _free_port()
-    server = _start(["granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+    server = _start([str(Path(sys.executable).parent / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
                      "--blocking-threads", "4", "config.wsgi:application"], _env(database, f"{database}:telemetry"))
     url = f"http://127.0.0.1:{port}/api/v1/telemetry"
     accepted = [0]
