@@ -122,6 +122,8 @@ def django_database(name: str, *, migrate: bool = True) -> Iterator[str]:
         _point_django_at(previous[0], previous[1] or "")
         drop_database(base_url, database)
         delete_redis_keys(redis_url, database)
+        for kind in ("binding", "binding_permanent"):  # kombu's bindings of the bench's own Celery queues
+            delete_redis_keys(redis_url, f"_kombu.{kind}.{database}")
 
 
 class Timer:

@@ -6,8 +6,8 @@ Procfile's command). A journey: nearby search, start (with an Idempotency-Key), 
 unlock, 3 pauses (lock ack, resume, unlock ack), end, lock ack. The API pushes each command's ``command_send``
 task to the Redis broker as in production; ``BENCH_RIDES_ACK_PROCESSES`` (3) processes of the bench play the
 Celery worker and the vehicle: ``fleet.services.command_deliver`` then ``command_ack`` (the path telemetry takes),
-so the ride moves on in the after-commit hook, and the final charge happens there too. The queued tasks are
-deleted afterwards.
+so the ride moves on in the after-commit hook, and the final charge happens there too. The queued tasks go to a
+queue of the bench's own (``<database>:commands``), deleted with its other Redis keys afterwards.
 
 Two phases, both reported:
 
@@ -119,6 +119,8 @@ def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
 
     base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
     env = {**os.environ, "DATABASE_URL": f"{base}/{database}", "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
+           # its cache keys and its Celery queue are the bench's own, deleted afterwards
+           "CACHE_KEY_PREFIX": database, "CELERY_DEFAULT_QUEUE": f"{database}:commands",
            "SECRET_KEY": settings.SECRET_KEY, "CELERY_BROKER_URL": os.environ["REDIS_URL"]}
     granian = str(Path(sys.executable).parent / "granian")
     cmd = [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
@@ -132,17 +134,6 @@ def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("granian did not come up")
-
-
-def _drop_queue() -> None:
-    """The API pushed one command_send task per command to the broker; the bench delivered them itself."""
-    import redis
-
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    try:
-        client.delete("celery")
-    finally:
-        client.close()
 
 
 _SERVER_PID: list[int] = []  # granian's main process, for its CPU time
@@ -378,7 +369,6 @@ def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: 
             for pool in ACKS:
                 pool.shutdown()
             _stop(server)
-        _drop_queue()
         return figures
 
 
