@@ -74,7 +74,7 @@ def command_queue(
     key = idempotency_key or uuid.uuid4().hex
     if not new_key and (existing := _existing(key, vehicle_id, kind, params)) is not None:
         return existing
-    vehicle = locked if locked is not None and locked.pk == vehicle_id else lock_vehicle(vehicle_id)
+    vehicle = lock_vehicle(vehicle_id, held=locked)
     if vehicle.status == Status.RETIRED:
         raise errors.VehicleRetired()
     if is_immobilising(kind, params) and vehicle_is_moving(vehicle):

@@ -79,9 +79,7 @@ def trip_end(
 
     ``locked``: the vehicle row the caller holds with ``lock_vehicle`` in this transaction (as ``vehicle_transition``).
     """
-    battery: int | None = battery_pct
-    if battery is None:
-        battery = (locked if locked is not None and locked.pk == vehicle_id else lock_vehicle(vehicle_id)).battery_pct
+    battery = battery_pct if battery_pct is not None else lock_vehicle(vehicle_id, held=locked).battery_pct
     events = ["trip_end"]
     if battery is not None and battery < conf.get("FLEET_LOW_BATTERY_PCT"):
         events.append("battery_low")

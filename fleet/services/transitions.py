@@ -31,8 +31,13 @@ class Location:
             raise errors.InvalidCoordinates()
 
 
-def lock_vehicle(vehicle_id: uuid.UUID) -> Vehicle:
-    """SELECT ... FOR UPDATE of one vehicle. Caller must be inside ``transaction.atomic``."""
+def lock_vehicle(vehicle_id: uuid.UUID, *, held: Vehicle | None = None) -> Vehicle:
+    """SELECT ... FOR UPDATE of one vehicle. Caller must be inside ``transaction.atomic``.
+
+    ``held``: that vehicle's row the caller already locked in this transaction; returned as is (no query).
+    """
+    if held is not None and held.pk == vehicle_id:
+        return held
     try:
         return Vehicle.objects.select_for_update().get(id=vehicle_id)
     except Vehicle.DoesNotExist:
@@ -163,7 +168,7 @@ def vehicle_transition(
     _check_event_types(event_types, trip_id)
     if status is not None and status not in Status.values:
         raise errors.UnknownEventType(f"Unknown status {status!r}.")
-    vehicle = locked if locked is not None and locked.pk == vehicle_id else lock_vehicle(vehicle_id)
+    vehicle = lock_vehicle(vehicle_id, held=locked)
     common = {"event_types": list(event_types), "timestamp": at, "location": location, "battery_pct": battery_pct,
               "trip_id": trip_id, "actor_kind": actor_kind, "actor": actor}
     if vehicle.last_event_at is not None and at < vehicle.last_event_at:
