@@ -77,8 +77,14 @@ def setup_django() -> None:
     ``python -m bench`` calls it first: fleet.geojson -> core.errors -> DRF needs the app registry at import.
     """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    # A benchmark runs with DEBUG off, as production does; its throw-away database needs no stable secret.
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
+    # A benchmark runs with DEBUG off, as production does, also when the developer's shell exports DEBUG=1 (the
+    # Makefile's default): every subprocess a bench starts (Daphne, drainers) inherits this environment. With
+    # DEBUG on, every query went through Django's debug cursor. Its throw-away database needs no stable secret.
+    from django.conf import settings
+
+    if not settings.configured:  # (a test calling a bench in process keeps its own settings and environment)
+        os.environ["DEBUG"] = "0"
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     import django
 
     django.setup()
