@@ -24,7 +24,7 @@ import socket
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import redis
@@ -166,10 +166,17 @@ def claim_stale(shard: int, count: int, consumer: str, min_idle_ms: int) -> tupl
 
 
 def ack(shard: int, ids: Sequence[bytes]) -> None:
-    if ids:
-        pipe = client().pipeline(transaction=False)
-        pipe.xack(stream_key(shard), GROUP, *ids)
-        pipe.xdel(stream_key(shard), *ids)  # applied entries are not needed any more: the stream stays short
+    ack_many({shard: ids})
+
+
+def ack_many(ids_by_shard: Mapping[int, Sequence[bytes]]) -> None:
+    """Acknowledge and delete applied entries of several shards in one round trip."""
+    pipe = client().pipeline(transaction=False)
+    for shard, ids in ids_by_shard.items():
+        if ids:
+            pipe.xack(stream_key(shard), GROUP, *ids)
+            pipe.xdel(stream_key(shard), *ids)  # applied entries are not needed any more: the stream stays short
+    if len(pipe):
         pipe.execute()
 
 
@@ -199,6 +206,24 @@ def refresh(name: str, token: str, ttl_ms: int) -> bool:
 
 def release(name: str, token: str) -> None:
     client().eval(_RELEASE, 1, key(name), token)
+
+
+def release_many(locks: Mapping[str, str]) -> None:
+    """Release the locks (name -> token) in one round trip."""
+    pipe = client().pipeline(transaction=False)
+    for name, token in locks.items():
+        pipe.eval(_RELEASE, 1, key(name), token)
+    if len(pipe):
+        pipe.execute()
+
+
+def lock_or_ttl(name: str, token: str, ttl_ms: int) -> tuple[bool, int]:
+    """``lock``; when it is taken, also how many ms it still has (one round trip)."""
+    pipe = client().pipeline(transaction=False)
+    pipe.set(key(name), token, nx=True, px=ttl_ms)
+    pipe.pttl(key(name))
+    acquired, remaining = pipe.execute()
+    return bool(acquired), max(0, int(remaining))
 
 
 # --- counters ---------------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_entries_of_a_crashed_consumer_are_reclaimed_and_applied_once(vehicle: A
 
 def test_batch_committed_but_not_acknowledged_is_not_applied_twice(vehicle: Any, monkeypatch: Any) -> None:
     send(vehicle, message(1, lat=52.51, lon=13.41, odometer_m=5))
-    monkeypatch.setattr(streams, "ack", lambda shard, ids: None)  # the worker dies right after COMMIT
+    monkeypatch.setattr(streams, "ack_many", lambda ids_by_shard: None)  # the worker dies right after COMMIT
     assert pipeline.drain_until_empty() == 1
     monkeypatch.undo()
     assert status.snapshot()["pending"] == 1
