@@ -170,17 +170,17 @@ def apply_shards(entries_by_shard: Mapping[int, Sequence[streams.Entry]], *, rec
         result.messages += count
         result.corrupt += len(corrupt)
         if corrupt:  # stream entry ids are per stream: dead-letter them shard by shard
-            streams.dead_letter(shard, [e for e in entries if e[0] in set(corrupt)], "undecodable")
+            bad = set(corrupt)
+            streams.dead_letter(shard, [e for e in entries if e[0] in bad], "undecodable")
     if len(entries_by_shard) > 1:
         readings.sort(key=lambda r: (r.vehicle_id.int, r.seq))  # the order decode gives one shard's readings
-    count = result.messages
     storage.ensure_partitions({r.at.date() for r in readings})
     with push.batched(), transaction.atomic():  # the batch's live pushes leave after commit, in one round trip
         skipped = storage.insert_skipping_duplicates([_row(r) for r in readings])
         new = [r for r in readings if (r.vehicle_id, r.seq) not in skipped] if skipped else readings
         before = fleet_readings.vehicles_record_readings(readings=_latest(new))
         known = [r for r in new if r.vehicle_id in before]  # a deleted vehicle's readings: history only
-        result.new, result.duplicates = len(new), count - len(new)
+        result.new, result.duplicates = len(new), result.messages - len(new)
         result.late = sum(1 for r in known if _is_late(r, before))
         react = _react_function()
         if react is not None and known:
@@ -306,9 +306,10 @@ def drain_shards(shards: Sequence[int], consumer: str, *, reclaim: bool = False,
                 break
         return Drained(done)
     finally:
-        # A round that found nothing (the shards were empty or still held by a batch that ran longer than rest_ms)
-        # gives the rest back: the next round may start as soon as there is something to take.
-        streams.release_many({f"lock:{s}": t for s, t in held.items()} | ({"rest": gate} if gate and not batch else {}))
+        locks = {f"lock:{s}": t for s, t in held.items()}
+        if gate and not batch:  # a round that found nothing (shards empty, or still held by a batch that ran longer
+            locks["rest"] = gate  # than rest_ms) gives the rest back: the next round may start once there is work
+        streams.release_many(locks)
 
 
 def drain(*, budget_s: float, consumer: str | None = None) -> int:

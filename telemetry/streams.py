@@ -193,15 +193,10 @@ def dead_letter(shard: int, entries: Sequence[Entry], reason: str) -> None:
 # --- locks ------------------------------------------------------------------------------------------------
 
 _RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"""
-_REFRESH = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"""
 
 
 def lock(name: str, token: str, ttl_ms: int) -> bool:
     return bool(client().set(key(name), token, nx=True, px=ttl_ms))
-
-
-def refresh(name: str, token: str, ttl_ms: int) -> bool:
-    return bool(client().eval(_REFRESH, 1, key(name), token, ttl_ms))
 
 
 def release(name: str, token: str) -> None:
