@@ -22,6 +22,9 @@ with the ``websockets`` library, with the riders' real JWTs, answering pings as 
    - ``push``: worker processes call ``live.push.fleet_positions`` / ``to_ride`` directly at the same rate
      (the socket side alone).
    ``push_p50_ms`` / ``push_p99_ms`` are over the ``ride.updated`` messages received in the measured window.
+   ``cpu_cores``: the CPU each kind of process used over the window (Daphne, drainers, producers, clients,
+   PostgreSQL, Redis, and the whole machine), in cores; ``daphne_cpu_us_per_ride_update`` divides Daphne's by the
+   ``ride.updated`` delivered (its fleet messages and pings included).
 3. Ends: every ride is ended through ``rides.services.ride_end_now`` from worker processes while the feed still
    runs; ``lost_ride_ended`` counts rider sockets that never received their ``ride.ended``.
 
@@ -195,6 +198,25 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _cpu_by_role(roles: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each role's processes, plus PostgreSQL's and Redis's servers
+    (every process of that name: the benchmark has the machine to itself)."""
+    import psutil
+
+    def used(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+            return float(times.user + times.system)
+        except psutil.Error:
+            return 0.0
+
+    totals = {role: sum(used(psutil.Process(pid)) for pid in pids if pid) for role, pids in roles.items()}
+    for role, name in (("postgres", "postgres"), ("redis", "redis-server")):
+        totals[role] = sum(used(p) for p in psutil.process_iter(["name"]) if p.info["name"] == name)
+    totals["machine"] = float(sum(psutil.cpu_times()[:3]))  # user + nice + system of every core
+    return totals
 
 
 def _raise_fd_limit() -> None:
@@ -468,7 +490,11 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
         window[0], window[1] = t0, t0 + seconds
         time.sleep(max(0.0, t0 - time.time()))
         status.reset_counters()  # the pipeline's own figures (accept -> commit) over the measured window
+        roles = {"daphne": [p.pid for p, _ in servers], "drainers": [w.pid for w in workers[n_producers:]],
+                 "producers": [w.pid for w in workers[:n_producers]], "clients": [c.pid for c in clients]}
+        cpu_before, wall_before = _cpu_by_role(roles), time.monotonic()
         time.sleep(max(0.0, t0 + seconds - time.time()))
+        cpu_after, wall = _cpu_by_role(roles), time.monotonic() - wall_before
         pipeline = status.snapshot()
         how = os.environ.get("BENCH_LIVE_END", "push")
         print(f"  ending every ride ({how})", flush=True)
@@ -489,6 +515,7 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
         for process, _ in servers:
             _stop(process)
     latencies = stats["latencies"]
+    cores = {role: round((cpu_after[role] - cpu_before[role]) / wall, 3) for role in cpu_after}
     figures = common.percentiles(latencies) if latencies else {"p50": None, "p99": None}
     late = common.percentiles(stats["late_half"]) if stats["late_half"] else {"p50": None, "p99": None}
     return {"push_p50_ms": figures["p50"], "push_p99_ms": figures["p99"], "ride_updates_measured": len(latencies),
@@ -508,7 +535,11 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
             "pipeline_commit_p50_ms": pipeline["latency_ms_p50"] if feed == "telemetry" else None,
             "pipeline_commit_p99_ms": pipeline["latency_ms_p99"] if feed == "telemetry" else None,
             "pipeline_avg_batch": pipeline["avg_batch_size"], "pipeline_avg_batch_ms": pipeline["avg_batch_ms"],
-            "pipeline_backlog_end": pipeline["backlog"]}
+            "pipeline_backlog_end": pipeline["backlog"],
+            # CPU over the window, in cores (1.0 = one core busy all the time), per kind of process; Daphne's
+            # microseconds of CPU per ride.updated delivered (fleet messages and pings included in the cost).
+            "cpu_cores": cores,
+            "daphne_cpu_us_per_ride_update": round(cores["daphne"] * wall * 1e6 / len(latencies)) if latencies else None}
 
 
 def main() -> dict[str, Any]:
@@ -546,4 +577,6 @@ def main() -> dict[str, Any]:
         print(f"  ride.updated p50 {figures['push_p50_ms']} ms, p99 {figures['push_p99_ms']} ms "
               f"({figures['ride_updates_measured']} measured), lost ride.ended {figures['lost_ride_ended']}",
               flush=True)
+        print("  CPU over the window (cores): " + ", ".join(f"{role} {n}" for role, n in figures["cpu_cores"].items())
+              + f"; Daphne {figures['daphne_cpu_us_per_ride_update']} us per ride.updated", flush=True)
     return figures
