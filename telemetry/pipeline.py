@@ -186,11 +186,11 @@ def apply_shards(entries_by_shard: Mapping[int, Sequence[streams.Entry]], *, rec
         if react is not None and known:
             react(readings=known, before=before)
     committed_ms = time.time() * 1000
-    streams.ack_many({shard: [entry_id for entry_id, _ in entries] for shard, entries in entries_by_shard.items()})
-    streams.record_batch(
+    streams.record_batch(  # acknowledges the entries and counts the batch in one round trip
         messages=result.messages, new=result.new, duplicates=result.duplicates, late=result.late,
         batch_ms=(time.perf_counter() - started) * 1000, reclaimed=result.entries if reclaimed else 0,
         latencies_ms=[committed_ms - r.received_at.timestamp() * 1000 for r in new],
+        acknowledge={shard: [entry_id for entry_id, _ in entries] for shard, entries in entries_by_shard.items()},
     )
     return result
 
@@ -266,32 +266,26 @@ def drain_shards(shards: Sequence[int], consumer: str, *, reclaim: bool = False,
     ``rest_ms`` (``TELEMETRY_SHARD_REST_MS``): a batch that is not the continuation of a full one (``after_full``)
     starts at most once per ``rest_ms`` across all drainers (a Redis key set when a batch starts, expiring by
     itself), so messages wait up to that long for company instead of going in a batch each; a backlog (full
-    batches) never waits."""
+    batches) never waits.
+
+    The gate, the shard locks and the reads are one round trip to Redis (``streams.lock_and_read``); applying the
+    batch, acknowledging it and releasing the locks are three more."""
     limit = settings.TELEMETRY_BATCH_SIZE
-    gate = None
-    if rest_ms > 0 and not after_full:
-        gate = secrets.token_hex(8)
-        acquired, ttl_ms = streams.lock_or_ttl("rest", gate, rest_ms)
-        if not acquired:
-            return Drained(wait_s=max(ttl_ms, 1) / 1000)
-    ttl_ms = settings.TELEMETRY_RECLAIM_IDLE_S * 1000
-    held: dict[int, str] = {}
-    batch: dict[int, list[streams.Entry]] = {}
-    done = taken = 0
+    gated = rest_ms > 0 and not after_full
+    token = secrets.token_hex(8)
+    # The gate, the shard locks and the new entries in ONE round trip (streams.lock_and_read).
+    got = streams.lock_and_read(shards, token, ttl_ms=settings.TELEMETRY_RECLAIM_IDLE_S * 1000, limit=limit,
+                                consumer=consumer, gate="rest" if gated else None, gate_ms=rest_ms)
+    if got.gated:
+        return Drained(wait_s=max(got.gate_wait_ms, 1) / 1000)
+    held = got.locked
+    batch: dict[int, list[streams.Entry]] = {shard: entries for shard, entries in held.items() if entries}
+    done = 0
+    taken = sum(len(entries) for entries in batch.values())
     try:
-        for shard in shards:
-            if taken >= limit:
-                break
-            token = secrets.token_hex(8)
-            if not streams.lock(f"lock:{shard}", token, ttl_ms):
-                continue
-            held[shard] = token
-            if reclaim:
+        if reclaim:  # entries another drainer left unacknowledged: applied before this round's newer ones
+            for shard in held:
                 done += reclaim_shard(shard, consumer)
-            entries = streams.read_new(shard, limit - taken, consumer)
-            if entries:
-                batch[shard] = entries
-                taken += len(entries)
         full = taken >= limit
         for attempt in (1, 2) if batch else ():
             try:
@@ -306,9 +300,11 @@ def drain_shards(shards: Sequence[int], consumer: str, *, reclaim: bool = False,
                 break
         return Drained(done)
     finally:
-        locks = {f"lock:{s}": t for s, t in held.items()}
-        if gate and not batch:  # a round that found nothing (shards empty, or still held by a batch that ran longer
-            locks["rest"] = gate  # than rest_ms) gives the rest back: the next round may start once there is work
+        locks = {f"lock:{s}": token for s in held}
+        if gated and not batch:
+            # A round that found nothing (shards empty, or still held by a batch that ran longer than rest_ms)
+            # gives the rest back: the next round may start as soon as there is work.
+            locks["rest"] = token
         streams.release_many(locks)
 
 

@@ -25,6 +25,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -48,6 +49,18 @@ def client() -> redis.Redis:
         _client.set_response_callback("XREADGROUP", _raw_reply)
         _client_url = settings.REDIS_URL
     return _client
+
+
+_scripts: dict[tuple[int, str], Any] = {}
+
+
+def _script(text: str) -> Any:
+    """The script registered on this process's client (EVALSHA, loaded again by redis-py after a restart)."""
+    redis_client = client()
+    found = _scripts.get((id(redis_client), text))
+    if found is None:
+        found = _scripts[(id(redis_client), text)] = redis_client.register_script(text)
+    return found
 
 
 def prefix() -> str:
@@ -84,26 +97,45 @@ def ensure_groups() -> None:
             raise result
 
 
+# XADD every entry of one shard and measure the stream's length (the backlog), in one command: an edge's call
+# holds entries of many vehicles, and one pipelined XADD each cost redis-py more than the rest of ingest_many.
+# KEYS: the stream. ARGV: the field, then the packed entries. Reply: their ids, then the stream's length.
+_APPEND = """
+local ids = {}
+for i = 2, #ARGV do ids[i - 1] = redis.call('XADD', KEYS[1], '*', ARGV[1], ARGV[i]) end
+ids[#ids + 1] = redis.call('XLEN', KEYS[1])
+return ids
+"""
+
+
 def append(entries: Sequence[tuple[int, bytes]], rejected: dict[str, int] | None = None,
            accepted: int = 0) -> list[bytes]:
     """XADD each (shard, packed entry), count accepted and rejected messages, in one round trip; returns the
-    entry ids."""
+    entry ids (in the order of ``entries``; a shard's entries keep their order in its stream)."""
+    positions: dict[int, list[int]] = {}
+    for index, (shard, _) in enumerate(entries):
+        positions.setdefault(shard, []).append(index)
     pipe = client().pipeline(transaction=False)
-    for shard, packed in entries:
-        pipe.xadd(stream_key(shard), {FIELD: packed})
-    shards = sorted({shard for shard, _ in entries})
-    for shard in shards:  # the backlog, measured in the same round trip (backpressure, see backlog_full)
-        pipe.xlen(stream_key(shard))
+    for shard, indexes in positions.items():
+        # EVAL, not a registered script's EVALSHA: in a pipeline redis-py checks SCRIPT EXISTS first, one more
+        # round trip per call; Redis caches the compiled script by its hash either way.
+        pipe.eval(_APPEND, 1, stream_key(shard), FIELD, *(entries[i][1] for i in indexes))
     if accepted:
         pipe.hincrby(key("stats"), "accepted", accepted)
     for code, count in (rejected or {}).items():
         pipe.hincrby(key("rejected"), code, count)
     results = pipe.execute()
-    lengths = results[len(entries): len(entries) + len(shards)]
-    if any(int(n) > settings.TELEMETRY_MAX_BACKLOG for n in lengths):
+    ids: list[bytes] = [b""] * len(entries)
+    full = False
+    for indexes, reply in zip(positions.values(), results, strict=False):
+        *shard_ids, length = reply
+        for index, entry_id in zip(indexes, shard_ids, strict=True):
+            ids[index] = entry_id
+        full = full or int(length) > settings.TELEMETRY_MAX_BACKLOG  # backpressure, see backlog_full
+    if full:
         global _full_until
         _full_until = time.monotonic() + BACKLOG_RETRY_S
-    return cast(list[bytes], results[: len(entries)])
+    return ids
 
 
 BACKLOG_RETRY_S = 1
@@ -149,6 +181,77 @@ def read_new(shard: int, count: int, consumer: str) -> list[Entry]:
     return _raw_entries(next(iter(streams_reply)))
 
 
+# One round trip for a drainer's round: the rest gate (when asked), then shard by shard in the given order, lock
+# the shard (SET NX PX) and read its new entries into the batch until it holds ``limit``. A round used to cost two
+# round trips per shard (16 with 8 shards, each a wake-up of Redis and of the drainer on a busy machine) and one
+# for the gate; empty rounds cost as much.
+# KEYS: [gate key], then per shard: lock key, stream key. ARGV: token, lock ttl ms, limit, group, consumer,
+# gate ms (0: no gate). Reply: {-1, gate pttl} when the gate is taken, else {0, 0, shard position, entries, ...}
+# for every shard locked (entries {} when none, 'NOGROUP' when the stream or its group is missing).
+_LOCK_AND_READ = """
+local token, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local group, consumer, gate_ms = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local first = 1
+if gate_ms > 0 then
+  if not redis.call('SET', KEYS[1], token, 'NX', 'PX', gate_ms) then
+    return {-1, redis.call('PTTL', KEYS[1])}
+  end
+  first = 2
+end
+local out, taken = {0, 0}, 0
+for i = first, #KEYS, 2 do
+  if taken >= limit then break end
+  if redis.call('SET', KEYS[i], token, 'NX', 'PX', ttl) then
+    local reply = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', limit - taken,
+                              'STREAMS', KEYS[i + 1], '>')
+    local entries = {}
+    if type(reply) == 'table' and reply.err then
+      entries = 'NOGROUP'
+    elseif reply then
+      entries = reply[1][2]
+      taken = taken + #entries
+    end
+    out[#out + 1] = (i - first) / 2
+    out[#out + 1] = entries
+  end
+end
+return out
+"""
+
+
+@dataclass(slots=True)
+class Round:
+    """What ``lock_and_read`` got: the shards it locked (with ``token``) and their new entries, in order; or,
+    when the rest gate was taken, how long it still has (``gate_wait_ms``)."""
+
+    locked: dict[int, list[Entry]]
+    gate_wait_ms: int = 0
+    gated: bool = False
+
+
+def lock_and_read(order: Sequence[int], token: str, *, ttl_ms: int, limit: int, consumer: str,
+                  gate: str | None = None, gate_ms: int = 0) -> Round:
+    """Take the rest gate ``gate`` for ``gate_ms`` (when given), then lock each shard of ``order`` that is free and
+    read its new entries, until ``limit`` entries are read: ONE round trip (``_LOCK_AND_READ``). The caller
+    releases every shard in ``Round.locked`` (and the gate) with ``release_many``."""
+    keys = [key(gate)] if gate and gate_ms > 0 else []
+    for shard in order:
+        keys += [key(f"lock:{shard}"), stream_key(shard)]
+    args = [token, ttl_ms, limit, GROUP, consumer, gate_ms if gate else 0]
+    reply = cast(list[Any], _script(_LOCK_AND_READ)(keys=keys, args=args))
+    if int(reply[0]) == -1:
+        return Round({}, gate_wait_ms=max(0, int(reply[1])), gated=True)
+    locked: dict[int, list[Entry]] = {}
+    missing = False
+    for position, raw in zip(reply[2::2], reply[3::2], strict=True):
+        if raw == b"NOGROUP":
+            missing, raw = True, []
+        locked[order[int(position)]] = _raw_entries(raw)
+    if missing:
+        ensure_groups()  # a stream or group was deleted (Redis flushed): recreated for the next round
+    return Round(locked)
+
+
 def claim_stale(shard: int, count: int, consumer: str, min_idle_ms: int) -> tuple[list[Entry], list[bytes]]:
     """XAUTOCLAIM entries another consumer read but never acknowledged (it crashed or stalled).
 
@@ -172,12 +275,16 @@ def ack(shard: int, ids: Sequence[bytes]) -> None:
 def ack_many(ids_by_shard: Mapping[int, Sequence[bytes]]) -> None:
     """Acknowledge and delete applied entries of several shards in one round trip."""
     pipe = client().pipeline(transaction=False)
+    _ack_into(pipe, ids_by_shard)
+    if len(pipe):
+        pipe.execute()
+
+
+def _ack_into(pipe: Any, ids_by_shard: Mapping[int, Sequence[bytes]]) -> None:
     for shard, ids in ids_by_shard.items():
         if ids:
             pipe.xack(stream_key(shard), GROUP, *ids)
             pipe.xdel(stream_key(shard), *ids)  # applied entries are not needed any more: the stream stays short
-    if len(pipe):
-        pipe.execute()
 
 
 def dead_letter(shard: int, entries: Sequence[Entry], reason: str) -> None:
@@ -212,21 +319,14 @@ def release_many(locks: Mapping[str, str]) -> None:
         pipe.execute()
 
 
-def lock_or_ttl(name: str, token: str, ttl_ms: int) -> tuple[bool, int]:
-    """``lock``; when it is taken, also how many ms it still has (one round trip)."""
-    pipe = client().pipeline(transaction=False)
-    pipe.set(key(name), token, nx=True, px=ttl_ms)
-    pipe.pttl(key(name))
-    acquired, remaining = pipe.execute()
-    return bool(acquired), max(0, int(remaining))
-
-
 # --- counters ---------------------------------------------------------------------------------------------
 
 
 def record_batch(*, messages: int, new: int, duplicates: int, late: int, batch_ms: float,
-                 latencies_ms: Sequence[float], reclaimed: int = 0) -> None:
-    """Add one committed batch to the shared counters (one round trip)."""
+                 latencies_ms: Sequence[float], reclaimed: int = 0,
+                 acknowledge: Mapping[int, Sequence[bytes]] | None = None) -> None:
+    """Add one committed batch to the shared counters (one round trip); ``acknowledge``: first acknowledge and
+    delete those entries (shard -> ids, as ``ack_many``) in the same round trip."""
     counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
     for latency in latencies_ms:
         counts[bisect.bisect_left(LATENCY_BUCKETS_MS, latency)] += 1
@@ -234,6 +334,7 @@ def record_batch(*, messages: int, new: int, duplicates: int, late: int, batch_m
     buckets = {name: count for name, count in zip(names, counts, strict=True) if count}
     slot = key(f"rate:{int(time.time()) // 10}")
     pipe = client().pipeline(transaction=False)
+    _ack_into(pipe, acknowledge or {})
     stats = key("stats")
     for name, value in (("batches", 1), ("messages", messages), ("new", new), ("duplicates", duplicates),
                         ("late", late), ("reclaimed", reclaimed)):
