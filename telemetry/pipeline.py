@@ -249,7 +249,7 @@ def drain_shard(shard: int, consumer: str, *, reclaim: bool = False, rest_ms: in
 @dataclass(slots=True)
 class Drained:
     messages: int = 0
-    full: bool = False  # the batch reached TELEMETRY_BATCH_SIZE: there is a backlog, take the next one at once
+    full: bool = False  # the batch reached TELEMETRY_BATCH_ENOUGH: there is a backlog, take the next one at once
     wait_s: float = 0.0  # another drainer started a batch less than rest_ms ago: the next one is due in this long
 
 
@@ -268,14 +268,20 @@ def drain_shards(shards: Sequence[int], consumer: str, *, reclaim: bool = False,
     itself), so messages wait up to that long for company instead of going in a batch each; a backlog (full
     batches) never waits.
 
+    ``TELEMETRY_BATCH_ENOUGH``: a batch adds no further shard once it holds that many entries (a shard's read may
+    still bring it up to ``TELEMETRY_BATCH_SIZE``), and counts as full. When the pipeline falls behind, the
+    shards it left go to other drainers at once instead of waiting for it, while a steady feed still goes in one
+    batch per rest and a deep backlog still drains in batches of ``TELEMETRY_BATCH_SIZE``.
+
     The gate, the shard locks and the reads are one round trip to Redis (``streams.lock_and_read``); applying the
     batch, acknowledging it and releasing the locks are three more."""
     limit = settings.TELEMETRY_BATCH_SIZE
+    enough = min(limit, settings.TELEMETRY_BATCH_ENOUGH)
     gated = rest_ms > 0 and not after_full
     token = secrets.token_hex(8)
     # The gate, the shard locks and the new entries in ONE round trip (streams.lock_and_read).
     got = streams.lock_and_read(shards, token, ttl_ms=settings.TELEMETRY_RECLAIM_IDLE_S * 1000, limit=limit,
-                                consumer=consumer, gate="rest" if gated else None, gate_ms=rest_ms)
+                                consumer=consumer, gate="rest" if gated else None, gate_ms=rest_ms, enough=enough)
     if got.gated:
         return Drained(wait_s=max(got.gate_wait_ms, 1) / 1000)
     held = got.locked
@@ -286,7 +292,7 @@ def drain_shards(shards: Sequence[int], consumer: str, *, reclaim: bool = False,
         if reclaim:  # entries another drainer left unacknowledged: applied before this round's newer ones
             for shard in held:
                 done += reclaim_shard(shard, consumer)
-        full = taken >= limit
+        full = taken >= enough
         for attempt in (1, 2) if batch else ():
             try:
                 return Drained(done + apply_shards(batch).messages, full)

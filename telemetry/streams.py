@@ -186,11 +186,11 @@ def read_new(shard: int, count: int, consumer: str) -> list[Entry]:
 # round trips per shard (16 with 8 shards, each a wake-up of Redis and of the drainer on a busy machine) and one
 # for the gate; empty rounds cost as much.
 # KEYS: [gate key], then per shard: lock key, stream key. ARGV: token, lock ttl ms, limit, group, consumer,
-# gate ms (0: no gate). Reply: {-1, gate pttl} when the gate is taken, else {0, 0, shard position, entries, ...}
+# gate ms (0: no gate), enough (no further shard is locked once the batch holds this many). Reply: {-1, gate pttl} when the gate is taken, else {0, 0, shard position, entries, ...}
 # for every shard locked (entries {} when none, 'NOGROUP' when the stream or its group is missing).
 _LOCK_AND_READ = """
 local token, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local group, consumer, gate_ms = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local group, consumer, gate_ms, enough = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local first = 1
 if gate_ms > 0 then
   if not redis.call('SET', KEYS[1], token, 'NX', 'PX', gate_ms) then
@@ -200,7 +200,7 @@ if gate_ms > 0 then
 end
 local out, taken = {0, 0}, 0
 for i = first, #KEYS, 2 do
-  if taken >= limit then break end
+  if taken >= enough then break end
   if redis.call('SET', KEYS[i], token, 'NX', 'PX', ttl) then
     local reply = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', limit - taken,
                               'STREAMS', KEYS[i + 1], '>')
@@ -230,14 +230,15 @@ class Round:
 
 
 def lock_and_read(order: Sequence[int], token: str, *, ttl_ms: int, limit: int, consumer: str,
-                  gate: str | None = None, gate_ms: int = 0) -> Round:
+                  gate: str | None = None, gate_ms: int = 0, enough: int | None = None) -> Round:
     """Take the rest gate ``gate`` for ``gate_ms`` (when given), then lock each shard of ``order`` that is free and
-    read its new entries, until ``limit`` entries are read: ONE round trip (``_LOCK_AND_READ``). The caller
-    releases every shard in ``Round.locked`` (and the gate) with ``release_many``."""
+    read its new entries (at most ``limit`` in all), until the batch holds ``enough`` (default ``limit``): ONE
+    round trip (``_LOCK_AND_READ``). The caller releases every shard in ``Round.locked`` (and the gate) with
+    ``release_many``."""
     keys = [key(gate)] if gate and gate_ms > 0 else []
     for shard in order:
         keys += [key(f"lock:{shard}"), stream_key(shard)]
-    args = [token, ttl_ms, limit, GROUP, consumer, gate_ms if gate else 0]
+    args = [token, ttl_ms, limit, GROUP, consumer, gate_ms if gate else 0, min(limit, enough or limit)]
     reply = cast(list[Any], _script(_LOCK_AND_READ)(keys=keys, args=args))
     if int(reply[0]) == -1:
         return Round({}, gate_wait_ms=max(0, int(reply[1])), gated=True)

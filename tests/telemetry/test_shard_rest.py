@@ -109,6 +109,23 @@ def test_a_full_batch_takes_no_more_shards(db: Any, settings: Any) -> None:
     assert HistoryPoint.objects.count() == 4
 
 
+def test_a_batch_that_holds_enough_adds_no_more_shards_and_counts_as_full(db: Any, settings: Any) -> None:
+    """TELEMETRY_BATCH_ENOUGH: the pipeline fell behind; the shards a big batch leaves go to other drainers at once."""
+    settings.TELEMETRY_BATCH_SIZE, settings.TELEMETRY_BATCH_ENOUGH = 100, 3
+    a, b = _on_two_shards()
+    streams.ensure_groups()
+    for seq in (1, 2, 3, 4):
+        ingest.ingest(a.id, [message(seq, lat=52.51, lon=13.41)])
+    ingest.ingest(b.id, [message(1, lat=52.53, lon=13.43)])
+    shard_a, shard_b = streams.shard_of(a.id), streams.shard_of(b.id)
+    taken = pipeline.drain_shards([shard_a, shard_b], "a", rest_ms=60_000)
+    assert (taken.messages, taken.full) == (4, True)  # the shard's read is not cut at 3: up to the batch size
+    assert streams.client().xlen(streams.stream_key(shard_b)) == 1  # not taken
+    other = pipeline.drain_shards([shard_b], "b", rest_ms=60_000, after_full=True)  # another drainer, no rest
+    assert (other.messages, other.full) == (1, False)
+    assert HistoryPoint.objects.count() == 5
+
+
 def test_an_undecodable_entry_is_dead_lettered_in_its_own_shard(db: Any) -> None:
     a, b = _on_two_shards()
     streams.ensure_groups()

@@ -64,6 +64,12 @@ def test_a_held_shard_is_skipped_and_the_limit_stops_the_round(queued):
     assert [len(entries) for entries in partial.locked.values()] == [2]  # COUNT is what is still missing
 
 
+def test_enough_stops_adding_shards_but_not_a_shards_read(queued):
+    got = streams.lock_and_read([0, 1, 2], "tok", ttl_ms=TTL_MS, limit=100, consumer="c", enough=2)
+    assert {shard: len(entries) for shard, entries in got.locked.items()} == {0: 3}
+    assert _holder(1) is None and _holder(2) is None
+
+
 def test_the_rest_gate_comes_first(queued):
     first = streams.lock_and_read([0], "a", ttl_ms=TTL_MS, limit=100, consumer="c", gate="rest", gate_ms=5_000)
     assert not first.gated and len(first.locked[0]) == 3
