@@ -154,6 +154,20 @@ def percentiles(samples: Sequence[float], points: Sequence[int] = (50, 99)) -> d
     return {f"p{p}": round(float(v), 3) for p, v in zip(points, values, strict=True)}
 
 
+def cpu_seconds(pid: int, *, children: bool = False) -> float | None:
+    """CPU seconds (user + system) used so far by a process (and, with ``children``, its descendants: granian's
+    workers); None once it is gone. A server's CPU per request does not depend on how busy the machine is, unlike
+    its latencies."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)] if children else [root]
+        return sum(p.cpu_times().user + p.cpu_times().system for p in processes)
+    except psutil.Error:
+        return None
+
+
 def pin_to_one_core() -> int | None:
     """Restrict this process to one CPU, the idlest over a short sample (figures are then single-core by
     construction, and a shared machine's busiest core is avoided)."""

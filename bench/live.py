@@ -205,16 +205,12 @@ def _cpu_by_role(roles: dict[str, list[int]]) -> dict[str, float]:
     (every process of that name: the benchmark has the machine to itself)."""
     import psutil
 
-    def used(process: psutil.Process) -> float:
-        try:
-            times = process.cpu_times()
-            return float(times.user + times.system)
-        except psutil.Error:
-            return 0.0
+    def used(pids: Any) -> float:
+        return sum(common.cpu_seconds(pid) or 0.0 for pid in pids if pid)
 
-    totals = {role: sum(used(psutil.Process(pid)) for pid in pids if pid) for role, pids in roles.items()}
+    totals = {role: used(pids) for role, pids in roles.items()}
     for role, name in (("postgres", "postgres"), ("redis", "redis-server")):
-        totals[role] = sum(used(p) for p in psutil.process_iter(["name"]) if p.info["name"] == name)
+        totals[role] = used(p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == name)
     totals["machine"] = float(sum(psutil.cpu_times()[:3]))  # user + nice + system of every core
     return totals
 
@@ -539,7 +535,8 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
             # CPU over the window, in cores (1.0 = one core busy all the time), per kind of process; Daphne's
             # microseconds of CPU per ride.updated delivered (fleet messages and pings included in the cost).
             "cpu_cores": cores,
-            "daphne_cpu_us_per_ride_update": round(cores["daphne"] * wall * 1e6 / len(latencies)) if latencies else None}
+            "daphne_cpu_us_per_ride_update":
+                round(cores["daphne"] * wall * 1e6 / len(latencies)) if latencies else None}
 
 
 def main() -> dict[str, Any]:

@@ -168,21 +168,6 @@ def _warm_up(base: str, riders: list[tuple[str, str, float, float]]) -> None:
         raise RuntimeError(f"warm-up journeys failed: {stats.errors[:3]}")
 
 
-def _tree_cpu_s(pid: int) -> float | None:
-    """CPU seconds (user + system) used so far by a process and its children (granian's workers).
-
-    The server's CPU per request does not depend on how busy the machine is, unlike latencies.
-    """
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-        return sum(p.cpu_times().user + p.cpu_times().system for p in processes)
-    except psutil.Error:
-        return None
-
-
 def _stop(server: subprocess.Popen[bytes]) -> None:
     server.send_signal(signal.SIGINT)
     try:
@@ -325,7 +310,7 @@ def _figures(stats: Stats, wall_s: float, prefix: str = "") -> dict[str, Any]:
 def _phase(base: str, riders: list[tuple[str, str, float, float]], journeys: int,
            think: tuple[float, float]) -> tuple[Stats, float]:
     stats = Stats()
-    stats.server_cpu_start = _tree_cpu_s(_SERVER_PID[0]) if _SERVER_PID else None
+    stats.server_cpu_start = common.cpu_seconds(_SERVER_PID[0], children=True) if _SERVER_PID else None
     barrier = threading.Barrier(len(riders))
     threads = [threading.Thread(target=_drive, args=(Rider(base, *r, stats, think=think, seed=i), journeys, barrier))
                for i, r in enumerate(riders)]
@@ -334,7 +319,7 @@ def _phase(base: str, riders: list[tuple[str, str, float, float]], journeys: int
             t.start()
         for t in threads:
             t.join()
-    end_cpu = _tree_cpu_s(_SERVER_PID[0]) if _SERVER_PID else None
+    end_cpu = common.cpu_seconds(_SERVER_PID[0], children=True) if _SERVER_PID else None
     if stats.server_cpu_start is not None and end_cpu is not None:
         stats.server_cpu_s = end_cpu - stats.server_cpu_start
     for message in stats.errors[:5]:

@@ -51,15 +51,15 @@ def client() -> redis.Redis:
     return _client
 
 
-_scripts: dict[tuple[int, str], Any] = {}
+_scripts: dict[str, Any] = {}
 
 
 def _script(text: str) -> Any:
     """The script registered on this process's client (EVALSHA, loaded again by redis-py after a restart)."""
     redis_client = client()
-    found = _scripts.get((id(redis_client), text))
-    if found is None:
-        found = _scripts[(id(redis_client), text)] = redis_client.register_script(text)
+    found = _scripts.get(text)
+    if found is None or found.registered_client is not redis_client:  # REDIS_URL changed: a new client
+        found = _scripts[text] = redis_client.register_script(text)
     return found
 
 
@@ -182,12 +182,12 @@ def read_new(shard: int, count: int, consumer: str) -> list[Entry]:
 
 
 # One round trip for a drainer's round: the rest gate (when asked), then shard by shard in the given order, lock
-# the shard (SET NX PX) and read its new entries into the batch until it holds ``limit``. A round used to cost two
-# round trips per shard (16 with 8 shards, each a wake-up of Redis and of the drainer on a busy machine) and one
-# for the gate; empty rounds cost as much.
+# the shard (SET NX PX) and read its new entries (at most ``limit`` in all) until the batch holds ``enough``.
+# A round used to cost two round trips per shard and one for the gate, empty rounds as much; each is a wake-up of
+# Redis and of the drainer, which waits for a CPU on a busy machine.
 # KEYS: [gate key], then per shard: lock key, stream key. ARGV: token, lock ttl ms, limit, group, consumer,
-# gate ms (0: no gate), enough (no further shard is locked once the batch holds this many). Reply: {-1, gate pttl} when the gate is taken, else {0, 0, shard position, entries, ...}
-# for every shard locked (entries {} when none, 'NOGROUP' when the stream or its group is missing).
+# gate ms (0: no gate), enough. Reply: {-1, gate pttl} when the gate is taken, else {0, 0, shard position,
+# entries, ...} for every shard locked (entries {} when none, 'NOGROUP' when the stream or its group is missing).
 _LOCK_AND_READ = """
 local token, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local group, consumer, gate_ms, enough = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
