@@ -25,8 +25,11 @@ with the ``websockets`` library, with the riders' real JWTs, answering pings as 
    ``cpu_cores``: the CPU each kind of process used over the window (Daphne, drainers, producers, clients,
    PostgreSQL, Redis, and the whole machine), in cores; ``daphne_cpu_us_per_ride_update`` divides Daphne's by the
    ``ride.updated`` delivered (its fleet messages and pings included).
-3. Ends: every ride is ended through ``rides.services.ride_end_now`` from worker processes while the feed still
-   runs; ``lost_ride_ended`` counts rider sockets that never received their ``ride.ended``.
+3. Ends: right after the window, while the feed still runs, two worker processes (started with the others) end
+   every ride: they push the ``ride.ended`` that ``rides.services`` pushes (``BENCH_LIVE_END=push``, default) or
+   end the rides through ``rides.services.ride_end_now`` (``service``, the whole path, much slower). The clients
+   then wait up to 60 s: ``lost_ride_ended`` counts open rider sockets that never received their ``ride.ended``,
+   ``ride_ended_last_s`` is when the last one came (from the first end), ``ends_pushed_s`` how long ending took.
 
 Environment: BENCH_LIVE_RIDERS (2000), BENCH_LIVE_VEHICLES (10000), BENCH_LIVE_RATE (5000), BENCH_LIVE_SECONDS
 (20), BENCH_LIVE_IDLE_SOCKETS (5000), BENCH_LIVE_DAPHNES (2), BENCH_LIVE_FLEET_SOCKETS (2), BENCH_LIVE_FEED
@@ -235,7 +238,7 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
 
     stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "late_half": [], "ended": 0, "notified": 0,
                              "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}, "codes": {},
-                             "ride_sockets": 0}
+                             "ride_sockets": 0, "ended_after_s": 0.0}
     conns: list[Any] = []
     readers: list[asyncio.Task[None]] = []
     # Handshakes are ramped (50 at a time per client process) with a generous timeout: the figure is how many
@@ -278,6 +281,8 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
                 elif kind == "ride.ended" and not ended:
                     ended = True
                     stats["ended"] += 1
+                    if window[3]:
+                        stats["ended_after_s"] = max(stats["ended_after_s"], now - window[3])
                 elif kind == "notification":
                     stats["notified"] += 1
                 elif kind == "fleet.positions":
@@ -295,6 +300,8 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
     await asyncio.get_running_loop().run_in_executor(None, go.wait)
 
     while time.time() < window[2]:
+        if window[3] and stats["ride_sockets"] and stats["ended"] >= stats["ride_sockets"]:
+            break  # every ride socket has its ride.ended: nothing more to wait for
         await asyncio.sleep(0.2)
     for task in readers:
         task.cancel()
@@ -304,7 +311,7 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
 
 def _start_clients(sockets: list[tuple[str, str]], procs: int) -> tuple[list[Any], Any, Any, Any]:
     ctx = mp.get_context("spawn")
-    out, go, window = ctx.Queue(), ctx.Event(), ctx.Array("d", [0.0, 0.0, 1e12], lock=False)
+    out, go, window = ctx.Queue(), ctx.Event(), ctx.Array("d", [0.0, 0.0, 1e12, 0.0], lock=False)
     clients = [ctx.Process(target=_client, args=(sockets[i::procs], out, go, window)) for i in range(procs)]
     for c in clients:
         c.start()
@@ -323,6 +330,8 @@ def _collect(clients: list[Any], out: Any) -> dict[str, Any]:
         for key, value in stats.items():
             if key in ("latencies", "late_half"):
                 merged[key] += value
+            elif key == "ended_after_s":
+                merged[key] = max(merged.get(key, 0.0), value)
             elif key in ("types", "codes"):
                 merged[key] = {k: merged.get(key, {}).get(k, 0) + value.get(k, 0)
                                for k in {*merged.get(key, {}), *value}}
@@ -402,13 +411,16 @@ def _drainer(database: str, until: Any, ready: Any) -> None:
         pipeline.drain(budget_s=1.0)
 
 
-def _ender(database: str, rides: list[str], how: str) -> None:
+def _ender(database: str, rides: list[str], how: str, ready: Any, go: Any) -> None:
     """End the rides: through ``rides.services.ride_end_now`` (``service``: the whole path, but on a busy 2-core
-    machine that took 18 minutes for 2,000 rides) or by pushing the ``ride.ended`` rides would push (``push``)."""
+    machine that took 18 minutes for 2,000 rides) or by pushing the ``ride.ended`` rides would push (``push``).
+    Started with the other workers (Django loaded before the window), it waits for ``go``."""
     _child_django(database)
     from live import push
     from rides import services
 
+    ready.put("ender")
+    go.wait()
     for ride_id in rides:
         if how == "service":
             services.ride_end_now(ride_id=uuid.UUID(ride_id), reason="ops", note="bench")
@@ -456,6 +468,8 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
     ctx = mp.get_context("spawn")
     servers = [_daphne(database) for _ in range(daphnes)]
     workers: list[Any] = []
+    enders: list[Any] = []
+    end = ctx.Event()
     try:
         plan = [(f"ws://127.0.0.1:{servers[i % daphnes][1]}/ws/v1/rides/{ride}", data["tokens"][i])
                 for i, ride in enumerate(data["rides"])]
@@ -475,11 +489,13 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
                 sent_out, ready, start)))
         if feed == "telemetry":
             workers += [ctx.Process(target=_drainer, args=(database, until, ready)) for _ in range(drainers)]
-        for w in workers:
+        how = os.environ.get("BENCH_LIVE_END", "push")
+        enders += [ctx.Process(target=_ender, args=(database, data["rides"][k::2], how, ready, end)) for k in range(2)]
+        for w in workers + enders:
             w.start()
         # The feed starts once every worker has Django loaded (spawning them took 20 s on a busy machine: the
         # backlog the producers built meanwhile was measured as latency), then 5 s of warm-up.
-        for _ in workers:
+        for _ in workers + enders:
             ready.get(timeout=300)
         start.set()
         t0 = time.time() + 5.0
@@ -492,19 +508,21 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
         time.sleep(max(0.0, t0 + seconds - time.time()))
         cpu_after, wall = _cpu_by_role(roles), time.monotonic() - wall_before
         pipeline = status.snapshot()
-        how = os.environ.get("BENCH_LIVE_END", "push")
         print(f"  ending every ride ({how})", flush=True)
-        enders = [ctx.Process(target=_ender, args=(database, data["rides"][k::2], how)) for k in range(2)]
-        for e in enders:
-            e.start()
+        window[3] = time.time()
+        end.set()
         for e in enders:
             e.join()
-        print(f"  ended in {time.time() - t0 - seconds:.0f} s; waiting 5 s for the last messages", flush=True)
-        until.value, window[2] = time.time() + 3, time.time() + 5  # feed, then the clients, stop
+        ends_pushed_s = time.time() - window[3]
+        # The feed stops 3 s later; the clients stop once every ride socket has its ride.ended, or after 60 s: a
+        # ride.ended that comes late is counted in ride_ended_last_s, only one that never comes is lost.
+        print(f"  ends pushed in {ends_pushed_s:.0f} s; waiting up to 60 s for the last ride.ended", flush=True)
+        until.value, window[2] = time.time() + 3, time.time() + 60
         sent = [sent_out.get(timeout=120) for _ in range(n_producers)]
         stats = _collect(clients, out)
     finally:
-        for w in workers:
+        end.set()
+        for w in workers + enders:
             w.join(timeout=60)
             if w.is_alive():
                 w.terminate()
@@ -526,6 +544,8 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
             "close_codes": stats.get("codes", {}),
             "feed_msgs_s_achieved": round(sum(n for n, _ in sent) / max(s for _, s in sent), 1),
             "rider_sockets_open": int(stats["ride_sockets"]), "ends_via": how,
+            # From the first end pushed: how long pushing every ride's end took, and when the last ride.ended came.
+            "ends_pushed_s": round(ends_pushed_s, 1), "ride_ended_last_s": round(float(stats["ended_after_s"]), 1),
             # Which side the lag is on: accept -> commit in the drainers (the pushes leave right after), the
             # rest of push_p50/p99 is the socket side (Redis pub/sub, Daphne, the client processes).
             "pipeline_commit_p50_ms": pipeline["latency_ms_p50"] if feed == "telemetry" else None,
@@ -572,8 +592,8 @@ def main() -> dict[str, Any]:
         figures |= _latency(database, data, daphnes=daphnes, fleet_sockets=fleet_sockets, rate=rate,
                             seconds=seconds, feed=feed, procs=procs, drainers=drainers)
         print(f"  ride.updated p50 {figures['push_p50_ms']} ms, p99 {figures['push_p99_ms']} ms "
-              f"({figures['ride_updates_measured']} measured), lost ride.ended {figures['lost_ride_ended']}",
-              flush=True)
+              f"({figures['ride_updates_measured']} measured), lost ride.ended {figures['lost_ride_ended']} "
+              f"(the last came {figures['ride_ended_last_s']} s after the first end)", flush=True)
         print("  CPU over the window (cores): " + ", ".join(f"{role} {n}" for role, n in figures["cpu_cores"].items())
               + f"; Daphne {figures['daphne_cpu_us_per_ride_update']} us per ride.updated", flush=True)
     return figures
