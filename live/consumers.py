@@ -50,10 +50,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
     """
 
     stream = "live"
+    # A kind whose volume the consumer paces itself (coalesced state that it withholds while the client is behind,
+    # so its memory is bounded by the state, not by time): never a reason to drop the socket.
+    paced: str | None = None
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.seq = 0
         self.sent_bytes = self.acked_bytes = self.ping_bytes = 0
+        self.grace = 0  # bytes of the last paced burst, allowed on top of the buffer until acknowledged
         self.buffer_limit = settings.LIVE_SEND_BUFFER_KB * 1024
         self.pings: dict[int, tuple[int, float]] = {}  # ping seq -> (sent_bytes after it, monotonic time)
         self.tasks: list[asyncio.Task[None]] = []
@@ -124,7 +128,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             body["data"] = data
         text = json.dumps(body, separators=(",", ":"))
         self.sent_bytes += len(text)
-        if not kind.startswith("snapshot") and self.sent_bytes - self.acked_bytes > self.buffer_limit:
+        # Snapshots, paced kinds and the heartbeat itself are never the reason to drop (a ping is how the
+        # client gets to say it caught up).
+        if not kind.startswith("snapshot") and kind not in (self.paced, "ping", "pong") and (
+                self.sent_bytes - self.acked_bytes > self.buffer_limit + self.grace):
             await self.drop(CLOSE_TOO_SLOW, "too slow")
             return
         try:
@@ -180,10 +187,26 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 self.acked_bytes = max(self.acked_bytes, self.pings[max(acked)][0])
                 for s in acked:
                     del self.pings[s]
+                await self.caught_up()
         elif kind == "ping":
             await self.emit("pong")
         elif kind == "auth" and isinstance(message.get("token"), str):
             await self._reauth(message["token"])
+
+    def behind(self) -> bool:
+        """More than half the send buffer (beyond the snapshot) is unacknowledged: a paced stream waits for the
+        client's pong."""
+        half = settings.LIVE_SEND_BUFFER_KB * 1024 // 2  # buffer_limit also holds the snapshot's allowance
+        return self.sent_bytes - self.acked_bytes > self.buffer_limit - half
+
+    async def ask_ack(self) -> None:
+        """Ping unless the last ping already covers everything sent, so the client's pong tells where it is."""
+        last = max((sent for sent, _ in self.pings.values()), default=-1)
+        if last < self.sent_bytes:
+            await self.ping()
+
+    async def caught_up(self) -> None:
+        """A pong moved ``acked_bytes``; a paced stream may send what it withheld."""
 
     async def _reauth(self, token: str) -> None:
         """A fresh access token of the same user extends the socket past the old token's expiry."""
@@ -300,9 +323,17 @@ class FleetConsumer(LiveConsumer):
 
     Positions are coalesced: at most one update per vehicle per ``LIVE_FLEET_INTERVAL_MS``, sent together in
     one ``fleet.positions`` message. A vehicle that leaves the box is sent once as ``{"id", "removed": true}``.
+
+    Positions are paced, not dropped: while more than half of ``LIVE_SEND_BUFFER_KB`` is unacknowledged the
+    interval's positions are held and keep coalescing (at most one entry per vehicle of the box, so memory is
+    bounded by the fleet, not by time) and go out when the client's pong shows it caught up. A whole-city map on
+    a slow link gets fewer, larger updates instead of a 4008. Other fleet events (alarms, status changes, command
+    outcomes, ops tasks) are not coalesced and keep the drop rule; a client that stops answering pings is still
+    closed after ``LIVE_PONG_TIMEOUT_S``.
     """
 
     stream = "fleet"
+    paced = "fleet.positions"
 
     def subscribe(self, user: Any, query: dict[str, list[str]]) -> None:
         if "city" not in query:
@@ -311,6 +342,8 @@ class FleetConsumer(LiveConsumer):
         self.bbox = _parse_bbox(query["bbox"][0]) if "bbox" in query else None
         self.groups = [f"fleet.{self.city_id}"]
         self.pending: dict[str, dict[str, Any]] = {}
+        self.held = False  # an interval's positions wait for the client to catch up
+        self.burst_end = 0
         self.visible: set[str] = set()
         self.coalescer = Coalescer(self, settings.LIVE_FLEET_INTERVAL_MS / 1000, self._flush)
 
@@ -358,13 +391,29 @@ class FleetConsumer(LiveConsumer):
             await self.coalescer.kick()
 
     async def _flush(self) -> None:
-        if self.pending:
-            vehicles, self.pending = list(self.pending.values()), {}
-            # Like the snapshot, an interval's positions of a big city can pass Daphne's 1 MiB message limit
-            # (5,000 msgs/s over a 10k city: 1.2 MB, refused by autobahn and the socket lost): several messages.
-            size = settings.LIVE_SNAPSHOT_PART
-            for start in range(0, len(vehicles), size):
-                await self.emit("fleet.positions", {"vehicles": vehicles[start:start + size]})
+        if not self.pending or self.closed:
+            return
+        if self.behind():
+            self.held = True  # keep coalescing; caught_up sends them
+            await self.ask_ack()
+            return
+        self.held = False
+        vehicles, self.pending = list(self.pending.values()), {}
+        before = self.sent_bytes
+        # Like the snapshot, an interval's positions of a big city can pass Daphne's 1 MiB message limit
+        # (5,000 msgs/s over a 10k city: 1.2 MB, refused by autobahn and the socket lost): several messages.
+        size = settings.LIVE_SNAPSHOT_PART
+        for start in range(0, len(vehicles), size):
+            await self.emit("fleet.positions", {"vehicles": vehicles[start:start + size]})
+        # The burst may be bigger than the buffer (a whole city); the events that follow it before the client
+        # acknowledges it are not held against the client for it.
+        self.grace, self.burst_end = self.sent_bytes - before, self.sent_bytes
+
+    async def caught_up(self) -> None:
+        if self.acked_bytes >= self.burst_end:
+            self.grace = 0
+        if self.held and not self.behind():
+            await self.coalescer.send_now()
 
 
 class MeConsumer(LiveConsumer):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -142,5 +145,67 @@ def test_an_interval_of_many_positions_comes_in_messages_of_a_snapshot_part(city
         assert {v["id"] for m in batches for v in m["data"]["vehicles"]} == {str(v.id) for v in vehicles}
         assert await nothing_more(comm, 0.5)
         await comm.disconnect()
+
+    run(body)
+
+
+async def _drain(comm) -> list[dict]:
+    """Every message already sent (pings included), without answering."""
+    messages = []
+    while not await comm.receive_nothing(timeout=0.1):
+        messages.append(json.loads((await comm.receive_output())["text"]))
+    return messages
+
+
+def test_a_fleet_client_behind_gets_its_positions_held_then_the_latest_not_a_4008(city, scooter, fleet_staff,
+                                                                                   settings):
+    """A whole-city map that reads slowly: positions wait (coalescing on) instead of the socket being dropped."""
+    settings.LIVE_SEND_BUFFER_KB = 16
+    settings.LIVE_FLEET_INTERVAL_MS = 100
+    vehicles = VehicleFactory.create_batch(150, city=city, vehicle_type=scooter, lat=52.52, lon=13.40)
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/fleet?city={city.id}", bearer(fleet_staff))
+        assert (await comm.connect())[0] is True
+        await receive(comm)  # the snapshot (not held against the client)
+        # Ten intervals of every vehicle moving, ~20 kB each, with no pong: far past the 16 kB buffer.
+        for step in range(10):
+            await sync_to_async(push.fleet_positions)(
+                city.id, [_position(v, 52.52 + step / 1e4, 13.40) for v in vehicles])
+            await asyncio.sleep(0.15)
+        sent = await _drain(comm)
+        kinds = [m["type"] for m in sent]
+        assert "fleet.positions" in kinds
+        # The first interval went out; the rest is held while the client has not acknowledged it.
+        assert sum(len(m["data"]["vehicles"]) for m in sent if m["type"] == "fleet.positions") == 150
+        pings = [m for m in sent if m["type"] == "ping"]
+        assert pings, "the server asks where the client is"
+        assert await comm.receive_nothing(timeout=0.3)  # still open, nothing more until the client answers
+
+        await comm.send_json_to({"type": "pong", "seq": pings[-1]["seq"]})
+        caught_up = [m for m in await _drain(comm) if m["type"] == "fleet.positions"]
+        latest = {v["id"]: v["lat"] for m in caught_up for v in m["data"]["vehicles"]}
+        assert len(latest) == 150 and sum(len(m["data"]["vehicles"]) for m in caught_up) == 150  # one per vehicle
+        assert sorted(latest.values()) == pytest.approx([52.52 + 9 / 1e4] * 150)  # the latest position of each
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_other_fleet_events_still_drop_a_client_that_does_not_read(city, scooter, fleet_staff, settings):
+    settings.LIVE_SEND_BUFFER_KB = 16
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/fleet?city={city.id}", bearer(fleet_staff))
+        assert (await comm.connect())[0] is True
+        await receive(comm)
+        for i in range(600):  # ~60 B each: 36 kB of alarms, never acknowledged
+            await sync_to_async(push.to_fleet)(city.id, "vehicle.alarm", {"kind": "tilt", "n": i})
+        closed = None
+        while closed is None:
+            output = await comm.receive_output(timeout=3)
+            if output["type"] == "websocket.close":
+                closed = output
+        assert closed["code"] == 4008
 
     run(body)
