@@ -15,6 +15,7 @@ import json
 import logging
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -279,6 +280,7 @@ class RideConsumer(LiveConsumer):
         self.groups = [f"ride.{self.ride_id}"]
         self.pending = False
         self.coalescer = Coalescer(self, settings.LIVE_RIDE_INTERVAL_MS / 1000, self._flush)
+        self.sent_at: float | None = None  # the vehicle's time (``at``) of the last position sent
 
     async def load(self, user: Any) -> None:
         await self._reload()  # rides.errors.RideNotFound for anyone but the rider
@@ -292,6 +294,7 @@ class RideConsumer(LiveConsumer):
     async def _flush(self) -> None:
         if self.pending:
             self.pending = False
+            self.sent_at = _vehicle_time(self.ride.at)
             await self.emit("ride.updated", self.ride.to_json())
 
     async def live_event(self, message: dict[str, Any]) -> None:
@@ -307,7 +310,15 @@ class RideConsumer(LiveConsumer):
                 return
             self.ride.apply_telemetry(payload)
             self.pending = True
-            await self.coalescer.kick()
+            # The interval is on the vehicle's clock: a reading at least an interval newer than the last one sent
+            # goes at once, however close behind it arrives (the pipeline delivers in batches, so arrival times
+            # jitter by hundreds of ms; an arrival-time throttle held every reading that came a little early for
+            # up to the whole interval). Readings closer together than that, on either clock, are coalesced.
+            at = _vehicle_time(payload.get("at"))
+            if at is not None and self.sent_at is not None and at - self.sent_at >= self.coalescer.interval_s:
+                await self.coalescer.send_now()
+            else:
+                await self.coalescer.kick()
             return
         await self._flush()  # keep the order: a position seen before the warning/command/end goes first
         data = dict(payload)
@@ -427,6 +438,16 @@ class MeConsumer(LiveConsumer):
 
     async def snapshot_json(self) -> dict[str, Any]:
         return {"user_id": self.user_id}
+
+
+def _vehicle_time(at: Any) -> float | None:
+    """Epoch seconds of a payload's ``at`` (ISO 8601), None when absent or unreadable."""
+    if not isinstance(at, str):
+        return None
+    try:
+        return datetime.fromisoformat(at).timestamp()
+    except ValueError:
+        return None
 
 
 def _parse_bbox(raw: str) -> tuple[float, float, float, float]:

@@ -102,6 +102,35 @@ def test_telemetry_updates_are_coalesced_but_commands_and_the_end_are_not(card_r
     run(body)
 
 
+def test_the_interval_is_on_the_vehicles_clock_so_a_delivery_jitter_holds_nothing_back(card_rider, vehicle,
+                                                                                         settings):
+    """Readings 2 s apart on the vehicle that arrive 50 ms apart (a batch came late, the next one on time) go out
+    at once; readings 100 ms apart on the vehicle are still coalesced."""
+    settings.LIVE_RIDE_INTERVAL_MS = 1000
+    ride = active_ride(card_rider, vehicle)
+
+    def reading(i: int, seconds: float) -> dict[str, object]:
+        return {"lat": 52.5 + i / 1000, "lon": 13.4, "at": f"2026-12-03T12:00:{seconds:06.3f}+00:00"}
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/rides/{ride.id}", bearer(card_rider))
+        assert (await comm.connect())[0] is True
+        await receive(comm)
+        for i, seconds in enumerate((0.0, 2.0, 4.0)):
+            await sync_to_async(push.to_ride)(ride.id, "ride.updated", reading(i, seconds))
+            update = await receive(comm, timeout=0.5)  # far less than the 1 s interval
+            assert update["data"]["position"]["lat"] == pytest.approx(52.5 + i / 1000)
+        for i, seconds in ((3, 4.1), (4, 4.2)):  # the vehicle sends faster than the interval: held, latest wins
+            await sync_to_async(push.to_ride)(ride.id, "ride.updated", reading(i, seconds))
+        assert await nothing_more(comm, 0.5)
+        held = await receive(comm, timeout=2)
+        assert held["data"]["position"]["lat"] == pytest.approx(52.504)
+        assert held["data"]["at"] == "2026-12-03T12:00:04.200+00:00"
+        await comm.disconnect()
+
+    run(body)
+
+
 def test_state_change_from_the_rides_services_is_sent_at_once(card_rider, vehicle):
     ride = active_ride(card_rider, vehicle)
 
