@@ -89,10 +89,10 @@ class RideLive:
             spent_today=self.spent_today,
         )
 
-    def running_cost(self, now: float) -> dict[str, Any] | None:
+    def running_cost(self, now: float, usage: fares.RideUsage | None = None) -> dict[str, Any] | None:
         if self.tariff is None or self.state not in RUNNING_STATES:
             return None
-        usage = self.usage(now)
+        usage = usage or self.usage(now)
         # The fare only changes per started minute (and per metre where the tariff charges distance):
         # recompute when that changes, not on every position update.
         key = (fares.started_minutes(usage.riding_seconds), fares.started_minutes(usage.paused_seconds),
@@ -110,10 +110,11 @@ class RideLive:
         elapsed = 0 if self.started_at is None else max(0, int(now - self.started_at))
         if self.ended is not None:
             elapsed = int(self.ended.get("duration_s") or 0)
+        usage = self.usage(now)  # once per update: this runs for every ride.updated a socket sends
         return {
             "ride_id": self.ride_id, "state": self.state, "vehicle_code": self.vehicle_code,
-            "elapsed_s": elapsed, "paused_s": self.usage(now).paused_seconds if self.started_at else 0,
-            "running_cost": self.running_cost(now),
+            "elapsed_s": elapsed, "paused_s": usage.paused_seconds if self.started_at else 0,
+            "running_cost": self.running_cost(now, usage),
             "position": None if self.lat is None or self.lon is None else {"lat": self.lat, "lon": self.lon},
             "battery_pct": self.battery_pct, "distance_m": int(self.distance_m or 0), "at": self.at,
             "ended": self.ended,
