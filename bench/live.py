@@ -23,8 +23,9 @@ with the ``websockets`` library, with the riders' real JWTs, answering pings as 
      (the socket side alone).
    ``push_p50_ms`` / ``push_p99_ms`` are over the ``ride.updated`` messages received in the measured window.
    ``cpu_cores``: the CPU each kind of process used over the window (Daphne, drainers, producers, clients,
-   PostgreSQL, Redis, and the whole machine), in cores; ``daphne_cpu_us_per_ride_update`` divides Daphne's by the
-   ``ride.updated`` delivered (its fleet messages and pings included).
+   PostgreSQL, Redis, the whole machine, and ``steal``: what the hypervisor took from this machine), in cores;
+   ``daphne_cpu_us_per_ride_update`` divides Daphne's by the ``ride.updated`` delivered (its fleet messages and
+   pings included).
 3. Ends: right after the window, while the feed still runs, two worker processes (started with the others) end
    every ride: they push the ``ride.ended`` that ``rides.services`` pushes (``BENCH_LIVE_END=push``, default) or
    end the rides through ``rides.services.ride_end_now`` (``service``, the whole path, much slower). The clients
@@ -214,7 +215,11 @@ def _cpu_by_role(roles: dict[str, list[int]]) -> dict[str, float]:
     totals = {role: used(pids) for role, pids in roles.items()}
     for role, name in (("postgres", "postgres"), ("redis", "redis-server")):
         totals[role] = used(p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == name)
-    totals["machine"] = float(sum(psutil.cpu_times()[:3]))  # user + nice + system of every core
+    times = psutil.cpu_times()
+    totals["machine"] = float(sum(times[:3]))  # user + nice + system of every core
+    # Time the hypervisor gave this machine's cores to someone else: a host that runs the same code slower
+    # shows here (0 where the kernel does not report it).
+    totals["steal"] = float(getattr(times, "steal", 0.0))
     return totals
 
 
