@@ -92,7 +92,7 @@ class RideLive:
     def running_cost(self, now: float, usage: fares.RideUsage | None = None) -> dict[str, Any] | None:
         if self.tariff is None or self.state not in RUNNING_STATES:
             return None
-        usage = usage or self.usage(now)
+        usage = usage if usage is not None else self.usage(now)
         # The fare only changes per started minute (and per metre where the tariff charges distance):
         # recompute when that changes, not on every position update.
         key = (fares.started_minutes(usage.riding_seconds), fares.started_minutes(usage.paused_seconds),

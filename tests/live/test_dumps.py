@@ -12,7 +12,7 @@ def test_the_same_compact_text_as_the_standard_library_for_push_payloads():
     body = {"type": "ride.updated", "seq": 7, "data": {"position": {"lat": 52.520008, "lon": 13.404954},
                                                       "battery_pct": 80, "paused": False, "ended": None,
                                                       "name": "Zoë ✓", "vehicles": [{"id": "a"}, {"id": "b"}]}}
-    assert _dumps(body) == json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    assert _dumps(body) == json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     assert json.loads(_dumps(body)) == body
 
 
