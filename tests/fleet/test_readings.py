@@ -24,6 +24,7 @@ def test_returns_each_vehicle_as_it_was_with_aware_utc_times_and_stores_the_new_
     old = before[vehicle.id]
     # psycopg's own timestamptz loader on this cursor: the same aware UTC datetimes Django's loader gives.
     assert (old.position_at, old.last_seen_at) == (before_at, before_at + timedelta(seconds=1))
+    assert old.position_at is not None
     assert old.position_at.utcoffset() == timedelta(0) and old.position_at.tzinfo is UTC
     assert (old.lat, old.lon, old.battery_pct, old.code) == (52.52, 13.40, 70, vehicle.code)
     vehicle.refresh_from_db()
