@@ -270,13 +270,9 @@ def claim_stale(shard: int, count: int, consumer: str, min_idle_ms: int) -> tupl
 
 
 def ack(shard: int, ids: Sequence[bytes]) -> None:
-    ack_many({shard: ids})
-
-
-def ack_many(ids_by_shard: Mapping[int, Sequence[bytes]]) -> None:
-    """Acknowledge and delete applied entries of several shards in one round trip."""
+    """Acknowledge and delete applied entries of one shard (a batch's: ``record_batch(acknowledge=...)``)."""
     pipe = client().pipeline(transaction=False)
-    _ack_into(pipe, ids_by_shard)
+    _ack_into(pipe, {shard: ids})
     if len(pipe):
         pipe.execute()
 
@@ -327,7 +323,7 @@ def record_batch(*, messages: int, new: int, duplicates: int, late: int, batch_m
                  latencies_ms: Sequence[float], reclaimed: int = 0,
                  acknowledge: Mapping[int, Sequence[bytes]] | None = None) -> None:
     """Add one committed batch to the shared counters (one round trip); ``acknowledge``: first acknowledge and
-    delete those entries (shard -> ids, as ``ack_many``) in the same round trip."""
+    delete those entries (shard -> ids, as ``ack``) in the same round trip."""
     counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
     for latency in latencies_ms:
         counts[bisect.bisect_left(LATENCY_BUCKETS_MS, latency)] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -54,6 +55,16 @@ async def receive(comm: WebsocketCommunicator, timeout: float = 3) -> dict[str, 
 async def nothing_more(comm: WebsocketCommunicator, timeout: float = 0.5) -> bool:
     """No message within ``timeout`` (``receive_nothing``: a timed-out receive would cancel the app)."""
     return bool(await comm.receive_nothing(timeout=timeout))
+
+
+async def close_of(comm: WebsocketCommunicator, timeout: float) -> dict[str, Any]:
+    """Read until the server closes; returns the close message."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        output = await comm.receive_output(timeout=max(0.01, deadline - loop.time()))
+        if output["type"] == "websocket.close":
+            return output  # type: ignore[no-any-return]
 
 
 def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 
 from live import push
 from tests.fleet.factories import VehicleFactory
-from tests.live.conftest import bearer, communicator, nothing_more, receive, run
+from tests.live.conftest import bearer, close_of, communicator, nothing_more, receive, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -201,11 +201,6 @@ def test_other_fleet_events_still_drop_a_client_that_does_not_read(city, scooter
         await receive(comm)
         for i in range(600):  # ~60 B each: 36 kB of alarms, never acknowledged
             await sync_to_async(push.to_fleet)(city.id, "vehicle.alarm", {"kind": "tilt", "n": i})
-        closed = None
-        while closed is None:
-            output = await comm.receive_output(timeout=3)
-            if output["type"] == "websocket.close":
-                closed = output
-        assert closed["code"] == 4008
+        assert (await close_of(comm, 3))["code"] == 4008
 
     run(body)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -13,7 +11,7 @@ from django.utils import timezone
 
 from live import push
 from rides import services as ride_services
-from tests.live.conftest import bearer, communicator, nothing_more, receive, run
+from tests.live.conftest import bearer, close_of, communicator, nothing_more, receive, run
 from tests.live.helpers import active_ride
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -170,7 +168,7 @@ def test_expired_token_closes_the_socket_with_4001(card_rider, vehicle):
         comm = communicator(f"/ws/v1/rides/{ride.id}", bearer(card_rider, seconds=2))
         assert (await comm.connect())[0] is True
         await receive(comm)
-        closed = await _close_of(comm, 5)
+        closed = await close_of(comm, 5)
         assert closed["code"] == 4001
 
     run(body)
@@ -204,7 +202,7 @@ def test_a_client_that_does_not_read_is_dropped_with_4008(card_rider, vehicle, s
         assert (await comm.connect())[0] is True
         for i in range(200):  # ~200 B each: 40 kB, never acknowledged with a pong
             await sync_to_async(push.to_ride)(ride.id, "ride.updated", {"lat": 52.5 + i / 1e5, "lon": 13.4})
-        closed = await _close_of(comm, 5)
+        closed = await close_of(comm, 5)
         assert closed["code"] == 4008
 
     run(body)
@@ -233,13 +231,3 @@ def test_a_client_that_answers_pings_keeps_its_socket(card_rider, vehicle, setti
         await comm.disconnect()
 
     run(body)
-
-
-async def _close_of(comm: Any, timeout: float) -> dict[str, Any]:
-    """Read until the server closes; returns the close message."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        output = await comm.receive_output(timeout=max(0.01, deadline - loop.time()))
-        if output["type"] == "websocket.close":
-            return output  # type: ignore[no-any-return]
