@@ -241,7 +241,8 @@ def _client(sockets: list[tuple[str, str]], out: Any, go: Any, window: Any) -> N
 async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window: Any) -> None:
     from websockets.asyncio.client import connect
 
-    stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "late_half": [], "ended": 0, "notified": 0,
+    stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "late_half": [], "received_s": [],
+                             "ended": 0, "notified": 0,
                              "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}, "codes": {},
                              "ride_sockets": 0, "ended_after_s": 0.0}
     conns: list[Any] = []
@@ -281,6 +282,7 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
                     if at and window[0] <= now <= window[1]:
                         latency = (now - datetime.fromisoformat(at).timestamp()) * 1000
                         stats["latencies"].append(latency)
+                        stats["received_s"].append(now - window[0])
                         if now >= (window[0] + window[1]) / 2:  # steady state: a start-up hump has passed
                             stats["late_half"].append(latency)
                 elif kind == "ride.ended" and not ended:
@@ -329,11 +331,11 @@ def _start_clients(sockets: list[tuple[str, str]], procs: int) -> tuple[list[Any
 
 
 def _collect(clients: list[Any], out: Any) -> dict[str, Any]:
-    merged: dict[str, Any] = {"latencies": [], "late_half": []}
+    merged: dict[str, Any] = {"latencies": [], "late_half": [], "received_s": []}
     for _ in clients:
         _, stats = out.get(timeout=120)
         for key, value in stats.items():
-            if key in ("latencies", "late_half"):
+            if key in ("latencies", "late_half", "received_s"):
                 merged[key] += value
             elif key == "ended_after_s":
                 merged[key] = max(merged.get(key, 0.0), value)
@@ -537,8 +539,15 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
     cores = {role: round((cpu_after[role] - cpu_before[role]) / wall, 3) for role in cpu_after}
     figures = common.percentiles(latencies) if latencies else {"p50": None, "p99": None}
     late = common.percentiles(stats["late_half"]) if stats["late_half"] else {"p50": None, "p99": None}
+    # p99 of each second of the window (by receive time): a hump, a stall or a slow drift shows where it is.
+    by_second: dict[int, list[float]] = {}
+    for latency, received in zip(latencies, stats["received_s"], strict=True):
+        by_second.setdefault(int(received), []).append(latency)
+    p99_by_second = [round(common.percentiles(by_second[s])["p99"]) if s in by_second else None
+                     for s in range(int(seconds))]
     return {"push_p50_ms": figures["p50"], "push_p99_ms": figures["p99"], "ride_updates_measured": len(latencies),
             "push_p50_ms_second_half": late["p50"], "push_p99_ms_second_half": late["p99"],
+            "push_p99_ms_by_second": p99_by_second,
             "ride_updates_per_s": common.rate(len(latencies), seconds),
             # Rider sockets that were open and never got their ride.ended (sockets that never opened are reported
             # apart, as rider_sockets - rider_sockets_open).
@@ -599,6 +608,7 @@ def main() -> dict[str, Any]:
         print(f"  ride.updated p50 {figures['push_p50_ms']} ms, p99 {figures['push_p99_ms']} ms "
               f"({figures['ride_updates_measured']} measured), lost ride.ended {figures['lost_ride_ended']} "
               f"(the last came {figures['ride_ended_last_s']} s after the first end)", flush=True)
+        print("  p99 by second (ms): " + " ".join(str(v) for v in figures["push_p99_ms_by_second"]), flush=True)
         print("  CPU over the window (cores): " + ", ".join(f"{role} {n}" for role, n in figures["cpu_cores"].items())
               + f"; Daphne {figures['daphne_cpu_us_per_ride_update']} us per ride.updated", flush=True)
     return figures
