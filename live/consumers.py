@@ -140,8 +140,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         try:
             await self.send(text_data=text)
-        except Exception:  # noqa: BLE001 - usually the client went away; its websocket.disconnect is on its way
-            logger.warning("live: send of %s (%d bytes) failed; socket closed", kind, len(text), exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - usually the client went away; its websocket.disconnect is on its way
+            # The client went away between two messages (autobahn's Disconnected: a heartbeat racing a close) is
+            # routine: thousands of sockets closing at once logged a traceback each. Anything else (a message
+            # over Daphne's 1 MiB limit) is a bug to see.
+            gone = type(exc).__name__ == "Disconnected"
+            logger.log(logging.DEBUG if gone else logging.WARNING, "live: send of %s (%d bytes) failed; socket closed",
+                       kind, len(text), exc_info=not gone)
             self.closed = True
             return
         if kind != "ping" and not kind.startswith("snapshot") and (
