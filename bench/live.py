@@ -21,7 +21,10 @@ with the ``websockets`` library, with the riders' real JWTs, answering pings as 
      tell which side the lag is on: the rest of ``push_p50/p99`` is Redis pub/sub, Daphne and the clients.
    - ``push``: worker processes call ``live.push.fleet_positions`` / ``to_ride`` directly at the same rate
      (the socket side alone).
-   ``push_p50_ms`` / ``push_p99_ms`` are over the ``ride.updated`` messages received in the measured window.
+   ``push_p50_ms`` / ``push_p99_ms`` are over the ``ride.updated`` messages received in the measured window;
+   ``push_p99_ms_by_second`` is the p99 of each second of it (by receive time: a hump or a stall shows where).
+   The ridden vehicles are the first of each producer's round, so their readings come in bursts (the first
+   0.4 s of every 2 s at the default rate): seconds without any are ``null``.
    ``cpu_cores``: the CPU each kind of process used over the window (Daphne, drainers, producers, clients,
    PostgreSQL, Redis, the whole machine, and ``steal``: what the hypervisor took from this machine), in cores;
    ``daphne_cpu_us_per_ride_update`` divides Daphne's by the ``ride.updated`` delivered (its fleet messages and
@@ -31,6 +34,10 @@ with the ``websockets`` library, with the riders' real JWTs, answering pings as 
    end the rides through ``rides.services.ride_end_now`` (``service``, the whole path, much slower). The clients
    then wait up to 60 s: ``lost_ride_ended`` counts open rider sockets that never received their ``ride.ended``,
    ``ride_ended_last_s`` is when the last one came (from the first end), ``ends_pushed_s`` how long ending took.
+
+``host_cpu_ms`` (``bench.common.host_cpu_ms``, measured first): the CPU this host needs for a fixed piece of Python
+today. The latency target is absolute and the same code has run twice as slow on a busy day: compare runs of
+different days with it.
 
 Environment: BENCH_LIVE_RIDERS (2000), BENCH_LIVE_VEHICLES (10000), BENCH_LIVE_RATE (5000), BENCH_LIVE_SECONDS
 (20), BENCH_LIVE_IDLE_SOCKETS (5000), BENCH_LIVE_DAPHNES (2), BENCH_LIVE_FLEET_SOCKETS (2), BENCH_LIVE_FEED
@@ -585,6 +592,11 @@ def main() -> dict[str, Any]:
     drainers = _env_int("BENCH_LIVE_DRAINERS", 4)
     from django.conf import settings
 
+    # How fast this host runs the same Python today (the latency target is absolute, and the same code has run at
+    # half the speed on a busy afternoon): read the figures of different days with it.
+    host_ms = common.host_cpu_ms()
+    print(f"host: {host_ms} ms of CPU for the fixed Python workload (bench.common.host_cpu_ms)", flush=True)
+
     with common.django_database("live") as database:
         settings.TELEMETRY_STREAM_PREFIX = f"{database}:telemetry"
         from telemetry import streams, tasks
@@ -596,7 +608,8 @@ def main() -> dict[str, Any]:
         print(f"live: {riders} riders with an active ride, {max(vehicles, riders)} vehicles "
               f"({t.wall_s:.0f} s setup); layer {settings.CHANNEL_LAYER_BACKEND}, feed {feed}", flush=True)
         figures: dict[str, Any] = {"channel_layer": settings.CHANNEL_LAYER_BACKEND, "feed": feed,
-                                   "daphne_processes": daphnes, "rate_msgs_s": rate, "drainers": drainers}
+                                   "daphne_processes": daphnes, "rate_msgs_s": rate, "drainers": drainers,
+                                   "host_cpu_ms": host_ms}
         if idle:
             print(f"capacity: {idle} idle sockets on one Daphne process", flush=True)
             figures |= _capacity(database, data, idle, procs)
