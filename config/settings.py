@@ -251,10 +251,11 @@ if CHANNEL_LAYER_BACKEND not in _CHANNEL_LAYER_BACKENDS:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"CHANNEL_LAYER_BACKEND must be one of {sorted(_CHANNEL_LAYER_BACKENDS)}")
+CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "freewheel")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER_BACKEND],
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "freewheel")},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
 LIVE_FLEET_INTERVAL_MS = env_int("LIVE_FLEET_INTERVAL_MS", 1000, minimum=50)
@@ -264,6 +265,9 @@ LIVE_HEARTBEAT_S = env_int("LIVE_HEARTBEAT_S", 20, minimum=1)
 LIVE_PONG_TIMEOUT_S = env_int("LIVE_PONG_TIMEOUT_S", 20, minimum=1)
 LIVE_SEND_BUFFER_KB = env_int("LIVE_SEND_BUFFER_KB", 512, minimum=16)
 LIVE_TICKET_TTL_S = env_int("LIVE_TICKET_TTL_S", 30, minimum=5, maximum=300)
+LIVE_METRICS_FLUSH_S = env_int("LIVE_METRICS_FLUSH_S", 5, minimum=1)
+# The sockets' Prometheus figures live in Redis under the channel layer's prefix (one deployment, one prefix).
+LIVE_METRICS_PREFIX = CHANNEL_LAYER_PREFIX
 
 # --- Security when not in DEBUG ---------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None

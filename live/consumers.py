@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from core.errors import DomainError
-from live import auth, selectors
+from live import auth, metrics, selectors
 from live.state import TELEMETRY_FIELDS, RideLive
 
 logger = logging.getLogger(__name__)
@@ -66,9 +66,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.tasks: list[asyncio.Task[None]] = []
         self.coalescers: list[Coalescer] = []
         self.closed = False
+        self.counted = False  # counted in live.metrics as an open socket
         self.groups: list[str] = []
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            metrics.refused(self.stream)
             await self.close()
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
@@ -76,6 +78,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.seq = max(0, int(query.get("last_seq", ["0"])[0]))
             self.subscribe(user, query)
         except (Refused, ValueError):
+            metrics.refused(self.stream)
             await self.close()  # before accept: HTTP 403
             return
         # Join the groups before reading the state the snapshot shows, so nothing pushed in between is lost
@@ -88,10 +91,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
             for group in self.groups:
                 await self.channel_layer.group_discard(group, self.channel_name)
             self.groups = []
+            metrics.refused(self.stream)
             await self.close()
             return
         subprotocol = auth.SUBPROTOCOL if auth.SUBPROTOCOL in self.scope.get("subprotocols", []) else None
         await self.accept(subprotocol)
+        self.counted = True
+        metrics.opened(self.stream)
         await self.emit("snapshot", resumed="last_seq" in query)
         await self.after_snapshot()
         self.buffer_limit += self.sent_bytes  # a big fleet snapshot is not held against the client
@@ -149,6 +155,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                        kind, len(text), exc_info=not gone)
             self.closed = True
             return
+        metrics.sent(self.stream, len(raw))
         if kind != "ping" and not kind.startswith("snapshot") and (
                 self.sent_bytes - self.ping_bytes > self.buffer_limit // 2):
             await self.ping()
@@ -161,6 +168,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def drop(self, code: int, reason: str) -> None:
         if not self.closed:
             self.closed = True
+            metrics.dropped(code)
             await self.close(code=code, reason=reason)
 
     async def _heartbeat(self) -> None:
@@ -228,6 +236,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self.closed = True
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.closed(self.stream)
         for task in self.tasks:
             task.cancel()
         for coalescer in self.coalescers:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import roles
+from live import metrics as live_metrics
 from tests.accounts.factories import UserFactory
 from tests.rides.conftest import (  # noqa: F401 - fixtures
     _fresh_geofence_cache,
@@ -74,10 +78,22 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _live_settings(settings: Any) -> None:
+def _live_settings(settings: Any) -> Iterator[None]:
     settings.LIVE_HEARTBEAT_S = 30
     settings.LIVE_RIDE_INTERVAL_MS = 200
     settings.LIVE_FLEET_INTERVAL_MS = 300
+    # The sockets' metrics: a Redis prefix of the test's own, and no flush unless a test asks for one (a flush
+    # scheduled on a test's short-lived event loop would outlive it).
+    settings.LIVE_METRICS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
+    settings.LIVE_METRICS_FLUSH_S = 3600
+    live_metrics._counts.clear()
+    live_metrics._open.clear()
+    live_metrics._last_flush, live_metrics._armed_loop = time.monotonic(), None
+    yield
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{settings.LIVE_METRICS_PREFIX}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

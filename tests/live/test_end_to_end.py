@@ -18,7 +18,7 @@ from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from live import push
+from live import metrics, push
 from rides import services as ride_services
 from tests.fleet.factories import VehicleFactory
 from tests.live.conftest import token
@@ -38,7 +38,8 @@ def _env() -> dict[str, str]:
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"  # the test database
     return {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "LIVE_RIDE_INTERVAL_MS": "300",
-            "LIVE_FLEET_INTERVAL_MS": "500", "VEHICLE_GATEWAY_SIM_MODE": "ack", "VEHICLE_GATEWAY_SIM_LAG_S": "2"}
+            "LIVE_FLEET_INTERVAL_MS": "500", "VEHICLE_GATEWAY_SIM_MODE": "ack", "VEHICLE_GATEWAY_SIM_LAG_S": "2",
+            "LIVE_METRICS_FLUSH_S": "1"}
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -162,3 +163,26 @@ def test_expired_token_closes_with_4001(daphne, card_rider, vehicle):
             _next(ws, timeout=10)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4001  # Daphne sends the code without the reason text
+
+
+def _open_sockets(stream: str) -> float:
+    return next((sample.value for family in metrics.LiveCollector().collect() for sample in family.samples
+                 if sample.name == "freewheel_live_sockets_open" and sample.labels == {"stream": stream}), 0.0)
+
+
+def _until(check: Any, timeout: float = 8) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_daphne_process_reports_its_sockets_to_prometheus(daphne, card_rider, vehicle, settings):
+    settings.LIVE_METRICS_PREFIX = settings.CHANNEL_LAYER_PREFIX  # the Daphne process's (its environment's)
+    ride = active_ride(card_rider, vehicle)
+    with _open(f"{daphne}/ws/v1/rides/{ride.id}", card_rider) as ws:
+        _next(ws)
+        assert _until(lambda: _open_sockets("ride") == 1)
+    assert _until(lambda: _open_sockets("ride") == 0)
