@@ -248,7 +248,7 @@ def _client(sockets: list[tuple[str, str]], out: Any, go: Any, window: Any) -> N
 async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window: Any) -> None:
     from websockets.asyncio.client import connect
 
-    stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "late_half": [], "received_s": [],
+    stats: dict[str, Any] = {"connected": 0, "failed": 0, "latencies": [], "received_s": [],
                              "ended": 0, "notified": 0,
                              "fleet_msgs": 0, "fleet_vehicles": 0, "closed": 0, "types": {}, "codes": {},
                              "ride_sockets": 0, "ended_after_s": 0.0}
@@ -290,8 +290,6 @@ async def _client_main(sockets: list[tuple[str, str]], out: Any, go: Any, window
                         latency = (now - datetime.fromisoformat(at).timestamp()) * 1000
                         stats["latencies"].append(latency)
                         stats["received_s"].append(now - window[0])
-                        if now >= (window[0] + window[1]) / 2:  # steady state: a start-up hump has passed
-                            stats["late_half"].append(latency)
                 elif kind == "ride.ended" and not ended:
                     ended = True
                     stats["ended"] += 1
@@ -338,11 +336,11 @@ def _start_clients(sockets: list[tuple[str, str]], procs: int) -> tuple[list[Any
 
 
 def _collect(clients: list[Any], out: Any) -> dict[str, Any]:
-    merged: dict[str, Any] = {"latencies": [], "late_half": [], "received_s": []}
+    merged: dict[str, Any] = {"latencies": [], "received_s": []}
     for _ in clients:
         _, stats = out.get(timeout=120)
         for key, value in stats.items():
-            if key in ("latencies", "late_half", "received_s"):
+            if key in ("latencies", "received_s"):
                 merged[key] += value
             elif key == "ended_after_s":
                 merged[key] = max(merged.get(key, 0.0), value)
@@ -545,7 +543,9 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
     latencies = stats["latencies"]
     cores = {role: round((cpu_after[role] - cpu_before[role]) / wall, 3) for role in cpu_after}
     figures = common.percentiles(latencies) if latencies else {"p50": None, "p99": None}
-    late = common.percentiles(stats["late_half"]) if stats["late_half"] else {"p50": None, "p99": None}
+    # The second half of the window alone: steady state, a start-up hump has passed.
+    late_half = [lat for lat, received in zip(latencies, stats["received_s"], strict=True) if received >= seconds / 2]
+    late = common.percentiles(late_half) if late_half else {"p50": None, "p99": None}
     # p99 of each second of the window (by receive time): a hump, a stall or a slow drift shows where it is.
     by_second: dict[int, list[float]] = {}
     for latency, received in zip(latencies, stats["received_s"], strict=True):

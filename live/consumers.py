@@ -70,16 +70,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.groups: list[str] = []
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            metrics.refused(self.stream)
-            await self.close()
+            await self._refuse()
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         try:
             self.seq = max(0, int(query.get("last_seq", ["0"])[0]))
             self.subscribe(user, query)
         except (Refused, ValueError):
-            metrics.refused(self.stream)
-            await self.close()  # before accept: HTTP 403
+            await self._refuse()
             return
         # Join the groups before reading the state the snapshot shows, so nothing pushed in between is lost
         # (it may overlap the snapshot). No handler runs before this one returns, so nothing is sent early.
@@ -91,8 +89,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             for group in self.groups:
                 await self.channel_layer.group_discard(group, self.channel_name)
             self.groups = []
-            metrics.refused(self.stream)
-            await self.close()
+            await self._refuse()
             return
         subprotocol = auth.SUBPROTOCOL if auth.SUBPROTOCOL in self.scope.get("subprotocols", []) else None
         await self.accept(subprotocol)
@@ -103,6 +100,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.buffer_limit += self.sent_bytes  # a big fleet snapshot is not held against the client
         self.tasks.append(asyncio.create_task(self._heartbeat()))
         self._arm_expiry(float(self.scope.get("auth_expires_at") or 0))
+
+    async def _refuse(self) -> None:
+        metrics.refused(self.stream)
+        await self.close()  # before accept: HTTP 403
 
     def subscribe(self, user: Any, query: dict[str, list[str]]) -> None:
         """Parse the URL and set ``self.groups`` (no I/O). Raise ``Refused`` or ``ValueError`` to refuse."""
@@ -236,7 +237,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self.closed = True
-        if getattr(self, "counted", False):
+        if self.counted:
             self.counted = False
             metrics.closed(self.stream)
         for task in self.tasks:

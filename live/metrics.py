@@ -19,13 +19,14 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
-from functools import lru_cache
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from live.push import _publisher
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +90,6 @@ async def _scheduled_flush() -> None:
     await flush()
 
 
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
-
-
 async def flush() -> None:
     """Add this process's counts to Redis and refresh its open-sockets key (one round trip)."""
     counts = dict(_counts)
@@ -124,7 +120,7 @@ class LiveCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         prefix = _prefix()
         try:
-            client = _client(settings.REDIS_URL)
+            client = _publisher(settings.REDIS_URL)  # the pushes' pooled client, one per process
             counts = client.hgetall(f"{prefix}:counts")
             processes = [client.hgetall(key) for key in client.scan_iter(match=f"{prefix}:open:*", count=100)]
         except redis.RedisError:

@@ -56,6 +56,13 @@ async def receive(comm: WebsocketCommunicator, timeout: float = 3) -> dict[str, 
             return message  # type: ignore[no-any-return]
 
 
+async def opened(path: str, user: Any) -> tuple[WebsocketCommunicator, dict[str, Any]]:
+    """A socket of ``user`` that the server accepted, and its first message (the snapshot)."""
+    comm = communicator(path, bearer(user))
+    assert (await comm.connect())[0] is True
+    return comm, await receive(comm)
+
+
 async def nothing_more(comm: WebsocketCommunicator, timeout: float = 0.5) -> bool:
     """No message within ``timeout`` (``receive_nothing``: a timed-out receive would cancel the app)."""
     return bool(await comm.receive_nothing(timeout=timeout))

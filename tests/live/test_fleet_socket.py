@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 
 from live import push
 from tests.fleet.factories import VehicleFactory
-from tests.live.conftest import bearer, close_of, communicator, nothing_more, receive, run
+from tests.live.conftest import bearer, close_of, communicator, nothing_more, opened, receive, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -131,9 +131,8 @@ def test_an_interval_of_many_positions_comes_in_messages_of_a_snapshot_part(city
     vehicles = VehicleFactory.create_batch(250, city=city, vehicle_type=scooter, lat=52.52, lon=13.40)
 
     async def body() -> None:
-        comm = communicator(f"/ws/v1/fleet?city={city.id}", bearer(fleet_staff))
-        assert (await comm.connect())[0] is True
-        for _ in range(3):  # the snapshot and its two parts
+        comm, _ = await opened(f"/ws/v1/fleet?city={city.id}", fleet_staff)
+        for _ in range(2):  # the snapshot's two parts
             await receive(comm)
         await sync_to_async(push.fleet_positions)(city.id, [_position(vehicles[0], 52.53, 13.41)])
         assert len((await receive(comm))["data"]["vehicles"]) == 1  # leading edge
@@ -165,9 +164,7 @@ def test_a_fleet_client_behind_gets_its_positions_held_then_the_latest_not_a_400
     vehicles = VehicleFactory.create_batch(150, city=city, vehicle_type=scooter, lat=52.52, lon=13.40)
 
     async def body() -> None:
-        comm = communicator(f"/ws/v1/fleet?city={city.id}", bearer(fleet_staff))
-        assert (await comm.connect())[0] is True
-        await receive(comm)  # the snapshot (not held against the client)
+        comm, _ = await opened(f"/ws/v1/fleet?city={city.id}", fleet_staff)  # the snapshot: not held against it
         # Ten intervals of every vehicle moving, ~20 kB each, with no pong: far past the 16 kB buffer.
         for step in range(10):
             await sync_to_async(push.fleet_positions)(

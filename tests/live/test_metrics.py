@@ -13,7 +13,7 @@ from django.test import Client
 
 from live import metrics, push
 from live.consumers import CLOSE_TOO_SLOW, LiveConsumer
-from tests.live.conftest import bearer, communicator, receive, run
+from tests.live.conftest import bearer, communicator, opened, receive, run
 from tests.live.helpers import active_ride
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,9 +37,7 @@ def test_sockets_opened_refused_and_sent_reach_prometheus_through_redis(card_rid
         assert (await foreign.connect())[0] is False
         anonymous = communicator(f"/ws/v1/rides/{ride.id}")
         assert (await anonymous.connect())[0] is False
-        comm = communicator(f"/ws/v1/rides/{ride.id}", bearer(card_rider))
-        assert (await comm.connect())[0] is True
-        await receive(comm)  # snapshot
+        comm, _ = await opened(f"/ws/v1/rides/{ride.id}", card_rider)
         await sync_to_async(push.to_ride)(ride.id, "ride.ended", {"total": "1.00", "currency": "EUR"})
         await receive(comm)
         await metrics.flush()
@@ -61,9 +59,7 @@ def test_metrics_endpoint_shows_the_socket_figures(card_rider, vehicle):
     ride = active_ride(card_rider, vehicle)
 
     async def body() -> None:
-        comm = communicator(f"/ws/v1/rides/{ride.id}", bearer(card_rider))
-        assert (await comm.connect())[0] is True
-        await receive(comm)
+        comm, _ = await opened(f"/ws/v1/rides/{ride.id}", card_rider)
         await metrics.flush()
         await comm.disconnect()
 
