@@ -15,6 +15,7 @@ from django.db import transaction
 
 from accounts import services as accounts_services
 from core.errors import DomainError
+from core.keys import digest_key
 from fleet import conf as fleet_conf
 from fleet import errors as fleet_errors
 from fleet import selectors as fleet_selectors
@@ -179,10 +180,18 @@ def alarms(vehicles: Iterable[VehicleBatch], alerts: list[fleet_services.AlertSp
     return tipped
 
 
+def speed_limit_key(vehicle_id: uuid.UUID | str, zone_id: uuid.UUID | str | None, seq: int) -> str:
+    """The idempotency key of a speed-limit command: the vehicle, the zone (None: back to normal) and the fix where
+    the limit changed, digested to a fixed length (``Command.idempotency_key`` is 100 characters; a unit may count
+    ``seq`` in epoch milliseconds or up to 2**63 - 1)."""
+    return digest_key("telemetry:speed", vehicle_id, zone_id or "normal", seq)
+
+
 def speed_limits(changes: list[SpeedChange], counters: Counter[str], guard: Guard) -> None:
     """Throttle a vehicle on a trip to the slow zone's limit, or give it its normal limit back, in one INSERT.
-    The idempotency key names the vehicle, the zone and the fix where the limit changed: a retried batch queues
-    nothing new. A zero limit (throttle cut) goes through ``command_queue`` and its moving-vehicle interlock."""
+    The idempotency key names the vehicle, the zone and the fix where the limit changed (``speed_limit_key``): a
+    retried batch queues nothing new. A zero limit (throttle cut) goes through ``command_queue`` and its
+    moving-vehicle interlock."""
     if not changes:
         return
     normal = fleet_selectors.vehicle_normal_speed_limits(
@@ -191,7 +200,7 @@ def speed_limits(changes: list[SpeedChange], counters: Counter[str], guard: Guar
     for change in changes:
         before = change.vehicle.before
         limit = change.max_speed_kph if change.max_speed_kph is not None else normal[before.vehicle_type_code]
-        key = f"telemetry:speed:{before.vehicle_id}:{change.zone_id or 'normal'}:{change.reading.seq}"
+        key = speed_limit_key(before.vehicle_id, change.zone_id, change.reading.seq)
         commands.append((before.vehicle_id, CommandKind.SET_SPEED_LIMIT, {"max_speed_kph": min(100, limit)}, key))
     cuts = [c for c in commands if c[2]["max_speed_kph"] == 0]
     for vehicle_id, kind, params, key in cuts:
