@@ -6,21 +6,25 @@ Only the network edges are replaced: the vehicle gateway (a recording one) and t
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
+from django.db import DataError
 from django.test import Client
 
 from fleet import services as fleet_services
-from fleet.models import Command, CommandKind, CommandState, OpsAlert
+from fleet.models import Command, CommandKind, CommandState, OpsAlert, OpsAlertKind
+from rides.models import RideTrackPoint
 from telemetry import pipeline
 from telemetry.reactions import react
 from telemetry.reactions import vehicle as reactions_vehicle
 from telemetry.validation import SEQ_MAX
+from tests.fleet.factories import ZoneFactory, square
 from tests.fleet.gateways import RecordingGateway
 from tests.telemetry import test_reactions as base
 from tests.telemetry.conftest import URL, auth, message
-from tests.telemetry.test_reactions import IN_SLOW, at, before_of, reading, riding
+from tests.telemetry.test_reactions import IN_SLOW, OUTSIDE, at, before_of, reading, riding, run
 
 # The reaction tests' fixtures: recording gateway and eager Celery, recorded pushes, the city and its zones.
 _edges, pushes, city, scooter = base._edges, base.pushes, base.city, base.scooter
@@ -81,3 +85,69 @@ def test_a_retried_batch_with_a_long_seq_queues_no_second_command(
     assert (first["speed_limits"], again.get("speed_limits", 0), again.get("errors", 0)) == (1, 0, 0)
     assert Command.objects.filter(vehicle=vehicle).count() == 1
 
+
+# --- a speed limit that cannot be queued ------------------------------------------------------------------------
+
+def test_a_speed_limit_that_cannot_be_queued_opens_one_alert_and_the_rest_of_the_batch_applies(
+    city: Any, scooter: Any, rider: Any, other_rider: Any, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture, django_capture_on_commit_callbacks: Any,
+) -> None:
+    broken, broken_ride = riding(city, scooter, rider)
+    fine, fine_ride = riding(city, scooter, other_rider)
+    real_queue = fleet_services.commands_queue_many
+
+    def queue(*, commands: Any) -> Any:
+        if any(c[0] == broken.id for c in commands):
+            raise DataError("value too long for type character varying(100)")
+        return real_queue(commands=commands)
+
+    monkeypatch.setattr(fleet_services, "commands_queue_many", queue)
+    batch = [reading(broken, 1, (52.499, 13.405)), reading(broken, 2, IN_SLOW, alarms=("tamper",)),
+             reading(fine, 1, (52.499, 13.405)), reading(fine, 2, IN_SLOW)]
+    with caplog.at_level(logging.INFO, logger="telemetry"):
+        counters = run(django_capture_on_commit_callbacks, batch, broken, fine)
+
+    assert (counters["speed_limits"], counters["errors"], counters["alerts_opened"]) == (1, 1, 2)
+    assert list(Command.objects.values_list("vehicle_id", "params")) == [(fine.id, {"max_speed_kph": 12})]
+    alert = OpsAlert.objects.get(vehicle=broken, kind=OpsAlertKind.SPEED_LIMIT_NOT_APPLIED)
+    assert (alert.severity, alert.city_id, alert.resolved_at) == ("warning", city.id, None)
+    assert {k: alert.data[k] for k in ("max_speed_kph", "reason", "seq", "ride_id")} == {
+        "max_speed_kph": 12, "reason": "DataError", "seq": 2, "ride_id": str(broken_ride.id)}
+    # The rest of the broken vehicle's batch and the other vehicle's are applied, not rolled back.
+    assert OpsAlert.objects.filter(vehicle=broken, kind="tamper").exists()
+    assert not OpsAlert.objects.filter(vehicle=fine).exists()
+    assert {RideTrackPoint.objects.filter(ride=r).count() for r in (broken_ride, fine_ride)} == {2}
+    # Logged once with the vehicle (with its traceback); the batch-wide attempt adds one line, no traceback.
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert [(r.levelname, str(broken.id) in r.getMessage()) for r in tracebacks] == [("ERROR", True)]
+    assert [r.levelname for r in caplog.records if "speed_limit" in r.getMessage()] == ["WARNING", "ERROR"]
+
+
+def test_the_alert_stays_one_per_vehicle_while_open(
+    city: Any, scooter: Any, rider: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any,
+) -> None:
+    vehicle, _ = riding(city, scooter, rider)
+
+    def queue(*, commands: Any) -> Any:
+        raise DataError("value too long for type character varying(100)")
+
+    monkeypatch.setattr(fleet_services, "commands_queue_many", queue)
+    first = run(django_capture_on_commit_callbacks, [reading(vehicle, 1, IN_SLOW)], vehicle)
+    again = run(django_capture_on_commit_callbacks, [reading(vehicle, 2, OUTSIDE)], vehicle)  # leaving: fails too
+    assert (first["alerts_opened"], again.get("alerts_opened", 0), again["errors"]) == (1, 0, 1)
+    assert OpsAlert.objects.filter(vehicle=vehicle, kind=OpsAlertKind.SPEED_LIMIT_NOT_APPLIED).count() == 1
+    assert not Command.objects.exists()
+
+
+def test_a_throttle_cut_refused_for_a_moving_vehicle_opens_an_alert(
+    city: Any, scooter: Any, rider: Any, django_capture_on_commit_callbacks: Any,
+) -> None:
+    ZoneFactory.create(city=city, kind="slow", name="Pedestrian street", priority=1,
+                       geometry=square(13.44, 52.50, 0.01), maximum_speed_kph=0)
+    vehicle, _ = riding(city, scooter, rider, speed_kph=18)
+    counters = run(django_capture_on_commit_callbacks, [reading(vehicle, 1, (52.505, 13.445))], vehicle)
+    assert (counters.get("speed_limits", 0), counters["errors"], counters["alerts_opened"]) == (0, 1, 1)
+    assert not Command.objects.exists()
+    alert = OpsAlert.objects.get(vehicle=vehicle)
+    assert (alert.kind, alert.data["reason"], alert.data["max_speed_kph"]) == (
+        OpsAlertKind.SPEED_LIMIT_NOT_APPLIED, "vehicle_moving", 0)
