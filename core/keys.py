@@ -20,3 +20,15 @@ def digest_key(prefix: str, *parts: object) -> str:
     encoded = json.dumps([str(part) for part in parts], separators=(",", ":")).encode()
     return f"{prefix}:{hashlib.sha256(encoded).hexdigest()}"
 
+
+
+def bounded_key(key: str, *, max_length: int) -> str:
+    """``key`` itself when it fits in ``max_length`` (readable, and the key stored before for the same input), else
+    its head and the SHA-256 of the whole key: ``<head>#<64 hex>``, exactly ``max_length`` characters. For keys
+    that must stay equal to the ones already stored (a ledger entry's), built from input that is short in practice
+    but has no length limit (a payment provider's object ids, up to 255 characters)."""
+    if len(key) <= max_length:
+        return key
+    if max_length < 65:
+        raise ValueError("max_length must leave room for a SHA-256")
+    return f"{key[: max_length - 65]}#{hashlib.sha256(key.encode()).hexdigest()}"
