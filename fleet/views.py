@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import HasPerm
+from core.keys import digest_key
 from core.pagination import CursorPagination
 from core.schema import error_responses
 from fleet import selectors, serializers, services
@@ -65,7 +66,8 @@ class VehicleCommandSendView(APIView):
         key = request.headers.get("Idempotency-Key")
         command = services.command_queue(
             vehicle_id=vehicle_id, kind=data["kind"], params=data.get("params"), actor=request.user,
-            idempotency_key=f"api:{request.user.pk}:{key}" if key else None,
+            # The client's key (up to 255 characters) is digested: Command.idempotency_key is 100.
+            idempotency_key=digest_key("api", request.user.pk, key) if key else None,
         )
         return Response(serializers.VehicleCommandOut(command).data, status=status.HTTP_202_ACCEPTED)
 

@@ -12,11 +12,12 @@ import uuid
 from django.db import IntegrityError, transaction
 
 from billing import errors, providers
-from billing.models import AccountKind, Payment, WebhookEvent
+from billing.models import AccountKind, LedgerTransaction, Payment, WebhookEvent
 from billing.providers import wire
 from billing.providers.base import Event, ProviderError
 from billing.services import ledger, payments
 from billing.services.ledger import credit, debit
+from core.keys import bounded_key
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +31,24 @@ def webhook_receive(*, provider_name: str, body: bytes, headers: dict[str, str])
     try:
         with transaction.atomic():  # a concurrent duplicate waits here for the first delivery, then fails
             record = WebhookEvent.objects.create(
-                provider=provider_name, event_id=event.id, type=event.type, object_ref=event.object_ref,
+                provider=provider_name, event_id=_event_id(event), type=event.type, object_ref=event.object_ref,
                 payload=event.data,
             )
             record.outcome = _dispatch(provider_name, event)
             record.save(update_fields=["outcome"])
             return record
     except IntegrityError:
-        return WebhookEvent.objects.get(provider=provider_name, event_id=event.id)
+        return WebhookEvent.objects.get(provider=provider_name, event_id=_event_id(event))
+
+
+# Provider ids are opaque strings (Stripe promises at most 255 characters), short in practice: the keys built
+# from them keep their readable form, and only a longer one is digested to fit its column.
+def _event_id(event: Event) -> str:
+    return bounded_key(event.id, max_length=WebhookEvent._meta.get_field("event_id").max_length or 0)
+
+
+def _key(key: str) -> str:
+    return bounded_key(key, max_length=LedgerTransaction._meta.get_field("idempotency_key").max_length or 0)
 
 
 def _payment_for(provider_name: str, event: Event) -> Payment | None:
@@ -71,7 +82,7 @@ def _chargeback(provider_name: str, event: Event) -> str:
     clearing = ledger.system_account(kind=AccountKind.PSP_CLEARING, currency=payment.currency)
     losses = ledger.system_account(kind=AccountKind.CHARGEBACKS, currency=payment.currency)
     ledger.ledger_post(
-        kind="chargeback", idempotency_key=f"chargeback:{event.data.get('id', event.id)}", user=payment.user,
+        kind="chargeback", idempotency_key=_key(f"chargeback:{event.data.get('id', event.id)}"), user=payment.user,
         payment=payment, ride_id=payment.ride_id, description=f"Chargeback ({event.data.get('reason', '')})",
         lines=[debit(losses, event.amount), credit(clearing, event.amount)],
     )

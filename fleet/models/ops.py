@@ -21,6 +21,7 @@ class OpsAlertKind(models.TextChoices):
     TIPPED_OVER = "tipped_over"
     TAMPER = "tamper"
     NO_RIDE_ZONE = "no_ride_zone", "Entered a no-ride zone on a trip"
+    SPEED_LIMIT_NOT_APPLIED = "speed_limit_not_applied", "Speed limit could not be sent"
 
 
 class OpsAlertSeverity(models.TextChoices):

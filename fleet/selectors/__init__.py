@@ -1,6 +1,6 @@
 """Every read of the fleet app that other apps, views and consumers use (``from fleet import selectors``)."""
 
-from fleet.selectors.credentials import VehicleIdentity, vehicle_authenticate
+from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
 from fleet.selectors.nearby import NearbyVehicle, check_point, register_pricing_plan_resolver, vehicles_nearby
 from fleet.selectors.ops import ops_alert_get, ops_alerts_list, ops_task_get, ops_tasks_list
 from fleet.selectors.vehicles import (
@@ -24,6 +24,7 @@ __all__ = [
     "check_point",
     "city_zones",
     "command_get",
+    "credentials_bounded",
     "feature_collection",
     "gbfs_geofencing_zones",
     "geofence_for_city",

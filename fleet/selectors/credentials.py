@@ -12,6 +12,18 @@ from fleet import conf
 from fleet.models import Vehicle
 from fleet.services.credentials import CACHE_PREFIX, hash_secret
 
+# Nothing longer names a vehicle (every spelling of a UUID, "urn:uuid:..." included; a code of 12 characters with
+# blanks around it) or is one of its secrets (43 characters, ``secrets.token_urlsafe(32)``). Longer ones are refused
+# before any cache: the Redis key ``fleet:vcred:<identifier>`` and the MQTT bridge's (identifier, secret) entries
+# would otherwise be as long as a caller likes.
+IDENTIFIER_MAX_LENGTH = 64
+SECRET_MAX_LENGTH = 128
+
+
+def credentials_bounded(identifier: str, secret: str) -> bool:
+    """Short enough to be a vehicle's identifier and secret (only these are looked up and cached)."""
+    return len(identifier) <= IDENTIFIER_MAX_LENGTH and len(secret) <= SECRET_MAX_LENGTH
+
 
 @dataclass(frozen=True, slots=True)
 class VehicleIdentity:
@@ -52,6 +64,8 @@ def vehicle_authenticate(identifier: str | uuid.UUID, secret: str) -> VehicleIde
     At most one cache read per call (Redis, ``FLEET_CREDENTIAL_CACHE_S``); rotation and revocation drop the
     cache entries when they commit, so an old secret stops working at once. Constant-time comparison.
     """
+    if not credentials_bounded(str(identifier), secret):
+        return None
     row = _load(str(identifier))
     if row is None:
         return None

@@ -78,6 +78,8 @@ class AuthCache:
         self._pool: ThreadPoolExecutor | None = None
 
     def get(self, vehicle: str, secret: str) -> fleet_selectors.VehicleIdentity | None:
+        if not fleet_selectors.credentials_bounded(vehicle, secret):  # refused, and never kept as a key
+            return None
         cached = self._entries.get((vehicle, secret))
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
@@ -87,7 +89,8 @@ class AuthCache:
         """Authenticate the pairs not cached, several at once: each is a Redis read (a database read when fleet's
         cache misses too), and one after the other they would stall a batch of many vehicles."""
         now = time.monotonic()
-        missing = [pair for pair in pairs if (cached := self._entries.get(pair)) is None or cached[0] <= now]
+        missing = [pair for pair in pairs if fleet_selectors.credentials_bounded(*pair)
+                   and ((cached := self._entries.get(pair)) is None or cached[0] <= now)]
         if len(missing) < 2 or self.ttl <= 0:
             return
         if self._pool is None:

@@ -43,7 +43,7 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
     zones = geo.GeoResult()
     _each_city(cities, counters, zones)
     counters.update({"zone_entries": zones.entries, "zone_exits": zones.exits, "geofence_points": zones.points})
-    vehicle.speed_limits(zones.speed_changes, counters, guard)
+    vehicle.speed_limits(zones.speed_changes, counters, guard, alerts)
     vehicle.zone_warnings(zones.warnings, progress, counters, guard, alerts)
     charged = vehicle.battery(vehicles.values(), counters, guard, tasks)
     tipped = vehicle.alarms(vehicles.values(), alerts)

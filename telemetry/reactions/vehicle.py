@@ -15,6 +15,7 @@ from django.db import transaction
 
 from accounts import services as accounts_services
 from core.errors import DomainError
+from core.keys import digest_key
 from fleet import conf as fleet_conf
 from fleet import errors as fleet_errors
 from fleet import selectors as fleet_selectors
@@ -35,10 +36,12 @@ ALARM_SEVERITY: dict[str, str] = {OpsAlertKind.TIPPED_OVER: OpsAlertSeverity.WAR
 
 
 class Guard:
-    """Runs reactions in savepoints; a failure rolls back just that reaction and is counted in ``errors``."""
+    """Runs reactions in savepoints; a failure rolls back just that reaction and is counted in ``errors``.
+    ``failures[label][vehicle_id]`` is the reason (an error code or an exception's class) of each failed call."""
 
     def __init__(self, counters: Counter[str]) -> None:
         self.counters = counters
+        self.failures: defaultdict[str, dict[uuid.UUID | None, str]] = defaultdict(dict)
 
     def __call__[T](self, label: str, vehicle_id: uuid.UUID | None, fn: Callable[[], T]) -> T | None:
         try:
@@ -46,22 +49,26 @@ class Guard:
                 return fn()
         except DomainError as exc:  # a business refusal (e.g. a transition the state machine forbids)
             logger.info("telemetry %s for vehicle %s refused: %s", label, vehicle_id, exc.code)
-        except Exception:
+            self.failures[label][vehicle_id] = exc.code
+        except Exception as exc:
             logger.exception("telemetry %s for vehicle %s failed", label, vehicle_id)
+            self.failures[label][vehicle_id] = type(exc).__name__
         self.counters["errors"] += 1
         return None
 
     def batch[T](self, label: str, items: Sequence[Any], run: Callable[[Sequence[Any]], list[T]],
                  key: Callable[[Any], uuid.UUID] = lambda item: item.vehicle_id) -> list[T]:
         """One statement for the whole batch; if it fails, once per vehicle so only the bad vehicle's part is
-        lost (the common case pays one savepoint, not one per vehicle)."""
+        lost (the common case pays one savepoint, not one per vehicle). The traceback is logged by the vehicle
+        whose part fails again, with its id, not a second time for the batch."""
         if not items:
             return []
         try:
             with transaction.atomic():
                 return run(items)
-        except Exception:
-            logger.warning("telemetry %s failed for the batch; retrying vehicle by vehicle", label, exc_info=True)
+        except Exception as exc:
+            logger.warning("telemetry %s failed for the batch (%s: %s); retrying vehicle by vehicle", label,
+                           type(exc).__name__, exc)
         per_vehicle: dict[uuid.UUID, list[Any]] = defaultdict(list)
         for item in items:
             per_vehicle[key(item)].append(item)
@@ -179,10 +186,20 @@ def alarms(vehicles: Iterable[VehicleBatch], alerts: list[fleet_services.AlertSp
     return tipped
 
 
-def speed_limits(changes: list[SpeedChange], counters: Counter[str], guard: Guard) -> None:
+def speed_limit_key(vehicle_id: uuid.UUID | str, zone_id: uuid.UUID | str | None, seq: int) -> str:
+    """The idempotency key of a speed-limit command: the vehicle, the zone (None: back to normal) and the fix where
+    the limit changed, digested to a fixed length (``Command.idempotency_key`` is 100 characters; a unit may count
+    ``seq`` in epoch milliseconds or up to 2**63 - 1)."""
+    return digest_key("telemetry:speed", vehicle_id, zone_id or "normal", seq)
+
+
+def speed_limits(changes: list[SpeedChange], counters: Counter[str], guard: Guard,
+                 alerts: list[fleet_services.AlertSpec]) -> None:
     """Throttle a vehicle on a trip to the slow zone's limit, or give it its normal limit back, in one INSERT.
-    The idempotency key names the vehicle, the zone and the fix where the limit changed: a retried batch queues
-    nothing new. A zero limit (throttle cut) goes through ``command_queue`` and its moving-vehicle interlock."""
+    The idempotency key names the vehicle, the zone and the fix where the limit changed (``speed_limit_key``): a
+    retried batch queues nothing new. A zero limit (throttle cut) goes through ``command_queue`` and its
+    moving-vehicle interlock. A vehicle whose command could not be queued (refused or failed) gets a
+    ``speed_limit_not_applied`` alert: nothing retries it, the next fixes in the same zone change no limit."""
     if not changes:
         return
     normal = fleet_selectors.vehicle_normal_speed_limits(
@@ -191,7 +208,7 @@ def speed_limits(changes: list[SpeedChange], counters: Counter[str], guard: Guar
     for change in changes:
         before = change.vehicle.before
         limit = change.max_speed_kph if change.max_speed_kph is not None else normal[before.vehicle_type_code]
-        key = f"telemetry:speed:{before.vehicle_id}:{change.zone_id or 'normal'}:{change.reading.seq}"
+        key = speed_limit_key(before.vehicle_id, change.zone_id, change.reading.seq)
         commands.append((before.vehicle_id, CommandKind.SET_SPEED_LIMIT, {"max_speed_kph": min(100, limit)}, key))
     cuts = [c for c in commands if c[2]["max_speed_kph"] == 0]
     for vehicle_id, kind, params, key in cuts:
@@ -201,6 +218,22 @@ def speed_limits(changes: list[SpeedChange], counters: Counter[str], guard: Guar
     queued = guard.batch("speed_limit", [c for c in commands if c not in cuts],
                          lambda group: fleet_services.commands_queue_many(commands=group), key=lambda c: c[0])
     counters["speed_limits"] += len(queued)
+    failed = guard.failures["speed_limit"]
+    for change, (vehicle_id, _, params, _) in zip(changes, commands, strict=True):
+        if vehicle_id in failed:
+            alerts.append(_speed_limit_alert(change, params["max_speed_kph"], failed[vehicle_id]))
+
+
+def _speed_limit_alert(change: SpeedChange, limit: int, reason: str) -> fleet_services.AlertSpec:
+    vehicle, reading = change.vehicle, change.reading
+    where = "in a slow zone" if change.zone_id is not None else "leaving a slow zone"
+    return fleet_services.AlertSpec(
+        vehicle.vehicle_id, vehicle.before.city_id, OpsAlertKind.SPEED_LIMIT_NOT_APPLIED, OpsAlertSeverity.WARNING,
+        f"Vehicle {vehicle.before.code or vehicle.vehicle_id} could not be limited to {limit} km/h {where} ({reason})",
+        {"max_speed_kph": limit, "zone_id": change.zone_id, "reason": reason, "seq": reading.seq,
+         "lat": reading.lat, "lon": reading.lon, "at": reading.at.isoformat(),
+         "ride_id": str(vehicle.before.trip_id) if vehicle.before.trip_id else None},
+    )
 
 
 def zone_warnings(entries: list[ZoneEntry], progress: Mapping[uuid.UUID, RideProgress], counters: Counter[str],
