@@ -8,10 +8,14 @@ from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 from accounts.phone import phone_normalize
+from core.clientip import client_ip
 
 
 class AuthThrottle(ScopedRateThrottle):
     """Per caller (user id, else client IP) with the view's ``throttle_scope`` ("auth" or "otp")."""
+
+    def get_ident(self, request: Request) -> str:
+        return client_ip(request)
 
 
 class PhoneThrottle(SimpleRateThrottle):

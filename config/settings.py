@@ -117,6 +117,8 @@ PUSH_BACKEND = env_str("PUSH_BACKEND", "accounts.push.LogPushBackend")
 PASSWORD_RESET_URL = env_str("PASSWORD_RESET_URL", "freewheel://password-reset?uid={uid}&token={token}")
 
 # --- REST API -------------------------------------------------------------------------------------------
+# Reverse proxies in front of the app: who the client is (core.clientip, docs/security.md). 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -130,6 +132,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "auth": env_str("THROTTLE_AUTH", "20/min"),
         "otp": env_str("THROTTLE_OTP", "5/min"),
     },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

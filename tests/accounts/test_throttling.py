@@ -83,3 +83,42 @@ def test_otp_verify_is_limited_per_client(api, rates):
         assert api.post("/api/v1/auth/phone/verify", {"phone": phone, "code": "123456"}).status_code == 422
     r = api.post("/api/v1/auth/phone/verify", {"phone": "+447911123456", "code": "123456"})
     assert code(r) == (429, "throttled")
+
+
+# --- The client IP of the per-IP throttles (core.clientip, TRUSTED_PROXY_COUNT) -------------------------------
+
+
+def test_a_rotating_x_forwarded_for_does_not_escape_the_login_limit_without_a_proxy(api, rider):
+    """TRUSTED_PROXY_COUNT defaults to 0: the socket address is the client and the header is ignored."""
+    payload = {"email": rider.email, "password": "wrong-password"}
+    statuses = [
+        api.post("/api/v1/auth/token", payload, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        for n in range(21)
+    ]
+    assert statuses == [401] * 20 + [429]
+
+
+def test_behind_one_proxy_the_right_most_entry_is_the_client(api, rider, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    payload = {"email": rider.email, "password": "wrong-password"}
+    proxy = {"REMOTE_ADDR": "172.18.0.5"}
+    # The proxy appends the address it saw; whatever the client put in front of it changes nothing.
+    statuses = [
+        api.post("/api/v1/auth/token", payload, HTTP_X_FORWARDED_FOR=f"10.9.{n}.1, 203.0.113.7", **proxy).status_code
+        for n in range(21)
+    ]
+    assert statuses == [401] * 20 + [429]
+    other_client = api.post("/api/v1/auth/token", payload, HTTP_X_FORWARDED_FOR="203.0.113.8", **proxy)
+    assert other_client.status_code == 401
+
+
+def test_sms_codes_for_many_numbers_from_one_client_are_limited_despite_a_spoofed_header(api, settings):
+    """SMS pumping: one client asking codes for 7 numbers gets THROTTLE_OTP (5/min) of them."""
+    settings.SMS_BACKEND = "accounts.sms.LocmemSmsBackend"
+    statuses = [
+        api.post("/api/v1/auth/phone/start", {"phone": f"+4915112345{n:03d}"},
+                 HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        for n in range(7)
+    ]
+    assert statuses == [202] * 5 + [429] * 2
+
