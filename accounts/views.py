@@ -153,8 +153,7 @@ class PhoneStartView(AnonymousAuthView):
 
 
 class PhoneVerifyView(AnonymousAuthView):
-    throttle_classes = [AuthThrottle, PhoneThrottle]
-    throttle_scope = "otp"
+    throttle_scope = "otp_verify"  # a budget of its own: guesses never use up the sending budget (PhoneThrottle)
 
     @extend_schema(
         tags=TAG,
@@ -206,8 +205,8 @@ class MeView(APIView):
 
 
 class MePhoneVerifyView(APIView):
-    throttle_classes = [AuthThrottle, PhoneThrottle]
-    throttle_scope = "otp"
+    throttle_classes = [AuthThrottle]
+    throttle_scope = "otp_verify"
 
     @extend_schema(
         tags=["me"],

@@ -131,6 +131,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("THROTTLE_AUTH", "20/min"),
         "otp": env_str("THROTTLE_OTP", "5/min"),
+        "otp_verify": env_str("THROTTLE_OTP_VERIFY", "10/min"),
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DATETIME_FORMAT": "iso-8601",
