@@ -8,14 +8,23 @@ from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 from accounts.phone import phone_normalize
+from core.clientip import client_ip
 
 
 class AuthThrottle(ScopedRateThrottle):
-    """Per caller (user id, else client IP) with the view's ``throttle_scope`` ("auth" or "otp")."""
+    """Per caller (user id, else client IP) with the view's ``throttle_scope`` ("auth", "otp", "otp_verify")."""
+
+    def get_ident(self, request: Request) -> str:
+        return client_ip(request)
 
 
 class PhoneThrottle(SimpleRateThrottle):
-    """Per phone number at the "otp" rate, whatever the IP: limits SMS pumping and code guessing on one number."""
+    """Per phone number at the "otp" rate, whatever the IP: limits SMS pumping to one number.
+
+    Only sending a code is counted here. Guessing is bounded per number by the code itself (a few wrong tries
+    burn it, and each new code costs a send); a per-number budget for guesses would let anyone spend the owner's
+    budget and lock them out of signing in.
+    """
 
     scope = "otp"
 

@@ -16,6 +16,7 @@ from accounts import serializers as s
 from accounts.models import Notification, User
 from accounts.services import auth, notifications, passwords, phone_otp, tokens, users
 from accounts.throttles import AuthThrottle, PhoneThrottle
+from core import idempotency
 from core.pagination import CursorPagination
 from core.schema import error_responses
 
@@ -55,8 +56,8 @@ class RegisterView(AnonymousAuthView):
     def post(self, request: Request) -> Response:
         data = s.RegisterIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(
-            _sign_in_body(auth.auth_register(**data.validated_data)), status=status.HTTP_201_CREATED
+        return idempotency.no_store(
+            Response(_sign_in_body(auth.auth_register(**data.validated_data)), status=status.HTTP_201_CREATED)
         )
 
 
@@ -73,7 +74,7 @@ class TokenObtainView(AnonymousAuthView):
     def post(self, request: Request) -> Response:
         data = s.TokenObtainIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(_sign_in_body(auth.auth_login(**data.validated_data)))
+        return idempotency.no_store(Response(_sign_in_body(auth.auth_login(**data.validated_data))))
 
 
 class TokenRefreshView(AnonymousAuthView):
@@ -86,7 +87,8 @@ class TokenRefreshView(AnonymousAuthView):
     def post(self, request: Request) -> Response:
         data = s.TokenRefreshIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(s.TokenPairOut(tokens.token_refresh(raw=data.validated_data["refresh"])).data)
+        pair = tokens.token_refresh(raw=data.validated_data["refresh"])
+        return idempotency.no_store(Response(s.TokenPairOut(pair).data))
 
 
 class LogoutView(AnonymousAuthView):
@@ -153,8 +155,7 @@ class PhoneStartView(AnonymousAuthView):
 
 
 class PhoneVerifyView(AnonymousAuthView):
-    throttle_classes = [AuthThrottle, PhoneThrottle]
-    throttle_scope = "otp"
+    throttle_scope = "otp_verify"  # a budget of its own: guesses never use up the sending budget (PhoneThrottle)
 
     @extend_schema(
         tags=TAG,
@@ -174,7 +175,7 @@ class PhoneVerifyView(AnonymousAuthView):
     def post(self, request: Request) -> Response:
         data = s.PhoneVerifyIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(_sign_in_body(auth.auth_phone_verify(**data.validated_data)))
+        return idempotency.no_store(Response(_sign_in_body(auth.auth_phone_verify(**data.validated_data))))
 
 
 class MeView(APIView):
@@ -206,8 +207,8 @@ class MeView(APIView):
 
 
 class MePhoneVerifyView(APIView):
-    throttle_classes = [AuthThrottle, PhoneThrottle]
-    throttle_scope = "otp"
+    throttle_classes = [AuthThrottle]
+    throttle_scope = "otp_verify"
 
     @extend_schema(
         tags=["me"],
@@ -238,7 +239,7 @@ class PasswordChangeView(APIView):
         data = s.PasswordChangeIn(data=request.data)
         data.is_valid(raise_exception=True)
         pair = passwords.password_change(user=_me(request), **data.validated_data)
-        return Response(s.TokenPairOut(pair).data)
+        return idempotency.no_store(Response(s.TokenPairOut(pair).data))
 
 
 def _me(request: Request) -> User:

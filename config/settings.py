@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.idempotency.IdempotencyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns its lockout into the lockout page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -95,6 +97,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Admin login lockout (django-axes, docs/security.md "Brute force and lockout"). The API's sign-in does not call
+# django.contrib.auth.authenticate (accounts.services.auth) and has DRF throttles instead; axes watches the admin.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]  # one address guessing one account's password
+AXES_CLIENT_IP_CALLABLE = "core.clientip.client_ip"
+AXES_USERNAME_CALLABLE = "accounts.admin_lockout.lockout_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -117,6 +130,8 @@ PUSH_BACKEND = env_str("PUSH_BACKEND", "accounts.push.LogPushBackend")
 PASSWORD_RESET_URL = env_str("PASSWORD_RESET_URL", "freewheel://password-reset?uid={uid}&token={token}")
 
 # --- REST API -------------------------------------------------------------------------------------------
+# Reverse proxies in front of the app: who the client is (core.clientip, docs/security.md). 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -129,7 +144,9 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("THROTTLE_AUTH", "20/min"),
         "otp": env_str("THROTTLE_OTP", "5/min"),
+        "otp_verify": env_str("THROTTLE_OTP_VERIFY", "10/min"),
     },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

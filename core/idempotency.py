@@ -4,7 +4,10 @@ The first request with a key claims it (a committed row, state ``in_progress``),
 a retry with the same key and the same request gets that response again (header ``Idempotent-Replayed: true``).
 A retry with a different request gets 422 ``idempotency_key_reused``; a retry while the first is still running
 gets 409 ``idempotency_request_in_progress``. Responses that say the request did not run (401, 429, 5xx) are not
-stored, so the client may retry them. Keys are private to the caller (user, or anonymous) and expire after
+stored, so the client may retry them. Nor are responses marked ``Cache-Control: no-store``: the views that hand out
+credentials (token pairs, WebSocket tickets) mark theirs so (RFC 6749 asks it of token responses), and a secret
+must not sit in this table for a day, to be replayed to whoever repeats the request. Their retry runs again.
+Keys are private to the caller: the signed-in user, else the client IP (``core.clientip``), and expire after
 ``IDEMPOTENCY_KEY_TTL``. A claim left ``in_progress`` by a crashed process is taken over after ``STALE_LOCK``.
 
 Runs as middleware rather than in views so that every POST is covered, including third-party views (token
@@ -22,9 +25,11 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from core.clientip import client_ip
 from core.db import conflict_guard
 from core.errors import error_body
 from core.models import IdempotencyKey
@@ -46,8 +51,24 @@ def _scope(request: HttpRequest) -> str:
     try:
         user = drf_request.user
     except Exception:  # an invalid token: the view will answer 401, which is never stored
-        return "anon"
-    return f"user:{user.pk}" if user and user.is_authenticated else "anon"
+        user = None
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    # Anonymous callers are told apart by their trusted IP, so that one client's key is never another's.
+    scope = f"anon:{client_ip(request)}"
+    return scope if len(scope) <= 64 else "anon:" + hashlib.sha256(scope.encode()).hexdigest()[:48]
+
+
+def no_store[R: HttpResponse](response: R) -> R:
+    """Mark a response that carries a secret: ``Cache-Control: no-store``, so that neither HTTP caches nor this
+    middleware keep a copy of it."""
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+def _no_store(response: HttpResponse) -> bool:
+    directives = (part.split("=")[0].strip().lower() for part in response.get("Cache-Control", "").split(","))
+    return "no-store" in directives
 
 
 def _request_hash(request: HttpRequest) -> str:
@@ -142,7 +163,8 @@ class IdempotencyMiddleware:
         except BaseException:
             row.delete()
             raise
-        if response.status_code >= 500 or response.status_code in _NOT_STORED or response.streaming:
+        if (response.status_code >= 500 or response.status_code in _NOT_STORED or response.streaming
+                or _no_store(response)):
             row.delete()
             return response
         IdempotencyKey.objects.filter(pk=row.pk).update(

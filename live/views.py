@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import idempotency
 from core.schema import error_responses
 from live import serializers, services
 
@@ -21,4 +22,4 @@ class WsTicketCreateView(APIView):
         expires_at = float(request.auth["exp"]) if request.auth is not None else 0.0  # type: ignore[index]
         ticket = services.ws_ticket_issue(user=request.user, token_expires_at=expires_at)
         body = {"ticket": ticket, "expires_in": settings.LIVE_TICKET_TTL_S}
-        return Response(serializers.WsTicketOut(body).data, status=status.HTTP_201_CREATED)
+        return idempotency.no_store(Response(serializers.WsTicketOut(body).data, status=status.HTTP_201_CREATED))

@@ -26,7 +26,7 @@ def _locmem_sms(settings, monkeypatch):  # type: ignore[no-untyped-def]
     settings.SMS_BACKEND = "accounts.sms.LocmemSmsBackend"
     sms.outbox.clear()
     # Generous rates here; test_throttling.py checks the limits themselves.
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"auth": "1000/min", "otp": "1000/min"})
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"auth": "1000/min", "otp": "1000/min", "otp_verify": "1000/min"})
 
 
 def _start(api, django_capture_on_commit_callbacks, phone: str = PHONE) -> str:  # type: ignore[no-untyped-def]

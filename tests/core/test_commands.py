@@ -242,6 +242,14 @@ def test_compose_describes_the_production_topology():
         assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"} <= set(services[name]["environment"])
 
 
+def test_compose_trusts_exactly_its_one_proxy():
+    """Caddy is the only proxy in front of api and ws: the client is the right-most X-Forwarded-For entry."""
+    services = _compose()["services"]
+    for name in ("api", "ws"):
+        assert _interpolate(str(services[name]["environment"]["TRUSTED_PROXY_COUNT"])) == "1"
+    assert services["proxy"]["image"].startswith("caddy:2")  # Caddy >= 2.5 replaces a client's own X-Forwarded-For
+
+
 def test_settings_load_with_the_compose_environment():
     environment = {k: _interpolate(str(v)) for k, v in _compose()["services"]["api"]["environment"].items()}
     child_env = {"PATH": os.environ["PATH"], **environment}

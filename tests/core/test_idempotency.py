@@ -172,3 +172,88 @@ def test_the_caller_is_authenticated_once_per_request(api, rider):
     assert r.status_code == 201
     user_loads = [q for q in queries.captured_queries if 'FROM "accounts_user"' in q["sql"]]
     assert len(user_loads) == 1
+
+
+# --- Anonymous callers are scoped by their trusted client IP (core.clientip) ----------------------------------
+
+
+@pytest.mark.django_db
+def test_anonymous_clients_on_different_ips_do_not_share_keys(api):
+    a = api.post(ECHO, {"amount": "1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-anon", REMOTE_ADDR="192.0.2.1")
+    b = api.post(ECHO, {"amount": "2"}, format="json", HTTP_IDEMPOTENCY_KEY="k-anon", REMOTE_ADDR="192.0.2.2")
+    assert a.status_code == b.status_code == 201  # was 422 idempotency_key_reused for the second client
+    assert (a.json()["call"], b.json()["call"]) == (1, 2)
+    assert set(IdempotencyKey.objects.filter(key="k-anon").values_list("scope", flat=True)) == {
+        "anon:192.0.2.1", "anon:192.0.2.2"}
+
+
+@pytest.mark.django_db
+def test_a_forged_forwarded_header_does_not_give_a_client_another_scope(api):
+    """Without a trusted proxy the header is not the caller's identity: same socket, same scope."""
+    _post(api, {"amount": "1"}, "k-forged")
+    r = api.post(ECHO, {"amount": "2"}, format="json", HTTP_IDEMPOTENCY_KEY="k-forged",
+                 HTTP_X_FORWARDED_FOR="203.0.113.99")
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "idempotency_key_reused")
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_clients_are_scoped_by_the_forwarded_address(api, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "172.18.0.5", "HTTP_IDEMPOTENCY_KEY": "k-proxied"}
+    a = api.post(ECHO, {"amount": "1"}, format="json", HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy)
+    b = api.post(ECHO, {"amount": "2"}, format="json", HTTP_X_FORWARDED_FOR="203.0.113.8", **proxy)
+    assert a.status_code == b.status_code == 201
+    again = api.post(ECHO, {"amount": "1"}, format="json", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7", **proxy)
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+# --- Responses that carry credentials are never stored (Cache-Control: no-store) ------------------------------
+
+
+def _phone_code(django_capture_on_commit_callbacks, settings) -> str:  # type: ignore[no-untyped-def]
+    from accounts import sms
+    from accounts.services import phone_otp
+
+    settings.SMS_BACKEND = "accounts.sms.LocmemSmsBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        phone_otp.phone_otp_start(phone="+4915112345678")
+    return sms.outbox[-1].body.split()[4].rstrip(".")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", ["register", "token", "refresh", "phone-verify", "me-password", "ws-ticket"])
+def test_credentials_are_never_stored_or_replayed(api, rider, endpoint, settings, django_capture_on_commit_callbacks):
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from tests.accounts.factories import PASSWORD
+
+    phone_code = _phone_code(django_capture_on_commit_callbacks, settings) if endpoint == "phone-verify" else ""
+    url, body = {
+        "register": ("/api/v1/auth/register", {"email": "new@example.com", "password": "analytical-engine-1843",
+                                               "name": "Ada", "date_of_birth": "1990-12-10"}),
+        "token": ("/api/v1/auth/token", {"email": rider.email, "password": PASSWORD}),
+        "refresh": ("/api/v1/auth/token/refresh", {"refresh": str(RefreshToken.for_user(rider))}),
+        "phone-verify": ("/api/v1/auth/phone/verify", {"phone": "+4915112345678", "code": phone_code}),
+        "me-password": ("/api/v1/me/password", {"old_password": PASSWORD, "new_password": "difference-engine-1822"}),
+        "ws-ticket": ("/api/v1/ws-ticket", None),
+    }[endpoint]
+    if endpoint in ("me-password", "ws-ticket"):
+        api.as_(rider)
+    first = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="k-secret")
+    assert first.status_code in (200, 201), first.json()
+    assert "no-store" in first.headers["Cache-Control"]
+    assert not IdempotencyKey.objects.exists()  # no copy of the tokens, not even a claim left behind
+    retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="k-secret")
+    assert "Idempotent-Replayed" not in retry.headers  # it ran again (register: 409, a used code: 422, ...)
+    data = first.json()
+    secrets = [value for value in (data.get("tokens") or data).values() if isinstance(value, str)]
+    stored = b"".join(bytes(row.response_body or b"") for row in IdempotencyKey.objects.all())
+    assert secrets and not any(secret.encode() in stored for secret in secrets)
+
+
+@pytest.mark.django_db
+def test_anonymous_responses_without_secrets_are_still_replayed(api, rider):
+    first = _post(api, {"email": rider.email}, "k-reset", url="/api/v1/auth/password-reset")
+    again = _post(api, {"email": rider.email}, "k-reset", url="/api/v1/auth/password-reset")
+    assert first.status_code == again.status_code == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
