@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -110,3 +110,9 @@ class RideReceiptHtmlView(APIView):
                    summary="Printable receipt of a ride (HTML)")
     def get(self, request: Request, ride_id: UUID) -> Response:
         return Response({"receipt": _receipt_visible(request, ride_id)}, template_name="billing/receipt.html")
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        # Only a receipt has a template: errors (401, 404) and OPTIONS keep the API's JSON envelope.
+        if isinstance(response, Response) and response.template_name is None:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
