@@ -44,6 +44,7 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
     - 404 ``not_found``: the path names an object;
     - 415 ``unsupported_media_type``: the operation takes a body;
     - 429 ``throttled``: the view is rate limited.
+    and the domain errors the view declares in ``domain_errors`` (see ``_domain_errors``), their codes listed by status.
     A status the view documents itself keeps its own description.
     """
 
@@ -52,13 +53,29 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
         if operation is None:
             return None
         responses = operation.setdefault("responses", {})
-        for status, text in self._framework_errors(operation).items():
+        errors = self._framework_errors(operation)
+        for status, codes in self._domain_errors().items():
+            errors[status] = "; ".join(filter(None, [errors.get(status), ", ".join(codes)]))
+        for status, text in sorted(errors.items()):
             if str(status) not in responses:
                 responses[str(status)] = {
                     "content": {"application/json": {"schema": self._error_ref()}},
                     "description": text,
                 }
         return operation
+
+    def _domain_errors(self) -> dict[int, list[str]]:
+        """The view's ``domain_errors``: the DomainError classes its operations answer with (a tuple for every method,
+        or a dict by method name), documented as ``status: code, code``."""
+        declared = getattr(self.view, "domain_errors", ())
+        if isinstance(declared, dict):
+            declared = declared.get(self.method.lower(), ())
+        by_status: dict[int, list[str]] = {}
+        for error in declared:
+            by_status.setdefault(error.status, [])
+            if error.code not in by_status[error.status]:
+                by_status[error.status].append(error.code)
+        return by_status
 
     def _error_ref(self) -> dict[str, str]:
         return self.resolve_serializer(ErrorOut, "response").ref
