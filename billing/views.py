@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from billing import selectors, serializers
+from billing import errors, selectors, serializers
 from billing.models import LedgerEntry, Payment
 from billing.services import methods, wallet, webhooks
 from core.pagination import CursorPagination
@@ -28,6 +28,7 @@ class WalletGetView(APIView):
 
 
 class WalletTopUpView(APIView):
+    domain_errors = (errors.AmountInvalid, errors.PaymentMethodNotFound, errors.NoPaymentMethod, errors.PaymentProviderUnavailable)
     @extend_schema(
         request=serializers.WalletTopUpIn,
         responses={201: serializers.PaymentOut, 202: OpenApiResponse(serializers.PaymentOut, "3-D Secure needed")},
@@ -60,6 +61,7 @@ class WalletTransactionListView(generics.ListAPIView[LedgerEntry]):
 
 
 class PaymentMethodListView(generics.ListAPIView[Any]):
+    domain_errors = {"post": (errors.PaymentMethodInvalid, errors.PaymentProviderUnavailable)}
     serializer_class = serializers.PaymentMethodOut
     pagination_class = None
 
@@ -79,6 +81,7 @@ class PaymentMethodListView(generics.ListAPIView[Any]):
 
 
 class WebhookReceiveView(APIView):
+    domain_errors = (errors.WebhookSignatureInvalid, errors.ProviderUnknown)
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 

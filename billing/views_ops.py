@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +22,7 @@ from billing.models import RideBilling
 from billing.serializers import BillingMoney, MoneyInField
 from billing.services import receipts, refunds
 from billing.views import _rider, _valid
+from core import errors as core_errors
 from core.money import money
 
 
@@ -52,6 +53,7 @@ class GoodwillOut(serializers.Serializer):
 
 
 class RideRefundView(APIView):
+    domain_errors = (errors.RideNotCharged, errors.RefundExceedsCharge, errors.RefundFailed, errors.AmountInvalid, errors.CurrencyMismatch)
     permission_classes = [HasPerm("billing.refund")]
 
     @extend_schema(request=RefundIn, responses={201: RefundOut}, tags=["billing-ops"],
@@ -71,6 +73,7 @@ class RideRefundView(APIView):
 
 
 class GoodwillGrantView(APIView):
+    domain_errors = (errors.AmountInvalid, core_errors.NotFound)
     permission_classes = [HasPerm("billing.grant_goodwill")]
 
     @extend_schema(request=GoodwillIn, responses={201: GoodwillOut}, tags=["billing-ops"],
@@ -97,12 +100,14 @@ def _receipt_visible(request: Request, ride_id: UUID) -> dict[str, Any]:
 
 
 class RideReceiptView(APIView):
+    domain_errors = (errors.RideBillingNotFound, errors.RideNotCharged)
     @extend_schema(responses=OpenApiTypes.OBJECT, tags=["billing"], summary="Itemised receipt of a ride (JSON)")
     def get(self, request: Request, ride_id: UUID) -> Response:
         return Response(_receipt_visible(request, ride_id))
 
 
 class RideReceiptHtmlView(APIView):
+    domain_errors = (errors.RideBillingNotFound, errors.RideNotCharged)
     authentication_classes = [JWTAuthentication, SessionAuthentication]
     renderer_classes = [TemplateHTMLRenderer]
 
@@ -110,3 +115,9 @@ class RideReceiptHtmlView(APIView):
                    summary="Printable receipt of a ride (HTML)")
     def get(self, request: Request, ride_id: UUID) -> Response:
         return Response({"receipt": _receipt_visible(request, ride_id)}, template_name="billing/receipt.html")
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        # Only a receipt has a template: errors (401, 404) and OPTIONS keep the API's JSON envelope.
+        if isinstance(response, Response) and response.template_name is None:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -31,6 +31,7 @@ class PassCatalogueView(APIView):
 
 
 class PassBuyView(APIView):
+    domain_errors = {"post": (errors.PassProductNotFound, errors.PassNotValidHere, errors.InsufficientFunds)}
     @extend_schema(responses=s.RiderPassOut(many=True), tags=["billing"], summary="The rider's valid passes")
     def get(self, request: Request) -> Response:
         return Response(s.RiderPassOut(selectors.passes_valid_for(user=_rider(request)), many=True).data)
@@ -49,6 +50,7 @@ class PassBuyView(APIView):
 
 
 class PromoRedeemView(APIView):
+    domain_errors = (errors.PromoCodeUnknown, errors.PromoCodeExpired, errors.PromoCodeExhausted, errors.PromoCodeAlreadyUsed, errors.PromoCodeOwn)
     @extend_schema(request=s.PromoRedeemIn, responses={201: s.PromoRedemptionOut}, tags=["billing"],
                    summary="Redeem a promo or referral code")
     def post(self, request: Request) -> Response:

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import selectors_tariffs, serializers_tariffs
+from billing import errors, selectors_tariffs, serializers_tariffs
 
 
 def _query(serializer_class: type[Any], request: Request) -> dict[str, Any]:
@@ -31,6 +31,7 @@ class TariffListView(APIView):
 
 
 class TariffQuoteView(APIView):
+    domain_errors = (errors.TariffNotFound,)
     permission_classes = [AllowAny]
 
     @extend_schema(parameters=[serializers_tariffs.TariffQuoteIn], responses=serializers_tariffs.TariffQuoteOut,

@@ -16,7 +16,7 @@ from accounts.permissions import HasPerm
 from core.keys import digest_key
 from core.pagination import CursorPagination
 from core.schema import error_responses
-from fleet import selectors, serializers, services
+from fleet import errors, selectors, serializers, services
 from fleet.models import OpsAlert, OpsTask
 
 
@@ -27,6 +27,7 @@ def _valid(serializer_class: type[Any], data: Any) -> dict[str, Any]:
 
 
 class VehicleNearbyView(APIView):
+    domain_errors = (errors.InvalidCoordinates, errors.RadiusTooLarge)
     @extend_schema(parameters=[serializers.VehicleNearbyIn], responses=serializers.VehicleNearbyListOut,
                    tags=["fleet"], summary="Rentable vehicles near a point, nearest first")
     def get(self, request: Request) -> Response:
@@ -37,6 +38,7 @@ class VehicleNearbyView(APIView):
 
 
 class ZonesAtPointView(APIView):
+    domain_errors = (errors.InvalidCoordinates,)
     permission_classes = [AllowAny]
 
     @extend_schema(parameters=[serializers.ZonesAtPointIn], responses=serializers.ZoneFeatureCollectionOut,
@@ -48,6 +50,7 @@ class ZonesAtPointView(APIView):
 
 
 class CityZonesView(APIView):
+    domain_errors = (errors.CityNotFound,)
     permission_classes = [AllowAny]
 
     @extend_schema(responses=serializers.ZoneFeatureCollectionOut, tags=["fleet"],
@@ -57,6 +60,7 @@ class CityZonesView(APIView):
 
 
 class VehicleCommandSendView(APIView):
+    domain_errors = (errors.VehicleNotFound, errors.VehicleRetired, errors.VehicleMoving, errors.CommandInvalid, errors.CommandIdempotencyConflict)
     permission_classes = [HasPerm("fleet.add_command")]
 
     @extend_schema(request=serializers.VehicleCommandIn, responses={202: serializers.VehicleCommandOut},
@@ -73,6 +77,7 @@ class VehicleCommandSendView(APIView):
 
 
 class CommandGetView(APIView):
+    domain_errors = (errors.CommandNotFound,)
     permission_classes = [HasPerm("fleet.view_command")]
 
     @extend_schema(responses=serializers.VehicleCommandOut, tags=["fleet ops"], summary="A command and its state")

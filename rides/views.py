@@ -13,8 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import HasPerm
+from billing import errors as billing_errors
 from core.pagination import CursorPagination
-from rides import selectors, serializers, services
+from fleet import errors as fleet_errors
+from rides import errors, selectors, serializers, services
 from rides.models import Ride
 
 TAGS = ["rides"]
@@ -31,6 +33,7 @@ def _own(request: Request, ride_id: uuid.UUID) -> Ride:
 
 
 class RideStartView(APIView):
+    domain_errors = (errors.VehicleNotFound, errors.ReservationNotFound, errors.RideAlreadyOpen, errors.ReservationAlreadyActive, errors.ReservationStateConflict, errors.RideStartInProgress, errors.VehicleUnavailable, errors.RiderNotActive, errors.RiderTooYoung, errors.RiderBirthDateMissing, errors.BatteryTooLow, errors.StartNotAllowedHere, errors.TariffMissing, errors.VehiclePositionUnknown, billing_errors.NoPaymentMethod, billing_errors.OutstandingDebt, billing_errors.InsufficientFunds, billing_errors.PaymentActionRequired, billing_errors.PaymentProviderUnavailable)
     @extend_schema(request=serializers.RideStartIn, responses={201: serializers.RideOut}, tags=TAGS,
                    summary="Start a ride by vehicle code or from your reservation (ride is 'unlocking' until the ack)")
     def post(self, request: Request) -> Response:
@@ -41,6 +44,7 @@ class RideStartView(APIView):
 
 
 class RidePauseView(APIView):
+    domain_errors = (errors.RideNotFound, errors.RideStateConflict, fleet_errors.VehicleMoving)
     @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Pause (lock) an active ride")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         ride = services.ride_pause(ride_id=ride_id, rider=request.user)  # 404 unless it is theirs
@@ -48,6 +52,7 @@ class RidePauseView(APIView):
 
 
 class RideResumeView(APIView):
+    domain_errors = (errors.RideNotFound, errors.RideStateConflict)
     @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Resume (unlock) a paused ride")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         ride = services.ride_resume(ride_id=ride_id, rider=request.user)
@@ -55,6 +60,7 @@ class RideResumeView(APIView):
 
 
 class RideEndView(APIView):
+    domain_errors = (errors.RideNotFound, errors.RideStateConflict, errors.VehiclePositionUnknown, errors.EndOutsideOperatingArea, errors.EndInNoParkingZone, errors.EndAwayFromParking, errors.EndNotAllowedHere, errors.ParkingPhotoRequired, fleet_errors.VehicleMoving)
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request={"multipart/form-data": serializers.RideEndIn, "application/json": serializers.RideEndIn},
@@ -79,6 +85,7 @@ class RideListView(generics.ListAPIView[Ride]):
 
 
 class RideDetailView(APIView):
+    domain_errors = (errors.RideNotFound,)
     @extend_schema(responses=serializers.RideDetailOut, tags=TAGS,
                    summary="One ride with its simplified track, itemised receipt and MDS trip record")
     def get(self, request: Request, ride_id: uuid.UUID) -> Response:
@@ -90,6 +97,7 @@ class RideDetailView(APIView):
 
 
 class RideRatingView(APIView):
+    domain_errors = (errors.RideNotFound, errors.RideStateConflict, errors.RatingExists)
     @extend_schema(request=serializers.RideRatingIn, responses={201: serializers.RideRatingIn}, tags=TAGS,
                    summary="Rate an ended ride (once)")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
@@ -99,6 +107,7 @@ class RideRatingView(APIView):
 
 
 class RideProblemView(APIView):
+    domain_errors = (errors.RideNotFound,)
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request={"multipart/form-data": serializers.RideProblemIn}, responses={201: serializers.RideProblemOut},
@@ -110,6 +119,7 @@ class RideProblemView(APIView):
 
 
 class RideForceEndView(APIView):
+    domain_errors = (errors.RideNotFound, errors.RideStateConflict)
     permission_classes = [HasPerm("rides.force_end_ride")]
 
     @extend_schema(request=serializers.RideForceEndIn, responses=serializers.RideOut, tags=["rides ops"],
@@ -121,6 +131,7 @@ class RideForceEndView(APIView):
 
 
 class ReservationCreateView(APIView):
+    domain_errors = (errors.VehicleNotFound, errors.RideAlreadyOpen, errors.ReservationAlreadyActive, errors.ReservationCooldown, errors.VehicleUnavailable, errors.RiderNotActive, errors.RiderTooYoung, errors.RiderBirthDateMissing, errors.BatteryTooLow, errors.StartNotAllowedHere, errors.VehiclePositionUnknown, billing_errors.NoPaymentMethod, billing_errors.OutstandingDebt)
     @extend_schema(request=serializers.ReservationCreateIn, responses={201: serializers.ReservationOut}, tags=TAGS,
                    summary="Reserve a vehicle for the city's hold time")
     def post(self, request: Request) -> Response:
@@ -130,6 +141,7 @@ class ReservationCreateView(APIView):
 
 
 class ReservationCancelView(APIView):
+    domain_errors = (errors.ReservationNotFound, errors.ReservationStateConflict)
     @extend_schema(request=None, responses=serializers.ReservationOut, tags=TAGS, summary="Cancel your reservation")
     def post(self, request: Request, reservation_id: uuid.UUID) -> Response:
         reservation = services.reservation_cancel(rider=request.user,  # type: ignore[arg-type]
