@@ -108,6 +108,7 @@ AXES_CLIENT_IP_CALLABLE = "core.clientip.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.admin_lockout.lockout_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
+AXES_VERBOSE = False  # axes logs its configuration at start-up in every process, commands' --help included
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
