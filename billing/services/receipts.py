@@ -23,7 +23,7 @@ def receipt_for_ride(ride_id: UUID) -> dict[str, Any]:
     refunds = Refund.objects.filter(ride_id=ride_id, status=Refund.Status.SUCCEEDED).order_by("created_at")
     return {
         "ride_id": str(ride_id),
-        "rider": billing.user.email,
+        "rider": billing.user.contact_label,  # never a phone account's placeholder address
         "currency": c,
         "charged_at": billing.charged_at.isoformat() if billing.charged_at else None,
         "lines": [{"kind": line["kind"], "description": line["description"], "quantity": line["quantity"],
