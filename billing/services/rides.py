@@ -151,7 +151,7 @@ def _post_ride_charge(billing: RideBilling, fare: Fare, city: City | None) -> Ri
                 ride_id=billing.ride_id, description="Ride", lines=lines, metadata={"fare": billing.fare},
             )
         # Card money was booked into cash before the split spent it: count it once, as card (ride_paid).
-        paid = selectors.ride_paid(ride_id=billing.ride_id)
+        paid = selectors.ride_paid(ride_id=billing.ride_id, charge={a.kind: amount for a, amount in split if amount > 0})
         billing.paid_wallet, billing.paid_card, billing.debt = paid.wallet, paid.card, paid.outstanding
         billing.status, billing.charged_at = Status.CHARGED, timezone.now()
         billing.save()
