@@ -61,7 +61,7 @@ class StripeProvider:
         self.webhook_secret = webhook_secret or conf.STRIPE_WEBHOOK_SECRET
 
     def customer_create(self, *, email: str, user_ref: str, idempotency_key: str) -> str:
-        params: dict[str, Any] = {"metadata": {"user_id": user_ref}}
+        params: stripe.params.CustomerCreateParams = {"metadata": {"user_id": user_ref}}
         if email:  # a phone-only account has no address to give Stripe (it would mail receipts there)
             params["email"] = email
         customer = _call(lambda: self.client.v1.customers.create(
