@@ -177,9 +177,17 @@ def _charged(rider: User, total: str, hold: str = "10.00") -> RideBilling:
 
 
 def _paid(api: Any, rider: User, billing: RideBilling) -> dict[str, str]:
+    """The JSON receipt's paid parts; the printable page's "Paid with" table must say the same."""
     r = api.as_(rider).get(f"/api/v1/billing/rides/{billing.ride_id}/receipt")
     assert r.status_code == 200, r.json()
-    return {part: value["amount"] for part, value in r.json()["paid"].items()}
+    paid = {part: value["amount"] for part, value in r.json()["paid"].items()}
+    html = api.as_(rider).get(f"/api/v1/billing/rides/{billing.ride_id}/receipt.html").content.decode()
+    table = html.split("<h2>Paid with</h2>", 1)[1].split("</table>", 1)[0]
+    rows = {cells[0].split("<td>")[-1]: cells[1].split(">")[-1]
+            for cells in (row.split("</td>")[:2] for row in table.split("<tr>")[1:])}
+    shown = {"wallet": rows["Wallet"], "card": rows["Card"], "outstanding": rows.get("Outstanding", "0.00")}
+    assert shown == paid, (shown, paid)
+    return paid
 
 
 def test_a_card_only_ride_is_paid_by_card_once(api, rider):
