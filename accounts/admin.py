@@ -67,7 +67,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     form = UserEditForm
     add_form = UserAddForm
     ordering = ("-created_at",)
-    list_display = ("email", "name", "phone", "status", "is_staff", "created_at", "last_login")
+    list_display = ("email_address", "name", "phone", "status", "is_staff", "created_at", "last_login")
     list_filter = ("status", "is_staff", "is_superuser", "groups")
     search_fields = ("email", "phone", "name")
     readonly_fields = (
@@ -90,6 +90,11 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         (None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),
     )
     actions = ["block_users", "unblock_users"]
+
+    @admin.display(description="email", ordering="email")
+    def email_address(self, user: User) -> str:
+        """A phone-only or deleted account's placeholder address is internal: not shown."""
+        return user.email if user.has_real_email else "(no email)"
 
     def has_block_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.block_user")

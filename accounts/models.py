@@ -83,7 +83,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
 
     def __str__(self) -> str:
-        return self.email
+        return self.contact_label or f"{self.status} account {self.pk}"
+
+    @property
+    def contact_label(self) -> str:
+        """How to name the account to people (receipts, admin lists, other riders): the real email, else the
+        masked phone (``+49 151 •••• 5678``), else ``""``. Never the placeholder address."""
+        if self.has_real_email:
+            return self.email
+        from accounts import phone  # accounts.phone imports DRF; models load before it may
+
+        return phone.phone_masked(self.phone)
 
     @property
     def is_blocked(self) -> bool:

@@ -25,6 +25,20 @@ def phone_normalize(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_masked(e164: str) -> str:
+    """What may be shown of a number: ``+49 151 •••• 5678``, i.e. the country code, the last four digits, and the
+    first three of the national number only when at least four digits stay hidden; ``""`` for no number."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+        country, national = f"+{number.country_code}", str(number.national_number)
+    except phonenumbers.NumberParseException:
+        country, national = "", "".join(ch for ch in e164 if ch.isdigit())
+    head = national[:3] if len(national) >= 11 else ""
+    return " ".join(part for part in (country, head, "••••", national[-4:]) if part)
+
+
 class PhoneField(serializers.CharField):
     """A serializer field that accepts an international number and yields it in E.164."""
 

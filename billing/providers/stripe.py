@@ -61,8 +61,11 @@ class StripeProvider:
         self.webhook_secret = webhook_secret or conf.STRIPE_WEBHOOK_SECRET
 
     def customer_create(self, *, email: str, user_ref: str, idempotency_key: str) -> str:
+        params: stripe.params.CustomerCreateParams = {"metadata": {"user_id": user_ref}}
+        if email:  # a phone-only account has no address to give Stripe (it would mail receipts there)
+            params["email"] = email
         customer = _call(lambda: self.client.v1.customers.create(
-            params={"email": email, "metadata": {"user_id": user_ref}}, options={"idempotency_key": idempotency_key}
+            params=params, options={"idempotency_key": idempotency_key}
         ))
         return str(customer.id)
 

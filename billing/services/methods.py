@@ -19,7 +19,7 @@ def _customer(user: User, provider: providers.PaymentProvider) -> PaymentCustome
         return existing
     # One key per user and provider: concurrent first calls get the same customer back from the provider.
     ref = with_retries(lambda: provider.customer_create(
-        email=user.email, user_ref=str(user.pk), idempotency_key=f"customer:{user.pk}"
+        email=user.email if user.has_real_email else "", user_ref=str(user.pk), idempotency_key=f"customer:{user.pk}"
     ))
     customer, _ = PaymentCustomer.objects.get_or_create(user=user, provider=provider.name, defaults={"ref": ref})
     return customer

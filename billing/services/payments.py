@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from uuid import UUID
 
 from django.db import connection, transaction
 
 from accounts.models import User
-from billing import conf, errors, providers
-from billing.models import AccountKind, Payment, PaymentMethod
+from billing import conf, errors, providers, selectors
+from billing.models import AccountKind, Payment, PaymentMethod, RideBilling
 from billing.providers.base import Intent, ProviderDeclined, ProviderError, ProviderTimeout
 from billing.services import debt, ledger
 from billing.services.ledger import credit, debit
@@ -86,6 +87,20 @@ def _post_capture(payment: Payment) -> None:
         lines=[debit(clearing, payment.amount_captured), credit(cash, payment.amount_captured)],
     )
     debt.debt_settle_after(txn, user=payment.user, currency=payment.currency)
+    if payment.ride_id is not None and payment.purpose in (Payment.Purpose.RIDE_HOLD, Payment.Purpose.RIDE_EXTRA):
+        # Card money that arrives after the ride's charge (a late webhook) pays the debt the charge left. The
+        # billing row is refreshed after commit, in its own transaction: the charge locks that row before the
+        # wallet accounts, and this transaction already holds the accounts.
+        transaction.on_commit(partial(_ride_paid_refresh, payment.ride_id))
+
+
+def _ride_paid_refresh(ride_id: UUID) -> None:
+    with transaction.atomic():
+        charged = RideBilling.objects.filter(ride_id=ride_id, status=RideBilling.Status.CHARGED)
+        if not list(charged.select_for_update().values_list("pk", flat=True)):
+            return  # not charged yet: the charge itself records what was paid
+        paid = selectors.ride_paid(ride_id=ride_id)
+        charged.update(paid_wallet=paid.wallet, paid_card=paid.card, debt=paid.outstanding)
 
 
 def payment_mark(*, payment_id: UUID, status: S, failure_code: str = "") -> Payment:

@@ -41,5 +41,5 @@ def promo_redeem(*, user: User, code: str) -> PromoRedemption:
     if promo.kind == PromoCode.Kind.REFERRAL and promo.referrer is not None and promo.referrer_amount:
         wallet.bonus_grant(user=promo.referrer, amount=promo.referrer_amount, currency=promo.currency,
                            source=AccountKind.PROMOTIONS, idempotency_key=f"referral:{redemption.pk}",
-                           description=f"Referral of {user.email}")
+                           description=f"Referral of {user.contact_label or 'a new rider'}")
     return redemption

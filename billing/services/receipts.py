@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from billing import errors
+from billing import errors, selectors
 from billing.models import Refund, RideBilling
 from core.money import money
 
@@ -19,10 +19,11 @@ def receipt_for_ride(ride_id: UUID) -> dict[str, Any]:
     if billing.status != RideBilling.Status.CHARGED or billing.fare is None:
         raise errors.RideNotCharged()
     fare, c = billing.fare, billing.currency
+    paid = selectors.ride_paid(ride_id=ride_id)
     refunds = Refund.objects.filter(ride_id=ride_id, status=Refund.Status.SUCCEEDED).order_by("created_at")
     return {
         "ride_id": str(ride_id),
-        "rider": billing.user.email,
+        "rider": billing.user.contact_label,  # never a phone account's placeholder address
         "currency": c,
         "charged_at": billing.charged_at.isoformat() if billing.charged_at else None,
         "lines": [{"kind": line["kind"], "description": line["description"], "quantity": line["quantity"],
@@ -34,8 +35,7 @@ def receipt_for_ride(ride_id: UUID) -> dict[str, Any]:
         "vat_rate": fare["vat_rate"],
         "vat": money(_d(fare["vat_amount"]), c),
         "net": money(_d(fare["net_amount"]), c),
-        "paid": {"wallet": money(billing.paid_wallet, c), "card": money(billing.paid_card, c),
-                 "outstanding": money(billing.debt, c)},
+        "paid": {"wallet": money(paid.wallet, c), "card": money(paid.card, c), "outstanding": money(paid.outstanding, c)},
         "refunds": [{"amount": money(r.amount, c), "reason": r.reason, "at": r.created_at.isoformat()}
                     for r in refunds],
     }

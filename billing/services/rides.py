@@ -150,9 +150,9 @@ def _post_ride_charge(billing: RideBilling, fare: Fare, city: City | None) -> Ri
                 kind="ride_charge", idempotency_key=f"ride_charge:{billing.ride_id}", user=billing.user,
                 ride_id=billing.ride_id, description="Ride", lines=lines, metadata={"fare": billing.fare},
             )
-        billing.paid_wallet = sum((a for acc, a in split if acc.kind != AccountKind.RIDER_RECEIVABLE), Decimal(0))
-        billing.debt = next((a for acc, a in split if acc.kind == AccountKind.RIDER_RECEIVABLE), Decimal(0))
-        billing.paid_card = _card_paid(billing)
+        # Card money was booked into cash before the split spent it: count it once, as card (ride_paid).
+        paid = selectors.ride_paid(ride_id=billing.ride_id, charge={a.kind: amount for a, amount in split if amount > 0})
+        billing.paid_wallet, billing.paid_card, billing.debt = paid.wallet, paid.card, paid.outstanding
         billing.status, billing.charged_at = Status.CHARGED, timezone.now()
         billing.save()
         if city is not None:  # pack minutes and a percent-off promo are spent with the charge, atomically
@@ -174,11 +174,6 @@ def _split(billing: RideBilling, total: Decimal) -> list[tuple[LedgerAccount, De
         remaining -= take
     split.append((accounts[2], remaining))
     return split
-
-
-def _card_paid(billing: RideBilling) -> Decimal:
-    captured = Payment.objects.filter(ride_id=billing.ride_id, status=Payment.Status.CAPTURED)
-    return sum((p.amount_captured for p in captured), Decimal(0))
 
 
 def ride_hold_release(*, ride_id: UUID) -> RideBilling:

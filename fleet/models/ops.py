@@ -22,6 +22,7 @@ class OpsAlertKind(models.TextChoices):
     TAMPER = "tamper"
     NO_RIDE_ZONE = "no_ride_zone", "Entered a no-ride zone on a trip"
     SPEED_LIMIT_NOT_APPLIED = "speed_limit_not_applied", "Speed limit could not be sent"
+    LOCK_UNCONFIRMED = "lock_unconfirmed", "Ride ended without a confirmed lock"
 
 
 class OpsAlertSeverity(models.TextChoices):
@@ -66,6 +67,7 @@ class OpsTaskKind(models.TextChoices):
     INSPECT = "inspect"
     RETRIEVE = "retrieve"
     REBALANCE = "rebalance"
+    SECURE = "secure", "Secure (lock) a vehicle left unlocked"
 
 
 class OpsTaskState(models.TextChoices):

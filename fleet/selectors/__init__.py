@@ -2,7 +2,13 @@
 
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
 from fleet.selectors.nearby import NearbyVehicle, check_point, register_pricing_plan_resolver, vehicles_nearby
-from fleet.selectors.ops import ops_alert_get, ops_alerts_list, ops_task_get, ops_tasks_list
+from fleet.selectors.ops import (
+    ops_alert_get,
+    ops_alerts_list,
+    ops_task_get,
+    ops_tasks_list,
+    vehicles_awaiting_lock,
+)
 from fleet.selectors.vehicles import (
     command_get,
     vehicle_get,
@@ -38,6 +44,7 @@ __all__ = [
     "vehicle_get_by_code",
     "vehicle_is_moving",
     "vehicle_normal_speed_limits",
+    "vehicles_awaiting_lock",
     "vehicles_nearby",
     "zones_at_point",
 ]

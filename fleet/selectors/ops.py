@@ -7,7 +7,7 @@ import uuid
 from django.db.models import QuerySet
 
 from fleet import errors
-from fleet.models import OpsAlert, OpsTask
+from fleet.models import OpsAlert, OpsAlertKind, OpsTask
 from fleet.models.ops import TASK_OPEN_STATES
 
 ALERT_STATES = ("open", "resolved", "all")
@@ -60,3 +60,12 @@ def ops_task_get(*, task_id: uuid.UUID) -> OpsTask:
     if task is None:
         raise errors.OpsTaskNotFound()
     return task
+
+
+def vehicles_awaiting_lock(*, vehicle_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these vehicles are held until they confirm a lock (an open ``lock_unconfirmed`` alert, see
+    ``fleet.services.securing``): one query, for telemetry's batches."""
+    if not vehicle_ids:
+        return set()
+    return set(OpsAlert.objects.filter(vehicle_id__in=vehicle_ids, kind=OpsAlertKind.LOCK_UNCONFIRMED,
+                                       resolved_at__isnull=True).values_list("vehicle_id", flat=True))

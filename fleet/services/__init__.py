@@ -35,6 +35,7 @@ from fleet.services.rental import (
     vehicle_retire,
     vehicle_set_maintenance,
 )
+from fleet.services.securing import trip_end_unsecured, vehicle_lock_confirmed
 from fleet.services.transitions import Location, lock_vehicle, vehicle_transition
 from fleet.services.zones import ZoneImportInvalid, zone_create, zones_changed, zones_import
 
@@ -62,11 +63,13 @@ __all__ = [
     "reservation_start",
     "trip_cancel",
     "trip_end",
+    "trip_end_unsecured",
     "trip_start",
     "vehicle_claim_for_ride",
     "vehicle_credential_revoke",
     "vehicle_credential_rotate",
     "vehicle_deploy",
+    "vehicle_lock_confirmed",
     "vehicle_record_reading",
     "vehicle_retire",
     "vehicle_set_maintenance",

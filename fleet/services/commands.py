@@ -214,6 +214,10 @@ def command_ack(
     command.save(update_fields=["state", "finished_at", "failure_reason", "acked_at"])
     if ok and command.kind in (CommandKind.LOCK, CommandKind.UNLOCK):
         Vehicle.objects.filter(id=command.vehicle_id).update(locked=command.kind == CommandKind.LOCK)
+    if ok and command.kind == CommandKind.LOCK:  # any lock, also a late answer: it ends a hold for a lock
+        from fleet.services import securing  # securing queues commands through this module
+
+        securing.vehicle_lock_confirmed(vehicle_id=command.vehicle_id)
     return command
 
 

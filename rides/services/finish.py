@@ -17,7 +17,7 @@ from billing.services import passes as billing_passes
 from billing.services import rides as billing_rides
 from fleet import services as fleet_services
 from fleet.geofence import ZoneKind
-from fleet.models import CommandKind, Vehicle
+from fleet.models import ActorKind, Command, CommandKind, CommandState, Vehicle
 from fleet.selectors import zones as zone_selectors
 from live import push as live_push
 from rides import errors
@@ -87,8 +87,11 @@ def ride_fare(*, ride: Ride, at: datetime) -> fares.Fare:
     return fares.compute_fare(fares.TariffSnapshot.from_json(ride.tariff), usage, benefits)
 
 
-def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: object = None) -> Ride:
-    """The ride ends now: duration, distance, fare, MDS trip_end. Caller holds the vehicle and ride locks."""
+def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: object = None, secured: bool = True) -> Ride:
+    """The ride ends now: duration, distance, fare, MDS trip_end. Caller holds the vehicle and ride locks.
+
+    ``secured=False``: the vehicle has not confirmed it is locked; it is held out of service until it does, with
+    a fresh lock and an ops alert and task (``fleet.services.trip_end_unsecured``)."""
     close_pause(ride, at)
     ride.distance_m = track_distance_m(ride_id=ride.id)
     ride.duration_s = max(0, int((at - (ride.started_at or ride.created_at)).total_seconds()))
@@ -101,8 +104,14 @@ def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: object =
     ride.ended_by = actor if actor is not None else None  # type: ignore[assignment]
     location = (fleet_services.Location(lat=vehicle.lat, lon=vehicle.lon)
                 if vehicle.lat is not None and vehicle.lon is not None else None)
-    fleet_services.trip_end(vehicle_id=ride.vehicle_id, trip_id=ride.id, location=location,
-                            battery_pct=vehicle.battery_pct, locked=vehicle)
+    if secured:
+        fleet_services.trip_end(vehicle_id=ride.vehicle_id, trip_id=ride.id, location=location,
+                                battery_pct=vehicle.battery_pct, locked=vehicle)
+    else:  # its own key: the rider's lock (ride:<id>:lock:<n>) went unanswered, reusing it would send nothing
+        fleet_services.trip_end_unsecured(
+            vehicle_id=ride.vehicle_id, trip_id=ride.id, lock_key=f"ride:{ride.id}:force-lock", actor=actor,
+            actor_kind=ActorKind.OPS if actor is not None else ActorKind.SYSTEM, location=location,
+            battery_pct=vehicle.battery_pct, locked=vehicle)
     ride.save()
     push_updated(ride)
     live_push.to_ride(ride.id, "ride.ended", {
@@ -110,6 +119,14 @@ def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: object =
         "distance_m": ride.distance_m, "end_reason": ride.end_reason,
     })
     return ride
+
+
+def _confirmed_locked(ride: Ride, vehicle: Vehicle) -> bool:
+    """A paused ride whose lock the vehicle acknowledged, and no report since that it is open. Any other ride
+    (active, or locking with the rider's lock unanswered) may leave the vehicle open."""
+    if ride.state != RideState.PAUSED or ride.lock_command_id is None or not vehicle.locked:
+        return False
+    return Command.objects.filter(id=ride.lock_command_id, state=CommandState.ACKED).exists()
 
 
 def ride_charge(*, ride: Ride) -> None:
@@ -139,20 +156,17 @@ def rides_charge_pending(*, since: timedelta = timedelta(days=2)) -> int:
 
 
 def ride_end_now(*, ride_id: uuid.UUID, reason: str, note: str = "", actor: object = None) -> Ride:
-    """Ops force-end / auto-end: ends at once without the zone rules or the lock ack; a lock is sent best-effort."""
+    """Ops force-end / auto-end: ends at once without the zone rules or the lock ack. Unless the vehicle confirmed
+    the ride's pause lock, it is held out of service until it confirms a fresh lock (``finish_locked``)."""
     with transaction.atomic():
-        _, ride = lock_ride(ride_id)
+        vehicle, ride = lock_ride(ride_id)
         require_state(ride, RideState.UNLOCKING, RideState.ACTIVE, RideState.PAUSED, RideState.LOCKING)
         if ride.state == RideState.UNLOCKING:
             ride = ride_cancel_unlocking(ride=ride, reason=reason, actor_kind="ops")
         else:
             ride.end_note = note[:300]
-            ride = finish_locked(ride=ride, at=timezone.now(), reason=reason, actor=actor)
-            try:
-                with transaction.atomic():
-                    _queue(ride, CommandKind.LOCK, actor)
-            except errors.DomainError as exc:  # e.g. vehicle_moving: ops follow up; the ride is over either way
-                logger.warning("force-end of ride %s: lock not queued (%s)", ride.id, exc)
+            ride = finish_locked(ride=ride, at=timezone.now(), reason=reason, actor=actor,
+                                 secured=_confirmed_locked(ride, vehicle))
     if ride.state == RideState.CANCELLED:
         hold_release(ride.id)
     else:

@@ -46,6 +46,7 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
     vehicle.speed_limits(zones.speed_changes, counters, guard, alerts)
     vehicle.zone_warnings(zones.warnings, progress, counters, guard, alerts)
     charged = vehicle.battery(vehicles.values(), counters, guard, tasks)
+    vehicle.locks_reported(vehicles.values(), counters, guard)
     tipped = vehicle.alarms(vehicles.values(), alerts)
 
     counters["alerts_opened"] = len(guard.batch("alerts", alerts, lambda a: fleet_services.ops_alerts_open(alerts=a)))

@@ -151,6 +151,23 @@ def battery(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Gua
     return charged
 
 
+def locks_reported(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Guard) -> None:
+    """A vehicle held out of service until it confirms a lock (a ride ended without one: fleet.services.securing)
+    that reports itself locked is released. One query for the batch, only when a maintenance vehicle says locked."""
+    reported = [v for v in vehicles if v.status == Status.MAINTENANCE and v.newest is not None and v.newest.locked]
+    if not reported:
+        return
+    held = fleet_selectors.vehicles_awaiting_lock(vehicle_ids=[v.vehicle_id for v in reported])
+    for vehicle in reported:
+        if vehicle.vehicle_id not in held:
+            continue
+        status = guard("lock_confirmed", vehicle.vehicle_id,
+                       partial(fleet_services.vehicle_lock_confirmed, vehicle_id=vehicle.vehicle_id))
+        if status is not None:
+            vehicle.status = status
+            counters["locks_confirmed"] += 1
+
+
 def _transition(vehicle: VehicleBatch, event: str, guard: Guard) -> bool:
     # Server time of reception, not the device clock: a unit whose clock lags behind the vehicle's last event
     # (e.g. a trip_end) would otherwise be logged as out of order, not applied, and retried on every batch.

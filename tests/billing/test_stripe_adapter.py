@@ -76,6 +76,21 @@ def test_a_card_is_attached_to_a_new_customer_with_idempotency_keys(http, rider)
     assert all(r["headers"].get("Idempotency-Key") for r in http.requests)
 
 
+def test_a_phone_only_rider_is_created_at_stripe_without_the_placeholder_address(http, rider):
+    from accounts.models import User, placeholder_email
+
+    User.objects.filter(pk=rider.pk).update(email=placeholder_email("phone"), phone="+4915112340001")
+    rider.refresh_from_db()
+    methods.payment_method_add(user=rider, token="pm_card_visa")
+    sent = http.requests[0]["data"]
+    assert "email" not in sent and sent["metadata[user_id]"] == [str(rider.pk)]
+
+
+def test_a_rider_with_an_address_is_created_at_stripe_with_it(http, rider):
+    methods.payment_method_add(user=rider, token="pm_card_visa")
+    assert http.requests[0]["data"]["email"] == [rider.email]
+
+
 def test_a_ride_hold_is_a_manual_capture_intent_and_the_capture_is_partial(http, rider):
     methods.payment_method_add(user=rider, token="pm_card_visa")
     http.on("post", "/v1/payment_intents", (200, _pi("requires_capture", 1000, capturable=1000)))
