@@ -15,17 +15,19 @@ from typing import Any
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 
+from core import clientip
+
 
 def request_ip(request: HttpRequest) -> str | None:
-    """The caller's address for the network rule, or None when it cannot be trusted.
+    """The caller's address for the network rule (core.clientip), or None when it cannot be trusted.
 
-    REMOTE_ADDR for now: switch to core's ``client_ip(request)`` (``TRUSTED_PROXY_COUNT``) when it lands. Until
-    then a request that came through a proxy (``X-Forwarded-For``) has no address to trust: its REMOTE_ADDR is the
-    proxy's, a private one for every client on the internet.
+    With ``TRUSTED_PROXY_COUNT`` 0 a request that carries ``X-Forwarded-For`` came through a proxy nobody declared:
+    its REMOTE_ADDR is that proxy's, a private address for every client on the internet, so it gets no network
+    pass (the token still works).
     """
-    if "HTTP_X_FORWARDED_FOR" in request.META:
+    if settings.TRUSTED_PROXY_COUNT == 0 and "HTTP_X_FORWARDED_FOR" in request.META:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return clientip.client_ip(request) or None
 
 
 def _from_allowed_network(request: HttpRequest) -> bool:

@@ -49,9 +49,14 @@ def test_metrics_with_the_token_or_from_an_allowed_network(client, settings):
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 404
 
 
-def test_a_request_through_a_proxy_is_not_trusted_by_network(client):
+def test_behind_a_proxy_the_network_rule_judges_the_client_not_the_proxy(client, settings):
     """Behind a proxy REMOTE_ADDR is the proxy's private address for every client (core.access.request_ip)."""
-    assert client.get("/metrics", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.9").status_code == 404
+    through_proxy = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.9"}
+    assert client.get("/metrics", **through_proxy).status_code == 404  # a proxy nobody declared: no network pass
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client.get("/metrics", **through_proxy).status_code == 404  # the client is 198.51.100.9
+    assert client.get("/metrics", **{**through_proxy, "HTTP_X_FORWARDED_FOR": "10.9.8.7"}).status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="10.0.0.3").status_code == 200  # a scrape that skips the proxy
 
 
 def test_readyz_gives_the_status_to_anyone_and_the_detail_to_operators(client):

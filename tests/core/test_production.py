@@ -18,6 +18,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "api.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://api.example.com",
     "BEHIND_TLS_PROXY": "true",
+    "TRUSTED_PROXY_COUNT": "1",
     "BILLING_PROVIDER": "stripe",
     "STRIPE_API_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
