@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from accounts.services import phone_otp, tokens
+from accounts.services import passwords, phone_otp, tokens
 
 
 @shared_task
@@ -15,3 +15,9 @@ def phone_otp_purge() -> int:
 @shared_task
 def tokens_flush_expired() -> int:
     return tokens.tokens_flush_expired()
+
+
+@shared_task
+def password_reset_send(email: str) -> bool:
+    """Takes the address, not a user id: the request that queues it must not look the account up."""
+    return passwords.password_reset_send(email=email)

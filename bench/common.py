@@ -80,11 +80,15 @@ def setup_django() -> None:
     # A benchmark runs with DEBUG off, as production does, also when the developer's shell exports DEBUG=1 (the
     # Makefile's default): every subprocess a bench starts (Daphne, drainers) inherits this environment. With
     # DEBUG on, every query went through Django's debug cursor. Its throw-away database needs no stable secret.
+    # A bench drives the simulated gateway and the test PSP: it allows the fakes by name, as a staging deployment
+    # would (with DEBUG off, start-up refuses them otherwise: core.checks, docs/security.md).
     from django.conf import settings
 
     if not settings.configured:  # (a test calling a bench in process keeps its own settings and environment)
         os.environ["DEBUG"] = "0"
         os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
+        os.environ["ALLOW_FAKE_SERVICES"] = "testpsp,gateway,sms,push,email"
+        os.environ.setdefault("BILLING_TESTPSP_WEBHOOK_SECRET", secrets.token_urlsafe(32))
     import django
 
     django.setup()

@@ -6,10 +6,16 @@ tests override them with ``monkeypatch.setattr(conf, ...)``.
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from config.env import env_decimal, env_int, env_str
 
+# With DEBUG off the test PSP is refused at start-up unless ALLOW_FAKE_SERVICES names it (core.checks), and its
+# webhook secret has no default: the development one is public.
 PROVIDER = env_str("BILLING_PROVIDER", "testpsp")
-TESTPSP_WEBHOOK_SECRET = env_str("BILLING_TESTPSP_WEBHOOK_SECRET", "whsec_testpsp_dev_only")
+TESTPSP_WEBHOOK_SECRET = env_str(
+    "BILLING_TESTPSP_WEBHOOK_SECRET", "whsec_testpsp_dev_only" if (settings.DEBUG or settings.TESTING) else ""
+)
 STRIPE_API_KEY = env_str("STRIPE_API_KEY", "")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
 MIN_WALLET_BALANCE = env_decimal("BILLING_MIN_WALLET_BALANCE", "1.00")

@@ -7,6 +7,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
+from core.checks import refuse_unsafe_start  # noqa: E402  (needs apps loaded)
+
+refuse_unsafe_start()  # daphne runs no system checks: no fake service with DEBUG off (docs/security.md)
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs apps loaded)
 
 from config.routing import websocket_urlpatterns  # noqa: E402

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import beat_init, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -16,3 +16,19 @@ def _freeze_startup_objects(**_: object) -> None:
     from core.gc import freeze_startup_objects
 
     freeze_startup_objects()
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_unsafe_start(**_: object) -> None:
+    """Celery runs Django's checks at worker start but ignores their result: refuse fakes here (docs/security.md).
+
+    SystemExit, because Celery logs and swallows a signal handler's exceptions."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.checks import refuse_unsafe_start
+
+    try:
+        refuse_unsafe_start()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(str(exc)) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal, InvalidOperation
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> list[IPv4Network | IPv6Network]:
+    """Comma-separated CIDR networks (``10.0.0.0/8,::1/128``)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ip_network(item))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must be CIDR networks, got {item!r}") from None
+    return networks
 
 
 def env_database(name: str = "DATABASE_URL") -> dict[str, Any]:

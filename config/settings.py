@@ -10,7 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from config.env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
+from corsheaders.defaults import default_headers as cors_default_headers
+from django.utils.csp import CSP
+
+from config.env import env_bool, env_database, env_int, env_list, env_networks, env_redis_url, env_str
 
 if sys.version_info < (3, 12):  # pragma: no cover - guarded by requires-python too
     raise SystemExit("Freewheel needs Python 3.12 or newer")
@@ -42,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
     "core",
     "accounts",
     "fleet",
@@ -54,6 +58,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -76,6 +82,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -123,7 +130,15 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 # Django 6.1 mailers; EMAIL_BACKEND picks the backend class (console in development, SMTP in production).
-MAILERS = {"default": {"BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
+MAILERS: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}
+}
+if MAILERS["default"]["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":  # a mailer's SMTP needs a host
+    MAILERS["default"]["OPTIONS"] = {
+        "host": env_str("EMAIL_HOST", "localhost"), "port": env_int("EMAIL_PORT", 587, minimum=1, maximum=65535),
+        "username": env_str("EMAIL_HOST_USER", ""), "password": env_str("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": env_bool("EMAIL_USE_TLS", True), "timeout": env_int("EMAIL_TIMEOUT_S", 10, minimum=1),
+    }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Freewheel <no-reply@freewheel.local>")
 SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.ConsoleSmsBackend")
 # Mobile push of notifications (accounts.push): the default only logs; an FCM/APNs backend plugs in here.
@@ -288,9 +303,51 @@ LIVE_METRICS_FLUSH_S = env_int("LIVE_METRICS_FLUSH_S", 5, minimum=1)
 # The sockets' Prometheus figures live in Redis under the channel layer's prefix (one deployment, one prefix).
 LIVE_METRICS_PREFIX = CHANNEL_LAYER_PREFIX
 
-# --- Security when not in DEBUG ---------------------------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+# --- Security when not in DEBUG (docs/security.md) ------------------------------------------------------------
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and not TESTING)
+# Behind a TLS proxy: plain HTTP is redirected, except the probes and scrapes that reach the app directly.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preload asks browsers' built-in lists to hard-code HTTPS for the domain, which is slow to undo: the operator's
+# choice, off by default, so Django's deploy reminder about it (W021) is silenced while it is off.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Django's own Content-Security-Policy (6.0+): the admin, the HTML receipt and Swagger UI load only their own files;
+# the inline <style> of the receipt carries the request's nonce.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# Browser origins allowed to call /api/ (a web dashboard), e.g. https://ops.example.com; empty: no cross-origin.
+# Bearer tokens, not cookies, so no credentials mode.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
+
+# /metrics, /readyz detail and the API docs off DEBUG (core.access, docs/security.md): a bearer token or a network.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+OPS_ALLOWED_NETWORKS = env_networks("OPS_ALLOWED_NETWORKS", [
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+])
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
+
+# With DEBUG off, start-up refuses every fake service not named here (core.checks, docs/security.md).
+FAKE_SERVICES = ("testpsp", "gateway", "sms", "push", "email")
+ALLOW_FAKE_SERVICES = env_list("ALLOW_FAKE_SERVICES", [])
+if unknown_fakes := sorted(set(ALLOW_FAKE_SERVICES) - set(FAKE_SERVICES)):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"ALLOW_FAKE_SERVICES: unknown {unknown_fakes}, known: {', '.join(FAKE_SERVICES)}")
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,19 @@
+from typing import Any
+
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from core import access
 from core import views as core_views
+
+# Redoc styles its page with <style> elements it creates at run time and searches in a blob: worker.
+_redoc_policy: dict[str, Any] = dict(settings.SECURE_CSP)
+_redoc_policy |= {"style-src": [CSP.SELF, CSP.UNSAFE_INLINE], "worker-src": [CSP.SELF, "blob:"]}
+_REDOC_CSP = csp_override(_redoc_policy)
 
 api_v1 = [
     # First: the vehicles' hot path. Django records every pattern tried before the match, which cost the
@@ -18,12 +29,14 @@ api_v1 = [
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
-    path("metrics", core_views.metrics, name="metrics"),
+    path("metrics", access.ops_only(core_views.metrics), name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Not public off DEBUG unless API_DOCS_PUBLIC (core.access). Swagger UI's init script is a file of its own
+    # (the split view), so the Content-Security-Policy needs no inline script.
+    path("api/schema/", access.docs_only(SpectacularAPIView.as_view()), name="schema"),
+    path("api/docs/", access.docs_only(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
+    path("api/redoc/", access.docs_only(_REDOC_CSP(SpectacularRedocView.as_view(url_name="schema"))), name="redoc"),
 ]
 
 handler404 = "core.views.not_found"

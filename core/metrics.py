@@ -24,6 +24,10 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 
+# Every label has a bounded set of values: the route is the URL pattern that matched (or "unmatched"), never
+# the path; a method outside these is "other"; the status is one the app returned.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
 _extra_collectors: list[Collector] = []
 
 
@@ -77,7 +81,7 @@ class MetricsMiddleware:
         collecting = _gc_clock.spent - gc_start
         match = getattr(request, "resolver_match", None)
         route = match.route if match is not None and match.route else "unmatched"
-        method = request.method or "?"
+        method = request.method if request.method in _METHODS else "other"  # anyone can invent a method
         LATENCY.labels(method, route).observe(elapsed)
         REQUESTS.labels(method, route, str(response.status_code)).inc()
         # W3C Server-Timing: time in the app, this thread's CPU time in it, and the garbage collections this thread

@@ -9,6 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from core import access
 from core import metrics as core_metrics
 from core.errors import error_body
 
@@ -40,11 +41,15 @@ def _check_redis() -> str | None:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: database reachable with every migration applied, and Redis reachable."""
+    """Readiness: database reachable with every migration applied, and Redis reachable.
+
+    Anyone gets the status; the detail of each check only callers that may read metrics (core.access)."""
     problems = {name: problem for name, check in (("database", _check_database), ("redis", _check_redis))
                 if (problem := check()) is not None}
-    checks: dict[str, Any] = {name: problems.get(name, "ok") for name in ("database", "redis")}
-    return JsonResponse({"status": "fail" if problems else "ok", "checks": checks}, status=503 if problems else 200)
+    body: dict[str, Any] = {"status": "fail" if problems else "ok"}
+    if access.ops_allowed(request):
+        body["checks"] = {name: problems.get(name, "ok") for name in ("database", "redis")}
+    return JsonResponse(body, status=503 if problems else 200)
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

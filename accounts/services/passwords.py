@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from accounts import errors, selectors
+from accounts import errors, selectors, tasks
 from accounts.models import User
 from accounts.services import tokens, users
 
@@ -40,8 +41,16 @@ def password_change(*, user: User, old_password: str, new_password: str) -> toke
     return tokens.token_pair_issue(user=locked)
 
 
-def password_reset_request(*, email: str) -> bool:
-    """Mail a reset link if ``email`` belongs to an active account; the caller never learns which (always 202)."""
+def password_reset_request(*, email: str) -> None:
+    """Queue the reset mail for ``email``, whether or not it has an account (always 202).
+
+    The request does the same work either way: no lookup and no mail in it, so neither its answer nor its time
+    tells whether the account exists. ``password_reset_send`` decides in a Celery task."""
+    transaction.on_commit(partial(tasks.password_reset_send.delay, email))
+
+
+def password_reset_send(*, email: str) -> bool:
+    """Mail a reset link if ``email`` belongs to an active account with a real address; returns whether it did."""
     user = selectors.user_get_by_email(email=email)
     if user is None or not user.has_real_email or user.status != User.Status.ACTIVE:
         return False

@@ -114,6 +114,8 @@ class StripeProvider:
         return _intent(_call(lambda: self.client.v1.payment_intents.retrieve(intent_ref)))
 
     def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> Event:
+        if not self.webhook_secret:  # start-up refuses this too (core.checks)
+            raise ProviderError("signature_invalid")
         try:
             stripe.Webhook.construct_event(body, headers.get("Stripe-Signature"), self.webhook_secret)
         except (stripe.SignatureVerificationError, ValueError) as exc:

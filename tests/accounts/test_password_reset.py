@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
@@ -13,6 +14,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import User
 from accounts.services import tokens, users
+from config.celery import app as celery_app
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.accounts.helpers import code
 
@@ -26,10 +28,28 @@ def _uid_token(mail) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     return match.group(1), match.group(2)
 
 
-def test_reset_mails_a_link_and_the_token_sets_a_new_password(api, rider, mailoutbox, settings):
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def reset(api, django_capture_on_commit_callbacks, eager_celery):  # type: ignore[no-untyped-def]
+    """POST a reset request, then run what it queued (the mail task, eagerly) as the commit would."""
+
+    def post(email: str):  # type: ignore[no-untyped-def]
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post(RESET, {"email": email})
+
+    return post
+
+
+def test_reset_mails_a_link_and_the_token_sets_a_new_password(api, rider, mailoutbox, settings, reset):
     settings.PASSWORD_RESET_URL = "https://app.example/reset?uid={uid}&token={token}"
     old = tokens.token_pair_issue(user=rider)
-    r = api.post(RESET, {"email": rider.email.upper()})
+    r = reset(rider.email.upper())
     assert r.status_code == 202
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [rider.email]
     uid, token = _uid_token(mailoutbox[0])
@@ -45,15 +65,32 @@ def test_reset_mails_a_link_and_the_token_sets_a_new_password(api, rider, mailou
 
 
 @pytest.mark.parametrize("email", ["nobody@example.com", "phone-1@accounts.freewheel.invalid"])
-def test_unknown_email_is_also_202_and_sends_nothing(api, mailoutbox, email):
-    assert api.post(RESET, {"email": email}).status_code == 202
+def test_unknown_email_is_also_202_and_sends_nothing(mailoutbox, email, reset):
+    assert reset(email).status_code == 202
     assert mailoutbox == []
 
 
-def test_blocked_account_gets_no_reset_mail(api, rider, mailoutbox):
+def test_blocked_account_gets_no_reset_mail(rider, mailoutbox, reset):
     users.user_block(user=rider, reason="x")
-    assert api.post(RESET, {"email": rider.email}).status_code == 202
+    assert reset(rider.email).status_code == 202
     assert mailoutbox == []
+
+
+def test_the_request_only_queues_the_mail_task_alike_for_known_and_unknown_addresses(
+    api, rider, mailoutbox, django_capture_on_commit_callbacks, django_assert_num_queries, eager_celery
+):
+    """No lookup and no SMTP inside the request: its time cannot tell whether the account exists."""
+    queued = {}
+    for email in (rider.email, "nobody@example.com"):
+        with django_capture_on_commit_callbacks() as callbacks, django_assert_num_queries(0):
+            assert api.post(RESET, {"email": email}).status_code == 202
+        assert mailoutbox == []  # nothing sent by the request itself
+        queued[email] = callbacks
+    assert [len(c) for c in queued.values()] == [1, 1]
+    queued["nobody@example.com"][0]()
+    assert mailoutbox == []
+    queued[rider.email][0]()  # the task runs (eagerly here): the mail arrives, for the real account only
+    assert [m.to for m in mailoutbox] == [[rider.email]]
 
 
 def test_reset_malformed_email_is_400(api):

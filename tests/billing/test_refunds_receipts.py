@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from decimal import Decimal
@@ -154,5 +155,7 @@ def test_receipt_json_and_html_are_private(api, rider, other_rider, client):
     html = api.as_(rider).get(f"/api/v1/billing/rides/{billing.ride_id}/receipt.html")
     assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
     assert b"5.95" in html.content and b"Bumpy ride" in html.content
+    nonce = re.search(r"style-src 'self' 'nonce-([^']+)'", html["Content-Security-Policy"]).group(1)  # type: ignore[union-attr]
+    assert html.content.decode().count(f'nonce="{nonce}"') == 2 and b"onclick" not in html.content  # style, script
     client.force_login(_staff("finance"))
     assert client.get(f"/api/v1/billing/rides/{billing.ride_id}/receipt.html").status_code == 200

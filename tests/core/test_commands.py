@@ -221,11 +221,10 @@ def _compose() -> dict:
     return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
 
 
-def _interpolate(value: str) -> str:
-    """Compose's ${VAR:-default} / ${VAR:?error} with nothing set: the default, or a value a deployer supplies."""
-    supplied = {"SECRET_KEY": "compose-check-secret-key-0123456789-abcdefghij"}
-    value = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: m.group(2), value)
-    return re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: supplied[m.group(1)], value)
+def _interpolate(value: str, **supplied: str) -> str:
+    """Compose's ${VAR:-default} / ${VAR:?error} / ${VAR?error}: the default, or a value a deployer supplies."""
+    value = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: supplied.get(m.group(1), m.group(2)), value)
+    return re.sub(r"\$\{(\w+):?\?[^}]*\}", lambda m: supplied[m.group(1)], value)
 
 
 def test_compose_describes_the_production_topology():
@@ -250,12 +249,21 @@ def test_compose_trusts_exactly_its_one_proxy():
     assert services["proxy"]["image"].startswith("caddy:2")  # Caddy >= 2.5 replaces a client's own X-Forwarded-For
 
 
-def test_settings_load_with_the_compose_environment():
-    environment = {k: _interpolate(str(v)) for k, v in _compose()["services"]["api"]["environment"].items()}
+def _compose_check(**supplied: str) -> subprocess.CompletedProcess[str]:
+    supplied = {"SECRET_KEY": "compose-check-secret-key-0123456789-abcdefghij", **supplied}
+    environment = {k: _interpolate(str(v), **supplied) for k, v in _compose()["services"]["api"]["environment"].items()}
     child_env = {"PATH": os.environ["PATH"], **environment}
-    out = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT,
-                         env=child_env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT,
+                          env=child_env, capture_output=True, text=True, timeout=120)
+
+
+def test_settings_load_with_the_compose_environment():
+    """A try-out names the fakes it runs on; left empty (production), the fake defaults refuse to start."""
+    out = _compose_check(ALLOW_FAKE_SERVICES="testpsp,gateway,sms,push,email",
+                         BILLING_TESTPSP_WEBHOOK_SECRET="whsec_compose_0123456789")
     assert out.returncode == 0, out.stderr
+    out = _compose_check(ALLOW_FAKE_SERVICES="")
+    assert out.returncode != 0 and "freewheel.E001" in out.stderr
 
 
 def test_procfile_serves_http_with_granian_and_websockets_with_daphne():

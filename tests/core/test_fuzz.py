@@ -57,8 +57,9 @@ def fuzz(operation: Any, headers: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def wsgi_app(db: Any) -> Any:
+def wsgi_app(db: Any, settings: Any) -> Any:
     """The WSGI application in the test's transaction: like Django's test client, requests keep the connection."""
+    settings.API_DOCS_PUBLIC = True  # werkzeug's requests have no REMOTE_ADDR, and the schema is not public (core.access)
     for signal in (request_started, request_finished):
         signal.disconnect(close_old_connections)
     yield WSGIHandler()
