@@ -2,9 +2,15 @@
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+if not settings.configured:
+    # Every ASGI server (daphne, uvicorn) imports this module before the settings: they are read as an ASGI
+    # process's, with pooled database connections (config/settings.py). `manage.py runserver` loads the settings
+    # first; manage.py says so for it. A process that loaded them already (the tests) is left as it is.
+    os.environ.setdefault("ASGI_SERVER", "1")
 django_asgi_app = get_asgi_application()
 
 from core.checks import refuse_unsafe_start  # noqa: E402  (needs apps loaded)

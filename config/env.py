@@ -11,7 +11,7 @@ import os
 from decimal import Decimal, InvalidOperation
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -92,16 +92,27 @@ def env_networks(name: str, default: list[str]) -> list[IPv4Network | IPv6Networ
     return networks
 
 
-def env_database(name: str = "DATABASE_URL") -> dict[str, Any]:
+def env_database(name: str = "DATABASE_URL", *, pool_size: int | None = None) -> dict[str, Any]:
+    """Django's ``DATABASES`` entry for a postgres:// URL.
+
+    ``pool_size`` None: persistent connections (``CONN_MAX_AGE`` 60 s), one per thread, for processes whose
+    threads live long (WSGI workers, Celery). Otherwise ``CONN_MAX_AGE`` 0, each connection is given back when its
+    request or ``database_sync_to_async`` call ends: to a psycopg pool of at most ``pool_size`` connections
+    (Django's ``OPTIONS["pool"]``), or, with 0, closed.
+    """
     raw = env_str(name)
     if not raw.startswith(("postgres://", "postgresql://")):
         raise ImproperlyConfigured(f"{name} must be a postgres:// URL (SQLite is not supported), got {raw!r}")
     try:
-        config = dict(dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True))
+        config = dict(dj_database_url.parse(raw, conn_max_age=60 if pool_size is None else 0,
+                                            conn_health_checks=True))
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from exc
     if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name} must name a database, got {raw!r}")
+    if pool_size:
+        options = cast(dict[str, Any], config.get("OPTIONS") or {})
+        config["OPTIONS"] = {**options, "pool": {"min_size": 1, "max_size": pool_size}}
     return config
 
 

@@ -90,7 +90,13 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env_database("DATABASE_URL")}
+# An ASGI server (Daphne: the ws process, `manage.py runserver`; config.asgi and manage.py set ASGI_SERVER) runs each
+# sync request in a thread of its own: a connection kept there for CONN_MAX_AGE is never reused, and they pile up
+# until garbage collection finds them. Such a process takes its connections, its sockets' too, from a pool instead
+# (docs/operations.md "Database connections").
+ASGI_SERVER = env_bool("ASGI_SERVER", False)
+ASGI_DB_POOL_SIZE = env_int("ASGI_DB_POOL_SIZE", 10, minimum=0)
+DATABASES = {"default": env_database("DATABASE_URL", pool_size=ASGI_DB_POOL_SIZE if ASGI_SERVER else None)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

@@ -89,3 +89,37 @@ def test_the_process_refuses_to_start_without_secret_key_in_production():
     )
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
+
+
+def test_database_connections_persist_per_thread_or_come_from_a_pool(monkeypatch):
+    monkeypatch.setenv("X_DB", "postgres://postgres@127.0.0.1:5432/freewheel")
+    persistent, closed, pooled = (env.env_database("X_DB", pool_size=size) for size in (None, 0, 4))
+    assert (persistent["CONN_MAX_AGE"], "pool" in persistent.get("OPTIONS", {})) == (60, False)
+    assert (closed["CONN_MAX_AGE"], "pool" in closed.get("OPTIONS", {})) == (0, False)
+    assert (pooled["CONN_MAX_AGE"], pooled["OPTIONS"]["pool"]) == (0, {"min_size": 1, "max_size": 4})
+
+
+def test_asgi_servers_pool_their_connections_and_the_other_processes_keep_them():
+    """config.asgi is what every ASGI server imports first (daphne, uvicorn); WSGI and Celery are left as they were
+    (their threads live long and reuse their connection). `manage.py runserver` is covered by the slow
+    tests/core/test_asgi_connections.py, which serves requests through it."""
+    code = ("import {0}; from django.conf import settings; db = settings.DATABASES['default']; "
+            "print(settings.ASGI_SERVER, db['CONN_MAX_AGE'], db.get('OPTIONS', {{}}).get('pool'))")
+    environment = {k: v for k, v in os.environ.items() if k not in ("ASGI_SERVER", "ASGI_DB_POOL_SIZE")}
+    seen = {}
+    for module in ("config.asgi", "config.wsgi", "config.celery"):
+        if module == "config.celery":  # a worker loads the settings through Celery's config_from_object
+            code_for = code.format("config.celery, django; django.setup()")
+        else:
+            code_for = code.format(module)
+        done = subprocess.run([sys.executable, "-c", code_for], cwd=ROOT, env=environment, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        seen[module] = done.stdout.split("\n")[-2]
+    assert seen == {"config.asgi": "True 0 {'min_size': 1, 'max_size': 10}",
+                    "config.wsgi": "False 60 None", "config.celery": "False 60 None"}
+    checked = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                             env={**environment, "ASGI_SERVER": "1", "ASGI_DB_POOL_SIZE": "3"}, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    bad = _start(ASGI_DB_POOL_SIZE="-1", DEBUG="1")
+    assert bad.returncode != 0 and "ASGI_DB_POOL_SIZE must be >= 0" in bad.stderr
