@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from core import metrics as core_metrics
-from core.errors import error_body
+from core.errors import TOO_LARGE, RequestTooLarge, error_body
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -57,6 +57,18 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception or Exception())
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400s outside DRF (a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` read by a middleware, a
+    SuspiciousOperation): the API answers in its envelope, 413 ``request_too_large`` for an oversize body."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, TOO_LARGE):
+            return JsonResponse(error_body(RequestTooLarge.code, RequestTooLarge.message), status=413)
+        return JsonResponse(error_body("malformed_request", "The request could not be read."), status=400)
+    from django.views.defaults import bad_request as default_bad_request
+
+    return default_bad_request(request, exception or Exception())
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
