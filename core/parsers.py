@@ -47,3 +47,16 @@ class JSONParser(parsers.JSONParser):
         except orjson.JSONDecodeError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
 
+
+class MultiPartParser(parsers.MultiPartParser):
+    """DRF's multipart parser with ``UPLOAD_MAX_BYTES`` enforced per file while the body is read (413
+    ``upload_too_large``); what the file contains is checked by the service (``core.uploads.image_clean``)."""
+
+    def parse(self, stream: IO[Any], media_type: str | None = None,
+              parser_context: Mapping[str, Any] | None = None) -> Any:
+        from core import uploads  # here, not above: it needs core.errors complete (see the imports)
+
+        request = (parser_context or {})["request"]
+        if not any(isinstance(handler, uploads.LimitedUploadHandler) for handler in request.upload_handlers):
+            request.upload_handlers.insert(0, uploads.LimitedUploadHandler(request))  # Django's documented way
+        return super().parse(stream, media_type, parser_context)

@@ -4,12 +4,15 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from core import metrics as core_metrics
+from core import uploads
 from core.errors import TOO_LARGE, RequestTooLarge, error_body
 
 
@@ -49,6 +52,23 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(core_metrics.render(), content_type=CONTENT_TYPE_LATEST)
+
+
+def media(request: HttpRequest, name: str) -> FileResponse:
+    """An uploaded file (``MEDIA_URL``), for signed-in staff holding the permission its folder needs (each app's
+    ``roles.MEDIA_PERMISSIONS``); 404 for everyone else, so nobody learns which files exist."""
+    perm = uploads.media_permission(name)
+    user = request.user
+    if perm is None or not (user.is_authenticated and user.is_staff and user.has_perm(perm)):
+        raise Http404
+    try:
+        handle = default_storage.open(name)
+    except (FileNotFoundError, SuspiciousFileOperation):
+        raise Http404 from None
+    response = FileResponse(handle)
+    for header, value in uploads.media_headers(name).items():
+        response[header] = value
+    return response
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

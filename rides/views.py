@@ -7,7 +7,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.permissions import HasPerm
 from billing import errors as billing_errors
 from core.pagination import CursorPagination
-from core.parsers import JSONParser
+from core.parsers import JSONParser, MultiPartParser
 from fleet import errors as fleet_errors
 from rides import errors, selectors, serializers, services
 from rides.models import Ride
