@@ -95,3 +95,25 @@ def test_me_socket_gets_the_users_notifications_only(rider, other_rider):
         await comm.disconnect()
 
     run(body)
+
+
+def test_a_ticket_issued_before_a_password_change_opens_nothing(api, rider):
+    from tests.accounts.factories import PASSWORD
+
+    ticket = api.as_(rider).post(TICKET_URL).json()["ticket"]
+    changed = api.as_(rider).post("/api/v1/me/password", {"old_password": PASSWORD,
+                                                          "new_password": "a-brand-new-passphrase-42"}, format="json")
+    assert changed.status_code == 200, changed.json()
+
+    rider.refresh_from_db()
+    fresh = api.as_(rider).post(TICKET_URL).json()["ticket"]  # a session signed in with the new password
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/me?ticket={ticket}")
+        assert (await comm.connect())[0] is False  # closed before accept: Daphne answers HTTP 403 (docs/live.md)
+        await comm.disconnect()
+        ok = communicator(f"/ws/v1/me?ticket={fresh}")
+        assert (await ok.connect())[0] is True
+        await ok.disconnect()
+
+    run(body)
