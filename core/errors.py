@@ -47,6 +47,12 @@ class RuleViolation(DomainError):
     code, status, message = "rule_violation", 422, "The request is refused by a business rule."
 
 
+class SelfActionForbidden(DomainError):
+    """Staff act on other people's accounts: never credit, refund or unblock their own."""
+
+    code, status, message = "self_action_forbidden", 403, "Staff may not do this to their own account."
+
+
 class RequestTooLarge(DomainError):
     code, status, message = "request_too_large", 413, "The request body is too large."
 
