@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
 from live import push
-from tests.live.conftest import bearer, communicator, receive, run, token
+from tests.live.conftest import bearer, communicator, opened, receive, run, token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,5 +115,16 @@ def test_a_ticket_issued_before_a_password_change_opens_nothing(api, rider):
         ok = communicator(f"/ws/v1/me?ticket={fresh}")
         assert (await ok.connect())[0] is True
         await ok.disconnect()
+
+    run(body)
+
+
+def test_a_deeply_nested_client_message_is_ignored_and_the_socket_lives_on(rider):
+    async def body() -> None:
+        comm, _ = await opened("/ws/v1/me", rider)
+        await comm.send_to(text_data="[" * 100_000 + "]" * 100_000)  # json.loads: RecursionError in receive
+        await comm.send_to(text_data='{"type": "ping"}')
+        assert (await receive(comm))["type"] == "pong"
+        await comm.disconnect()
 
     run(body)

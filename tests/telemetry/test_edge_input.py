@@ -54,3 +54,12 @@ def test_a_body_over_the_limit_with_an_idempotency_key_is_413_too(vehicle_secret
     r = Client().post(URL, data=[message(1)] * 400, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1",
                       **auth(vehicle, secret))
     assert (r.status_code, r.json()["error"]["code"]) == (413, "too_many_messages")
+
+
+def test_the_mqtt_bridge_refuses_a_deep_envelope_as_malformed():
+    from telemetry.mqtt import bridge
+
+    deep = b'{"secret": "s", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(bridge.EnvelopeInvalid) as refused:
+        bridge.decode(deep[: bridge.MAX_PAYLOAD])
+    assert refused.value.code == "malformed_request"
