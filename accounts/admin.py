@@ -17,6 +17,7 @@ from accounts.models import Notification, User
 from accounts.phone import phone_normalize
 from accounts.services import users
 from core.admin import ReadOnlyAdmin
+from core.errors import DomainError
 
 
 class _CleanContactMixin(forms.ModelForm):  # type: ignore[type-arg]
@@ -114,10 +115,16 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Unblock selected users", permissions=["block"])
     def unblock_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        done = 0
         for user in queryset:
-            users.user_unblock(user=user)
+            try:
+                users.user_unblock(user=user, actor=request.user)  # type: ignore[arg-type]
+            except DomainError as exc:
+                self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
+                continue
             self.log_change(request, user, "Unblocked")
-        self.message_user(request, f"Unblocked {len(queryset)} user(s).", messages.SUCCESS)
+            done += 1
+        self.message_user(request, f"Unblocked {done} user(s).", messages.SUCCESS)
 
     def _block_context(
         self, request: HttpRequest, form: BlockForm, queryset: QuerySet[User]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import DomainError
+from core.errors import SelfActionForbidden as SelfActionForbidden  # shared with billing (credit, refund)
 
 
 class EmailTaken(DomainError):

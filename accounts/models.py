@@ -155,3 +155,16 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}"
+
+
+class RefreshTokenFamily(models.Model):
+    """The sign-in a refresh token descends from: a rotation keeps its token's family, so presenting a token
+    that was already rotated (a stolen copy, or the original after the thief rotated it) revokes every token of
+    that family, the newest included (``accounts.services.tokens.token_refresh``; docs/accounts.md "Tokens")."""
+
+    token = models.OneToOneField("token_blacklist.OutstandingToken", on_delete=models.CASCADE, primary_key=True,
+                                 related_name="family")
+    family = models.UUIDField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.token_id} in {self.family}"

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from billing import fares
@@ -91,7 +92,7 @@ class _EntryInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "description", "user", "ride_id", "idempotency_key"]
+    list_display = ["created_at", "kind", "description", "user", "actor", "ride_id", "idempotency_key"]
     list_filter = ["kind"]
     search_fields = ["idempotency_key", "user__email", "ride_id"]
     inlines = [_EntryInline]
@@ -136,10 +137,16 @@ class PromoCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     "max_redemptions", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["code"]
-    readonly_fields = ["redemptions"]
+    readonly_fields = ["redemptions", "created_by", "updated_by"]
 
     def save_model(self, request: HttpRequest, obj: PromoCode, form: Any, change: bool) -> None:
+        """Records who wrote the code; nobody may make themselves its referrer (a credit on every redemption)."""
+        if obj.referrer_id is not None and obj.referrer_id == request.user.pk:
+            raise PermissionDenied("Staff may not name themselves the referrer of a promo code.")
         obj.code = obj.code.strip().upper()
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        obj.updated_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
 
 

@@ -21,4 +21,6 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
 MIN_WALLET_BALANCE = env_decimal("BILLING_MIN_WALLET_BALANCE", "1.00")
 MAX_TOP_UP = env_decimal("BILLING_MAX_TOP_UP", "500.00")
 MIN_TOP_UP = env_decimal("BILLING_MIN_TOP_UP", "5.00")
+# Goodwill credit and refunds above this need billing.approve_large_credit (roles finance, admin).
+STAFF_APPROVAL_LIMIT = env_decimal("BILLING_STAFF_APPROVAL_LIMIT", "50.00")
 CAPTURE_RETRIES = env_int("BILLING_CAPTURE_RETRIES", 3, minimum=1, maximum=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import Conflict, DomainError, NotFound, RuleViolation
+from core.errors import SelfActionForbidden as SelfActionForbidden  # shared with accounts (unblock)
 
 
 class AmountInvalid(RuleViolation):
@@ -121,6 +122,11 @@ class RefundExceedsCharge(RuleViolation):
 
 class RefundFailed(DomainError):
     code, status, message = "refund_failed", 502, "The payment provider refused the refund."
+
+
+class FinanceRoleRequired(DomainError):
+    code, status = "finance_role_required", 403
+    message = "Amounts above the staff approval limit (BILLING_STAFF_APPROVAL_LIMIT) need the finance role."
 
 
 class RideNotCharged(Conflict):

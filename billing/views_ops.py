@@ -53,7 +53,8 @@ class GoodwillOut(serializers.Serializer):
 
 
 class RideRefundView(APIView):
-    domain_errors = (errors.RideNotCharged, errors.RefundExceedsCharge, errors.RefundFailed, errors.AmountInvalid, errors.CurrencyMismatch)
+    domain_errors = (errors.RideNotCharged, errors.RefundExceedsCharge, errors.RefundFailed, errors.AmountInvalid, errors.CurrencyMismatch,
+                     errors.SelfActionForbidden, errors.FinanceRoleRequired)
     permission_classes = [HasPerm("billing.refund")]
 
     @extend_schema(request=RefundIn, responses={201: RefundOut}, tags=["billing-ops"],
@@ -73,7 +74,7 @@ class RideRefundView(APIView):
 
 
 class GoodwillGrantView(APIView):
-    domain_errors = (errors.AmountInvalid, core_errors.NotFound)
+    domain_errors = (errors.AmountInvalid, core_errors.NotFound, errors.SelfActionForbidden, errors.FinanceRoleRequired)
     permission_classes = [HasPerm("billing.grant_goodwill")]
 
     @extend_schema(request=GoodwillIn, responses={201: GoodwillOut}, tags=["billing-ops"],

@@ -50,7 +50,8 @@ class PassBuyView(APIView):
 
 
 class PromoRedeemView(APIView):
-    domain_errors = (errors.PromoCodeUnknown, errors.PromoCodeExpired, errors.PromoCodeExhausted, errors.PromoCodeAlreadyUsed, errors.PromoCodeOwn)
+    domain_errors = (errors.PromoCodeUnknown, errors.PromoCodeExpired, errors.PromoCodeExhausted, errors.PromoCodeAlreadyUsed, errors.PromoCodeOwn,
+                     errors.SelfActionForbidden)
     @extend_schema(request=s.PromoRedeemIn, responses={201: s.PromoRedemptionOut}, tags=["billing"],
                    summary="Redeem a promo or referral code")
     def post(self, request: Request) -> Response:

@@ -31,6 +31,8 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("metrics", access.ops_only(core_views.metrics), name="metrics"),
     path("admin/", admin.site.urls),
+    # Uploaded photos, for staff only and with safe headers (core.views.media); never a static file route.
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", core_views.media, name="media"),
     path("api/v1/", include(api_v1)),
     # Not public off DEBUG unless API_DOCS_PUBLIC (core.access). Swagger UI's init script is a file of its own
     # (the split view), so the Content-Security-Policy needs no inline script.
@@ -39,5 +41,6 @@ urlpatterns = [
     path("api/redoc/", access.docs_only(_REDOC_CSP(SpectacularRedocView.as_view(url_name="schema"))), name="redoc"),
 ]
 
+handler400 = "core.views.bad_request"
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"

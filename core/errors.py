@@ -13,6 +13,7 @@ import math
 from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -44,6 +45,20 @@ class Conflict(DomainError):
 
 class RuleViolation(DomainError):
     code, status, message = "rule_violation", 422, "The request is refused by a business rule."
+
+
+class SelfActionForbidden(DomainError):
+    """Staff act on other people's accounts: never credit, refund or unblock their own."""
+
+    code, status, message = "self_action_forbidden", 403, "Staff may not do this to their own account."
+
+
+class RequestTooLarge(DomainError):
+    code, status, message = "request_too_large", 413, "The request body is too large."
+
+
+class CursorInvalid(DomainError):
+    code, status, message = "cursor_invalid", 400, "The cursor is not valid; start again from the first page."
 
 
 # DRF exception class -> our code. Order matters: first isinstance match wins.
@@ -91,8 +106,15 @@ def _message_and_details(exc: drf_exceptions.APIException) -> tuple[str, dict[st
     return str(detail), {}
 
 
+# Django's refusals of oversize bodies (DATA_UPLOAD_MAX_MEMORY_SIZE, ..._NUMBER_FIELDS, ..._NUMBER_FILES) are
+# SuspiciousOperations that Django would answer with its HTML 400 page.
+TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: renders domain errors and DRF's own errors in the envelope."""
+    if isinstance(exc, TOO_LARGE):
+        exc = RequestTooLarge()
     if isinstance(exc, DomainError):
         set_rollback()
         retry = exc.details.get("retry_after_s")  # "come back later" errors (503 and the like) say when, as 429 does

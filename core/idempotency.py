@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 
 from core.clientip import client_ip
 from core.db import conflict_guard
-from core.errors import error_body
+from core.errors import TOO_LARGE, error_body
 from core.models import IdempotencyKey
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
@@ -136,7 +136,11 @@ class IdempotencyMiddleware:
             return self.get_response(request)
         if not (1 <= len(key) <= 255) or not key.isprintable():
             return _json(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 printable characters.")
-        scope, request_hash = _scope(request), _request_hash(request)
+        try:
+            request_hash = _request_hash(request)
+        except TOO_LARGE:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: nothing to store, the view answers 413 in its terms
+            return self.get_response(request)
+        scope = _scope(request)
         row = _claim(scope=scope, key=key, request=request, request_hash=request_hash)
         if row is None:
             existing = IdempotencyKey.objects.get(scope=scope, key=key)

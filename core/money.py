@@ -7,6 +7,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+# Largest amount read from a request: what the ledger's numeric(18, 4) columns hold. Anything larger would fail
+# in quantize (decimal.InvalidOperation beyond 28 digits) or in PostgreSQL, not as a validation error.
+MAX_AMOUNT = Decimal(10) ** 14
+
 # Minor units per ISO-4217 currency; the default is 2.
 _MINOR_UNITS = {"JPY": 0, "KRW": 0, "HUF": 2, "BHD": 3, "KWD": 3, "TND": 3}
 
@@ -30,6 +34,7 @@ class MoneyField(serializers.Field):
 
     default_error_messages = {
         "invalid": "Expected an object with a decimal string 'amount' and an ISO-4217 'currency'.",
+        "out_of_range": "The amount is out of range.",
     }
 
     def to_representation(self, value: tuple[Decimal, str]) -> dict[str, str]:
@@ -48,4 +53,6 @@ class MoneyField(serializers.Field):
             self.fail("invalid")
         if not amount.is_finite():
             self.fail("invalid")
+        if abs(amount) >= MAX_AMOUNT:
+            self.fail("out_of_range")
         return amount, currency.upper()

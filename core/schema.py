@@ -42,6 +42,7 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
       where anonymous callers are welcome);
     - 403 ``permission_denied``: a permission beyond "signed in" (a staff role);
     - 404 ``not_found``: the path names an object;
+    - 413 ``request_too_large``: the operation takes a body (docs/security.md "Input limits");
     - 415 ``unsupported_media_type``: the operation takes a body;
     - 429 ``throttled``: the view is rate limited.
     and the domain errors the view declares in ``domain_errors`` (see ``_domain_errors``), their codes listed by status.
@@ -87,6 +88,8 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
         takes_body = method in _BODY_METHODS and "requestBody" in operation
         if takes_body or any(p.get("in") == "query" for p in parameters):
             errors[400] = "validation_error or malformed_request: the input is malformed"
+            if any(p.get("name") == "cursor" for p in parameters):
+                errors[400] += "; cursor_invalid: a cursor the server did not issue"
         if view.get_authenticators():
             errors[401] = "not_authenticated, authentication_failed or token_not_valid"
         if any(type(p).__name__ not in _OPEN_PERMISSIONS for p in view.get_permissions()):
@@ -94,6 +97,7 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
         if any(p.get("in") == "path" for p in parameters):
             errors[404] = "not_found: no such object, or not visible to this caller"
         if takes_body:
+            errors[413] = "request_too_large: the body is over DATA_UPLOAD_MAX_MEMORY_SIZE"
             errors[415] = "unsupported_media_type: the body is not in a media type the operation reads"
         if view.get_throttles():
             errors[429] = "throttled: too many requests; retry after Retry-After seconds"

@@ -4,14 +4,17 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from core import access
 from core import metrics as core_metrics
-from core.errors import error_body
+from core import uploads
+from core.errors import TOO_LARGE, RequestTooLarge, error_body
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -56,12 +59,41 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(core_metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 
+def media(request: HttpRequest, name: str) -> FileResponse:
+    """An uploaded file (``MEDIA_URL``), for signed-in staff holding the permission its folder needs (each app's
+    ``roles.MEDIA_PERMISSIONS``); 404 for everyone else, so nobody learns which files exist."""
+    perm = uploads.media_permission(name)
+    user = request.user
+    if perm is None or not (user.is_authenticated and user.is_staff and user.has_perm(perm)):
+        raise Http404
+    try:
+        handle = default_storage.open(name)
+    except (FileNotFoundError, SuspiciousFileOperation):
+        raise Http404 from None
+    response = FileResponse(handle)
+    for header, value in uploads.media_headers(name).items():
+        response[header] = value
+    return response
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("not_found", "Not found."), status=404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception or Exception())
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400s outside DRF (a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` read by a middleware, a
+    SuspiciousOperation): the API answers in its envelope, 413 ``request_too_large`` for an oversize body."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, TOO_LARGE):
+            return JsonResponse(error_body(RequestTooLarge.code, RequestTooLarge.message), status=413)
+        return JsonResponse(error_body("malformed_request", "The request could not be read."), status=400)
+    from django.views.defaults import bad_request as default_bad_request
+
+    return default_bad_request(request, exception or Exception())
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

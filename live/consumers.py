@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from core.errors import DomainError
+from core.parsers import json_loads
 from live import auth, metrics, selectors
 from live.state import TELEMETRY_FIELDS, RideLive
 
@@ -193,7 +194,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
-            message = json.loads(text_data or "")
+            message = json_loads(text_data or "")
         except ValueError:
             return
         if not isinstance(message, dict):

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.auth import user_authentication_rule
 
@@ -19,10 +20,12 @@ def ws_ticket_issue(*, user: Any, token_expires_at: float) -> str:
     """A random ticket worth one WebSocket handshake as ``user`` within ``LIVE_TICKET_TTL_S`` seconds.
 
     The socket it opens ends (close code 4001) when the access token used to get the ticket expires, so a
-    ticket never stretches a session.
+    ticket never stretches a session; it carries a digest of the password hash (as access tokens do), so a
+    password change or reset before the handshake voids it.
     """
     ticket = secrets.token_urlsafe(24)
-    cache.set(_KEY.format(ticket), f"{user.pk}|{token_expires_at}", timeout=settings.LIVE_TICKET_TTL_S)
+    value = f"{user.pk}|{token_expires_at}|{get_md5_hash_password(user.password)}"
+    cache.set(_KEY.format(ticket), value, timeout=settings.LIVE_TICKET_TTL_S)
     return ticket
 
 
@@ -35,11 +38,14 @@ def ws_ticket_redeem(*, ticket: str) -> tuple[Any, float] | None:
     # Two handshakes racing with one ticket both may read it; only one DEL removes the key.
     if value is None or not cache.delete(key):
         return None
-    user_id, _, expires = value.partition("|")
+    user_id, expires, password_digest = (value.split("|", 2) + ["", ""])[:3]
     expires_at = float(expires)
     if expires_at <= time.time():
         return None
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None or not user_authentication_rule(user):
+        return None
+    # A password change or reset since the ticket was issued ends it, as it ends the access token it came from.
+    if not password_digest or password_digest != get_md5_hash_password(user.password):
         return None
     return user, expires_at

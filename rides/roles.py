@@ -13,3 +13,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     "finance": ["rides.view_ride"],
     "admin": [*_READ, *_OPS, "rides.change_cityridesettings", "rides.add_cityridesettings"],
 }
+
+# Uploaded photos (core.views.media serves them): folder -> permission a staff member needs to open one.
+MEDIA_PERMISSIONS: dict[str, str] = {
+    "rides/problems/": "rides.view_problemreport",
+    "rides/parking/": "rides.view_ride",
+}

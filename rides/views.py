@@ -7,14 +7,16 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import HasPerm
 from billing import errors as billing_errors
+from core import uploads
 from core.pagination import CursorPagination
+from core.parsers import JSONParser, MultiPartParser
 from fleet import errors as fleet_errors
 from rides import errors, selectors, serializers, services
 from rides.models import Ride
@@ -60,7 +62,8 @@ class RideResumeView(APIView):
 
 
 class RideEndView(APIView):
-    domain_errors = (errors.RideNotFound, errors.RideStateConflict, errors.VehiclePositionUnknown, errors.EndOutsideOperatingArea, errors.EndInNoParkingZone, errors.EndAwayFromParking, errors.EndNotAllowedHere, errors.ParkingPhotoRequired, fleet_errors.VehicleMoving)
+    domain_errors = (errors.RideNotFound, errors.RideStateConflict, errors.VehiclePositionUnknown, errors.EndOutsideOperatingArea, errors.EndInNoParkingZone, errors.EndAwayFromParking, errors.EndNotAllowedHere, errors.ParkingPhotoRequired, fleet_errors.VehicleMoving,
+                     uploads.UploadTooLarge, uploads.UploadTypeUnsupported)
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request={"multipart/form-data": serializers.RideEndIn, "application/json": serializers.RideEndIn},
@@ -107,7 +110,7 @@ class RideRatingView(APIView):
 
 
 class RideProblemView(APIView):
-    domain_errors = (errors.RideNotFound,)
+    domain_errors = (errors.RideNotFound, uploads.UploadTooLarge, uploads.UploadTypeUnsupported)
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request={"multipart/form-data": serializers.RideProblemIn}, responses={201: serializers.RideProblemOut},

@@ -8,17 +8,17 @@ and an error per rejected message; the accepted ones are in a Redis stream when 
 
 from __future__ import annotations
 
-import json
-
 import msgpack
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import TOO_LARGE
+from core.parsers import JSONParser, json_loads
 from core.schema import error_responses
 from fleet import selectors as fleet_selectors
 from telemetry import errors, ingest, serializers
@@ -47,12 +47,17 @@ def _authenticate(request: Request) -> fleet_selectors.VehicleIdentity:
 
 def _decode(request: Request) -> list[object]:
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    body = request.body
     try:
+        body = request.body
+    except TOO_LARGE:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: far more than TELEMETRY_MAX_REQUEST_MESSAGES
+        raise errors.TelemetryTooLarge(limit=TelemetryIngestView.max_messages()) from None
+    try:
+        # Both decoders refuse nesting deeper than 1,024 levels with a ValueError instead of recursing; maps may
+        # only have string keys (an array key would be an unhashable TypeError).
         if content_type in (MSGPACK, "application/x-msgpack"):
-            payload = msgpack.unpackb(body, raw=False, strict_map_key=False)
+            payload = msgpack.unpackb(body, raw=False, strict_map_key=True)
         elif content_type in ("application/json", ""):
-            payload = json.loads(body)
+            payload = json_loads(body)
         else:
             raise errors.TelemetryMediaType()
     except (ValueError, msgpack.UnpackException):

@@ -99,7 +99,11 @@ def user_block(*, user: User, reason: str) -> User:
 
 
 @transaction.atomic
-def user_unblock(*, user: User) -> User:
+def user_unblock(*, user: User, actor: User | None = None) -> User:
+    """Unblock; ``actor``, the staff member doing it, may not unblock their own account (403
+    ``self_action_forbidden``). The admin records who did it in the object's history."""
+    if actor is not None and actor.pk == user.pk:
+        raise errors.SelfActionForbidden()
     locked = User.objects.select_for_update().get(pk=user.pk)
     if locked.status != User.Status.BLOCKED:
         return locked

@@ -71,6 +71,10 @@ class LedgerTransaction(models.Model):
     )
     ride_id = models.UUIDField(null=True, blank=True, db_index=True)
     payment = models.ForeignKey("billing.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The staff member who made this posting (goodwill, refund); empty for riders' and system postings",
+    )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

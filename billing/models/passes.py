@@ -100,6 +100,11 @@ class PromoCode(models.Model):
     redemptions = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Staff who wrote the code in the admin: they may not redeem it, nor be its referrer (self_action_forbidden).
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
 
     class Meta:
         constraints = [

@@ -36,6 +36,7 @@ class Refund(models.Model):
         permissions = [
             ("refund", "Can refund ride charges"),
             ("grant_goodwill", "Can grant goodwill credit"),
+            ("approve_large_credit", "Can refund or grant goodwill above BILLING_STAFF_APPROVAL_LIMIT"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -85,6 +85,7 @@ def ledger_post(
     ride_id: UUID | None = None,
     payment: Payment | None = None,
     metadata: dict[str, Any] | None = None,
+    actor: User | None = None,
 ) -> LedgerTransaction:
     """Post a balanced transaction once per ``idempotency_key``; a retry returns the first transaction.
 
@@ -95,7 +96,7 @@ def ledger_post(
         with transaction.atomic():  # a concurrent duplicate blocks here until the first commits, then fails
             txn = LedgerTransaction.objects.create(
                 kind=kind, idempotency_key=idempotency_key, description=description[:255], user=user,
-                ride_id=ride_id, payment=payment, metadata=metadata or {},
+                ride_id=ride_id, payment=payment, metadata=metadata or {}, actor=actor,
             )
     except IntegrityError:
         existing = LedgerTransaction.objects.get(idempotency_key=idempotency_key)

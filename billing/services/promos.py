@@ -19,6 +19,8 @@ def _check(promo: PromoCode, user: User) -> None:
         raise errors.PromoCodeExhausted()
     if promo.referrer_id == user.pk:
         raise errors.PromoCodeOwn()
+    if user.pk in (promo.created_by_id, promo.updated_by_id):
+        raise errors.SelfActionForbidden("Staff may not redeem a promo code they created or edited.")
     if PromoRedemption.objects.filter(promo=promo, user=user).count() >= promo.per_rider_limit:
         raise errors.PromoCodeAlreadyUsed()
     if promo.kind == PromoCode.Kind.REFERRAL and PromoRedemption.objects.filter(

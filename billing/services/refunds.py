@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 
 from accounts.models import User
-from billing import errors, providers
+from billing import conf, errors, providers
 from billing.models import AccountKind, LedgerEntry, LedgerTransaction, Payment, Refund, RideBilling
 from billing.providers.base import ProviderError, ProviderTimeout
 from billing.services import ledger, payments, wallet
@@ -29,12 +29,24 @@ def _refunded(ride_id: UUID) -> Decimal:
     return total["s"] or Decimal(0)
 
 
+def staff_money_check(*, actor: User | None, beneficiary_id: object, amount: Decimal, currency: str) -> None:
+    """Staff never move money to their own account, and amounts above ``BILLING_STAFF_APPROVAL_LIMIT`` need
+    ``billing.approve_large_credit`` (finance). ``actor`` None: the system (tests, a task), not a person."""
+    if actor is None:
+        return
+    if actor.pk == beneficiary_id:
+        raise errors.SelfActionForbidden()
+    if amount > conf.STAFF_APPROVAL_LIMIT and not actor.has_perm("billing.approve_large_credit"):
+        raise errors.FinanceRoleRequired(limit=str(conf.STAFF_APPROVAL_LIMIT), currency=currency)
+
+
 def _reserve(ride_id: UUID, amount: Decimal, reason: str, actor: User | None) -> Refund:
     with transaction.atomic():
         billing = RideBilling.objects.select_for_update().filter(ride_id=ride_id).first()
         if billing is None or billing.status != RideBilling.Status.CHARGED:
             raise errors.RideNotCharged()
         wallet.amount_check(amount, billing.currency, minimum=Decimal("0.01"), maximum=Decimal(10_000))
+        staff_money_check(actor=actor, beneficiary_id=billing.user_id, amount=amount, currency=billing.currency)
         paid = Decimal(billing.fare_total or 0) - Decimal(billing.debt)
         if amount > paid - _refunded(ride_id):
             raise errors.RefundExceedsCharge(refundable=str(paid - _refunded(ride_id)))
@@ -84,6 +96,7 @@ def _post(refund: Refund) -> LedgerTransaction:
     return ledger.ledger_post(
         kind="refund", idempotency_key=f"refund:{refund.pk}", user=refund.user, ride_id=refund.ride_id,
         description=f"Refund: {refund.reason}", lines=lines, metadata={"refund_id": str(refund.pk)},
+        actor=refund.created_by,
     )
 
 
@@ -102,9 +115,13 @@ def _wallet_lines(refund: Refund) -> list[ledger.Line]:
     return lines + ([credit(cash, refund.wallet_amount - to_bonus)] if refund.wallet_amount > to_bonus else [])
 
 
-def goodwill_grant(*, user: User, amount: Decimal, currency: str, reason: str, actor: User | None) -> LedgerTransaction:
-    """Support's apology: non-refundable bonus credit, booked as a goodwill expense."""
+def goodwill_grant(*, user: User, amount: Decimal, currency: str, reason: str, actor: User) -> LedgerTransaction:
+    """Support's apology: non-refundable bonus credit, booked as a goodwill expense, recorded with its ``actor``.
+
+    403 ``self_action_forbidden`` to the actor's own account; 403 ``finance_role_required`` above
+    ``BILLING_STAFF_APPROVAL_LIMIT`` without ``billing.approve_large_credit``."""
+    staff_money_check(actor=actor, beneficiary_id=user.pk, amount=amount, currency=currency)
     return wallet.bonus_grant(
         user=user, amount=amount, currency=currency, source=AccountKind.GOODWILL,
-        idempotency_key=f"goodwill:{uuid.uuid4()}", description=f"Goodwill: {reason}"[:255],
+        idempotency_key=f"goodwill:{uuid.uuid4()}", description=f"Goodwill: {reason}"[:255], actor=actor,
     )

@@ -42,13 +42,14 @@ def wallet_top_up(*, user: User, amount: Decimal, currency: str, payment_method_
 
 
 def bonus_grant(
-    *, user: User, amount: Decimal, currency: str, source: AccountKind, idempotency_key: str, description: str
+    *, user: User, amount: Decimal, currency: str, source: AccountKind, idempotency_key: str, description: str,
+    actor: User | None = None,
 ) -> LedgerTransaction:
-    """Credit non-refundable bonus funded by ``source`` (promotions or goodwill)."""
+    """Credit non-refundable bonus funded by ``source`` (promotions or goodwill); ``actor``: the staff member."""
     amount_check(amount, currency, minimum=Decimal("0.01"), maximum=conf.MAX_TOP_UP)
     funding = ledger.system_account(kind=source, currency=currency)
     bonus = ledger.rider_account(user=user, kind=AccountKind.RIDER_BONUS, currency=currency)
     return ledger.ledger_post(
-        kind="bonus", idempotency_key=idempotency_key, user=user, description=description,
+        kind="bonus", idempotency_key=idempotency_key, user=user, description=description, actor=actor,
         lines=[debit(funding, amount), credit(bonus, amount)],
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from core import uploads
 from fleet import errors as fleet_errors
 from fleet import services as fleet_services
 from rides import errors
@@ -29,15 +31,25 @@ def ride_rate(*, rider: User, ride_id: uuid.UUID, stars: int, comment: str = "")
         raise errors.RatingExists() from None
 
 
-@transaction.atomic
 def ride_problem_report(
     *, rider: User, ride_id: uuid.UUID, category: str, description: str = "", photo: UploadedFile | None = None
 ) -> ProblemReport:
-    """Record the report and set the vehicle to maintenance (for inspection) when it is not on a trip."""
+    """Record the report and set the vehicle to maintenance (for inspection) when it is not on a trip.
+
+    The photo must be an image (413 ``upload_too_large``, 415 ``upload_type_unsupported``); it is stored re-encoded,
+    without metadata, under a random name (core.uploads)."""
+    cleaned = uploads.image_clean(photo) if photo is not None else None  # before the transaction: CPU-bound
+    return _problem_record(rider=rider, ride_id=ride_id, category=category, description=description, photo=cleaned)
+
+
+@transaction.atomic
+def _problem_record(
+    *, rider: User, ride_id: uuid.UUID, category: str, description: str, photo: ContentFile[bytes] | None
+) -> ProblemReport:
     ride: Ride = ride_get_for_rider(rider=rider, ride_id=ride_id)
     report = ProblemReport(ride=ride, category=category, description=description)
     if photo is not None:
-        report.photo.save(f"{report.id}-{photo.name}", photo, save=False)
+        report.photo.save(str(photo.name), photo, save=False)
     report.save()
     try:
         with transaction.atomic():

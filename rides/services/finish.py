@@ -15,6 +15,7 @@ from billing import fares
 from billing import selectors as billing_selectors
 from billing.services import passes as billing_passes
 from billing.services import rides as billing_rides
+from core import uploads
 from fleet import services as fleet_services
 from fleet.geofence import ZoneKind
 from fleet.models import ActorKind, Command, CommandKind, CommandState, Vehicle
@@ -53,8 +54,10 @@ def check_end_allowed(vehicle: Vehicle, type_code: str) -> None:
 def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | None = None) -> Ride:
     """Request the end: checked against the zones, the lock is queued and the ride is ``locking`` until the ack.
 
-    With ``rider`` the ride must be theirs (``ride_not_found`` otherwise).
+    With ``rider`` the ride must be theirs (``ride_not_found`` otherwise). The photo must be an image; it is
+    stored re-encoded, without metadata, under a random name (core.uploads).
     """
+    cleaned = uploads.image_clean(photo) if photo is not None else None  # before the row locks: CPU-bound
     with transaction.atomic():
         vehicle, ride = lock_ride(ride_id, rider=rider)
         require_state(ride, RideState.ACTIVE, RideState.PAUSED)
@@ -65,8 +68,8 @@ def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | 
         close_pause(ride, now)
         ride.lock_command_id = _queue(ride, CommandKind.LOCK, rider)
         ride.state, ride.end_requested_at, ride.end_reason = RideState.LOCKING, now, "rider"
-        if photo is not None:
-            ride.parking_photo.save(f"{ride.id}-{photo.name}", photo, save=False)
+        if cleaned is not None:
+            ride.parking_photo.save(str(cleaned.name), cleaned, save=False)
         ride.save(update_fields=["paused_at", "paused_seconds", "lock_command_id", "state", "end_requested_at",
                                  "end_reason", "parking_photo"])
         push_updated(ride)

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from paho.mqtt import client as mqtt
 
+from core.parsers import json_loads
 from fleet import selectors as fleet_selectors
 from fleet.gateway import GatewayError
 from telemetry import ingest, streams
@@ -53,7 +54,7 @@ def decode(payload: bytes) -> tuple[str, list[object]]:
     if len(payload) > MAX_PAYLOAD:
         raise EnvelopeInvalid("too_many_messages", f"at most {MAX_PAYLOAD} bytes per MQTT message")
     try:
-        body = json.loads(payload) if payload[:1] in b"{ \t\r\n" else msgpack.unpackb(payload, raw=False)
+        body = json_loads(payload) if payload[:1] in b"{ \t\r\n" else msgpack.unpackb(payload, raw=False)
     except (ValueError, msgpack.UnpackException):
         raise EnvelopeInvalid("malformed_request", "the payload is neither JSON nor MessagePack") from None
     if not isinstance(body, dict):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from accounts import errors
 from accounts.models import User
 from accounts.services import tokens, users
 from tests.accounts.factories import PASSWORD, UserFactory
@@ -71,6 +72,34 @@ def test_refresh_rotates_and_the_old_refresh_is_revoked(api, rider):
     assert _bearer(api, new["access"]).get(ME).status_code == 200
     again = api.anonymous().post(REFRESH, {"refresh": pair.refresh})
     assert code(again) == (401, "token_not_valid")
+
+
+def test_reuse_of_a_rotated_refresh_token_revokes_its_whole_family(api, rider):
+    a = tokens.token_pair_issue(user=rider)
+    other_device = tokens.token_pair_issue(user=rider)
+    b = api.post(REFRESH, {"refresh": a.refresh}).json()  # A -> B
+    assert code(api.post(REFRESH, {"refresh": a.refresh})) == (401, "token_not_valid")  # A again: reuse
+    assert code(api.post(REFRESH, {"refresh": b["refresh"]})) == (401, "token_not_valid")  # B went with it
+    assert code(api.post(LOGOUT, {"refresh": b["refresh"]})) == (401, "token_not_valid")
+    assert api.post(REFRESH, {"refresh": other_device.refresh}).status_code == 200  # another sign-in: unaffected
+    assert OutstandingToken.objects.filter(user=rider, blacklistedtoken__isnull=True).count() == 1
+
+
+def test_reuse_deep_in_a_chain_revokes_the_newest_token(api, rider):
+    chain = [tokens.token_pair_issue(user=rider).refresh]
+    for _ in range(3):
+        chain.append(api.post(REFRESH, {"refresh": chain[-1]}).json()["refresh"])
+    assert code(api.post(REFRESH, {"refresh": chain[0]})) == (401, "token_not_valid")
+    assert code(api.post(REFRESH, {"refresh": chain[-1]})) == (401, "token_not_valid")
+
+
+def test_reuse_of_a_token_issued_before_families_revokes_every_token_of_the_user(api, rider):
+    legacy = RefreshToken.for_user(rider)  # no family row, as tokens issued before this release
+    newer = api.post(REFRESH, {"refresh": str(legacy)}).json()["refresh"]
+    other = tokens.token_pair_issue(user=rider)
+    assert code(api.post(REFRESH, {"refresh": str(legacy)})) == (401, "token_not_valid")
+    for raw in (newer, other.refresh):
+        assert code(api.post(REFRESH, {"refresh": raw})) == (401, "token_not_valid")
 
 
 def test_expired_refresh_is_401_token_not_valid(api, rider):
@@ -152,7 +181,7 @@ def test_logout_works_with_an_expired_access_token_in_the_header(api, rider):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_refreshes_with_one_token_yield_one_new_pair(api):
+def test_concurrent_refreshes_with_one_token_yield_one_new_pair_then_count_as_reuse(api):
     rider = UserFactory.create()
     pair = tokens.token_pair_issue(user=rider)
     results: list[object] = []
@@ -176,5 +205,9 @@ def test_concurrent_refreshes_with_one_token_yield_one_new_pair(api):
     assert sorted(getattr(r, "code", "") for r in results if not isinstance(r, tokens.TokenPair)) == [
         "token_not_valid"
     ] * 3
-    assert BlacklistedToken.objects.filter(token__user=rider).count() == 1
+    # The losers presented a token that was rotated meanwhile: reuse, so the winner's new token is revoked too.
+    assert BlacklistedToken.objects.filter(token__user=rider).count() == 2
+    winner = next(r for r in results if isinstance(r, tokens.TokenPair))
+    with pytest.raises(errors.TokenNotValid):
+        tokens.token_refresh(raw=winner.refresh)
     assert User.objects.filter(pk=rider.pk).exists()

@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
 from live import push
-from tests.live.conftest import bearer, communicator, receive, run, token
+from tests.live.conftest import bearer, communicator, opened, receive, run, token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,6 +92,39 @@ def test_me_socket_gets_the_users_notifications_only(rider, other_rider):
         await sync_to_async(push.to_user)(rider.id, "notification", {"title": "Ride receipt"})
         message = await receive(comm)
         assert (message["type"], message["seq"], message["data"]) == ("notification", 2, {"title": "Ride receipt"})
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_a_ticket_issued_before_a_password_change_opens_nothing(api, rider):
+    from tests.accounts.factories import PASSWORD
+
+    ticket = api.as_(rider).post(TICKET_URL).json()["ticket"]
+    changed = api.as_(rider).post("/api/v1/me/password", {"old_password": PASSWORD,
+                                                          "new_password": "a-brand-new-passphrase-42"}, format="json")
+    assert changed.status_code == 200, changed.json()
+
+    rider.refresh_from_db()
+    fresh = api.as_(rider).post(TICKET_URL).json()["ticket"]  # a session signed in with the new password
+
+    async def body() -> None:
+        comm = communicator(f"/ws/v1/me?ticket={ticket}")
+        assert (await comm.connect())[0] is False  # closed before accept: Daphne answers HTTP 403 (docs/live.md)
+        await comm.disconnect()
+        ok = communicator(f"/ws/v1/me?ticket={fresh}")
+        assert (await ok.connect())[0] is True
+        await ok.disconnect()
+
+    run(body)
+
+
+def test_a_deeply_nested_client_message_is_ignored_and_the_socket_lives_on(rider):
+    async def body() -> None:
+        comm, _ = await opened("/ws/v1/me", rider)
+        await comm.send_to(text_data="[" * 100_000 + "]" * 100_000)  # json.loads: RecursionError in receive
+        await comm.send_to(text_data='{"type": "ping"}')
+        assert (await receive(comm))["type"] == "pong"
         await comm.disconnect()
 
     run(body)

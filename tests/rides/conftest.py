@@ -91,3 +91,21 @@ def staff_user(db: Any) -> Any:
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")  # parking and problem photos stay out of the tree
+
+
+def photo(name: str = "photo.jpg", *, gps: bool = False, size: tuple[int, int] = (64, 48)) -> Any:
+    """A real JPEG upload (uploads are decoded: made-up bytes are refused), optionally with an EXIF GPS position."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import ExifTags, Image
+
+    exif = Image.Exif()
+    if gps:
+        exif[ExifTags.Base.Make] = "PhoneMaker"
+        gps_ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        gps_ifd[ExifTags.GPS.GPSLatitudeRef], gps_ifd[ExifTags.GPS.GPSLatitude] = "N", (52.0, 31.0, 12.0)
+        gps_ifd[ExifTags.GPS.GPSLongitudeRef], gps_ifd[ExifTags.GPS.GPSLongitude] = "E", (13.0, 24.0, 18.0)
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, format="JPEG", exif=exif)
+    return SimpleUploadedFile(name, out.getvalue(), content_type="image/jpeg")

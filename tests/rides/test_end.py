@@ -5,7 +5,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from billing.models import RideBilling
@@ -16,7 +15,7 @@ from fleet.states import Status
 from rides import services
 from rides.models import CityRideSettings, Ride, RideState
 from tests.fleet.factories import ZoneFactory, square
-from tests.rides.conftest import START_URL, ack, commands, started
+from tests.rides.conftest import START_URL, ack, commands, photo, started
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +74,7 @@ def test_detail_has_simplified_track_receipt_and_mds_trip(api, card_rider, vehic
     for i, (lat, lon) in enumerate(points):
         services.ride_track_append(vehicle_id=vehicle.id, at=now + dt.timedelta(seconds=i), lat=lat, lon=lon)
     services.ride_track_append(vehicle_id=vehicle.id, at=now, lat=52.52, lon=13.405)  # redelivered: ignored
-    ride = _end(api, ride, django_capture_on_commit_callbacks, photo=SimpleUploadedFile("p.jpg", b"jpeg"))
+    ride = _end(api, ride, django_capture_on_commit_callbacks, photo=photo("p.jpg"))
     body = api.get(url(ride)).json()
     assert body["track"] == {"type": "LineString", "coordinates": [[13.405, 52.52], [13.405, 52.5202],
                                                                    [13.407, 52.5202]]}
@@ -109,8 +108,9 @@ def test_photo_required_where_the_city_says_so(api, card_rider, vehicle, city, d
     ride = started(api, card_rider, vehicle.code, django_capture_on_commit_callbacks)
     r = api.post(url(ride, "end"))
     assert (r.status_code, r.json()["error"]["code"]) == (422, "parking_photo_required")
-    ride = _end(api, ride, django_capture_on_commit_callbacks, photo=SimpleUploadedFile("park.jpg", b"\xff\xd8"))
-    assert ride.state == RideState.ENDED and str(ride.parking_photo.name).endswith("park.jpg")
+    ride = _end(api, ride, django_capture_on_commit_callbacks, photo=photo("my-street.jpg"))
+    assert ride.state == RideState.ENDED and str(ride.parking_photo.name).endswith(".jpg")
+    assert "my-street" not in str(ride.parking_photo.name)  # stored under a random name
 
 
 def test_refused_lock_keeps_the_ride_going(api, card_rider, vehicle, django_capture_on_commit_callbacks):
@@ -156,7 +156,7 @@ def test_history_is_cursor_paginated_and_rating_and_problem_report(
     assert [x["id"] for x in page["results"]] == [str(ride.id)] and "next" in page
     assert api.post(url(ride, "rating"), {"stars": 5}, format="json").status_code == 201
     assert api.post(url(ride, "rating"), {"stars": 4}, format="json").json()["error"]["code"] == "ride_already_rated"
-    r = api.post(url(ride, "problems"), {"category": "brakes", "photo": SimpleUploadedFile("b.jpg", b"x")},
+    r = api.post(url(ride, "problems"), {"category": "brakes", "photo": photo("b.jpg")},
                  format="multipart")
     assert r.status_code == 201, r.json()
     vehicle.refresh_from_db()
