@@ -11,9 +11,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from core import access
+from core import access, uploads
 from core import metrics as core_metrics
-from core import uploads
 from core.errors import TOO_LARGE, RequestTooLarge, error_body
 
 
