@@ -353,9 +353,11 @@ OPS_ALLOWED_NETWORKS = env_networks("OPS_ALLOWED_NETWORKS", [
 ])
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
-# With DEBUG off, start-up refuses every fake service not named here (core.checks, docs/security.md).
+# With DEBUG off, start-up refuses every fake service not named here (core.checks, docs/security.md). The test
+# suite runs on the fakes by design, and pytest-django turns DEBUG off in every test: a test that imports
+# config.asgi (the live tests) must not be refused, so under pytest they are all allowed unless the variable says.
 FAKE_SERVICES = ("testpsp", "gateway", "sms", "push", "email")
-ALLOW_FAKE_SERVICES = env_list("ALLOW_FAKE_SERVICES", [])
+ALLOW_FAKE_SERVICES = env_list("ALLOW_FAKE_SERVICES", list(FAKE_SERVICES) if TESTING else [])
 if unknown_fakes := sorted(set(ALLOW_FAKE_SERVICES) - set(FAKE_SERVICES)):
     from django.core.exceptions import ImproperlyConfigured
 
