@@ -123,3 +123,10 @@ def test_database_url_is_read_back_as_the_same_database(monkeypatch, config, url
 def test_database_url_refuses_options_a_url_cannot_carry():
     with pytest.raises(ValueError, match="pool"):
         env.database_url({"HOST": "h", "NAME": "fw", "OPTIONS": {"pool": {"min_size": 2}}})
+
+
+def test_a_benchmark_s_database_url_keeps_the_server_and_options():
+    from bench import common
+
+    url = "postgres://app:p%40ss@%2Fsrv%2Fpg:5432/freewheel?sslmode=require"
+    assert common.with_database(url, "bench_x_1") == "postgres://app:p%40ss@%2Fsrv%2Fpg:5432/bench_x_1?sslmode=require"
