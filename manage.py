@@ -4,9 +4,9 @@
 ``manage.py CMD --help``, ``manage.py help [CMD]``, ``manage.py --version``: the settings get stand-ins for what
 only a real command needs (``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY``); a real command still stops at start-up
 without them, with the settings' message. The help of a Freewheel command is printed from its parser alone,
-without ``django.setup()``: loading the apps imports every admin module, Daphne's reactor and Celery, which takes
-seconds and none of which a parser needs. So Freewheel's command modules import their app's code inside
-``handle()`` (tests/core/test_command_help.py checks every command both ways).
+without ``django.setup()``: loading the apps imports every admin module (and through them the services), Daphne's
+reactor and Celery, which is most of a command's start-up and none of which a parser needs. So Freewheel's command
+modules import their app's code inside ``handle()`` (tests/core/test_command_help.py checks every command).
 """
 
 import os
