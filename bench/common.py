@@ -37,14 +37,15 @@ def _require(variable: str) -> str:
     return value
 
 
-def _with_database(url: str, database: str) -> str:
+def with_database(url: str, database: str) -> str:
+    """``url`` (a DATABASE_URL) naming ``database`` instead: same server, user and options (``?sslmode=...``)."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def _admin(url: str, statement: sql.Composed) -> None:
     # CREATE/DROP DATABASE cannot run in a transaction: autocommit, through the server's "postgres" database.
-    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute(statement)
 
 

@@ -187,8 +187,8 @@ def _free_port() -> int:
 
 def _daphne(database: str) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
-    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{database}"
-    env = {**os.environ, "DATABASE_URL": url, "CHANNEL_LAYER_PREFIX": database, "CACHE_KEY_PREFIX": database,
+    env = {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
+           "CHANNEL_LAYER_PREFIX": database, "CACHE_KEY_PREFIX": database,
            "LOG_LEVEL": "WARNING"}
     process = subprocess.Popen([sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
                                 "--access-log", os.devnull, "config.asgi:application"], cwd=ROOT, env=env)

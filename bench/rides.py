@@ -117,8 +117,8 @@ def _free_port() -> int:
 def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
     from django.conf import settings
 
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    env = {**os.environ, "DATABASE_URL": f"{base}/{database}", "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
+    env = {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
+           "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
            # its cache keys and its Celery queue are the bench's own, deleted afterwards
            "CACHE_KEY_PREFIX": database, "CELERY_DEFAULT_QUEUE": f"{database}:commands",
            "SECRET_KEY": settings.SECRET_KEY, "CELERY_BROKER_URL": os.environ["REDIS_URL"]}

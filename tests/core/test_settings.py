@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -123,3 +124,43 @@ def test_asgi_servers_pool_their_connections_and_the_other_processes_keep_them()
     assert checked.returncode == 0, checked.stderr
     bad = _start(ASGI_DB_POOL_SIZE="-1", DEBUG="1")
     assert bad.returncode != 0 and "ASGI_DB_POOL_SIZE must be >= 0" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "url"),
+    [
+        # the embedded PostgreSQL: a unix-socket folder as host; unencoded, "/srv" would end the host
+        ({"USER": "postgres", "HOST": "/srv/Fw Dev/.services/postgres", "PORT": 5432, "NAME": "test_freewheel"},
+         "postgres://postgres@%2Fsrv%2FFw%20Dev%2F.services%2Fpostgres:5432/test_freewheel"),
+        ({"USER": "app", "HOST": "db.example", "PORT": 6432, "NAME": "freewheel"},
+         "postgres://app@db.example:6432/freewheel"),
+        ({"USER": "app", "PASSWORD": "p@ss:w/rd?#%", "HOST": "127.0.0.1", "PORT": 5432, "NAME": "fw"},
+         "postgres://app:p%40ss%3Aw%2Frd%3F%23%25@127.0.0.1:5432/fw"),
+        ({"USER": "app", "HOST": "db.example", "PORT": "", "NAME": "fw", "OPTIONS": {"sslmode": "require"}},
+         "postgres://app@db.example/fw?sslmode=require"),
+        ({"USER": "", "HOST": "", "PORT": "", "NAME": "fw"}, "postgres:///fw"),  # libpq's default socket
+        ({"USER": "app", "HOST": "::1", "PORT": 5432, "NAME": "fw"}, "postgres://app@[::1]:5432/fw"),
+    ],
+)
+def test_database_url_is_read_back_as_the_same_database(monkeypatch, config, url):
+    assert env.database_url(config) == url
+    monkeypatch.setenv("X_DB", url)
+    parsed = env.env_database("X_DB")
+    for key in ("USER", "HOST", "PORT", "NAME"):
+        assert str(parsed.get(key) or "") == str(config.get(key) or ""), key
+    assert parsed.get("PASSWORD", "") == config.get("PASSWORD", "")
+    assert parsed.get("OPTIONS", {}) == config.get("OPTIONS", {})
+    libpq = psycopg.conninfo.conninfo_to_dict(url)  # what psql, psycopg and pg tools read from it
+    assert (libpq.get("host"), libpq.get("dbname")) == (config["HOST"] or None, config["NAME"])
+
+
+def test_database_url_refuses_options_a_url_cannot_carry():
+    with pytest.raises(ValueError, match="pool"):
+        env.database_url({"HOST": "h", "NAME": "fw", "OPTIONS": {"pool": {"min_size": 2}}})
+
+
+def test_a_benchmark_s_database_url_keeps_the_server_and_options():
+    from bench import common
+
+    url = "postgres://app:p%40ss@%2Fsrv%2Fpg:5432/freewheel?sslmode=require"
+    assert common.with_database(url, "bench_x_1") == "postgres://app:p%40ss@%2Fsrv%2Fpg:5432/bench_x_1?sslmode=require"

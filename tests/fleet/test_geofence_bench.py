@@ -118,7 +118,7 @@ def test_django_database_is_created_namespaced_and_removed() -> None:
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["name"] == seen["current"] == f"bench_selftest_{seen['pid']}"
     assert seen["keys"] == 1
-    with psycopg.connect(common._with_database(os.environ["DATABASE_URL"], "postgres")) as conn:
+    with psycopg.connect(common.with_database(os.environ["DATABASE_URL"], "postgres")) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", [seen["name"]]).fetchone()
     assert exists is None
     client = redis.Redis.from_url(os.environ["REDIS_URL"])

@@ -18,6 +18,7 @@ from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from config import env
 from live import metrics, push
 from rides import services as ride_services
 from tests.fleet.factories import VehicleFactory
@@ -35,8 +36,7 @@ def _free_port() -> int:
 
 
 def _env() -> dict[str, str]:
-    db = settings.DATABASES["default"]
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"  # the test database
+    url = env.database_url(settings.DATABASES["default"])  # the test database
     return {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "LIVE_RIDE_INTERVAL_MS": "300",
             "LIVE_FLEET_INTERVAL_MS": "500", "VEHICLE_GATEWAY_SIM_MODE": "ack", "VEHICLE_GATEWAY_SIM_LAG_S": "2",
             "LIVE_METRICS_FLUSH_S": "1"}

@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from config import env
 from fleet.models import Vehicle
 from telemetry import ingest, status, streams, tasks
 from telemetry.models import HistoryPoint
@@ -26,11 +27,6 @@ from tests.fleet.factories import VehicleFactory
 from tests.telemetry.conftest import message, now_ms
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -44,16 +40,17 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 @pytest.fixture
 def worker(transactional_db: Any) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     queue = f"test-telemetry-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
-           "TELEMETRY_QUEUE": queue, "TELEMETRY_RECLAIM_IDLE_S": "2", "TELEMETRY_DRAIN_SECONDS": "3",
-           "TELEMETRY_DRAINERS": "4", "CELERY_TASK_ALWAYS_EAGER": "0", "DEBUG": "1"}
+    environ = {**os.environ, "DATABASE_URL": env.database_url(connection.settings_dict),
+               "REDIS_URL": settings.REDIS_URL,
+               "TELEMETRY_QUEUE": queue, "TELEMETRY_RECLAIM_IDLE_S": "2", "TELEMETRY_DRAIN_SECONDS": "3",
+               "TELEMETRY_DRAINERS": "4", "CELERY_TASK_ALWAYS_EAGER": "0", "DEBUG": "1"}
     started: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "1", "--without-gossip",
              "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
-            cwd=ROOT, env=env, start_new_session=True,
+            cwd=ROOT, env=environ, start_new_session=True,
         )
         started.append(process)
         tasks.drain.apply_async(queue=queue)
@@ -73,7 +70,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(worker:
     for v in vehicles:
         ingest.ingest(v.id, [message(seq, ts=t - (10 - seq) * 1000, lat=52.5 + seq / 1000, lon=13.4,
                                      odometer_m=seq * 100) for seq in range(10)])
-    blocker = psycopg.connect(_database_url(), autocommit=False)
+    blocker = psycopg.connect(env.database_url(connection.settings_dict), autocommit=False)
     try:
         # Hold every vehicle row: the worker's batch blocks on its UPDATE, after the COPY, inside its transaction.
         blocker.execute("SELECT id FROM fleet_vehicle FOR UPDATE")

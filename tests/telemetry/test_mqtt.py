@@ -20,6 +20,7 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from config import env
 from fleet import services as fleet_services
 from fleet.models import CommandState
 from telemetry import mqtt, streams
@@ -213,11 +214,11 @@ def test_gateway_down_is_a_transient_error(settings: Any, vehicle: Any, monkeypa
 
 
 def test_the_command_stops_cleanly_on_sigterm(prefix: str, vehicle: Any, secret: str, pub: Any) -> None:
-    env = dict(os.environ, MQTT_TOPIC_PREFIX=prefix, TELEMETRY_STREAM_PREFIX=prefix.rstrip("/"),
-               DATABASE_URL=_test_database_url())
+    environ = dict(os.environ, MQTT_TOPIC_PREFIX=prefix, TELEMETRY_STREAM_PREFIX=prefix.rstrip("/"),
+                   DATABASE_URL=env.database_url(django_settings.DATABASES["default"]))
     process = subprocess.Popen([sys.executable, "manage.py", "telemetry_mqtt", "--clean-session",
                                 "--client-id", f"test-cmd-{uuid.uuid4().hex[:8]}"],
-                               cwd=django_settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               cwd=django_settings.BASE_DIR, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
@@ -232,11 +233,6 @@ def test_the_command_stops_cleanly_on_sigterm(prefix: str, vehicle: Any, secret:
             process.kill()
     assert process.returncode == 0, output.decode()
     assert b"stopped" in output
-
-
-def _test_database_url() -> str:
-    db = django_settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def test_bridge_counters_are_shared_in_redis(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any,

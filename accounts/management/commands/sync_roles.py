@@ -4,13 +4,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from accounts.services import roles
-
 
 class Command(BaseCommand):
     help = "Create the staff role groups and give each exactly the permissions the apps' roles.py declare."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from accounts.services import roles  # here: the parser (--help) loads without the app registry
+
         report = roles.roles_sync()
         for role, perms in report.granted.items():
             marker = " (created)" if role in report.created else ""

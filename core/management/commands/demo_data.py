@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-DEMO_APPS = ("accounts", "fleet", "billing", "rides", "telemetry")
+DEMO_APPS = ("accounts", "fleet", "billing", "rides")
 
 DemoHook = Callable[..., None]
 
@@ -48,10 +48,11 @@ def require_migrated() -> None:
 
 
 class Command(BaseCommand):
-    help = "Load the demo city (accounts, fleet, billing, rides, telemetry) into an empty database."
+    help = (f"Load the demo city ({', '.join(DEMO_APPS)}) into an empty database; on one that holds users, "
+            "print the demo's credentials again.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--force", action="store_true", help="Load even when the database is not empty.")
+        parser.add_argument("--force", action="store_true", help="Load even when the database is not empty (default: only into an empty one).")
 
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         # The demos print with print(file=stdout): give them the raw stream, not Django's line-ending wrapper.

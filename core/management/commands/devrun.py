@@ -44,9 +44,9 @@ class Command(BaseCommand):
     help = "Development: migrate, load the demo if the database is empty, serve web + Celery worker + beat."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1", help="Address for the web server (default 127.0.0.1).")
-        parser.add_argument("--port", type=int, default=8000, help="Port for the web server (default 8000).")
-        parser.add_argument("--no-demo", action="store_true", help="Do not load the demo data.")
+        parser.add_argument("--host", default="127.0.0.1", help="Address of the web server (default: %(default)s).")
+        parser.add_argument("--port", type=int, default=8000, help="Port of the web server (default: %(default)s).")
+        parser.add_argument("--no-demo", action="store_true", help="Do not load the demo data (default: load it into an empty database).")
 
     def handle(self, *args: Any, host: str, port: int, no_demo: bool, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=1)

@@ -8,10 +8,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core.errors import DomainError
-from fleet import services
-from fleet.models import City
-
 
 class Command(BaseCommand):
     help = "Import zones for a city (slug) from a GeoJSON FeatureCollection; all features or none."
@@ -19,9 +15,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("city", help="City slug, e.g. berlin")
         parser.add_argument("file", type=Path, help="GeoJSON FeatureCollection (properties: kind, name, rules...)")
-        parser.add_argument("--replace", action="store_true", help="Delete the city's existing zones first")
+        parser.add_argument("--replace", action="store_true",
+                            help="Delete the city's existing zones first (default: keep them and add these)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Imported here: the parser (--help) loads without the app registry.
+        from core.errors import DomainError
+        from fleet import services
+        from fleet.models import City
+
         city = City.objects.filter(slug=options["city"]).first()
         if city is None:
             raise CommandError(f"No city with slug {options['city']!r}.")

@@ -14,22 +14,24 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from telemetry import mqtt
-
 
 class Command(BaseCommand):
     help = "Bridge vehicles' MQTT topics (vehicles/+/telemetry, vehicles/+/ack) into the telemetry pipeline."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--client-id", default=None,
-                            help="MQTT client id (default MQTT_CLIENT_ID); give each bridge process its own.")
+        parser.add_argument("--client-id", default=settings.MQTT_CLIENT_ID,
+                            help="MQTT client id; give each bridge process its own (default: MQTT_CLIENT_ID, "
+                                 "%(default)s).")
         parser.add_argument("--clean-session", action="store_true",
-                            help="Do not keep a broker session: messages sent while the bridge is down are lost.")
+                            help="Do not keep a broker session: messages sent while the bridge is down are lost "
+                                 "(default: keep one).")
 
-    def handle(self, *args: Any, client_id: str | None, clean_session: bool, **options: Any) -> None:
+    def handle(self, *args: Any, client_id: str, clean_session: bool, **options: Any) -> None:
+        from telemetry import mqtt  # here: the parser (--help) loads without the app registry
+
         # Threads waiting on Redis get the GIL back sooner than the 5 ms default while paho's thread is busy reading.
         sys.setswitchinterval(0.001)
-        bridge = mqtt.Bridge(client_id=client_id or settings.MQTT_CLIENT_ID, clean_session=clean_session)
+        bridge = mqtt.Bridge(client_id=client_id, clean_session=clean_session)
         stop = threading.Event()
 
         def request_stop(signum: int, frame: FrameType | None) -> None:

@@ -11,14 +11,17 @@ from telemetry import storage
 
 
 class Command(BaseCommand):
-    help = "Drop telemetry history day partitions older than --days (default TELEMETRY_RETENTION_DAYS)."
+    help = "Drop telemetry history day partitions older than --days."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--days", type=int, default=None)
-        parser.add_argument("--dry-run", action="store_true", help="List what would be dropped")
+        parser.add_argument("--days", type=int, default=settings.TELEMETRY_RETENTION_DAYS,
+                            help="Drop the day partitions older than this many days "
+                                 "(default: TELEMETRY_RETENTION_DAYS, %(default)s).")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="List what would be dropped, drop nothing (default: drop).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        days = options["days"] if options["days"] is not None else settings.TELEMETRY_RETENTION_DAYS
+        days = options["days"]
         oldest_accepted = -(-settings.TELEMETRY_MAX_AGE_S // 86_400)
         if days < oldest_accepted:
             # A partition the edges may still write into (ts up to TELEMETRY_MAX_AGE_S old) must stay.

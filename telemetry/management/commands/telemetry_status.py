@@ -7,18 +7,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from telemetry import pipeline, status
-
 
 class Command(BaseCommand):
     help = "Show the telemetry pipeline's streams, consumer lag, batches, rates, rejected messages and latency."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--json", action="store_true", help="One JSON object instead of text")
+        parser.add_argument("--json", action="store_true", help="One JSON object instead of text (default: text)")
         parser.add_argument("--drain", action="store_true",
                             help="First apply everything queued, in this process (development; workers do it)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from telemetry import pipeline, status  # here: the parser (--help) loads without the app registry
+
         if options["drain"]:
             self.stderr.write(f"applied {pipeline.drain_until_empty(consumer='telemetry_status')} messages")
         snap = status.snapshot()
