@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -28,6 +27,7 @@ from django.db import connection
 from websockets.sync.client import connect
 
 from accounts import roles
+from config import env
 from tests.accounts.factories import UserFactory
 from tests.fleet.factories import CityFactory, VehicleFactory
 from tests.live.conftest import token
@@ -49,9 +49,7 @@ def _free_port() -> int:
 
 def _database_url(application_name: str) -> str:
     db = settings.DATABASES["default"]
-    auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}@{quote(db['HOST'], safe='')}{port}/{db['NAME']}?application_name={application_name}"
+    return env.database_url({**db, "OPTIONS": {**db.get("OPTIONS", {}), "application_name": application_name}})
 
 
 def backends(application_name: str) -> int:
