@@ -17,6 +17,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from fleet import selectors as fleet_selectors
+from fleet import services as fleet_services
 from fleet.gateway import OutboundCommand
 from telemetry import mqtt, simulator, streams, validation
 from telemetry.simulator import provision
@@ -174,7 +176,29 @@ def test_with_wait_a_missing_city_is_waited_for_until_stopped() -> None:
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
     options = {"city": "nowhere", "vehicles": 1, "secrets": None, "rotate_credentials": True, "seed": None,
-               "via": "mqtt", "wait": True}
+               "via": "mqtt", "clients": 1, "qos": 1, "wait": True}
     assert Command()._start(options, stop) is None
     with pytest.raises(CommandError, match="no city 'nowhere'"):
         Command()._start(options | {"wait": False}, threading.Event())
+
+
+@pytest.mark.django_db
+def test_while_the_broker_is_waited_for_no_secret_is_rotated(settings: Any) -> None:
+    """make run's simulator waits for a broker with --rotate-credentials: each retry rotated every vehicle's
+    secret, so nothing else could send as the city's vehicles (simulate_fleet --via http got 401s)."""
+    from telemetry.management.commands.simulate_fleet import Command
+
+    city = CityFactory.create(slug="waitcity")
+    vehicle = VehicleFactory.create(city=city)
+    secret = fleet_services.vehicle_credential_rotate(vehicle_id=vehicle.id)
+    vehicle.refresh_from_db()
+    before = (vehicle.secret_hash, vehicle.secret_rotated_at)
+    settings.MQTT_URL = "mqtt://127.0.0.1:1"  # nothing listens there
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    options = {"city": "waitcity", "vehicles": 1, "secrets": None, "rotate_credentials": True, "seed": None,
+               "via": "mqtt", "clients": 1, "qos": 1, "wait": True}
+    assert Command()._start(options, stop) is None
+    vehicle.refresh_from_db()
+    assert (vehicle.secret_hash, vehicle.secret_rotated_at) == before
+    assert fleet_selectors.vehicle_authenticate(vehicle.code, secret) is not None

@@ -101,13 +101,19 @@ class Command(BaseCommand):
         from telemetry import simulator
         from telemetry.simulator import provision
 
-        vehicles, grid = provision.vehicles_for(
-            city_slug=options["city"], count=options["vehicles"], secrets_file=options["secrets"],
-            rotate=options["rotate_credentials"], seed=options["seed"])
+        # The transport first: while --wait retries an unreachable broker, no vehicle's secret is rotated (each
+        # retry rotated all of them, locking out every other sender of the city's vehicles every WAIT_S).
         transport: simulator.Transport
         if options["via"] == "mqtt":
             transport = simulator.MqttTransport(clients=options["clients"], qos=options["qos"])
         else:
             transport = simulator.HttpTransport(base_url=options["url"], batch=options["http_batch"])
+        try:
+            vehicles, grid = provision.vehicles_for(
+                city_slug=options["city"], count=options["vehicles"], secrets_file=options["secrets"],
+                rotate=options["rotate_credentials"], seed=options["seed"])
+        except BaseException:
+            transport.close()
+            raise
         return simulator.Simulator(vehicles, grid, transport, rate=options["rate"], seed=options["seed"],
                                    behaviour=simulator.Behaviour(moving_share=options["moving_share"]))
