@@ -18,14 +18,14 @@ from billing.services import rides as billing_rides
 from core import uploads
 from fleet import services as fleet_services
 from fleet.geofence import ZoneKind
-from fleet.models import ActorKind, Command, CommandKind, CommandState, Vehicle
+from fleet.models import ActorKind, Command, CommandState, Vehicle
 from fleet.selectors import zones as zone_selectors
 from live import push as live_push
 from rides import errors
 from rides.models import Ride, RideState
 from rides.selectors import rider_spent_today, track_distance_m
 from rides.services.common import city_settings, lock_ride, push_updated, require_state
-from rides.services.lifecycle import _queue, close_pause, hold_release, ride_cancel_unlocking
+from rides.services.lifecycle import END, _queue, close_pause, hold_release, ride_cancel_unlocking
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | 
             raise errors.ParkingPhotoRequired()
         now = timezone.now()
         close_pause(ride, now)
-        ride.lock_command_id = _queue(ride, CommandKind.LOCK, rider)
+        ride.lock_command_id = _queue(ride, END, rider, now)
         ride.state, ride.end_requested_at, ride.end_reason = RideState.LOCKING, now, "rider"
         if cleaned is not None:
             ride.parking_photo.save(str(cleaned.name), cleaned, save=False)
