@@ -208,3 +208,36 @@ def test_a_late_unlock_of_a_cancelled_start_relocks_the_vehicle_and_bills_nothin
     vehicle.refresh_from_db()
     assert (vehicle.locked, vehicle.status) == (True, Status.AVAILABLE)
     assert Vehicle.objects.get(id=vehicle.id).trip_id is None
+
+
+def test_the_command_sweep_applies_late_answers_whose_announcement_was_lost(
+        api, card_rider, other_rider, city, scooter, vehicle, django_capture_on_commit_callbacks):
+    """The worker died after the batch committed, before its after-commit work: the beat sweep finds both cases."""
+    from tests.fleet.factories import VehicleFactory
+    from tests.rides.conftest import add_card
+
+    capture = django_capture_on_commit_callbacks
+    first = Vehicle.objects.get(code="FW00001")
+    ride = _riding(api, card_rider, first, capture)
+    api.as_(card_rider).post(f"/api/v1/rides/{ride.id}/end", format="multipart")
+    ride.refresh_from_db()
+    lock = _sent(ride.lock_command_id)
+    second = VehicleFactory.create(city=city, vehicle_type=scooter, code="FW00002")
+    add_card(other_rider)
+    r = api.as_(other_rider).post(START_URL, {"code": second.code}, format="json")
+    cancelled = Ride.objects.get(id=r.json()["id"])
+    unlock = _sent(cancelled.unlock_command_id)
+    _time_out(capture)
+
+    fleet_services.command_ack(command_id=lock.id, ok=True)  # committed, announcement lost (not executed)
+    fleet_services.command_ack(command_id=unlock.id, ok=True)
+    ride.refresh_from_db()
+    assert ride.state == RideState.ACTIVE
+
+    with capture(execute=True):
+        assert services.rides_sweep_commands() == 2
+    ride.refresh_from_db()
+    assert ride.state == RideState.ENDED and RideBilling.objects.get(ride_id=ride.id).status == RideBilling.Status.CHARGED
+    assert Command.objects.filter(idempotency_key=f"ride:{cancelled.id}:relock", vehicle=second).exists()
+    with capture(execute=True):
+        assert services.rides_sweep_commands() == 0
