@@ -143,12 +143,20 @@ def ride_charge(*, ride: Ride) -> None:
         logger.exception("charge of ride %s failed; will retry", ride.id)
 
 
-def rides_charge_pending(*, since: timedelta = timedelta(days=2)) -> int:
+# A ride that ended this recently is left to the process that ended it: it charges right after its commit, and
+# a sweep charging it at the same time would repeat the provider calls (harmless: same keys, but twice the calls).
+CHARGE_SETTLE = timedelta(seconds=30)
+
+
+def rides_charge_pending(*, since: timedelta = timedelta(days=2), now: datetime | None = None) -> int:
     """Retry the charge of ended rides whose billing is not charged yet (a crash between end and charge), and
-    the release of cancelled rides' holds that failed (the provider was down)."""
-    pending = billing_selectors.ride_ids_awaiting_charge(since=timezone.now() - since)
+    the release of cancelled rides' holds that failed (the provider was down). Rides that ended less than
+    ``CHARGE_SETTLE`` ago are skipped. Beat runs it every ``RIDES_CHARGE_SWEEP_S``."""
+    now = now or timezone.now()
+    pending = billing_selectors.ride_ids_awaiting_charge(since=now - since)
     count = 0
-    rides = Ride.objects.filter(id__in=pending, state__in=[RideState.ENDED, RideState.CANCELLED]).select_related("city")
+    rides = Ride.objects.filter(id__in=pending, state__in=[RideState.ENDED, RideState.CANCELLED],
+                                ended_at__lt=now - CHARGE_SETTLE).select_related("city")
     for ride in rides:
         if ride.state == RideState.CANCELLED:
             hold_release(ride.id)
