@@ -166,6 +166,22 @@ def rides_charge_pending(*, since: timedelta = timedelta(days=2), now: datetime 
     return count
 
 
+def ride_lock_reported(*, ride_id: uuid.UUID, at: datetime) -> Ride:
+    """Telemetry says the ride's vehicle is locked and not moving at ``at`` (device time): a ride ``locking``
+    since before then ends as its lock acknowledgement would end it, whether or not that answer ever comes (it
+    changes nothing later). Anything else is left alone. Charged after commit; runs in the caller's transaction
+    (the telemetry batch)."""
+    with transaction.atomic():
+        _, ride = lock_ride(ride_id)
+        requested = ride.end_requested_at
+        if ride.state != RideState.LOCKING or requested is None or at < requested:
+            return ride  # a reading from before the end request says nothing about the end's lock
+        ride = finish_locked(ride=ride, at=min(at, timezone.now()))
+    logger.info("ride %s ended on a telemetry report of its vehicle locked", ride.id)
+    transaction.on_commit(lambda: ride_charge(ride=ride))
+    return ride
+
+
 def ride_end_now(*, ride_id: uuid.UUID, reason: str, note: str = "", actor: object = None) -> Ride:
     """Ops force-end / auto-end: ends at once without the zone rules or the lock ack. Unless the vehicle confirmed
     the ride's pause lock, it is held out of service until it confirms a fresh lock (``finish_locked``)."""

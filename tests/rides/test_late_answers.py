@@ -241,3 +241,63 @@ def test_the_command_sweep_applies_late_answers_whose_announcement_was_lost(
     assert Command.objects.filter(idempotency_key=f"ride:{cancelled.id}:relock", vehicle=second).exists()
     with capture(execute=True):
         assert services.rides_sweep_commands() == 0
+
+
+def _ending(api: Any, rider: Any, vehicle: Any, capture: Any) -> tuple[Ride, Command]:
+    ride = _riding(api, rider, vehicle, capture)
+    assert api.as_(rider).post(f"/api/v1/rides/{ride.id}/end", format="multipart").status_code == 202
+    ride.refresh_from_db()
+    return ride, _sent(ride.lock_command_id)
+
+
+def _report(unit: Unit, **fields: Any) -> None:
+    """A plain reading (no answer to a command), applied by the batch worker."""
+    unit.seq += 1
+    r = Client().post(URL, data=message(unit.seq, **fields), content_type="application/json",
+                      **auth(unit.vehicle, unit.secret))
+    assert r.status_code == 202, r.content
+    with unit.capture(execute=True):
+        pipeline.drain_until_empty()
+
+
+def test_telemetry_saying_locked_and_still_ends_a_locking_ride_without_its_answer(
+        api, card_rider, vehicle, unit, django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    ride, lock = _ending(api, card_rider, vehicle, capture)
+    _report(unit, locked=True, speed_kph=0)  # the lock's answer itself is lost
+
+    ride.refresh_from_db()
+    assert ride.state == RideState.ENDED and ride.ended_at is not None and ride.end_requested_at is not None
+    assert ride.ended_at >= ride.end_requested_at
+    charged = _billing(ride)
+    assert charged[:2] == (RideBilling.Status.CHARGED, ride.fare_total)
+    vehicle.refresh_from_db()
+    assert (vehicle.status, vehicle.trip_id) == (Status.AVAILABLE, None)
+
+    unit.answer(lock.id, locked=True)  # the answer after all: nothing more
+    _time_out(capture)
+    ended = Ride.objects.get(id=ride.id)
+    assert (ended.ended_at, ended.fare_total) == (ride.ended_at, ride.fare_total) and _billing(ride) == charged
+
+
+@pytest.mark.parametrize("fields", [
+    {"locked": True, "speed_kph": 14},  # locked, says the unit, yet it moves
+    {"locked": False, "speed_kph": 0},
+    {"speed_kph": 0},  # says nothing about the lock
+    {"locked": True, "speed_kph": 0, "ts": int((timezone.now() - dt.timedelta(minutes=1)).timestamp() * 1000)},
+])
+def test_telemetry_that_does_not_show_the_end_locked_leaves_the_ride_locking(
+        api, card_rider, vehicle, unit, django_capture_on_commit_callbacks, fields):
+    ride, _ = _ending(api, card_rider, vehicle, django_capture_on_commit_callbacks)
+    _report(unit, **fields)
+    ride.refresh_from_db()
+    assert ride.state == RideState.LOCKING
+
+
+def test_telemetry_saying_locked_leaves_a_paused_ride_paused(
+        api, card_rider, vehicle, unit, django_capture_on_commit_callbacks):
+    ride = _riding(api, card_rider, vehicle, django_capture_on_commit_callbacks)
+    api.as_(card_rider).post(f"/api/v1/rides/{ride.id}/pause")
+    _report(unit, locked=True, speed_kph=0)
+    ride.refresh_from_db()
+    assert ride.state == RideState.PAUSED
