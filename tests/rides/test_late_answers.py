@@ -301,3 +301,41 @@ def test_telemetry_saying_locked_leaves_a_paused_ride_paused(
     _report(unit, locked=True, speed_kph=0)
     ride.refresh_from_db()
     assert ride.state == RideState.PAUSED
+
+
+def test_a_stalled_batch_of_lock_answers_ends_every_ride_once(
+        api, city, scooter, django_capture_on_commit_callbacks):
+    """The issue's fault: riders end, the batch with their vehicles' answers is applied only after every lock
+    timed out (a killed batch worker, reclaimed later): each ride ends at its request and is charged once."""
+    from tests.accounts.factories import UserFactory
+    from tests.fleet.factories import VehicleFactory
+    from tests.rides.conftest import add_card
+
+    capture = django_capture_on_commit_callbacks
+    units, rides = [], []
+    for i in range(4):
+        vehicle = VehicleFactory.create(city=city, vehicle_type=scooter, code=f"FW1000{i}")
+        rider = UserFactory.create()
+        add_card(rider)
+        ride = _riding(api, rider, vehicle, capture)
+        assert api.as_(rider).post(f"/api/v1/rides/{ride.id}/end", format="multipart").status_code == 202
+        ride.refresh_from_db()
+        units.append(Unit(vehicle, fleet_services.vehicle_credential_rotate(vehicle_id=vehicle.id), capture))
+        rides.append((ride, _sent(ride.lock_command_id), ride.end_requested_at))
+    _time_out(capture)
+    assert set(Ride.objects.filter(id__in=[r.id for r, _, _ in rides]).values_list("state", flat=True)) == {"active"}
+
+    for unit, (_, lock, _) in zip(units, rides, strict=True):  # queued in the streams, not applied yet
+        correlation = Command.objects.get(id=lock.id).correlation_id
+        body = message(1, ack={"correlation_id": str(correlation), "ok": True}, locked=True, speed_kph=0)
+        assert Client().post(URL, data=body, content_type="application/json",
+                             **auth(unit.vehicle, unit.secret)).status_code == 202
+    with capture(execute=True):
+        pipeline.drain_until_empty()
+
+    for ride, _, requested in rides:
+        ride.refresh_from_db()
+        assert ride.state == RideState.ENDED and ride.ended_at is not None and requested is not None
+        assert abs((ride.ended_at - requested).total_seconds()) < 1
+        assert _billing(ride)[:2] == (RideBilling.Status.CHARGED, ride.fare_total)
+        assert LedgerTransaction.objects.filter(ride_id=ride.id, kind="ride_charge").count() == 1
