@@ -223,6 +223,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_DEFAULT_QUEUE", "celery")
 CELERY_TIMEZONE = "UTC"
+# The sweep that charges a ride whose process died between its end and its charge (docs/operations.md).
+RIDES_CHARGE_SWEEP_S = env_int("RIDES_CHARGE_SWEEP_S", 60, minimum=10)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "idempotency-purge": {"task": "core.tasks.idempotency_purge", "schedule": 3600.0},
     "accounts-phone-otp-purge": {"task": "accounts.tasks.phone_otp_purge", "schedule": 3600.0},
@@ -231,7 +233,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "rides-sweep-commands": {"task": "rides.tasks.rides_sweep_commands", "schedule": 10.0},
     "rides-reservations-expire": {"task": "rides.tasks.reservations_expire", "schedule": 15.0},
     "rides-auto-end": {"task": "rides.tasks.rides_auto_end", "schedule": 60.0},
-    "rides-charge-pending": {"task": "rides.tasks.rides_charge_pending", "schedule": 300.0},
+    "rides-charge-pending": {"task": "rides.tasks.rides_charge_pending", "schedule": float(RIDES_CHARGE_SWEEP_S)},
     "billing-orphan-holds-void": {"task": "billing.tasks.orphan_holds_void", "schedule": 300.0},
     "telemetry-liveness-sweep": {"task": "telemetry.tasks.liveness_sweep", "schedule": 60.0},
 }

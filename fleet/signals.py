@@ -3,7 +3,8 @@
 ``command_closed`` is sent after commit whenever a command reaches a final state (``acked``, ``failed``,
 ``timed_out``, ``expired``), with keyword arguments ``command`` (the ``Command``, in its final state),
 ``command_id``, ``vehicle_id``, ``kind`` and ``state``. Also importable as
-``fleet.services.commands.command_closed``. Receivers (the rides app) must be idempotent, and a receiver that
+``fleet.services.commands.command_closed``. It is sent a second time, with state ``acked``, when a success
+answer arrives after the command had timed out or been cancelled (``command_ack``). Receivers (the rides app) must be idempotent, and a receiver that
 fails is not retried, so consumers should also sweep for anything they missed.
 
 Zone changes invalidate the compiled geofence caches whichever way the change is made (service, admin,

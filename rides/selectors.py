@@ -27,6 +27,12 @@ def rider_spent_today(*, ride: Ride, now: datetime) -> Decimal:
     return spent or Decimal(0)
 
 
+def rides_locking_by_vehicle(*, vehicle_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """``{vehicle_id: ride_id}`` of the rides ``locking`` (end requested, lock not answered) on these vehicles."""
+    rides = Ride.objects.filter(vehicle_id__in=vehicle_ids, state=RideState.LOCKING).values_list("vehicle_id", "id")
+    return dict(rides)
+
+
 def ride_get_for_rider(*, rider: User, ride_id: uuid.UUID) -> Ride:
     """The rider's own ride; 404 for anyone else's (never reveal that it exists)."""
     ride = Ride.objects.filter(id=ride_id, rider=rider).select_related("vehicle", "vehicle_type", "city").first()

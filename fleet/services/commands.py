@@ -196,9 +196,11 @@ def command_ack(
 ) -> Command:
     """The vehicle answered (telemetry calls this). Closes an open command as ``acked`` or ``failed``.
 
-    Duplicate answers change nothing. A late answer to a timed-out command is recorded (``acked_at``) without
-    reopening it. A successful lock/unlock updates the vehicle's lock state. ``CommandNotSent`` (409) if the
-    command was never sent.
+    Duplicate answers change nothing. A late answer to a timed-out or cancelled command is recorded
+    (``acked_at``); a late success makes it ``acked`` (the vehicle did it: its truth wins over our timeout) and is
+    announced again with ``command_closed``, so its owner can act on it (``finished_at`` and ``failure_reason``
+    keep when and why we had given up). A successful lock/unlock updates the vehicle's lock state.
+    ``CommandNotSent`` (409) if the command was never sent.
     """
     command = _lock_command(command_id, correlation_id)
     at = at or timezone.now()
@@ -210,6 +212,10 @@ def command_ack(
         signals.send_command_closed(command)
     elif command.acked_at is not None or command.state not in (CommandState.TIMED_OUT, CommandState.CANCELLED):
         return command  # a duplicate answer, or an answer to a command that was never delivered
+    elif ok:
+        logger.info("late acknowledgement of %s command %s (%s)", command.kind, command.id, command.state)
+        command.state = CommandState.ACKED
+        signals.send_command_closed(command)
     command.acked_at = at
     command.save(update_fields=["state", "finished_at", "failure_reason", "acked_at"])
     if ok and command.kind in (CommandKind.LOCK, CommandKind.UNLOCK):

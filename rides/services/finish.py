@@ -18,14 +18,14 @@ from billing.services import rides as billing_rides
 from core import uploads
 from fleet import services as fleet_services
 from fleet.geofence import ZoneKind
-from fleet.models import ActorKind, Command, CommandKind, CommandState, Vehicle
+from fleet.models import ActorKind, Command, CommandState, Vehicle
 from fleet.selectors import zones as zone_selectors
 from live import push as live_push
 from rides import errors
 from rides.models import Ride, RideState
 from rides.selectors import rider_spent_today, track_distance_m
 from rides.services.common import city_settings, lock_ride, push_updated, require_state
-from rides.services.lifecycle import _queue, close_pause, hold_release, ride_cancel_unlocking
+from rides.services.lifecycle import END, _queue, close_pause, hold_release, ride_cancel_unlocking
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | 
             raise errors.ParkingPhotoRequired()
         now = timezone.now()
         close_pause(ride, now)
-        ride.lock_command_id = _queue(ride, CommandKind.LOCK, rider)
+        ride.lock_command_id = _queue(ride, END, rider, now)
         ride.state, ride.end_requested_at, ride.end_reason = RideState.LOCKING, now, "rider"
         if cleaned is not None:
             ride.parking_photo.save(str(cleaned.name), cleaned, save=False)
@@ -143,12 +143,20 @@ def ride_charge(*, ride: Ride) -> None:
         logger.exception("charge of ride %s failed; will retry", ride.id)
 
 
-def rides_charge_pending(*, since: timedelta = timedelta(days=2)) -> int:
+# A ride that ended this recently is left to the process that ended it: it charges right after its commit, and
+# a sweep charging it at the same time would repeat the provider calls (harmless: same keys, but twice the calls).
+CHARGE_SETTLE = timedelta(seconds=30)
+
+
+def rides_charge_pending(*, since: timedelta = timedelta(days=2), now: datetime | None = None) -> int:
     """Retry the charge of ended rides whose billing is not charged yet (a crash between end and charge), and
-    the release of cancelled rides' holds that failed (the provider was down)."""
-    pending = billing_selectors.ride_ids_awaiting_charge(since=timezone.now() - since)
+    the release of cancelled rides' holds that failed (the provider was down). Rides that ended less than
+    ``CHARGE_SETTLE`` ago are skipped. Beat runs it every ``RIDES_CHARGE_SWEEP_S``."""
+    now = now or timezone.now()
+    pending = billing_selectors.ride_ids_awaiting_charge(since=now - since)
     count = 0
-    rides = Ride.objects.filter(id__in=pending, state__in=[RideState.ENDED, RideState.CANCELLED]).select_related("city")
+    rides = Ride.objects.filter(id__in=pending, state__in=[RideState.ENDED, RideState.CANCELLED],
+                                ended_at__lt=now - CHARGE_SETTLE).select_related("city")
     for ride in rides:
         if ride.state == RideState.CANCELLED:
             hold_release(ride.id)
@@ -156,6 +164,22 @@ def rides_charge_pending(*, since: timedelta = timedelta(days=2)) -> int:
             ride_charge(ride=ride)
         count += 1
     return count
+
+
+def ride_lock_reported(*, ride_id: uuid.UUID, at: datetime) -> Ride:
+    """Telemetry says the ride's vehicle is locked and not moving at ``at`` (device time): a ride ``locking``
+    since before then ends as its lock acknowledgement would end it, whether or not that answer ever comes (it
+    changes nothing later). Anything else is left alone. Charged after commit; runs in the caller's transaction
+    (the telemetry batch)."""
+    with transaction.atomic():
+        _, ride = lock_ride(ride_id)
+        requested = ride.end_requested_at
+        if ride.state != RideState.LOCKING or requested is None or at < requested:
+            return ride  # a reading from before the end request says nothing about the end's lock
+        ride = finish_locked(ride=ride, at=min(at, timezone.now()))
+    logger.info("ride %s ended on a telemetry report of its vehicle locked", ride.id)
+    transaction.on_commit(lambda: ride_charge(ride=ride))
+    return ride
 
 
 def ride_end_now(*, ride_id: uuid.UUID, reason: str, note: str = "", actor: object = None) -> Ride:

@@ -7,16 +7,18 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import User
-from fleet.models import Command, CommandState
+from fleet.models import Command, CommandKind, CommandState
 from rides import conf, errors
-from rides.models import Ride, RideState
+from rides.models import OPEN_STATES, Ride, RideState
 from rides.services.common import city_settings, lock_ride
 from rides.services.finish import ride_end_now, rides_charge_pending
-from rides.services.lifecycle import FAILED, hold_release, ride_cancel_unlocking, ride_command_closed
+from rides.services.lifecycle import END, FAILED, hold_release, ride_cancel_unlocking, ride_command_closed
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,8 @@ def rides_sweep_commands(*, now: datetime | None = None) -> int:
     """Beat: apply command outcomes the after-commit hook missed, and give up on unlocks/locks past their TTL.
 
     An unlock not acknowledged within ``RIDES_UNLOCK_TTL_S`` cancels the ride (hold released, MDS trip_cancel);
-    a lock (end) not acknowledged within ``RIDES_LOCK_TTL_S`` returns the ride to ``active``.
+    a lock (end) not acknowledged within ``RIDES_LOCK_TTL_S`` returns the ride to ``active``. Late answers
+    whose announcement was missed are applied too (``_late_answers``).
     """
     now = now or timezone.now()
     count = 0
@@ -63,6 +66,32 @@ def rides_sweep_commands(*, now: datetime | None = None) -> int:
         if Command.objects.filter(id=command_id, state__in=[CommandState.ACKED, *FAILED]).exists():
             ride_command_closed(command_id=command_id)
             count += 1
+    return count + _late_answers(now)
+
+
+def _late_answers(now: datetime) -> int:
+    """Success answers that came after the ride had given up on them (``ride_command_closed`` acts on them when
+    ``command_closed`` announces them; this catches a missed announcement): an active ride whose last lock is an
+    end's lock the vehicle acknowledged, and a start cancelled in the last day whose unlock was acknowledged and
+    whose vehicle got no re-lock (nor a new ride). Primary-key look-ups per active ride."""
+    acked = Command.objects.filter(state=CommandState.ACKED)
+    ended = Ride.objects.filter(state=RideState.ACTIVE).filter(Exists(acked.filter(
+        id=OuterRef("lock_command_id"), idempotency_key__startswith=Concat(
+            Value("ride:"), Cast(OuterRef("id"), CharField()), Value(f":{END}:")))))
+    relock_key = Concat(Value("ride:"), Cast(OuterRef("id"), CharField()), Value(":relock"))
+    opened = Ride.objects.filter(state=RideState.CANCELLED, ended_at__gte=now - timedelta(days=1)).filter(
+        Exists(acked.filter(id=OuterRef("unlock_command_id"), kind=CommandKind.UNLOCK))).exclude(
+        Exists(Command.objects.filter(idempotency_key=relock_key))).exclude(  # a new ride holds it: not re-locked
+        Exists(Ride.objects.filter(vehicle_id=OuterRef("vehicle_id"), state__in=OPEN_STATES)))
+    count = 0
+    for command_id in [*ended.values_list("lock_command_id", flat=True), *opened.values_list("unlock_command_id", flat=True)]:
+        if command_id is None:  # not possible: the Exists above matched it
+            continue
+        try:
+            ride_command_closed(command_id=command_id)
+            count += 1
+        except Exception:  # noqa: BLE001 - one ride's failure must not stop the sweep; the next run retries
+            logger.exception("late answer %s: ride update failed", command_id)
     return count
 
 

@@ -47,6 +47,7 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
     vehicle.zone_warnings(zones.warnings, progress, counters, guard, alerts)
     charged = vehicle.battery(vehicles.values(), counters, guard, tasks)
     vehicle.locks_reported(vehicles.values(), counters, guard)
+    vehicle.rides_locked(vehicles.values(), counters, guard)
     tipped = vehicle.alarms(vehicles.values(), alerts)
 
     counters["alerts_opened"] = len(guard.batch("alerts", alerts, lambda a: fleet_services.ops_alerts_open(alerts=a)))

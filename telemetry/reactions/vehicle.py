@@ -24,6 +24,9 @@ from fleet.models import ActorKind, CommandKind, OpsAlertKind, OpsAlertSeverity,
 from fleet.services.transitions import Location
 from fleet.states import Status
 from live import push
+from rides import selectors as ride_selectors
+from rides import services as ride_services
+from rides.models import RideState
 from rides.services.track import RideProgress
 from telemetry.messages import Reading
 from telemetry.reactions.geo import SpeedChange, ZoneEntry, on_trip
@@ -166,6 +169,26 @@ def locks_reported(vehicles: Iterable[VehicleBatch], counters: Counter[str], gua
         if status is not None:
             vehicle.status = status
             counters["locks_confirmed"] += 1
+
+
+def rides_locked(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Guard) -> None:
+    """A vehicle on a trip whose newest fresh reading says locked and not moving: a ride ``locking`` on it ends
+    (``rides.services.ride_lock_reported``), even if the lock's acknowledgement is lost or late. One query for
+    the batch, only when such a vehicle is in it (a paused ride's vehicle is one too)."""
+    still = fleet_conf.get("FLEET_MOVING_SPEED_KPH")
+    reported: dict[uuid.UUID, Reading] = {}
+    for v in vehicles:
+        newest = v.newest
+        if v.before.status == Status.ON_TRIP and newest is not None and newest.locked and (
+                newest.speed_kph is None or newest.speed_kph <= still):
+            reported[v.vehicle_id] = newest
+    if not reported:
+        return
+    for vehicle_id, ride_id in ride_selectors.rides_locking_by_vehicle(vehicle_ids=list(reported)).items():
+        ride = guard("ride_lock_reported", vehicle_id,
+                     partial(ride_services.ride_lock_reported, ride_id=ride_id, at=reported[vehicle_id].at))
+        if ride is not None and ride.state == RideState.ENDED:
+            counters["rides_ended_locked"] += 1
 
 
 def _transition(vehicle: VehicleBatch, event: str, guard: Guard) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from fleet import errors, gateway, services, tasks
+from fleet import errors, gateway, services, signals, tasks
 from fleet.models import Command, CommandState
 from tests.fleet.factories import VehicleFactory
 from tests.fleet.gateways import RecordingGateway
@@ -71,7 +71,8 @@ def test_negative_ack_fails_and_duplicate_acks_change_nothing() -> None:
 
 
 @pytest.mark.django_db
-def test_unanswered_command_times_out_and_a_late_answer_is_recorded_only() -> None:
+def test_unanswered_command_times_out_and_a_late_success_makes_it_acked_and_is_announced(
+        django_capture_on_commit_callbacks: Any) -> None:
     vehicle = VehicleFactory.create(locked=True)
     command = services.command_deliver(command_id=queue(vehicle, kind="unlock").id)
     assert services.commands_expire_overdue() == {"timed_out": 0, "expired": 0}
@@ -79,10 +80,35 @@ def test_unanswered_command_times_out_and_a_late_answer_is_recorded_only() -> No
     assert services.commands_expire_overdue(now=later) == {"timed_out": 1, "expired": 0}
     command.refresh_from_db()
     assert command.state == CommandState.TIMED_OUT and command.failure_reason == "no acknowledgement"
-    late = services.command_ack(command_id=command.id, ok=True)
-    assert late.state == CommandState.TIMED_OUT and late.acked_at is not None
+    announced: list[str] = []
+
+    def receiver(sender: Any, command: Any, **kwargs: Any) -> None:
+        announced.append(command.state)
+
+    signals.command_closed.connect(receiver, dispatch_uid="test_late_success")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            late = services.command_ack(command_id=command.id, ok=True)
+            again = services.command_ack(command_id=command.id, ok=True)  # a replay changes nothing
+    finally:
+        signals.command_closed.disconnect(dispatch_uid="test_late_success")
+    assert late.state == again.state == CommandState.ACKED and late.acked_at is not None
+    assert late.failure_reason == "no acknowledgement" and late.finished_at == command.finished_at  # when we gave up
+    assert announced == [CommandState.ACKED]
     vehicle.refresh_from_db()
     assert vehicle.locked is False  # the vehicle did unlock: its lock state follows the truth
+
+
+@pytest.mark.django_db
+def test_a_late_refusal_is_recorded_only() -> None:
+    vehicle = VehicleFactory.create(locked=True)
+    command = services.command_deliver(command_id=queue(vehicle, kind="unlock").id)
+    services.commands_expire_overdue(now=timezone.now() + timedelta(minutes=5))
+    late = services.command_ack(command_id=command.id, ok=False, detail="jammed")
+    assert late.state == CommandState.TIMED_OUT and late.acked_at is not None
+    assert late.failure_reason == "no acknowledgement"
+    vehicle.refresh_from_db()
+    assert vehicle.locked is True
 
 
 @pytest.mark.django_db
@@ -317,7 +343,8 @@ def test_a_cancelled_unlock_that_reached_the_unit_is_followed_by_a_lock_and_a_la
     relock = Command.objects.get(idempotency_key=f"{command.id}:relock")
     assert (relock.kind, relock.state) == ("lock", CommandState.QUEUED)
     late = services.command_ack(command_id=command.id, ok=True)  # the unit did unlock after all
-    assert late.state == CommandState.CANCELLED and late.acked_at is not None
+    assert late.state == CommandState.ACKED and late.acked_at is not None
+    assert late.failure_reason == "ride cancelled: ops"  # why it had been withdrawn
     vehicle.refresh_from_db()
     assert vehicle.locked is False  # what the unit says, until the re-lock is acknowledged
 
