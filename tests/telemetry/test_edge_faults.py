@@ -1,0 +1,121 @@
+"""The HTTP edge when Redis is away or the pipeline is behind: 503 with a code and Retry-After, a WARNING line per
+interval instead of an ERROR (with a traceback) per request, and nothing applied twice after the unit's retry."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from telemetry import ingest, pipeline, refusals, status, streams
+from telemetry.models import HistoryPoint
+from tests.telemetry.conftest import URL, auth, message, now_ms, stream_messages
+
+pytestmark = pytest.mark.django_db
+
+CLOSED = "redis://127.0.0.1:1/0"  # nothing listens there
+
+
+@pytest.fixture(autouse=True)
+def edge_log(monkeypatch: Any) -> refusals.RefusalLog:
+    """A fresh per-process refusal log for each test (the module's one counts across tests otherwise)."""
+    log = refusals.RefusalLog(refusals.logger)
+    monkeypatch.setattr(refusals, "edge", log)
+    return log
+
+
+def post(body: Any, headers: dict[str, Any], **client: Any) -> Any:
+    return Client(**client).post(URL, data=body, content_type="application/json", **headers)
+
+
+def redis_away(settings: Any, *, cache_too: bool) -> None:
+    """Point the edge's Redis clients at a closed port (the machine's Redis is shared: never stopped)."""
+    settings.REDIS_URL = CLOSED  # telemetry.streams makes a new client when the URL changes
+    if cache_too:  # Django's cache handlers are rebuilt when CACHES changes (django.test.signals)
+        settings.CACHES = {"default": {**django_settings.CACHES["default"], "LOCATION": CLOSED}}
+
+
+def loud(caplog: Any) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def warnings_of_edge(caplog: Any) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "telemetry.refusals" and r.levelno == logging.WARNING]
+
+
+@pytest.mark.parametrize("cache_too", [True, False], ids=["redis-away", "streams-away-credential-cached"])
+def test_redis_away_is_503_telemetry_unavailable_then_the_same_request_is_accepted(
+        vehicle_secret: Any, settings: Any, caplog: Any, cache_too: bool) -> None:
+    vehicle, secret = vehicle_secret
+    good_url, good_caches = settings.REDIS_URL, settings.CACHES
+    later = now_ms() + 1000  # than the factory's position_at (stored to the microsecond; ts is in milliseconds)
+    batch = [message(1, ts=later + 1, lat=52.53, lon=13.41), message(2, ts=later + 2, lat=52.54, lon=13.42)]
+    assert post(message(0), auth(vehicle, secret)).status_code == 202  # the credential is cached
+    redis_away(settings, cache_too=cache_too)
+    with caplog.at_level(logging.INFO):
+        r = post(batch, auth(vehicle, secret))
+    assert (r.status_code, r.json()["error"]["code"]) == (503, "telemetry_unavailable")
+    assert r["Retry-After"] == "5" and r.json()["error"]["details"] == {"retry_after_s": 5}
+    assert loud(caplog) == []  # no "Service Unavailable" / traceback at ERROR from django.request
+    assert warnings_of_edge(caplog) == [
+        "telemetry edge: 1 request(s) refused with 503 in 0.0 s (telemetry_unavailable 1); "
+        "last error: Error 111 connecting to 127.0.0.1:1. Connection refused."]
+
+    settings.REDIS_URL, settings.CACHES = good_url, good_caches  # Redis is back: the unit sends the batch again
+    assert stream_messages() == 1  # nothing of the refused request was queued
+    r = post(batch, auth(vehicle, secret))
+    assert (r.status_code, r.json()["accepted"]) == (202, 2)
+    assert stream_messages() == 3 and pipeline.drain_until_empty() == 3
+    assert sorted(HistoryPoint.objects.filter(vehicle_id=vehicle.id).values_list("seq", flat=True)) == [0, 1, 2]
+    vehicle.refresh_from_db()
+    assert (vehicle.lat, vehicle.lon) == (52.54, 13.42)
+
+
+def test_backpressure_refusals_are_one_warning_per_interval_with_counts_and_no_error(
+        vehicle_secret: Any, monkeypatch: Any, caplog: Any, edge_log: refusals.RefusalLog) -> None:
+    vehicle, secret = vehicle_secret
+    assert post(message(0), auth(vehicle, secret)).status_code == 202  # the credential is cached
+    monkeypatch.setattr(streams, "_full_until", float("inf"))  # a shard stream is over TELEMETRY_MAX_BACKLOG
+    with caplog.at_level(logging.INFO):
+        answers = [post(message(seq), auth(vehicle, secret)) for seq in range(1, 301)]
+        assert {(r.status_code, r.json()["error"]["code"], r["Retry-After"]) for r in answers} == {
+            (503, "telemetry_backlog_full", "1")}
+        assert loud(caplog) == []  # was: "ERROR django.request: Service Unavailable: /api/v1/telemetry" x 300
+        assert warnings_of_edge(caplog) == [
+            "telemetry edge: 1 request(s) refused with 503 in 0.0 s (telemetry_backlog_full 1)"]
+        monkeypatch.setattr(streams, "_full_until", 0.0)  # the workers caught up
+        monkeypatch.setattr(edge_log, "_next", 0.0)  # ... and the interval has passed: the next answer reports
+        assert post(message(301), auth(vehicle, secret)).status_code == 202
+    assert loud(caplog) == []
+    lines = warnings_of_edge(caplog)
+    assert len(lines) == 2 and "299 request(s) refused with 503" in lines[1]
+    assert lines[1].endswith("(telemetry_backlog_full 299)")
+    assert stream_messages() == 2
+    assert int(status.snapshot()["rejected"]["telemetry_backlog_full"]) == 300
+
+
+def test_the_filter_keeps_other_server_errors_of_the_edge(
+        vehicle_secret: Any, monkeypatch: Any, caplog: Any) -> None:
+    vehicle, secret = vehicle_secret
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ingest, "ingest", bug)
+    with caplog.at_level(logging.INFO):
+        r = post(message(1), auth(vehicle, secret), raise_request_exception=False)
+    assert r.status_code == 500
+    assert [(rec.name, rec.levelno, bool(rec.exc_info)) for rec in loud(caplog)] == [
+        ("django.request", logging.ERROR, True)]
+
+
+def test_the_openapi_document_lists_both_503_codes_of_the_edge() -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    answer = schema["paths"]["/api/v1/telemetry"]["post"]["responses"]["503"]
+    assert answer["description"] == "telemetry_backlog_full, telemetry_unavailable"
+    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
