@@ -3,15 +3,25 @@ interval instead of an ERROR (with a traceback) per request, and nothing applied
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import msgpack
 import pytest
+import redis
 from django.conf import settings as django_settings
 from django.test import Client
 
 from telemetry import ingest, pipeline, refusals, status, streams
 from telemetry.models import HistoryPoint
+from tests.fleet.factories import VehicleFactory
 from tests.telemetry.conftest import URL, auth, message, now_ms, stream_messages
 
 pytestmark = pytest.mark.django_db
@@ -110,6 +120,122 @@ def test_the_filter_keeps_other_server_errors_of_the_edge(
     assert r.status_code == 500
     assert [(rec.name, rec.levelno, bool(rec.exc_info)) for rec in loud(caplog)] == [
         ("django.request", logging.ERROR, True)]
+
+
+# --- a write cut in the middle -------------------------------------------------------------------------------
+
+MARKER = b"$4\r\nEVAL\r\n"  # RESP of an EVAL command's name: the edges' write (streams.append) starts here
+
+
+class CuttingProxy:
+    """A TCP proxy to the test Redis that breaks its FIRST connection carrying an EVAL (the later ones pass):
+
+    - ``request``: forwards the request up to the first complete EVAL (one shard's XADD) and cuts the rest;
+    - ``reply``: forwards the whole request (Redis runs it all) and drops the reply.
+    The client sees its connection drop either way."""
+
+    def __init__(self, upstream: tuple[str, int], mode: str) -> None:
+        self.upstream, self.mode = upstream, mode
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            muted = threading.Event()
+            threading.Thread(target=self._back, args=(server, client, muted), daemon=True).start()
+            threading.Thread(target=self._forth, args=(client, server, muted), daemon=True).start()
+
+    def _back(self, server: socket.socket, client: socket.socket, muted: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while (data := server.recv(65536)) and not muted.is_set():
+                client.sendall(data)
+        self._close(server, client)
+
+    def _forth(self, client: socket.socket, server: socket.socket, muted: threading.Event) -> None:
+        seen = b""
+        with contextlib.suppress(OSError):
+            while data := client.recv(65536):
+                if self.cut.is_set() or MARKER not in seen + data:
+                    seen += data if not self.cut.is_set() else b""
+                    server.sendall(data)
+                    continue
+                self.cut.set()
+                if self.mode == "reply":
+                    muted.set()  # the reply to this request never reaches the client
+                    server.sendall(data)
+                else:  # up to the "*<n>" header of the second EVAL: Redis runs the first, never sees the rest
+                    buffer = seen + data
+                    second = buffer.find(MARKER, buffer.find(MARKER) + 1)
+                    server.sendall(data[:buffer.rfind(b"*", 0, second) - len(seen)] if second >= 0 else data)
+                time.sleep(0.2)  # Redis has run what it got
+                break
+        self._close(client, server)
+
+    @staticmethod
+    def _close(*sockets: socket.socket) -> None:
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def url(self, redis_url: str) -> str:
+        parts = urlsplit(redis_url)
+        return parts._replace(netloc=f"127.0.0.1:{self.port}").geturl()
+
+
+@pytest.fixture
+def proxy(request: Any, settings: Any) -> Iterator[CuttingProxy]:
+    kwargs = redis.Redis.from_url(settings.REDIS_URL).connection_pool.connection_kwargs
+    cutting = CuttingProxy((kwargs["host"], kwargs["port"]), request.param)
+    yield cutting
+    cutting.listener.close()
+
+
+@pytest.mark.parametrize(("proxy", "entries_each"), [("request", 1), ("reply", 2)], indirect=["proxy"],
+                         ids=["cut-after-one-shard", "reply-lost"])
+def test_a_multi_shard_write_cut_by_a_redis_failure_is_applied_once_after_the_retry(
+        settings: Any, proxy: CuttingProxy, entries_each: int) -> None:
+    """The MQTT bridge's ``ingest_many`` writes several shards in one call. Redis fails during it: the caller sees a
+    connection error (redis-py may send the call again itself on a new connection; else the bridge does, or the unit
+    after its 503). Cut before EXEC arrived, nothing was written (not the first shard alone); with the reply lost,
+    everything was, and the retry queues both shards again. Either way each message is stored and applied once."""
+    first: Any = VehicleFactory()
+    second: Any = VehicleFactory()
+    while streams.shard_of(second.id) == streams.shard_of(first.id):
+        second = VehicleFactory()
+    later = now_ms() + 1000  # than the factory's position_at (stored to the microsecond; ts is in milliseconds)
+    batch = [(vehicle.id, [message(seq, ts=later + seq, lat=52.5 + seq / 100, lon=13.4) for seq in (1, 2)],
+              time.time()) for vehicle in (first, second)]
+    streams.ensure_groups()
+    good, settings.REDIS_URL = settings.REDIS_URL, proxy.url(settings.REDIS_URL)
+    try:
+        ingest.ingest_many(batch)
+    except redis.ConnectionError:
+        ingest.ingest_many(batch)  # what the bridge's _process_retrying does
+    assert proxy.cut.is_set()
+    settings.REDIS_URL = good
+    assert {vehicle.id: _entries_of(vehicle.id) for vehicle in (first, second)} == {
+        first.id: entries_each, second.id: entries_each}  # was {first: 2, second: 1} when cut after one shard
+    assert pipeline.drain_until_empty() == 4 * entries_each
+    for vehicle in (first, second):
+        assert sorted(HistoryPoint.objects.filter(vehicle_id=vehicle.id).values_list("seq", flat=True)) == [1, 2]
+        vehicle.refresh_from_db()
+        assert (vehicle.lat, vehicle.lon) == (52.52, 13.4)
+    stats = status.snapshot()["stats"]
+    assert (int(stats["new"]), int(stats.get("duplicates", 0))) == (4, 4 * (entries_each - 1))
+
+
+def _entries_of(vehicle_id: uuid.UUID) -> int:
+    entries: Any = streams.client().xrange(streams.stream_key(streams.shard_of(vehicle_id)))
+    return sum(uuid.UUID(bytes=msgpack.unpackb(fields[streams.FIELD], raw=False)[0]) == vehicle_id
+               for _, fields in entries)
 
 
 def test_the_openapi_document_lists_both_503_codes_of_the_edge() -> None:
