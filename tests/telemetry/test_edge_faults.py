@@ -4,6 +4,7 @@ interval instead of an ERROR (with a traceback) per request, and nothing applied
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 import threading
@@ -120,6 +121,46 @@ def test_the_filter_keeps_other_server_errors_of_the_edge(
     assert r.status_code == 500
     assert [(rec.name, rec.levelno, bool(rec.exc_info)) for rec in loud(caplog)] == [
         ("django.request", logging.ERROR, True)]
+
+
+class RedisBackAfter(threading.Event):
+    """The bridge's stop event: its backoff waits return at once, and Redis is back after the ``after``-th one."""
+
+    def __init__(self, after: int, back: Any) -> None:
+        super().__init__()
+        self.after, self.back, self.waits = after, back, list[float]()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(float(timeout or 0))
+        if len(self.waits) == self.after:
+            self.back()
+        return False
+
+
+def test_the_mqtt_bridge_keeps_its_batch_while_redis_is_away_and_logs_each_attempt_at_warning(
+        vehicle_secret: Any, settings: Any, caplog: Any) -> None:
+    from telemetry import mqtt
+
+    vehicle, secret = vehicle_secret
+    good_url, good_caches = settings.REDIS_URL, settings.CACHES
+
+    def back() -> None:
+        settings.REDIS_URL, settings.CACHES = good_url, good_caches
+
+    bridge = mqtt.Bridge(client_id=f"test-bridge-{uuid.uuid4().hex[:8]}", auth_cache_s=0)
+    topic = f"{settings.MQTT_TOPIC_PREFIX}vehicles/{vehicle.code}/telemetry"
+    payload = json.dumps({"secret": secret, "seq": 1, "ts": now_ms() + 1000, "lat": 52.53, "lon": 13.41}).encode()
+    redis_away(settings, cache_too=True)  # the credential check and the write both need Redis
+    stop = RedisBackAfter(2, back)
+    with caplog.at_level(logging.INFO):
+        totals = bridge._process_retrying([(topic, payload, time.time())], stop)
+    assert (totals["accepted"], stop.waits) == (1, [1.0, 2.0])  # backoff doubling, then accepted
+    assert loud(caplog) == []
+    assert [r.getMessage() for r in caplog.records if r.name == "telemetry.mqtt.bridge"] == [
+        f"mqtt bridge: Error 111 connecting to 127.0.0.1:1. Connection refused.; the batch of 1 is tried again in "
+        f"{delay} s" for delay in (1, 2)]
+    assert pipeline.drain_until_empty() == 1
+    assert list(HistoryPoint.objects.filter(vehicle_id=vehicle.id).values_list("seq", flat=True)) == [1]
 
 
 # --- a write cut in the middle -------------------------------------------------------------------------------
