@@ -372,5 +372,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # "django": no handler of its own (Django's default adds one in DEBUG), so each line is printed once, by root.
-    "loggers": {"django": {"handlers": [], "level": "INFO"}, "django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django": {"handlers": [], "level": "INFO"}, "django.db.backends": {"level": "WARNING"},
+                "django.request": {"filters": ["edge_refusals"]}},
+    # The telemetry edge's 503s (backpressure, Redis away) are logged by telemetry.refusals, once per interval.
+    "filters": {"edge_refusals": {"()": "core.logging.DropResponses", "statuses": [503],
+                                  "url_names": ["telemetry-ingest"]}},
 }

@@ -35,3 +35,10 @@ class TelemetryBacklogFull(DomainError):
 
 class TelemetryMediaType(DomainError):
     code, status, message = "unsupported_media_type", 415, "Send application/json or application/msgpack."
+
+
+class TelemetryUnavailable(DomainError):
+    """Redis (the credential cache and the shard streams) did not answer: nothing of the request was queued."""
+
+    code, status = "telemetry_unavailable", 503
+    message = "The telemetry pipeline is unavailable: send again after Retry-After seconds (keep the messages)."

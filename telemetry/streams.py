@@ -110,12 +110,16 @@ return ids
 
 def append(entries: Sequence[tuple[int, bytes]], rejected: dict[str, int] | None = None,
            accepted: int = 0) -> list[bytes]:
-    """XADD each (shard, packed entry), count accepted and rejected messages, in one round trip; returns the
-    entry ids (in the order of ``entries``; a shard's entries keep their order in its stream)."""
+    """XADD each (shard, packed entry), count accepted and rejected messages, in one round trip and all or
+    nothing; returns the entry ids (in the order of ``entries``; a shard's entries keep their order in its
+    stream)."""
     positions: dict[int, list[int]] = {}
     for index, (shard, _) in enumerate(entries):
         positions.setdefault(shard, []).append(index)
-    pipe = client().pipeline(transaction=False)
+    # MULTI/EXEC in the same round trip: a connection lost before EXEC reached Redis leaves nothing written (not the
+    # first shards of a multi-shard call). Lost after it, the caller sends everything again: duplicates, which the
+    # pipeline stores and applies once (history rows are unique by vehicle, seq and ts).
+    pipe = client().pipeline(transaction=True)
     for shard, indexes in positions.items():
         # EVAL, not a registered script's EVALSHA: in a pipeline redis-py checks SCRIPT EXISTS first, one more
         # round trip per call; Redis caches the compiled script by its hash either way.

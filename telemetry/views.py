@@ -9,6 +9,7 @@ and an error per rejected message; the accepted ones are in a Redis stream when 
 from __future__ import annotations
 
 import msgpack
+import redis
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.parsers import BaseParser
@@ -21,10 +22,11 @@ from core.errors import TOO_LARGE
 from core.parsers import JSONParser, json_loads
 from core.schema import error_responses
 from fleet import selectors as fleet_selectors
-from telemetry import errors, ingest, serializers
+from telemetry import errors, ingest, refusals, serializers
 
 MSGPACK = "application/msgpack"
 SCHEME = "vehicle "
+UNAVAILABLE_RETRY_S = 5
 
 
 class MessagePackParser(BaseParser):
@@ -75,12 +77,13 @@ class TelemetryIngestView(APIView):
     permission_classes = [AllowAny]
     throttle_classes: list[type] = []
     parser_classes = [JSONParser, MessagePackParser]
+    domain_errors = (errors.TelemetryBacklogFull, errors.TelemetryUnavailable)  # 503, with Retry-After
 
     @extend_schema(
         request={"application/json": serializers.TelemetryMessageIn(many=True), MSGPACK: serializers.TelemetryMessageIn(many=True)},
         responses={202: serializers.TelemetryAcceptedOut, **error_responses(**{
             "400": "malformed_request, empty_batch", "401": "vehicle_auth_required, vehicle_auth_failed",
-            "413": "too_many_messages", "415": "unsupported_media_type", "503": "telemetry_backlog_full"})},
+            "413": "too_many_messages", "415": "unsupported_media_type"})},
         parameters=[OpenApiParameter("Authorization", str, OpenApiParameter.HEADER, required=True,
                                      description="Vehicle <vehicle id or code>:<secret>")],
         # drf-spectacular shows each example as a list (the request is many=True): one message per example.
@@ -95,11 +98,22 @@ class TelemetryIngestView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        vehicle = _authenticate(request)
-        messages = _decode(request)
-        if len(messages) > self.max_messages():
-            raise errors.TelemetryTooLarge(limit=self.max_messages())
-        result = ingest.ingest(vehicle.id, messages)
+        try:
+            vehicle = _authenticate(request)
+            messages = _decode(request)
+            if len(messages) > self.max_messages():
+                raise errors.TelemetryTooLarge(limit=self.max_messages())
+            result = ingest.ingest(vehicle.id, messages)
+        except errors.TelemetryBacklogFull:
+            refusals.edge.refused(errors.TelemetryBacklogFull.code)
+            raise
+        except redis.RedisError as exc:
+            # Redis holds the credential cache and the streams: without it nothing can be checked or queued. The unit
+            # keeps its messages and sends them again; a write that went through before the failure is queued twice
+            # then, and the pipeline stores and applies a (vehicle, seq, ts) once.
+            refusals.edge.refused(errors.TelemetryUnavailable.code, str(exc))
+            raise errors.TelemetryUnavailable(retry_after_s=UNAVAILABLE_RETRY_S) from exc
+        refusals.edge.flush_if_due()
         body = {"accepted": result.accepted, "rejected": len(result.errors), "errors": result.errors}
         return Response(body, status=202)
 
