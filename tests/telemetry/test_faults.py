@@ -25,6 +25,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from config.celery import app as celery_app
 from telemetry import ingest, status, streams, tasks
 from telemetry.models import HistoryPoint
 from tests.fleet.factories import VehicleFactory
@@ -70,13 +71,17 @@ def _free_port() -> int:
 @pytest.fixture
 def worker(transactional_db: Any) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """``worker(redis_url=None)``: a telemetry worker of ``DRAINERS`` processes on a queue of its own, started
-    with its drainers (as ``drain_kick`` would); the production defaults for the lease and the backoff."""
+    with its drainers (as ``drain_kick`` would); the production defaults for the lease and the backoff.
+    ``redis_url``: its Redis for everything (streams, broker, cache), as in production."""
     queue = f"test-faults-{uuid.uuid4().hex[:8]}"
     started: list[subprocess.Popen[bytes]] = []
+    brokers: list[str] = []
 
     def start(redis_url: str | None = None) -> subprocess.Popen[bytes]:
+        broker = redis_url or settings.CELERY_BROKER_URL
+        brokers.append(broker)
         env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": redis_url or settings.REDIS_URL,
-               "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "TELEMETRY_QUEUE": queue,
+               "CELERY_BROKER_URL": broker, "TELEMETRY_QUEUE": queue,
                "TELEMETRY_DRAIN_SECONDS": "10", "TELEMETRY_DRAINERS": str(DRAINERS),
                "CELERY_TASK_ALWAYS_EAGER": "0", "DEBUG": "1"}
         for name in ("TELEMETRY_LEASE_MS", "TELEMETRY_BACKOFF_MAX_MS", "TELEMETRY_RECLAIM_IDLE_S"):
@@ -87,8 +92,9 @@ def worker(transactional_db: Any) -> Iterator[Callable[..., subprocess.Popen[byt
             cwd=ROOT, env=env, start_new_session=True,
         )
         started.append(process)
-        for _ in range(DRAINERS):
-            tasks.drain.apply_async(queue=queue)
+        with celery_app.connection_for_write(broker) as broker_connection:
+            for _ in range(DRAINERS):
+                tasks.drain.apply_async(queue=queue, connection=broker_connection)
         _wait(lambda: status_free_slots() == 0, 120, "the drainers to start")
         return process
 
@@ -97,7 +103,9 @@ def worker(transactional_db: Any) -> Iterator[Callable[..., subprocess.Popen[byt
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+    for broker in brokers:
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis.from_url(broker).delete(queue)
 
 
 def status_free_slots() -> int:
@@ -193,7 +201,7 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[[], None]]:
 
 
 def test_draining_resumes_within_5_s_of_a_redis_restart(worker: Any, private_redis: Any, settings: Any) -> None:
-    settings.REDIS_URL = private_redis.url  # the streams of this test and of its worker (the broker stays shared)
+    settings.REDIS_URL = private_redis.url  # this test's streams; its worker's streams and broker
     streams.ensure_groups()
     fleet = Fleet(16)
     worker(redis_url=private_redis.url)
