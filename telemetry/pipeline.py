@@ -10,10 +10,13 @@ Per batch (``apply_batch``):
    readings;
 4. after COMMIT: XACK + XDEL the entries, add the batch to the shared counters.
 
-A crash anywhere before 4 leaves the entries pending in the consumer group; ``reclaim`` takes them over after
-``TELEMETRY_RECLAIM_IDLE_S`` and applies them again: the history's unique key makes that exactly-once for the
-rows, the reactions and the latest state. A batch that fails twice is split and its bad entries are moved to
-the dead-letter stream, so one poisonous entry cannot stop a shard.
+A crash anywhere before 4 leaves the entries pending in the consumer group. Shard locks are leases
+(``TELEMETRY_LEASE_MS``) renewed by the drainer's heartbeat (``streams.Lease``), so a dead drainer's shards are
+free within the lease, and the next holder takes its entries over before any newer one and applies them again:
+the history's unique key makes that exactly-once for the rows, the reactions and the latest state. A database
+error retries the same entries with backoff, taking nothing new, so an outage delays readings without applying
+them out of order. A batch that fails twice is split and its bad entries are moved to the dead-letter stream,
+so one poisonous entry cannot stop a shard.
 
 ``drain`` is the loop a Celery task runs for ``TELEMETRY_DRAIN_SECONDS``: each round (``drain_shards``) locks
 every shard it can (one consumer per shard at a time keeps each vehicle's order), reads their new entries into
