@@ -417,12 +417,13 @@ def _drain_loop(consumer: str, deadline: float, lease: streams.Lease | None = No
     backoff = 0.05
     full = False
     while time.monotonic() < deadline:
-        if lease is not None and slot is not None and slot in lease.lost:
-            # The slot expired (Redis was away longer than the lease) and another drainer may have it now.
-            if not streams.lock(slot, token, settings.TELEMETRY_LEASE_MS):
-                return total
-            lease.hold([slot], token, time.monotonic())
         try:
+            if lease is not None and slot is not None and slot in lease.lost:
+                # The slot expired (Redis was away longer than the lease) and another drainer may have it now.
+                sent = time.monotonic()
+                if not streams.lock(slot, token, settings.TELEMETRY_LEASE_MS):
+                    return total
+                lease.hold([slot], token, sent)
             drained = drain_shards(order, consumer, rest_ms=settings.TELEMETRY_SHARD_REST_MS, after_full=full,
                                    lease=lease, retry_until=deadline)
         except redis.RedisError:  # Redis restarting: wait for it instead of ending the drainer

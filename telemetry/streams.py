@@ -436,8 +436,8 @@ class Lease:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        if self._thread is not None:  # a renewal stuck on an unreachable Redis must not hold the drainer up
+            self._thread.join(self.ttl_ms / 1000)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.ttl_ms / 3000):

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from fleet import services as fleet_services
 from telemetry import storage, streams
+from telemetry.models import HistoryPoint
 from tests.fleet.factories import VehicleFactory
 
 URL = "/api/v1/telemetry"
@@ -22,6 +24,15 @@ def _pipeline_state() -> Iterator[None]:
     storage._known.clear()
     yield
     storage._known.clear()
+
+
+@pytest.fixture
+def empty_history(transactional_db: Any) -> Iterator[None]:
+    """For tests that commit: the history is not a Django-managed table, so flushing the database leaves its rows;
+    empty it afterwards (other tests count every row)."""
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {HistoryPoint._meta.db_table}")
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def worker(transactional_db: Any) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def worker(transactional_db: Any, empty_history: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """``worker(redis_url=None)``: a telemetry worker of ``DRAINERS`` processes on a queue of its own, started
     with its drainers (as ``drain_kick`` would); the production defaults for the lease and the backoff.
     ``redis_url``: its Redis for everything (streams, broker, cache), as in production."""
@@ -94,7 +94,7 @@ def worker(transactional_db: Any) -> Iterator[Callable[..., subprocess.Popen[byt
         started.append(process)
         with celery_app.connection_for_write(broker) as broker_connection:
             for _ in range(DRAINERS):
-                tasks.drain.apply_async(queue=queue, connection=broker_connection)
+                celery_app.send_task(tasks.drain.name, queue=queue, connection=broker_connection)
         _wait(lambda: status_free_slots() == 0, 120, "the drainers to start")
         return process
 

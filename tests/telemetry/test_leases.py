@@ -93,8 +93,7 @@ def test_a_batch_whose_lease_was_lost_rolls_back_and_leaves_the_new_holder_alone
     assert status.snapshot()["pending"] == 1  # the new holder takes it over
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_drainers_applying_the_same_entries_at_once_store_and_react_once() -> None:
+def test_two_drainers_applying_the_same_entries_at_once_store_and_react_once(empty_history: None) -> None:
     """The fence is not atomic with COMMIT: a drainer may still commit a batch that the next holder of its shard
     also applies. The history's unique key makes the second a batch of duplicates."""
     vehicle: Any = VehicleFactory(lat=52.50, lon=13.40, position_at=datetime(2020, 1, 1, tzinfo=UTC))
@@ -169,3 +168,15 @@ def test_a_batch_failing_past_its_retries_keeps_its_shard_until_the_lease_ends(v
     time.sleep(LEASE_MS / 1000 + 0.05)
     assert pipeline.drain_shard(shard, "other") == 2
     assert status.snapshot()["stats"].get("late", 0) == 0
+
+
+def test_the_beat_reclaim_does_not_queue_behind_the_drain_tasks() -> None:
+    from django.conf import settings as django_settings
+
+    from config.celery import app
+
+    def queue(name: str) -> str:
+        return str(app.amqp.router.route({}, name)["queue"].name)
+
+    assert queue("telemetry.tasks.reclaim") == django_settings.CELERY_TASK_DEFAULT_QUEUE
+    assert queue("telemetry.tasks.drain") == queue("telemetry.tasks.drain_kick") == django_settings.TELEMETRY_QUEUE

@@ -86,7 +86,7 @@ def test_a_late_fix_goes_into_the_track_in_time_order_and_the_distance_counts_it
     assert r.distance_m == expected
 
 
-def test_a_late_reading_of_a_vehicle_on_a_ride_counts_for_its_track(transactional_db: Any) -> None:
+def test_a_late_reading_of_a_vehicle_on_a_ride_counts_for_its_track(db: Any) -> None:
     from telemetry import ingest, pipeline, status
 
     r = ride()
