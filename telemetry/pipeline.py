@@ -217,6 +217,8 @@ def _apply_or_split(shard: int, entries: Sequence[streams.Entry]) -> int:
     and dead-letter those that still fail."""
     try:
         return apply_batch(shard, entries, reclaimed=True).messages
+    except redis.RedisError:
+        raise
     except Exception:  # noqa: BLE001 - any failure: isolate the culprit below
         logger.exception("telemetry: reclaimed batch of %d entries on shard %d failed; splitting", len(entries), shard)
         _reset_connection()
@@ -224,6 +226,8 @@ def _apply_or_split(shard: int, entries: Sequence[streams.Entry]) -> int:
     for entry in entries:
         try:
             done += apply_batch(shard, [entry], reclaimed=True).messages
+        except redis.RedisError:  # not the entry's fault either: the caller waits for Redis
+            raise
         except OperationalError:
             # Deadlock, lost connection, database down: not the entry's fault. Leave the rest pending.
             logger.exception("telemetry: shard %d: transient database error; retried later", shard)
@@ -326,6 +330,9 @@ def drain_shards(shards: Sequence[int], consumer: str, *, reclaim: bool = False,
             try:
                 result = apply_shards(batch, reclaimed=sum(got.reclaimed.values()), fence=fence)
                 return Drained(done + result.messages, full)
+            except redis.RedisError:  # Redis away: the drain loop waits for it; a committed batch's entries
+                keep = True  # stay pending until the next holder takes them over (duplicates then)
+                raise
             except streams.LeaseLost:
                 logger.warning("telemetry: lease of shards %s lost during a batch; not committed", sorted(batch))
                 _reset_connection()
