@@ -474,14 +474,17 @@ def free_drainer_slots() -> int:
 
 
 def reclaim_all(*, consumer: str) -> int:
-    """``reclaim_shard`` on every shard whose lock is free."""
+    """``reclaim_shard`` on every shard whose lock is free (the beat ``reclaim``: shards no drainer visits). The
+    shard locks are leases like the drainers', so a reclaim killed midway holds no shard longer than one."""
     done = 0
-    ttl_ms = settings.TELEMETRY_RECLAIM_IDLE_S * 1000  # no heartbeat here: held as long as a reclaim may take
-    for shard in range(streams.shards()):
-        token = secrets.token_hex(8)
-        if streams.lock(f"lock:{shard}", token, ttl_ms):
-            try:
-                done += reclaim_shard(shard, consumer)
-            finally:
-                streams.release(f"lock:{shard}", token)
+    with streams.Lease(settings.TELEMETRY_LEASE_MS) as lease:
+        for shard in range(streams.shards()):
+            name, token, sent = f"lock:{shard}", secrets.token_hex(8), time.monotonic()
+            if streams.lock(name, token, settings.TELEMETRY_LEASE_MS):
+                lease.hold([name], token, sent)
+                try:
+                    done += reclaim_shard(shard, consumer)
+                finally:
+                    lease.drop([name])
+                    streams.release(name, token)
     return done

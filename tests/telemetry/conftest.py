@@ -28,11 +28,14 @@ def _pipeline_state() -> Iterator[None]:
 
 @pytest.fixture
 def empty_history(transactional_db: Any) -> Iterator[None]:
-    """For tests that commit: the history is not a Django-managed table, so flushing the database leaves its rows;
-    empty it afterwards (other tests count every row)."""
+    """For tests that commit: the history is not a Django-managed table, so flushing the database leaves its rows
+    and day partitions; drop them afterwards (other tests count every row and partition)."""
     yield
     with connection.cursor() as cursor:
+        for day in storage.partitions():
+            cursor.execute(f"DROP TABLE IF EXISTS {storage.partition_name(day)}")
         cursor.execute(f"TRUNCATE {HistoryPoint._meta.db_table}")
+    storage._known.clear()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from config import env
 from config.celery import app as celery_app
 from telemetry import ingest, status, streams, tasks
 from telemetry.models import HistoryPoint
@@ -38,9 +39,9 @@ RECOVERY_S = 5.0  # the target: a fault costs less than this much delay once the
 DRAINERS = 2
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+def _database_url(name: str | None = None) -> str:
+    """The test database's URL (or another database's on the same server) for the worker and raw connections."""
+    return env.database_url({**connection.settings_dict, **({"NAME": name} if name else {})})
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> float:
@@ -230,7 +231,7 @@ def test_a_database_outage_costs_seconds_and_no_reading_is_applied_late(worker: 
     producer = threading.Thread(target=produce)
     producer.start()
     name = connection.settings_dict["NAME"]
-    admin = psycopg.connect(_database_url().rsplit("/", 1)[0] + "/postgres", autocommit=True)
+    admin = psycopg.connect(_database_url("postgres"), autocommit=True)
     connection.ensure_connection()
     mine = connection.connection.info.backend_pid
     try:

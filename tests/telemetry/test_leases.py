@@ -180,3 +180,26 @@ def test_the_beat_reclaim_does_not_queue_behind_the_drain_tasks() -> None:
 
     assert queue("telemetry.tasks.reclaim") == django_settings.CELERY_TASK_DEFAULT_QUEUE
     assert queue("telemetry.tasks.drain") == queue("telemetry.tasks.drain_kick") == django_settings.TELEMETRY_QUEUE
+
+
+def test_the_beat_reclaim_applies_what_a_dead_consumer_left_and_leases_its_shards(vehicle: Any, settings: Any,
+                                                                                  monkeypatch: Any) -> None:
+    settings.TELEMETRY_RECLAIM_IDLE_S = 1
+    send(vehicle, 1, now_ms())
+    shard = streams.shard_of(vehicle.id)
+    streams.ensure_groups()
+    streams.read_new(shard, 10, "dead")
+    ttls: list[int] = []
+    real = storage.insert_skipping_duplicates
+
+    def observed(rows: Any) -> Any:
+        ttls.append(_lock_ttl_ms(shard))
+        return real(rows)
+
+    monkeypatch.setattr(storage, "insert_skipping_duplicates", observed)
+    assert pipeline.reclaim_all(consumer="beat") == 0  # not idle long enough yet
+    time.sleep(1.05)
+    assert pipeline.reclaim_all(consumer="beat") == 1
+    assert 0 < ttls[0] <= LEASE_MS  # a lease, not TELEMETRY_RECLAIM_IDLE_S
+    assert not streams.client().exists(streams.key(f"lock:{shard}"))
+    assert HistoryPoint.objects.filter(vehicle_id=vehicle.id).count() == 1
