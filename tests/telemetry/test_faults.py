@@ -99,6 +99,7 @@ def worker(transactional_db: Any, empty_history: None) -> Iterator[Callable[...,
         _wait(lambda: status_free_slots() == 0, 120, "the drainers to start")
         return process
 
+    start.queue = queue  # type: ignore[attr-defined]
     yield start
     for process in started:
         if process.poll() is None:
@@ -250,4 +251,42 @@ def test_a_database_outage_costs_seconds_and_no_reading_is_applied_late(worker: 
     _wait(_drained, 60, "the pipeline to drain after the outage")
     delay = time.monotonic() - stopped
     assert delay < RECOVERY_S, f"the pipeline drained {delay:.1f} s after the feed stopped"
+    fleet.assert_stored_once_in_order()
+
+
+def _slots() -> set[Any]:
+    """The tokens of the drainer slots held now."""
+    client = streams.client()
+    return {token for i in range(DRAINERS) if (token := client.get(streams.key(f"drainer:{i}")))}
+
+
+def test_a_killed_worker_s_slots_do_not_keep_the_new_worker_idle(worker: Any) -> None:
+    fleet = Fleet(16)
+    first = worker()
+    fleet.send()
+    _wait(_drained, 60, "the first messages to be applied")
+    old_slots = _slots()
+    os.killpg(first.pid, signal.SIGKILL)  # the whole worker: its drainers never release their slots
+    first.wait()
+    fleet.send()
+    stop = threading.Event()
+
+    def beat() -> None:  # drain_kick every 5 s, as celery beat runs it
+        while not stop.wait(5.0):
+            with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as broker_connection:
+                celery_app.send_task(tasks.drain_kick.name, queue=worker.queue, connection=broker_connection)
+
+    kicker = threading.Thread(target=beat)
+    kicker.start()
+    try:
+        worker()  # the new worker, with the drain tasks the kicks queued while no worker ran
+        # Its drainers take slots as soon as it is ready: the dead worker's expired within a lease.
+        _wait(lambda: bool(_slots() - old_slots), 30, "the new worker's drainers to take slots")
+        ready = time.monotonic()
+        _wait(_drained, 60, "the new worker to drain")
+    finally:
+        stop.set()
+        kicker.join()
+    delay = time.monotonic() - ready
+    assert delay < RECOVERY_S, f"the new worker drained {delay:.1f} s after its drainers started"
     fleet.assert_stored_once_in_order()
