@@ -152,9 +152,12 @@ def test_a_drainer_killed_inside_its_batch_delays_every_shard_by_less_than_5_s(w
         blocker.execute("SELECT id FROM fleet_vehicle WHERE id = ANY(%s) FOR UPDATE",
                         ([v.id for v in fleet.vehicles[:3]],))
         fleet.send()
-        _wait(lambda: blocker.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone() != (0,), 60, "a batch to wait for the vehicle rows")
+        # Polled from a connection of its own: inside the blocker's transaction pg_stat_activity is a snapshot
+        # taken at its first read, and would never show the wait that began after it.
+        with psycopg.connect(_database_url(), autocommit=True) as watcher:
+            _wait(lambda: watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone() != (0,), 60, "a batch to wait for the vehicle rows")
         consumers = {c["name"] for shard in range(streams.shards())
                      for c in streams.client().xinfo_consumers(streams.stream_key(shard), streams.GROUP)
                      if c["pending"]}
