@@ -264,12 +264,16 @@ TELEMETRY_DRAINERS = env_int("TELEMETRY_DRAINERS", 6, minimum=1)
 TELEMETRY_SHARD_REST_MS = env_int("TELEMETRY_SHARD_REST_MS", 100, minimum=0, maximum=5000)
 TELEMETRY_DRAIN_SECONDS = env_int("TELEMETRY_DRAIN_SECONDS", 10, minimum=1)
 TELEMETRY_RECLAIM_IDLE_S = env_int("TELEMETRY_RECLAIM_IDLE_S", 30, minimum=1)
+TELEMETRY_LEASE_MS = env_int("TELEMETRY_LEASE_MS", 3000, minimum=300, maximum=60_000)
+TELEMETRY_BACKOFF_MAX_MS = env_int("TELEMETRY_BACKOFF_MAX_MS", 1000, minimum=10, maximum=30_000)
 TELEMETRY_MAX_REQUEST_MESSAGES = env_int("TELEMETRY_MAX_REQUEST_MESSAGES", 1000, minimum=1)
 TELEMETRY_MAX_AGE_S = env_int("TELEMETRY_MAX_AGE_S", 7 * 86_400, minimum=60)
 TELEMETRY_MAX_FUTURE_S = env_int("TELEMETRY_MAX_FUTURE_S", 300, minimum=0)
 TELEMETRY_PARTITIONS_AHEAD_DAYS = env_int("TELEMETRY_PARTITIONS_AHEAD_DAYS", 3, minimum=1)
 TELEMETRY_RETENTION_DAYS = env_int("TELEMETRY_RETENTION_DAYS", 90, minimum=1)
-CELERY_TASK_ROUTES = {"telemetry.tasks.*": {"queue": TELEMETRY_QUEUE}}
+# reclaim on the default queue: behind the telemetry queue's long drain tasks it would wait for one to end.
+CELERY_TASK_ROUTES = {"telemetry.tasks.reclaim": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+                      "telemetry.tasks.*": {"queue": TELEMETRY_QUEUE}}
 CELERY_BEAT_SCHEDULE |= {
     "telemetry-drain-kick": {"task": "telemetry.tasks.drain_kick", "schedule": 5.0},
     "telemetry-reclaim": {"task": "telemetry.tasks.reclaim", "schedule": 30.0},

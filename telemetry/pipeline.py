@@ -10,10 +10,13 @@ Per batch (``apply_batch``):
    readings;
 4. after COMMIT: XACK + XDEL the entries, add the batch to the shared counters.
 
-A crash anywhere before 4 leaves the entries pending in the consumer group; ``reclaim`` takes them over after
-``TELEMETRY_RECLAIM_IDLE_S`` and applies them again: the history's unique key makes that exactly-once for the
-rows, the reactions and the latest state. A batch that fails twice is split and its bad entries are moved to
-the dead-letter stream, so one poisonous entry cannot stop a shard.
+A crash anywhere before 4 leaves the entries pending in the consumer group. Shard locks are leases
+(``TELEMETRY_LEASE_MS``) renewed by the drainer's heartbeat (``streams.Lease``), so a dead drainer's shards are
+free within the lease, and the next holder takes its entries over before any newer one and applies them again:
+the history's unique key makes that exactly-once for the rows, the reactions and the latest state. A database
+error retries the same entries with backoff, taking nothing new, so an outage delays readings without applying
+them out of order. A batch that fails twice is split and its bad entries are moved to the dead-letter stream,
+so one poisonous entry cannot stop a shard.
 
 ``drain`` is the loop a Celery task runs for ``TELEMETRY_DRAIN_SECONDS``: each round (``drain_shards``) locks
 every shard it can (one consumer per shard at a time keeps each vehicle's order), reads their new entries into
@@ -37,6 +40,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 
 import msgpack
+import redis
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
@@ -156,10 +160,13 @@ def apply_batch(shard: int, entries: Sequence[streams.Entry], *, reclaimed: bool
     return apply_shards({shard: entries}, reclaimed=reclaimed)
 
 
-def apply_shards(entries_by_shard: Mapping[int, Sequence[streams.Entry]], *, reclaimed: bool = False) -> BatchResult:
+def apply_shards(entries_by_shard: Mapping[int, Sequence[streams.Entry]], *, reclaimed: bool | int = False,
+                 fence: Callable[[], None] | None = None) -> BatchResult:
     """Apply the entries of one or more shards in ONE transaction, then acknowledge them. Raises (nothing
     acknowledged) on failure. A vehicle's entries are all in one shard, so merging shards keeps each vehicle's
-    order; the caller holds every shard's lock."""
+    order; the caller holds every shard's lock. ``fence`` runs just before COMMIT and raises (rolling the batch
+    back) when the caller may have lost a lock (``streams.Lease.check``). ``reclaimed``: True when every entry
+    was taken over from another consumer, or how many were."""
     started = time.perf_counter()
     readings: list[Reading] = []
     result = BatchResult()
@@ -185,10 +192,13 @@ def apply_shards(entries_by_shard: Mapping[int, Sequence[streams.Entry]], *, rec
         react = _react_function()
         if react is not None and known:
             react(readings=known, before=before)
+        if fence is not None:
+            fence()
     committed_ms = time.time() * 1000
     streams.record_batch(  # acknowledges the entries and counts the batch in one round trip
         messages=result.messages, new=result.new, duplicates=result.duplicates, late=result.late,
-        batch_ms=(time.perf_counter() - started) * 1000, reclaimed=result.entries if reclaimed else 0,
+        batch_ms=(time.perf_counter() - started) * 1000,
+        reclaimed=result.entries if reclaimed is True else int(reclaimed),
         latencies_ms=[committed_ms - r.received_at.timestamp() * 1000 for r in new],
         acknowledge={shard: [entry_id for entry_id, _ in entries] for shard, entries in entries_by_shard.items()},
     )
@@ -207,6 +217,8 @@ def _apply_or_split(shard: int, entries: Sequence[streams.Entry]) -> int:
     and dead-letter those that still fail."""
     try:
         return apply_batch(shard, entries, reclaimed=True).messages
+    except redis.RedisError:
+        raise
     except Exception:  # noqa: BLE001 - any failure: isolate the culprit below
         logger.exception("telemetry: reclaimed batch of %d entries on shard %d failed; splitting", len(entries), shard)
         _reset_connection()
@@ -214,6 +226,8 @@ def _apply_or_split(shard: int, entries: Sequence[streams.Entry]) -> int:
     for entry in entries:
         try:
             done += apply_batch(shard, [entry], reclaimed=True).messages
+        except redis.RedisError:  # not the entry's fault either: the caller waits for Redis
+            raise
         except OperationalError:
             # Deadlock, lost connection, database down: not the entry's fault. Leave the rest pending.
             logger.exception("telemetry: shard %d: transient database error; retried later", shard)
@@ -254,9 +268,11 @@ class Drained:
 
 
 def drain_shards(shards: Sequence[int], consumer: str, *, reclaim: bool = False, rest_ms: int = 0,
-                 after_full: bool = False) -> Drained:
-    """Apply ONE batch made of the new entries of every shard in ``shards`` whose lock is free, in that order,
-    until the batch holds ``TELEMETRY_BATCH_SIZE`` entries.
+                 after_full: bool = False, lease: streams.Lease | None = None,
+                 retry_until: float | None = None) -> Drained:
+    """Apply ONE batch made of the entries of every shard in ``shards`` whose lock is free, in that order,
+    until the batch holds ``TELEMETRY_BATCH_SIZE`` entries: per shard first the entries a previous holder left
+    pending (it died or gave up: its lease expired), then the new ones.
 
     A batch has a fixed cost: about 30 ms of CPU in the worker and PostgreSQL (measured: 38 ms for 150 messages,
     61 ms for 600). One transaction per shard paid it ~40 times a second at 5,000 msgs/s over 8 shards, 1.2 of
@@ -273,40 +289,80 @@ def drain_shards(shards: Sequence[int], consumer: str, *, reclaim: bool = False,
     shards it left go to other drainers at once instead of waiting for it, while a steady feed still goes in one
     batch per rest and a deep backlog still drains in batches of ``TELEMETRY_BATCH_SIZE``.
 
+    Shard locks are leases of ``TELEMETRY_LEASE_MS``: ``lease`` (the drain loop's heartbeat) renews them while
+    the batch runs and fences its commit (``streams.Lease.check``). A transient database error is retried with
+    the same entries (backing off up to ``TELEMETRY_BACKOFF_MAX_MS``, no new entries taken) until ``retry_until``
+    (monotonic; None: one retry at once). A batch that still fails keeps its shards until their lease expires,
+    so the next holder takes its entries over before any newer one and each vehicle's order holds. A batch with
+    taken-over entries that fails otherwise is split and its bad entries dead-lettered (``_apply_or_split``).
+
     The gate, the shard locks and the reads are one round trip to Redis (``streams.lock_and_read``); applying the
     batch, acknowledging it and releasing the locks are three more."""
     limit = settings.TELEMETRY_BATCH_SIZE
+    lease_ms = settings.TELEMETRY_LEASE_MS
     enough = min(limit, settings.TELEMETRY_BATCH_ENOUGH)
     gated = rest_ms > 0 and not after_full
     token = secrets.token_hex(8)
-    # The gate, the shard locks and the new entries in ONE round trip (streams.lock_and_read).
-    got = streams.lock_and_read(shards, token, ttl_ms=settings.TELEMETRY_RECLAIM_IDLE_S * 1000, limit=limit,
-                                consumer=consumer, gate="rest" if gated else None, gate_ms=rest_ms, enough=enough)
+    sent = time.monotonic()
+    # The gate, the shard locks, the abandoned and the new entries in ONE round trip (streams.lock_and_read).
+    got = streams.lock_and_read(shards, token, ttl_ms=lease_ms, limit=limit, consumer=consumer,
+                                gate="rest" if gated else None, gate_ms=rest_ms, enough=enough,
+                                claim_idle_ms=lease_ms)
     if got.gated:
         return Drained(wait_s=max(got.gate_wait_ms, 1) / 1000)
     held = got.locked
+    names = [f"lock:{s}" for s in held]
+    if lease is not None:
+        lease.hold(names, token, sent)
     batch: dict[int, list[streams.Entry]] = {shard: entries for shard, entries in held.items() if entries}
     done = 0
     taken = sum(len(entries) for entries in batch.values())
+    keep = False  # True: leave the locks to expire, so the next holder takes the entries over first
     try:
-        if reclaim:  # entries another drainer left unacknowledged: applied before this round's newer ones
+        if reclaim:  # entries another consumer left unacknowledged: applied before this round's newer ones
             for shard in held:
                 done += reclaim_shard(shard, consumer)
         full = taken >= enough
-        for attempt in (1, 2) if batch else ():
+        fence = (lambda: lease.check(names)) if lease is not None else None
+        attempt, pause = 0, 0.0
+        while batch:
+            attempt += 1
             try:
-                return Drained(done + apply_shards(batch).messages, full)
-            except OperationalError:  # a deadlock with a ride's transaction, a dropped connection: once more now
+                result = apply_shards(batch, reclaimed=sum(got.reclaimed.values()), fence=fence)
+                return Drained(done + result.messages, full)
+            except redis.RedisError:  # Redis away: the drain loop waits for it; a committed batch's entries
+                keep = True  # stay pending until the next holder takes them over (duplicates then)
+                raise
+            except streams.LeaseLost:
+                logger.warning("telemetry: lease of shards %s lost during a batch; not committed", sorted(batch))
+                _reset_connection()
+                keep = True  # not ours any more: never release another holder's lock
+                break
+            except OperationalError:  # a deadlock with a ride's transaction, a dropped connection, an outage
                 logger.warning("telemetry: batch of shards %s: transient database error (attempt %d)", sorted(batch),
                                attempt, exc_info=True)
                 _reset_connection()
-            except Exception:  # noqa: BLE001 - left pending: reclaim retries it, then isolates the bad entry
+                if retry_until is None and attempt < 2:
+                    continue  # at once, once
+                if retry_until is None or time.monotonic() + pause > retry_until:
+                    keep = True
+                    break
+                time.sleep(pause)  # back off with the same entries: nothing newer is taken meanwhile
+                pause = min(max(pause * 2, 0.05), settings.TELEMETRY_BACKOFF_MAX_MS / 1000)
+            except Exception:  # noqa: BLE001 - isolate the bad entry
                 logger.exception("telemetry: batch of %d entries on shards %s failed", taken, sorted(batch))
                 _reset_connection()
+                if got.reclaimed:  # failed before (or its drainer died on it): split it now
+                    for shard, entries in batch.items():
+                        done += _apply_or_split(shard, entries)
+                else:  # left pending: the next holder takes it over, then splits it if it fails again
+                    keep = True
                 break
         return Drained(done)
     finally:
-        locks = {f"lock:{s}": token for s in held}
+        if lease is not None:
+            lease.drop(names)
+        locks = {} if keep else {name: token for name in names}
         if gated and not batch:
             # A round that found nothing (shards empty, or still held by a batch that ran longer than rest_ms)
             # gives the rest back: the next round may start as soon as there is work.
@@ -316,33 +372,73 @@ def drain_shards(shards: Sequence[int], consumer: str, *, reclaim: bool = False,
 
 def drain(*, budget_s: float, consumer: str | None = None) -> int:
     """Drain every shard for ``budget_s`` seconds; returns messages applied, or -1 when every drainer slot is
-    taken (enough drainers run already)."""
+    taken (enough drainers run already).
+
+    The drainer slot and the shard locks are leases (``TELEMETRY_LEASE_MS``) renewed by a heartbeat thread: a
+    killed drainer frees them within the lease. Redis errors (a restart) do not end the loop: it backs off and
+    goes on, so draining resumes as soon as Redis answers again."""
     consumer = consumer or streams.consumer_name()
     token = secrets.token_hex(8)
-    slot_ttl_ms = int((budget_s + settings.TELEMETRY_RECLAIM_IDLE_S) * 1000)
-    slot = next((f"drainer:{i}" for i in range(settings.TELEMETRY_DRAINERS)
-                 if streams.lock(f"drainer:{i}", token, slot_ttl_ms)), None)
-    if slot is None:
-        return -1
-    try:
-        return _drain_loop(consumer, time.monotonic() + budget_s)
-    finally:
-        streams.release(slot, token)
+    deadline = time.monotonic() + budget_s
+    with streams.Lease(settings.TELEMETRY_LEASE_MS) as lease:
+        slot = _take_slot(lease, token, deadline)
+        if slot is None:
+            return -1
+        try:
+            return _drain_loop(consumer, deadline, lease, slot, token)
+        finally:
+            lease.drop([slot])
+            try:
+                streams.release(slot, token)
+            except redis.RedisError:  # expires by itself
+                logger.warning("telemetry: drainer slot %s not released (Redis unreachable)", slot)
 
 
-def _drain_loop(consumer: str, deadline: float) -> int:
+def _take_slot(lease: streams.Lease, token: str, deadline: float) -> str | None:
+    """A free drainer slot, held by ``lease``; None when all are taken. Waits out a Redis outage until
+    ``deadline``."""
+    pause = 0.05
+    while True:
+        sent = time.monotonic()
+        try:
+            slot = next((f"drainer:{i}" for i in range(settings.TELEMETRY_DRAINERS)
+                         if streams.lock(f"drainer:{i}", token, settings.TELEMETRY_LEASE_MS)), None)
+        except redis.RedisError:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("telemetry: Redis unreachable; drainer waits %.2f s", pause)
+            time.sleep(pause)
+            pause = min(pause * 2, settings.TELEMETRY_BACKOFF_MAX_MS / 1000)
+            continue
+        if slot is not None:
+            lease.hold([slot], token, sent)
+        return slot
+
+
+def _drain_loop(consumer: str, deadline: float, lease: streams.Lease | None = None, slot: str | None = None,
+                token: str = "") -> int:
     order = list(range(streams.shards()))
     random.shuffle(order)  # drainers start on different shards
-    next_reclaim = 0.0
     total = 0
     pause = IDLE_SLEEP_S[0]
+    backoff = 0.05
     full = False
     while time.monotonic() < deadline:
-        reclaim = time.monotonic() >= next_reclaim
-        if reclaim:
-            next_reclaim = time.monotonic() + settings.TELEMETRY_RECLAIM_IDLE_S / 2
-        drained = drain_shards(order, consumer, reclaim=reclaim, rest_ms=settings.TELEMETRY_SHARD_REST_MS,
-                               after_full=full)
+        try:
+            if lease is not None and slot is not None and slot in lease.lost:
+                # The slot expired (Redis was away longer than the lease) and another drainer may have it now.
+                sent = time.monotonic()
+                if not streams.lock(slot, token, settings.TELEMETRY_LEASE_MS):
+                    return total
+                lease.hold([slot], token, sent)
+            drained = drain_shards(order, consumer, rest_ms=settings.TELEMETRY_SHARD_REST_MS, after_full=full,
+                                   lease=lease, retry_until=deadline)
+        except redis.RedisError:  # Redis restarting: wait for it instead of ending the drainer
+            logger.warning("telemetry: Redis unreachable; drainer retries in %.2f s", backoff, exc_info=True)
+            time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
+            backoff = min(backoff * 2, settings.TELEMETRY_BACKOFF_MAX_MS / 1000)
+            continue
+        backoff = 0.05
         order.append(order.pop(0))  # the next round starts at the next shard
         total += drained.messages
         full = drained.full
@@ -378,14 +474,17 @@ def free_drainer_slots() -> int:
 
 
 def reclaim_all(*, consumer: str) -> int:
-    """``reclaim_shard`` on every shard whose lock is free."""
+    """``reclaim_shard`` on every shard whose lock is free (the beat ``reclaim``: shards no drainer visits). The
+    shard locks are leases like the drainers', so a reclaim killed midway holds no shard longer than one."""
     done = 0
-    ttl_ms = settings.TELEMETRY_RECLAIM_IDLE_S * 1000
-    for shard in range(streams.shards()):
-        token = secrets.token_hex(8)
-        if streams.lock(f"lock:{shard}", token, ttl_ms):
-            try:
-                done += reclaim_shard(shard, consumer)
-            finally:
-                streams.release(f"lock:{shard}", token)
+    with streams.Lease(settings.TELEMETRY_LEASE_MS) as lease:
+        for shard in range(streams.shards()):
+            name, token, sent = f"lock:{shard}", secrets.token_hex(8), time.monotonic()
+            if streams.lock(name, token, settings.TELEMETRY_LEASE_MS):
+                lease.hold([name], token, sent)
+                try:
+                    done += reclaim_shard(shard, consumer)
+                finally:
+                    lease.drop([name])
+                    streams.release(name, token)
     return done

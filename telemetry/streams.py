@@ -5,8 +5,9 @@ Keys (``TELEMETRY_STREAM_PREFIX``, default ``telemetry``)::
     <p>:s:<shard>        stream; one entry = messages of ONE vehicle accepted together, field ``m`` (msgpack)
     <p>:dead             entries a batch could not apply twice in a row (inspect, then XADD back or drop)
     <p>:lock:<shard>     the drainer currently owning a shard (SET NX PX): one consumer per shard at a time,
-                         so a vehicle's messages are applied in order
-    <p>:drainer:<i>      drainer slots (TELEMETRY_DRAINERS long-running drain tasks at most)
+                         so a vehicle's messages are applied in order; a lease of TELEMETRY_LEASE_MS renewed
+                         by its holder's heartbeat (``Lease``), so a dead holder loses it within the lease
+    <p>:drainer:<i>      drainer slots (TELEMETRY_DRAINERS long-running drain tasks at most), leased the same way
     <p>:rejected         hash code -> count of messages the edges refused
     <p>:stats            hash: accepted (by the edges), batches, messages, new, duplicates, late, batch_ms,
                          last_batch, reclaimed, dead
@@ -19,17 +20,21 @@ A vehicle always maps to the same shard (``shard_of``: CRC32 of its UUID), so it
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 import socket
+import threading
 import time
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import redis
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 GROUP = "workers"
 FIELD = b"m"
@@ -186,15 +191,19 @@ def read_new(shard: int, count: int, consumer: str) -> list[Entry]:
 
 
 # One round trip for a drainer's round: the rest gate (when asked), then shard by shard in the given order, lock
-# the shard (SET NX PX) and read its new entries (at most ``limit`` in all) until the batch holds ``enough``.
+# the shard (SET NX PX), take over the entries its previous holder left pending (a holder that died or gave up:
+# its lease expired, so they are idle at least ``claim_idle`` ms), then read its new entries (at most ``limit`` in
+# all) until the batch holds ``enough``. Taking the old entries first keeps each vehicle's order after a crash.
 # A round used to cost two round trips per shard and one for the gate, empty rounds as much; each is a wake-up of
 # Redis and of the drainer, which waits for a CPU on a busy machine.
 # KEYS: [gate key], then per shard: lock key, stream key. ARGV: token, lock ttl ms, limit, group, consumer,
-# gate ms (0: no gate), enough. Reply: {-1, gate pttl} when the gate is taken, else {0, 0, shard position,
-# entries, ...} for every shard locked (entries {} when none, 'NOGROUP' when the stream or its group is missing).
+# gate ms (0: no gate), enough, claim idle ms (-1: claim nothing). Reply: {-1, gate pttl} when the gate is taken,
+# else {0, 0, shard position, claimed entries, new entries, ...} for every shard locked (entries {} when none,
+# 'NOGROUP' when the stream or its group is missing).
 _LOCK_AND_READ = """
 local token, ttl, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local group, consumer, gate_ms, enough = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local claim_idle = tonumber(ARGV[8])
 local first = 1
 if gate_ms > 0 then
   if not redis.call('SET', KEYS[1], token, 'NX', 'PX', gate_ms) then
@@ -206,16 +215,28 @@ local out, taken = {0, 0}, 0
 for i = first, #KEYS, 2 do
   if taken >= enough then break end
   if redis.call('SET', KEYS[i], token, 'NX', 'PX', ttl) then
-    local reply = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', limit - taken,
-                              'STREAMS', KEYS[i + 1], '>')
-    local entries = {}
-    if type(reply) == 'table' and reply.err then
-      entries = 'NOGROUP'
-    elseif reply then
-      entries = reply[1][2]
-      taken = taken + #entries
+    local claimed, entries = {}, {}
+    if claim_idle >= 0 then
+      local got = redis.pcall('XAUTOCLAIM', KEYS[i + 1], group, consumer, claim_idle, '0-0', 'COUNT', limit - taken)
+      if type(got) == 'table' and not got.err then
+        for _, entry in ipairs(got[2]) do
+          if entry[2] then claimed[#claimed + 1] = entry end
+        end
+        taken = taken + #claimed
+      end
+    end
+    if taken < limit then
+      local reply = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', limit - taken,
+                                'STREAMS', KEYS[i + 1], '>')
+      if type(reply) == 'table' and reply.err then
+        entries = 'NOGROUP'
+      elseif reply then
+        entries = reply[1][2]
+        taken = taken + #entries
+      end
     end
     out[#out + 1] = (i - first) / 2
+    out[#out + 1] = claimed
     out[#out + 1] = entries
   end
 end
@@ -225,36 +246,46 @@ return out
 
 @dataclass(slots=True)
 class Round:
-    """What ``lock_and_read`` got: the shards it locked (with ``token``) and their new entries, in order; or,
-    when the rest gate was taken, how long it still has (``gate_wait_ms``)."""
+    """What ``lock_and_read`` got: the shards it locked (with ``token``) and their entries, in order (per shard
+    the entries taken over from a previous holder first, ``reclaimed`` of them); or, when the rest gate was
+    taken, how long it still has (``gate_wait_ms``)."""
 
     locked: dict[int, list[Entry]]
     gate_wait_ms: int = 0
     gated: bool = False
+    reclaimed: dict[int, int] = field(default_factory=dict)
 
 
 def lock_and_read(order: Sequence[int], token: str, *, ttl_ms: int, limit: int, consumer: str,
-                  gate: str | None = None, gate_ms: int = 0, enough: int | None = None) -> Round:
-    """Take the rest gate ``gate`` for ``gate_ms`` (when given), then lock each shard of ``order`` that is free and
-    read its new entries (at most ``limit`` in all), until the batch holds ``enough`` (default ``limit``): ONE
-    round trip (``_LOCK_AND_READ``). The caller releases every shard in ``Round.locked`` (and the gate) with
-    ``release_many``."""
+                  gate: str | None = None, gate_ms: int = 0, enough: int | None = None,
+                  claim_idle_ms: int | None = None) -> Round:
+    """Take the rest gate ``gate`` for ``gate_ms`` (when given), then lock each shard of ``order`` that is free,
+    take over its entries pending for at least ``claim_idle_ms`` (when given: a lock holder's lease is that long,
+    so they belong to a holder that died or gave up) and read its new entries (at most ``limit`` in all), until
+    the batch holds ``enough`` (default ``limit``): ONE round trip (``_LOCK_AND_READ``). The caller releases every
+    shard in ``Round.locked`` (and the gate) with ``release_many``."""
     keys = [key(gate)] if gate and gate_ms > 0 else []
     for shard in order:
         keys += [key(f"lock:{shard}"), stream_key(shard)]
-    args = [token, ttl_ms, limit, GROUP, consumer, gate_ms if gate else 0, min(limit, enough or limit)]
+    args = [token, ttl_ms, limit, GROUP, consumer, gate_ms if gate else 0, min(limit, enough or limit),
+            -1 if claim_idle_ms is None else claim_idle_ms]
     reply = cast(list[Any], _script(_LOCK_AND_READ)(keys=keys, args=args))
     if int(reply[0]) == -1:
         return Round({}, gate_wait_ms=max(0, int(reply[1])), gated=True)
     locked: dict[int, list[Entry]] = {}
+    reclaimed: dict[int, int] = {}
     missing = False
-    for position, raw in zip(reply[2::2], reply[3::2], strict=True):
+    for position, claimed, raw in zip(reply[2::3], reply[3::3], reply[4::3], strict=True):
         if raw == b"NOGROUP":
             missing, raw = True, []
-        locked[order[int(position)]] = _raw_entries(raw)
+        shard = order[int(position)]
+        old = _raw_entries(claimed)
+        locked[shard] = old + _raw_entries(raw)
+        if old:
+            reclaimed[shard] = len(old)
     if missing:
         ensure_groups()  # a stream or group was deleted (Redis flushed): recreated for the next round
-    return Round(locked)
+    return Round(locked, reclaimed=reclaimed)
 
 
 def claim_stale(shard: int, count: int, consumer: str, min_idle_ms: int) -> tuple[list[Entry], list[bytes]]:
@@ -318,6 +349,102 @@ def release_many(locks: Mapping[str, str]) -> None:
         pipe.eval(_RELEASE, 1, key(name), token)
     if len(pipe):
         pipe.execute()
+
+
+# Renew the leases still held with their token; reply per key: 1 renewed, 0 lost.
+_RENEW = """
+local out = {}
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+
+
+class LeaseLost(Exception):
+    """A lock this process held may belong to another one now: do not commit work done under it."""
+
+
+class Lease:
+    """Locks (``SET NX PX`` of ``ttl_ms``) kept while their holder lives: a heartbeat thread renews every held
+    lock every third of the lease, in one round trip. A process that dies (SIGKILL) or loses Redis stops renewing,
+    and its locks expire within ``ttl_ms``, so another drainer takes its shards and its slot over.
+
+    ``check`` is the fence: it raises ``LeaseLost`` when a lock was lost, or when no renewal has confirmed it for
+    a whole lease (the holder cannot know whether it still holds it), so a batch is not committed under it. It
+    costs no round trip; work that another holder took over in the meantime is applied twice at worst, which
+    the history's unique key makes harmless (the second commit finds duplicates and skips their reactions)."""
+
+    def __init__(self, ttl_ms: int) -> None:
+        self.ttl_ms = ttl_ms
+        self._held: dict[str, tuple[str, float]] = {}  # name -> (token, valid until, monotonic)
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost: set[str] = set()
+
+    def hold(self, names: Sequence[str], token: str, since: float) -> None:
+        """Keep renewing ``names`` (taken with ``token`` by a command sent at ``since``, monotonic)."""
+        with self._guard:
+            for name in names:
+                self._held[name] = (token, since + self.ttl_ms / 1000)
+                self.lost.discard(name)
+
+    def drop(self, names: Sequence[str]) -> None:
+        """Stop renewing ``names`` (released, or left to expire)."""
+        with self._guard:
+            for name in names:
+                self._held.pop(name, None)
+
+    def check(self, names: Sequence[str]) -> None:
+        now = time.monotonic()
+        with self._guard:
+            for name in names:
+                held = self._held.get(name)
+                if held is None or name in self.lost or now >= held[1]:
+                    raise LeaseLost(name)
+
+    def renew(self) -> None:
+        """One round trip: extend every held lock that is still ours; mark the others lost."""
+        with self._guard:
+            held = dict(self._held)
+        if not held:
+            return
+        sent = time.monotonic()
+        reply = cast(list[Any], _script(_RENEW)(keys=[key(name) for name in held],
+                                                args=[self.ttl_ms, *(token for token, _ in held.values())]))
+        with self._guard:
+            for (name, (token, _)), ok in zip(held.items(), reply, strict=True):
+                current = self._held.get(name)
+                if current is None or current[0] != token:
+                    continue  # dropped (or taken again) meanwhile
+                if int(ok):
+                    self._held[name] = (token, sent + self.ttl_ms / 1000)
+                else:
+                    self.lost.add(name)
+                    del self._held[name]
+
+    def __enter__(self) -> Lease:
+        self._thread = threading.Thread(target=self._beat, name="telemetry-lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:  # a renewal stuck on an unreachable Redis must not hold the drainer up
+            self._thread.join(self.ttl_ms / 1000)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl_ms / 3000):
+            try:
+                self.renew()
+            except redis.RedisError:
+                logger.warning("telemetry: lease renewal failed (Redis unreachable); retried", exc_info=True)
 
 
 # --- counters ---------------------------------------------------------------------------------------------

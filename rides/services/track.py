@@ -124,3 +124,72 @@ def ride_track_append_batch(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return {ride: RideProgress(ride, rider, distance or 0, added) for ride, rider, distance, added in rows}
+
+
+# Late fixes (device time at or before the vehicle's last position: delayed by an outage, or sent again after a
+# reconnect) go into the track where they belong in time, and the ride's running distance changes by the track's
+# length with them minus its length without them (the points of each ride around them are in the snapshot; the
+# inserted ones are in ``ins``). A fix before the ride started is not the ride's.
+_INSERT_LATE = """
+WITH fix AS (
+    SELECT * FROM unnest(%(ride)s::uuid[], %(at)s::timestamptz[], %(lat)s::float8[],
+                         %(lon)s::float8[])
+        AS f(ride_id, at, lat, lon)
+), ride AS (
+    SELECT r.id, r.started_at FROM {ride} r
+     WHERE r.id = ANY(%(rides)s::uuid[]) AND r.state = ANY(%(states)s::text[])
+), ins AS (
+    INSERT INTO {track} (ride_id, at, lat, lon)
+    SELECT f.ride_id, f.at, f.lat, f.lon FROM fix f JOIN ride ON ride.id = f.ride_id
+     WHERE ride.started_at IS NULL OR f.at >= ride.started_at
+    ON CONFLICT (ride_id, at) DO NOTHING
+    RETURNING ride_id, at, lat, lon
+), old AS (
+    SELECT t.ride_id, t.at, t.lat, t.lon FROM {track} t WHERE t.ride_id IN (SELECT ride_id FROM ins)
+), pts AS (
+    SELECT ride_id, at, lat, lon, false AS new FROM old
+    UNION ALL
+    SELECT ride_id, at, lat, lon, true FROM ins
+), legs AS (
+    SELECT ride_id, new, lat, lon, lag(lat) OVER w AS plat, lag(lon) OVER w AS plon FROM pts
+    WINDOW w AS (PARTITION BY ride_id ORDER BY at)
+), old_legs AS (
+    SELECT ride_id, lat, lon, lag(lat) OVER w AS plat, lag(lon) OVER w AS plon FROM old
+    WINDOW w AS (PARTITION BY ride_id ORDER BY at)
+), all_legs AS (
+    SELECT ride_id, 1 AS sign, new, lat, lon, plat, plon FROM legs
+    UNION ALL
+    SELECT ride_id, -1, false, lat, lon, plat, plon FROM old_legs
+), inc AS (
+    SELECT ride_id, count(*) FILTER (WHERE new) AS added,
+           coalesce(sum(sign * 2 * %(radius)s * asin(sqrt(least(1.0, sin(radians(lat - plat) / 2) ^ 2
+               + cos(radians(plat)) * cos(radians(lat)) * sin(radians(lon - plon) / 2) ^ 2))))
+               FILTER (WHERE plat IS NOT NULL), 0) AS d
+      FROM all_legs GROUP BY ride_id
+)
+UPDATE {ride} r SET distance_m = greatest(0, coalesce(r.distance_m, 0) + round(inc.d)::int)
+  FROM inc WHERE r.id = inc.ride_id
+RETURNING r.id, r.rider_id, r.distance_m, inc.added::int
+"""
+
+
+def ride_track_insert_late(*, fixes: Sequence[TrackFix]) -> dict[uuid.UUID, RideProgress]:
+    """Insert fixes older than the vehicle's last position into their ride's track (a duplicate (ride, instant)
+    and a fix before the ride started are skipped) and correct each ride's running ``distance_m`` for them: the
+    length of the track with the new points minus its length without them, in one statement. Telemetry calls
+    this for a batch's late readings, inside the batch's transaction, after ``ride_track_append_batch``. Returns
+    the progress of every tracked ride that got a point."""
+    kept = [f for f in fixes if -90.0 <= f.lat <= 90.0 and -180.0 <= f.lon <= 180.0]
+    if not kept:
+        return {}
+    params: dict[str, Any] = {
+        "ride": _array(f.ride_id for f in kept), "at": _array(f.at.isoformat() for f in kept),
+        "lat": _array(f.lat for f in kept), "lon": _array(f.lon for f in kept),
+        "rides": _array(dict.fromkeys(f.ride_id for f in kept)), "states": [str(s) for s in TRACKED],
+        "radius": EARTH_RADIUS_M,
+    }
+    sql = _INSERT_LATE.format(ride=Ride._meta.db_table, track=RideTrackPoint._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {ride: RideProgress(ride, rider, distance or 0, added) for ride, rider, distance, added in rows}

@@ -71,25 +71,38 @@ def _each_city(cities: Mapping[uuid.UUID, list[VehicleBatch]], counters: Counter
 
 
 def _tracks(vehicles: Any, counters: Counter[str], guard: vehicle.Guard) -> dict[uuid.UUID, ride_track.RideProgress]:
-    """Append the fresh fixes of vehicles on a trip to their ride's track (the ride id is the MDS trip_id)."""
+    """Append the fresh fixes of vehicles on a trip to their ride's track (the ride id is the MDS trip_id), then
+    insert their late fixes where they belong in time (the ride's distance is corrected for them)."""
     fixes: list[ride_track.TrackFix] = []
+    late: list[ride_track.TrackFix] = []
     origins: dict[uuid.UUID, tuple[float, float]] = {}
     for v in vehicles:
-        if not v.fixes or not geo.on_trip(v):
+        if not (v.fixes or v.late_fixes) or not geo.on_trip(v):
             continue
         ride_id, before = v.before.trip_id, v.before
-        if before.lat is not None and before.lon is not None:
+        if v.fixes and before.lat is not None and before.lon is not None:
             origins[ride_id] = (before.lat, before.lon)
         fixes.extend(ride_track.TrackFix(ride_id, r.at, r.lat, r.lon) for r in v.fixes)
-    if not fixes:
+        late.extend(ride_track.TrackFix(ride_id, r.at, r.lat, r.lon) for r in v.late_fixes)
+    if not fixes and not late:
         return {}
 
     def run(items: Sequence[ride_track.TrackFix]) -> list[ride_track.RideProgress]:
         return list(ride_track.ride_track_append_batch(fixes=items, origins=origins).values())
 
+    def run_late(items: Sequence[ride_track.TrackFix]) -> list[ride_track.RideProgress]:
+        return list(ride_track.ride_track_insert_late(fixes=items).values())
+
     found = guard.batch("ride_track", fixes, run, key=lambda fix: fix.ride_id)  # one ride per vehicle
+    inserted = guard.batch("ride_track_late", late, run_late, key=lambda fix: fix.ride_id)
     counters["track_points"] = sum(p.added for p in found)
-    return {p.ride_id: p for p in found}
+    if inserted:
+        counters["late_track_points"] = sum(p.added for p in inserted)
+    progress = {p.ride_id: p for p in found}
+    for p in inserted:  # the distance after both statements (a ride without fresh fixes pushes no update)
+        if p.ride_id in progress:
+            progress[p.ride_id] = p
+    return progress
 
 
 def _live(cities: Mapping[uuid.UUID, list[VehicleBatch]], progress: Mapping[uuid.UUID, ride_track.RideProgress],

@@ -1,8 +1,10 @@
 """One pass over a batch's readings: what each vehicle said, with late readings kept apart.
 
 A reading is *fresh* when its device time is after everything the vehicle reported before (``before.position_at``)
-and after the fresh readings before it in the batch; only fresh readings move the vehicle (track, geofence,
-battery, live position). Alarms and command acks count whenever they arrive.
+and after the fresh readings before it in the batch; only fresh readings move the vehicle (geofence, battery,
+live position). A late reading with a position still goes into the ride's track, at its place in device time
+(``late_fixes``): a reading delayed by an outage must not shorten the ride. Alarms and command acks count
+whenever they arrive.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class VehicleBatch:
     acks: list[tuple[Ack, Reading]] = field(default_factory=list)
     received_at: datetime = _EPOCH
     late: int = 0
+    late_fixes: list[Reading] = field(default_factory=list)  # late readings with a position
     status: str = ""  # the status after the reactions (live payload); starts as before.status
 
     @property
@@ -63,6 +66,8 @@ def summarise(readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBef
                 current.battery_pct = reading.battery_pct
         else:
             current.late += 1
+            if reading.lat is not None and reading.lon is not None:
+                current.late_fixes.append(reading)
         if reading.alarms:
             current.alarms.update(reading.alarms)
         if reading.ack is not None:

@@ -38,7 +38,7 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 @pytest.fixture
-def worker(transactional_db: Any) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+def worker(transactional_db: Any, empty_history: None) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     queue = f"test-telemetry-{uuid.uuid4().hex[:8]}"
     environ = {**os.environ, "DATABASE_URL": env.database_url(connection.settings_dict),
                "REDIS_URL": settings.REDIS_URL,
@@ -76,10 +76,13 @@ def test_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(worker:
         blocker.execute("SELECT id FROM fleet_vehicle FOR UPDATE")
         first = worker()
         _wait(lambda: status.snapshot()["pending"] > 0, 180, "the worker to read a batch")
-        _wait(lambda: blocker.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone() != (0,),
-            30, "the batch to wait for the vehicle rows")
+        # Polled from a connection of its own: inside the blocker's transaction pg_stat_activity is a snapshot
+        # taken at its first read, and would never show a wait that began after it.
+        with psycopg.connect(env.database_url(connection.settings_dict), autocommit=True) as watcher:
+            _wait(lambda: watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone() != (0,),
+                30, "the batch to wait for the vehicle rows")
         os.killpg(first.pid, signal.SIGKILL)  # the whole worker: parent and its pool process
         first.wait()
     finally:

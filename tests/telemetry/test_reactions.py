@@ -175,7 +175,9 @@ def test_a_reading_older_than_an_earlier_one_of_the_same_batch_is_late(
                    [reading(vehicle, 1, (52.4960, 13.405), when=at(10)), reading(vehicle, 2, (52.4970, 13.405), when=at(5))],
                    vehicle)
     assert counters["late"] == 1
-    assert list(RideTrackPoint.objects.filter(ride=ride).values_list("lat", flat=True)) == [52.4960]
+    # Late, so it moves nothing, but it is part of the ride: in its track at its device time (issue 18).
+    assert list(RideTrackPoint.objects.filter(ride=ride).order_by("at").values_list("lat", flat=True)) == [
+        52.4970, 52.4960]
 
 
 # --- geofence ---------------------------------------------------------------------------------------------------
