@@ -7,11 +7,12 @@ from datetime import timedelta
 from decimal import Decimal as D
 from typing import Any, TextIO
 
+from django.conf import settings
 from django.utils import timezone
 
 from accounts import demo as accounts_demo
 from accounts.models import User
-from billing import conf, selectors
+from billing import selectors
 from billing.models import PassProduct, Payment, PromoCode, Tariff
 from billing.providers import testpsp
 from billing.services import methods, tariffs, wallet
@@ -64,7 +65,7 @@ def _catalogue(city: City) -> None:
 
 
 def _rider_wallet(rider: User, currency: str) -> None:
-    if conf.PROVIDER != "testpsp":
+    if settings.BILLING_PROVIDER != "testpsp":
         return  # a real provider needs a real card: the demo only funds wallets through the test provider
     card = selectors.payment_method_default(user=rider) or methods.payment_method_add(user=rider, token="tok_visa")
     if not Payment.objects.filter(user=rider, purpose=Payment.Purpose.TOP_UP, status="captured").exists():
@@ -89,6 +90,6 @@ def load(*, stdout: TextIO) -> None:
     card = selectors.payment_method_default(user=rider)
     cash, bonus = quantize(balance.cash, city.currency), quantize(balance.bonus, city.currency)
     stdout.write(f"billing: {rider.email} wallet {cash} {city.currency} cash, {bonus} bonus; "
-                 f"card {card.brand if card else '-'} ****{card.last4 if card else '----'} ({conf.PROVIDER})\n")
+                 f"card {card.brand if card else '-'} ****{card.last4 if card else '----'} ({settings.BILLING_PROVIDER})\n")
     stdout.write("billing: test cards (POST /api/v1/payment-methods {\"token\": ...}): "
                  + ", ".join(f"{token} {behaviour}" for behaviour, (_, token) in testpsp.CARDS.items()) + "\n")

@@ -7,11 +7,11 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from billing import conf
 from billing.models import (
     AccountKind,
     LedgerAccount,
@@ -78,7 +78,7 @@ class RiderMoney:
         """``None`` when the rider may start a ride, else the error code (see ``rider_can_start_ride``)."""
         if self.balance.debt > 0:
             return "outstanding_debt"
-        if self.method is not None or self.balance.available >= conf.MIN_WALLET_BALANCE:
+        if self.method is not None or self.balance.available >= settings.BILLING_MIN_WALLET_BALANCE:
             return None
         return "payment_method_required"
 

@@ -13,7 +13,16 @@ from typing import Any
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.utils.csp import CSP
 
-from config.env import env_bool, env_database, env_int, env_list, env_networks, env_redis_url, env_str
+from config.env import (
+    env_bool,
+    env_database,
+    env_decimal,
+    env_int,
+    env_list,
+    env_networks,
+    env_redis_url,
+    env_str,
+)
 
 if sys.version_info < (3, 12):  # pragma: no cover - guarded by requires-python too
     raise SystemExit("Freewheel needs Python 3.12 or newer")
@@ -252,6 +261,30 @@ FLEET_CREDENTIAL_CACHE_S = env_int("FLEET_CREDENTIAL_CACHE_S", 60, minimum=1)
 VEHICLE_GATEWAY = env_str("VEHICLE_GATEWAY", "fleet.gateway.SimulatedGateway")
 VEHICLE_GATEWAY_SIM_MODE = env_str("VEHICLE_GATEWAY_SIM_MODE", "ack")
 VEHICLE_GATEWAY_SIM_LAG_S = env_int("VEHICLE_GATEWAY_SIM_LAG_S", 0, minimum=0)
+
+# --- Billing (docs/billing.md) ----------------------------------------------------------------------------
+# With DEBUG off the test PSP is refused at start-up unless ALLOW_FAKE_SERVICES names it (core.checks), and its
+# webhook secret has no default: the development one is public.
+BILLING_PROVIDER = env_str("BILLING_PROVIDER", "testpsp")
+BILLING_TESTPSP_WEBHOOK_SECRET = env_str(
+    "BILLING_TESTPSP_WEBHOOK_SECRET", "whsec_testpsp_dev_only" if (DEBUG or TESTING) else ""
+)
+STRIPE_API_KEY = env_str("STRIPE_API_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+BILLING_MIN_WALLET_BALANCE = env_decimal("BILLING_MIN_WALLET_BALANCE", "1.00")
+BILLING_MAX_TOP_UP = env_decimal("BILLING_MAX_TOP_UP", "500.00")
+BILLING_MIN_TOP_UP = env_decimal("BILLING_MIN_TOP_UP", "5.00")
+# Goodwill credit and refunds above this need billing.approve_large_credit (roles finance, admin).
+BILLING_STAFF_APPROVAL_LIMIT = env_decimal("BILLING_STAFF_APPROVAL_LIMIT", "50.00")
+BILLING_CAPTURE_RETRIES = env_int("BILLING_CAPTURE_RETRIES", 3, minimum=1, maximum=10)
+
+# --- Rides (docs/rides.md) --------------------------------------------------------------------------------
+# An unlock that is not acknowledged within this many seconds cancels the ride (nothing charged).
+RIDES_UNLOCK_TTL_S = env_int("RIDES_UNLOCK_TTL_S", 60, minimum=5)
+# A lock (end) that is not acknowledged within this many seconds puts the ride back to active.
+RIDES_LOCK_TTL_S = env_int("RIDES_LOCK_TTL_S", 60, minimum=5)
+# Points kept in the simplified GeoJSON track of a ride's detail (Douglas-Peucker tolerance in metres).
+RIDES_TRACK_SIMPLIFY_M = env_int("RIDES_TRACK_SIMPLIFY_M", 5, minimum=0)
 
 # --- Telemetry pipeline: HTTP edge, Redis Streams, batch workers, history (docs/telemetry.md) -------------
 TELEMETRY_SHARDS = env_int("TELEMETRY_SHARDS", 8, minimum=1, maximum=256)

@@ -45,11 +45,9 @@ def _is_fake(path: str, fakes: Sequence[str]) -> bool:
 @register(TAG)
 def fake_services_refused(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """With DEBUG off, every fake service refuses start-up unless ALLOW_FAKE_SERVICES names it (staging)."""
-    from billing import conf as billing_conf
-
     messages: list[CheckMessage] = []
     in_use: list[tuple[str, str, str]] = []  # (name, setting, value)
-    if billing_conf.PROVIDER == "testpsp":
+    if settings.BILLING_PROVIDER == "testpsp":
         in_use.append(("testpsp", "BILLING_PROVIDER", "testpsp"))
     for name, (setting, fakes) in _FAKE_CLASSES.items():
         path = _configured(setting)
@@ -72,17 +70,15 @@ def fake_services_refused(app_configs: Sequence[AppConfig] | None = None, **kwar
 @register(TAG)
 def secrets_required(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """The configured payment provider has its keys: no webhook is verified with an empty or a public secret."""
-    from billing import conf as billing_conf
-
     required = {
-        "testpsp": {"BILLING_TESTPSP_WEBHOOK_SECRET": billing_conf.TESTPSP_WEBHOOK_SECRET},
-        "stripe": {"STRIPE_API_KEY": billing_conf.STRIPE_API_KEY,
-                   "STRIPE_WEBHOOK_SECRET": billing_conf.STRIPE_WEBHOOK_SECRET},
-    }.get(billing_conf.PROVIDER)
+        "testpsp": {"BILLING_TESTPSP_WEBHOOK_SECRET": settings.BILLING_TESTPSP_WEBHOOK_SECRET},
+        "stripe": {"STRIPE_API_KEY": settings.STRIPE_API_KEY,
+                   "STRIPE_WEBHOOK_SECRET": settings.STRIPE_WEBHOOK_SECRET},
+    }.get(settings.BILLING_PROVIDER)
     if required is None:
-        return [Error(f"BILLING_PROVIDER={billing_conf.PROVIDER!r} is unknown: testpsp or stripe.",
+        return [Error(f"BILLING_PROVIDER={settings.BILLING_PROVIDER!r} is unknown: testpsp or stripe.",
                       id="freewheel.E003")]
-    return [Error(f"{name} is required with BILLING_PROVIDER={billing_conf.PROVIDER}.", id="freewheel.E002")
+    return [Error(f"{name} is required with BILLING_PROVIDER={settings.BILLING_PROVIDER}.", id="freewheel.E002")
             for name, value in required.items() if not value]
 
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
-
-from fleet import conf
 
 
 class GatewayError(Exception):
@@ -42,7 +41,7 @@ class VehicleGateway(Protocol):
 
 
 def get_gateway() -> VehicleGateway:
-    gateway: VehicleGateway = import_string(conf.get("VEHICLE_GATEWAY"))()
+    gateway: VehicleGateway = import_string(settings.VEHICLE_GATEWAY)()
     return gateway
 
 
@@ -54,8 +53,8 @@ class SimulatedGateway:
     def send(self, message: OutboundCommand) -> None:
         from fleet import tasks  # tasks import services, which import this module
 
-        mode = conf.get("VEHICLE_GATEWAY_SIM_MODE")
-        lag = float(conf.get("VEHICLE_GATEWAY_SIM_LAG_S"))
+        mode = settings.VEHICLE_GATEWAY_SIM_MODE
+        lag = float(settings.VEHICLE_GATEWAY_SIM_LAG_S)
         if mode == "error":
             raise GatewayError("simulated gateway outage")
         if mode == "reject":

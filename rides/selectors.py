@@ -9,11 +9,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import shapely
+from django.conf import settings
 from django.db.models import QuerySet, Sum
 
 from accounts.models import User
 from fleet import geofence
-from rides import conf, errors
+from rides import errors
 from rides.models import Reservation, Ride, RideState, RideTrackPoint
 
 
@@ -69,7 +70,7 @@ def track_geojson(*, ride_id: uuid.UUID) -> dict[str, Any] | None:
     if len(points) < 2:
         return None
     line = shapely.LineString(points)
-    tolerance_deg = conf.TRACK_SIMPLIFY_M / 111_320.0  # metres to degrees of latitude; fine for display
+    tolerance_deg = settings.RIDES_TRACK_SIMPLIFY_M / 111_320.0  # metres to degrees of latitude; fine for display
     simple = shapely.simplify(line, tolerance_deg, preserve_topology=False)
     coords = [[round(x, 6), round(y, 6)] for x, y in simple.coords]
     return {"type": "LineString", "coordinates": coords}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from billing import conf, errors
+from django.conf import settings
+
+from billing import errors
 from billing.providers.base import PaymentProvider
 
 
 def get(name: str | None = None) -> PaymentProvider:
-    name = name or conf.PROVIDER
+    name = name or settings.BILLING_PROVIDER
     if name == "testpsp":
         from billing.providers.testpsp import TestPsp
 

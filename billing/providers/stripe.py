@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import stripe
+from django.conf import settings
 
-from billing import conf
 from billing.providers import wire
 from billing.providers.base import (
     CardInfo,
@@ -56,9 +56,9 @@ class StripeProvider:
 
     def __init__(self, api_key: str | None = None, webhook_secret: str | None = None) -> None:
         self.client = stripe.StripeClient(
-            api_key or conf.STRIPE_API_KEY or "sk_unset", max_network_retries=0, http_client=self.http_client
+            api_key or settings.STRIPE_API_KEY or "sk_unset", max_network_retries=0, http_client=self.http_client
         )
-        self.webhook_secret = webhook_secret or conf.STRIPE_WEBHOOK_SECRET
+        self.webhook_secret = webhook_secret or settings.STRIPE_WEBHOOK_SECRET
 
     def customer_create(self, *, email: str, user_ref: str, idempotency_key: str) -> str:
         params: stripe.params.CustomerCreateParams = {"metadata": {"user_id": user_ref}}

@@ -26,9 +26,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from billing import conf
 from billing.models import TestPspCall, TestPspEvent, TestPspIntent
 from billing.providers import wire
 from billing.providers.base import (
@@ -76,7 +76,7 @@ def _emit(event_type: str, obj: dict[str, Any]) -> None:
 
 def sign(body: bytes, *, timestamp: int | None = None) -> str:
     t = timestamp if timestamp is not None else int(time.time())
-    mac = hmac.new(conf.TESTPSP_WEBHOOK_SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256)
+    mac = hmac.new(settings.BILLING_TESTPSP_WEBHOOK_SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256)
     return f"t={t},v1={mac.hexdigest()}"
 
 
@@ -200,7 +200,7 @@ class TestPsp:
         return wire.intent_from_dict(_intent_json(TestPspIntent.objects.get(pk=intent_ref)))
 
     def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> Event:
-        if not conf.TESTPSP_WEBHOOK_SECRET:  # start-up refuses this too (core.checks); never verify with no key
+        if not settings.BILLING_TESTPSP_WEBHOOK_SECRET:  # start-up refuses this too (core.checks); never verify with no key
             raise ProviderError("signature_invalid")
         header = headers.get(SIGNATURE_HEADER, "")
         parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)

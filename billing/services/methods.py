@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
-from billing import conf, errors, providers
+from billing import errors, providers
 from billing.models import PaymentCustomer, PaymentMethod
 from billing.providers.base import ProviderError, ProviderTimeout
 from billing.services.payments import with_retries
@@ -27,7 +28,7 @@ def _customer(user: User, provider: providers.PaymentProvider) -> PaymentCustome
 
 def payment_method_add(*, user: User, token: str) -> PaymentMethod:
     """Attach a card (a provider token from the app's card form) and make it the default."""
-    provider = providers.get(conf.PROVIDER)
+    provider = providers.get(settings.BILLING_PROVIDER)
     try:
         customer = _customer(user, provider)
         card = with_retries(lambda: provider.payment_method_attach(

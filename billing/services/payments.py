@@ -13,10 +13,11 @@ from decimal import Decimal
 from functools import partial
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from accounts.models import User
-from billing import conf, errors, providers, selectors
+from billing import errors, providers, selectors
 from billing.models import AccountKind, Payment, PaymentMethod, RideBilling
 from billing.providers.base import Intent, ProviderDeclined, ProviderError, ProviderTimeout
 from billing.services import debt, ledger
@@ -37,12 +38,12 @@ _FROM_PROVIDER = {
 
 def with_retries[T](call: Callable[[], T]) -> T:
     """Retry a provider call that timed out, with the same idempotency key (the caller's closure holds it)."""
-    for attempt in range(conf.CAPTURE_RETRIES):
+    for attempt in range(settings.BILLING_CAPTURE_RETRIES):
         try:
             return call()
         except ProviderTimeout:
             logger.warning("payment provider timed out (attempt %s)", attempt + 1)
-            if attempt == conf.CAPTURE_RETRIES - 1:
+            if attempt == settings.BILLING_CAPTURE_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 

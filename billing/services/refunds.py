@@ -12,11 +12,12 @@ import uuid
 from decimal import Decimal
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum
 
 from accounts.models import User
-from billing import conf, errors, providers
+from billing import errors, providers
 from billing.models import AccountKind, LedgerEntry, LedgerTransaction, Payment, Refund, RideBilling
 from billing.providers.base import ProviderError, ProviderTimeout
 from billing.services import ledger, payments, wallet
@@ -36,8 +37,8 @@ def staff_money_check(*, actor: User | None, beneficiary_id: object, amount: Dec
         return
     if actor.pk == beneficiary_id:
         raise errors.SelfActionForbidden()
-    if amount > conf.STAFF_APPROVAL_LIMIT and not actor.has_perm("billing.approve_large_credit"):
-        raise errors.FinanceRoleRequired(limit=str(conf.STAFF_APPROVAL_LIMIT), currency=currency)
+    if amount > settings.BILLING_STAFF_APPROVAL_LIMIT and not actor.has_perm("billing.approve_large_credit"):
+        raise errors.FinanceRoleRequired(limit=str(settings.BILLING_STAFF_APPROVAL_LIMIT), currency=currency)
 
 
 def _reserve(ride_id: UUID, amount: Decimal, reason: str, actor: User | None) -> Refund:

@@ -12,11 +12,12 @@ import contextlib
 from decimal import Decimal
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from billing import conf, errors, selectors
+from billing import errors, selectors
 from billing.fares import Fare
 from billing.models import AccountKind, LedgerAccount, Payment, PaymentMethod, RideBilling
 from billing.services import ledger, passes, payments
@@ -51,7 +52,7 @@ def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: st
         raise errors.OutstandingDebt(debt=str(balance.debt), currency=currency)
     # The wallet secures the ride when it covers the hold, or, for riders without a card, when it holds the
     # minimum balance (the same rule as rider_can_start_ride; a longer ride may then end in debt).
-    if balance.available >= amount or (method is None and balance.available >= conf.MIN_WALLET_BALANCE):
+    if balance.available >= amount or (method is None and balance.available >= settings.BILLING_MIN_WALLET_BALANCE):
         return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.WALLET, None, new_ride)
     if method is None:
         raise errors.NoPaymentMethod()

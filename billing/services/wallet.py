@@ -10,8 +10,10 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
+
 from accounts.models import User
-from billing import conf, errors
+from billing import errors
 from billing.models import AccountKind, LedgerTransaction, Payment, PaymentMethod
 from billing.services import ledger, payments
 from billing.services.ledger import credit, debit
@@ -31,7 +33,7 @@ def wallet_top_up(*, user: User, amount: Decimal, currency: str, payment_method_
     Validation happens before anything is written; a declined card leaves a ``failed`` payment as the record of
     the attempt and raises ``payment_declined`` / ``card_insufficient_funds``.
     """
-    amount_check(amount, currency, minimum=conf.MIN_TOP_UP, maximum=conf.MAX_TOP_UP)
+    amount_check(amount, currency, minimum=settings.BILLING_MIN_TOP_UP, maximum=settings.BILLING_MAX_TOP_UP)
     method = PaymentMethod.objects.filter(user=user, pk=payment_method_id).first()
     if method is None:
         raise errors.PaymentMethodNotFound()
@@ -46,7 +48,7 @@ def bonus_grant(
     actor: User | None = None,
 ) -> LedgerTransaction:
     """Credit non-refundable bonus funded by ``source`` (promotions or goodwill); ``actor``: the staff member."""
-    amount_check(amount, currency, minimum=Decimal("0.01"), maximum=conf.MAX_TOP_UP)
+    amount_check(amount, currency, minimum=Decimal("0.01"), maximum=settings.BILLING_MAX_TOP_UP)
     funding = ledger.system_account(kind=source, currency=currency)
     bonus = ledger.rider_account(user=user, kind=AccountKind.RIDER_BONUS, currency=currency)
     return ledger.ledger_post(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import uuid
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from billing import conf, errors, providers
+from billing import errors, providers
 from billing.models import AccountKind, LedgerTransaction, Payment, WebhookEvent
 from billing.providers import wire
 from billing.providers.base import Event, ProviderError
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def webhook_receive(*, provider_name: str, body: bytes, headers: dict[str, str]) -> WebhookEvent:
-    if provider_name != conf.PROVIDER:  # only the configured provider's route exists (the test PSP's key is public)
+    if provider_name != settings.BILLING_PROVIDER:  # only the configured provider's route exists (the test PSP's key is public)
         raise errors.ProviderUnknown(provider=provider_name)
     provider = providers.get(provider_name)
     try:

@@ -6,9 +6,9 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
-from fleet import conf
 from fleet.models import Vehicle
 from fleet.services.credentials import CACHE_PREFIX, hash_secret
 
@@ -54,7 +54,7 @@ def _load(identifier: str) -> tuple[str, ...] | None:
     row = Vehicle.objects.filter(**lookup).values_list("secret_hash", "id", "code", "city_id", "vehicle_type_id").first()
     value = tuple(str(part) for part in row) if row is not None else ()
     # Unknown identifiers are cached too (as empty), so a flood of bad ids does not reach the database.
-    cache.set(key, list(value), conf.get("FLEET_CREDENTIAL_CACHE_S"))
+    cache.set(key, list(value), settings.FLEET_CREDENTIAL_CACHE_S)
     return value or None
 
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from fleet import conf, errors, grid
+from fleet import errors, grid
 from fleet.states import Status
 
 # (city_id, vehicle_type_ids) -> {vehicle_type_id: pricing plan id or None}. Billing registers one.
@@ -66,7 +67,7 @@ def check_point(lat: float, lon: float) -> None:
 
 def check_query(lat: float, lon: float, radius_m: float) -> None:
     check_point(lat, lon)
-    limit = conf.get("FLEET_NEARBY_MAX_RADIUS_M")
+    limit = settings.FLEET_NEARBY_MAX_RADIUS_M
     if not math.isfinite(radius_m) or radius_m <= 0 or radius_m > limit:
         raise errors.RadiusTooLarge(f"radius must be between 1 and {limit} metres.", max_radius_m=limit)
 
@@ -103,7 +104,7 @@ def _nearest(lat: float, lon: float, radius_m: float, vehicle_type: str | None, 
         "earth_radius": grid.EARTH_RADIUS_M, "lat": lat, "lon": lon, "status": Status.AVAILABLE.value,
         "cells": grid.cells_covering(lat, lon, radius_m), "min_lat": min_lat, "max_lat": max_lat,
         "min_lon": min_lon, "max_lon": max_lon, "radius": radius_m, "limit": limit,
-        "fresh_after": now - timedelta(seconds=conf.get("FLEET_POSITION_STALE_S")),
+        "fresh_after": now - timedelta(seconds=settings.FLEET_POSITION_STALE_S),
         "vehicle_type": vehicle_type or None, "min_battery": min_battery,
     }
     with connection.cursor() as cursor:
@@ -116,10 +117,10 @@ def vehicles_nearby(
     min_battery: int | None = None, limit: int | None = None, now: datetime | None = None,
 ) -> list[NearbyVehicle]:
     """Rentable vehicles (available, fresh position) within ``radius_m`` of the point, nearest first."""
-    radius_m = float(radius_m if radius_m is not None else conf.get("FLEET_NEARBY_DEFAULT_RADIUS_M"))
+    radius_m = float(radius_m if radius_m is not None else settings.FLEET_NEARBY_DEFAULT_RADIUS_M)
     check_query(lat, lon, radius_m)
     rows = _nearest(lat, lon, radius_m, vehicle_type, min_battery, now or timezone.now(),
-                    limit or conf.get("FLEET_NEARBY_LIMIT"))
+                    limit or settings.FLEET_NEARBY_LIMIT)
     found = [
         NearbyVehicle(vid, code, type_id, type_code, form_factor, city_id, vlat, vlon, position_at, battery, range_m,
                       round(distance, 1))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from fleet import conf, errors
+from django.conf import settings
+
+from fleet import errors
 from fleet.models import Command, Vehicle, VehicleType
 
 
@@ -26,7 +28,7 @@ def vehicle_get_by_code(*, code: str) -> Vehicle:
 def vehicle_is_moving(vehicle: Vehicle) -> bool:
     """Reported moving: the last reported speed is above ``FLEET_MOVING_SPEED_KPH``. The age of the report does
     not matter: when in doubt, do not immobilise (a vehicle that really stopped reports a low speed)."""
-    return vehicle.speed_kph is not None and vehicle.speed_kph > conf.get("FLEET_MOVING_SPEED_KPH")
+    return vehicle.speed_kph is not None and vehicle.speed_kph > settings.FLEET_MOVING_SPEED_KPH
 
 
 def command_get(*, command_id: uuid.UUID) -> Command:
@@ -40,6 +42,6 @@ def vehicle_normal_speed_limits(*, vehicle_type_codes: Iterable[str]) -> dict[st
     """The speed limit each vehicle type runs at outside slow zones (its ``max_permitted_speed_kph``, else
     ``FLEET_DEFAULT_SPEED_LIMIT_KPH``): what telemetry restores when a vehicle leaves a slow zone."""
     codes = set(vehicle_type_codes)
-    default = int(conf.get("FLEET_DEFAULT_SPEED_LIMIT_KPH"))
+    default = int(settings.FLEET_DEFAULT_SPEED_LIMIT_KPH)
     known = dict(VehicleType.objects.filter(code__in=codes).values_list("code", "max_permitted_speed_kph"))
     return {code: min(100, known.get(code) or default) for code in codes}

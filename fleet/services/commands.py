@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from core.db import conflict_guard, joins_transaction
-from fleet import conf, errors, gateway, signals
+from fleet import errors, gateway, signals
 from fleet.models import Command, CommandKind, CommandState, Vehicle
 from fleet.models.commands import OPEN_STATES, TTL
 from fleet.selectors.vehicles import vehicle_is_moving
@@ -175,7 +176,7 @@ def _send(command: Command) -> None:
         _close(command, CommandState.FAILED, f"gateway rejected: {exc}"[:200])
         return
     now = timezone.now()
-    deadline = now + timedelta(seconds=conf.get("FLEET_COMMAND_ACK_TIMEOUT_S"))
+    deadline = now + timedelta(seconds=settings.FLEET_COMMAND_ACK_TIMEOUT_S)
     Command.objects.filter(id=command.id, state=CommandState.SENDING).update(
         state=CommandState.SENT, sent_at=now, ack_deadline=deadline
     )

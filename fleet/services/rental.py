@@ -11,10 +11,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from core.db import joins_transaction
-from fleet import conf, errors
+from fleet import errors
 from fleet.models import ActorKind, Vehicle, VehicleEvent
 from fleet.services.transitions import Location, lock_vehicle, vehicle_transition
 from fleet.states import MdsState, Status
@@ -81,7 +82,7 @@ def trip_end(
     """
     battery = battery_pct if battery_pct is not None else lock_vehicle(vehicle_id, held=locked).battery_pct
     events = ["trip_end"]
-    if battery is not None and battery < conf.get("FLEET_LOW_BATTERY_PCT"):
+    if battery is not None and battery < settings.FLEET_LOW_BATTERY_PCT:
         events.append("battery_low")
     return vehicle_transition(vehicle_id=vehicle_id, event_types=events, trip_id=trip_id, actor=actor,
                               actor_kind=ActorKind.RIDER, at=at, location=location, battery_pct=battery_pct,

@@ -15,10 +15,11 @@ import logging
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from core.db import joins_transaction
-from fleet import conf, errors
+from fleet import errors
 from fleet.models import (
     ActorKind,
     Command,
@@ -85,7 +86,7 @@ def vehicle_lock_confirmed(*, vehicle_id: uuid.UUID) -> str | None:
     if vehicle.status in (Status.NON_CONTACTABLE, Status.MISSING):
         return vehicle.status
     if _still_held(vehicle, alert):
-        low = vehicle.battery_pct is not None and vehicle.battery_pct < conf.get("FLEET_LOW_BATTERY_PCT")
+        low = vehicle.battery_pct is not None and vehicle.battery_pct < settings.FLEET_LOW_BATTERY_PCT
         # MDS: maintenance done -> available; or a relabel within non_operational (unspecified) to low battery.
         vehicle_transition(vehicle_id=vehicle_id, event_types=["unspecified" if low else "maintenance"],
                            status=Status.LOW_BATTERY if low else Status.AVAILABLE, actor_kind=ActorKind.DEVICE,

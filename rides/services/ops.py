@@ -6,6 +6,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
@@ -14,7 +15,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import User
 from fleet.models import Command, CommandKind, CommandState
-from rides import conf, errors
+from rides import errors
 from rides.models import OPEN_STATES, Ride, RideState
 from rides.services.common import city_settings, lock_ride
 from rides.services.finish import ride_end_now, rides_charge_pending
@@ -56,11 +57,11 @@ def rides_sweep_commands(*, now: datetime | None = None) -> int:
     for ride_id, state, created, end_requested, unlock_id, lock_id in waiting:
         command_id = unlock_id if state == RideState.UNLOCKING else lock_id
         if command_id is None:
-            if state == RideState.UNLOCKING and created < now - timedelta(seconds=conf.UNLOCK_TTL_S):
+            if state == RideState.UNLOCKING and created < now - timedelta(seconds=settings.RIDES_UNLOCK_TTL_S):
                 count += _cancel_stalled_start(ride_id)
             continue
-        since, ttl = (created, conf.UNLOCK_TTL_S) if state == RideState.UNLOCKING else (
-            end_requested or created, conf.LOCK_TTL_S)
+        since, ttl = (created, settings.RIDES_UNLOCK_TTL_S) if state == RideState.UNLOCKING else (
+            end_requested or created, settings.RIDES_LOCK_TTL_S)
         if since < now - timedelta(seconds=ttl):
             _give_up(command_id)
         if Command.objects.filter(id=command_id, state__in=[CommandState.ACKED, *FAILED]).exists():

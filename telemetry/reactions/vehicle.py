@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts import services as accounts_services
 from core.errors import DomainError
 from core.keys import digest_key
-from fleet import conf as fleet_conf
 from fleet import errors as fleet_errors
 from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
@@ -133,7 +133,7 @@ def battery(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Gua
     """Low battery: crossing below ``FLEET_LOW_BATTERY_PCT`` opens a swap task, and an available vehicle becomes
     low_battery (MDS battery_low; a vehicle on a trip keeps riding). Charged: a low_battery vehicle reporting
     ``FLEET_CHARGED_BATTERY_PCT`` or more is available again (battery_charged). Returns the charged vehicles."""
-    low, charged_at = fleet_conf.get("FLEET_LOW_BATTERY_PCT"), fleet_conf.get("FLEET_CHARGED_BATTERY_PCT")
+    low, charged_at = settings.FLEET_LOW_BATTERY_PCT, settings.FLEET_CHARGED_BATTERY_PCT
     charged: list[uuid.UUID] = []
     for vehicle in vehicles:
         level, before = vehicle.battery_pct, vehicle.before
@@ -175,7 +175,7 @@ def rides_locked(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard
     """A vehicle on a trip whose newest fresh reading says locked and not moving: a ride ``locking`` on it ends
     (``rides.services.ride_lock_reported``), even if the lock's acknowledgement is lost or late. One query for
     the batch, only when such a vehicle is in it (a paused ride's vehicle is one too)."""
-    still = fleet_conf.get("FLEET_MOVING_SPEED_KPH")
+    still = settings.FLEET_MOVING_SPEED_KPH
     reported: dict[uuid.UUID, Reading] = {}
     for v in vehicles:
         newest = v.newest

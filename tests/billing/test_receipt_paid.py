@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import User
-from billing import conf, fares, selectors
+from billing import fares, selectors
 from billing.models import AccountKind, LedgerEntry, PassProduct, Payment, PromoCode, RideBilling
 from billing.services import ledger, passes, promos, receipts, refunds, rides, wallet
 from tests.accounts.factories import UserFactory
@@ -108,9 +109,8 @@ def ride(rider: User, city: Any, mix: Mix) -> tuple[RideBilling, fares.Fare] | N
         return None
     benefits = passes.ride_benefits(rider=rider, city=city, at=billing.created_at)
     fare = fares.compute_fare(SNAPSHOT, fares.RideUsage(riding_seconds=60 * mix.minutes), benefits)
-    with pytest.MonkeyPatch.context() as patch:
-        if mix.late:
-            patch.setattr(conf, "CAPTURE_RETRIES", 1)  # a tok_timeout capture then stays unanswered
+    late = {"BILLING_CAPTURE_RETRIES": 1} if mix.late else {}  # a tok_timeout capture then stays unanswered
+    with override_settings(**late):
         return rides.ride_charge_final(ride_id=billing.ride_id, fare=fare, city=city), fare
 
 
@@ -232,10 +232,10 @@ def test_a_refused_capture_leaves_debt_not_card_money(api, rider):
 
 
 def test_card_money_that_arrives_after_the_charge_pays_the_debt_and_shows_as_card(
-        api, rider, monkeypatch, django_capture_on_commit_callbacks):
+        api, rider, settings, django_capture_on_commit_callbacks):
     add_card(rider, "tok_timeout")  # the money moves, the answer times out (a retry would get it)
     billing = rides.ride_hold_place(rider=rider, ride_id=uuid.uuid4(), amount=Decimal("6.00"), currency=EUR)
-    monkeypatch.setattr(conf, "CAPTURE_RETRIES", 1)  # the capture gets no answer: the charge leaves debt
+    settings.BILLING_CAPTURE_RETRIES = 1  # the capture gets no answer: the charge leaves debt
     rides.ride_charge_final(ride_id=billing.ride_id, fare=_fare("5.00"))
     assert _paid(api, rider, billing) == {"wallet": "0.00", "card": "0.00", "outstanding": "5.00"}
     with django_capture_on_commit_callbacks(execute=True):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts import errors as account_errors
 from accounts.models import User
 from accounts.services import roles, users
-from billing import conf, selectors
+from billing import selectors
 from billing.models import LedgerTransaction, PromoCode, PromoRedemption, Refund, RideBilling
 from billing.services import rides
 from tests.accounts.factories import UserFactory
@@ -29,8 +29,8 @@ GOODWILL = "/api/v1/billing/goodwill"
 
 
 @pytest.fixture(autouse=True)
-def _limit(monkeypatch: Any) -> None:
-    monkeypatch.setattr(conf, "STAFF_APPROVAL_LIMIT", Decimal("50.00"))  # the documented default, explicitly
+def _limit(settings: Any) -> None:
+    settings.BILLING_STAFF_APPROVAL_LIMIT = Decimal("50.00")  # the documented default, explicitly
 
 
 def _staff(role: str, **fields: Any) -> Any:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 import stripe
 
-from billing import conf, errors, selectors
+from billing import errors, selectors
 from billing.models import LedgerTransaction, Payment
 from billing.providers import stripe as stripe_adapter
 from billing.providers.base import ProviderDeclined, ProviderError, ProviderTimeout
@@ -56,11 +56,10 @@ class FakeStripeHttp(stripe.HTTPClient):
 
 
 @pytest.fixture
-def http(monkeypatch: pytest.MonkeyPatch) -> FakeStripeHttp:
+def http(monkeypatch: pytest.MonkeyPatch, settings: Any) -> FakeStripeHttp:
     fake = FakeStripeHttp()
     monkeypatch.setattr(stripe_adapter.StripeProvider, "http_client", fake)
-    monkeypatch.setattr(conf, "PROVIDER", "stripe")
-    monkeypatch.setattr(conf, "STRIPE_WEBHOOK_SECRET", SECRET)
+    settings.BILLING_PROVIDER, settings.STRIPE_WEBHOOK_SECRET = "stripe", SECRET
     fake.on("post", "/v1/customers", (200, {"id": "cus_1", "object": "customer"}))
     fake.on("post", "/v1/payment_methods/pm_card_visa/attach", (200, {
         "id": "pm_1", "object": "payment_method", "type": "card",

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
-from billing import conf, selectors
+from billing import selectors
 from billing.models import LedgerTransaction, Payment, WebhookEvent
 from billing.providers import testpsp
 from billing.services import rides
@@ -142,20 +142,20 @@ def test_a_chargeback_is_recorded_once_from_the_webhook(api, rider):
     call_command("billing_reconcile")
 
 
-def test_only_the_configured_providers_route_exists(api, rider, monkeypatch):
+def test_only_the_configured_providers_route_exists(api, rider, settings):
     """The test PSP's secret is public in development: with Stripe configured its route must not answer."""
     _3ds_top_up(rider)
-    monkeypatch.setattr(conf, "PROVIDER", "stripe")
+    settings.BILLING_PROVIDER = "stripe"
     (r,) = deliver(api)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "provider_unknown")
     assert not WebhookEvent.objects.exists()
     assert Payment.objects.get().status == "requires_action"
 
 
-def test_the_test_psp_verifies_nothing_without_a_secret(api, rider, monkeypatch):
+def test_the_test_psp_verifies_nothing_without_a_secret(api, rider, settings):
     """Start-up refuses an empty secret off DEBUG (core.checks); the provider refuses it too, not HMAC with ''."""
     _3ds_top_up(rider)
-    monkeypatch.setattr(conf, "TESTPSP_WEBHOOK_SECRET", "")
+    settings.BILLING_TESTPSP_WEBHOOK_SECRET = ""
     (r,) = deliver(api)  # signed with the empty key, as a forger would
     assert (r.status_code, r.json()["error"]["code"]) == (400, "webhook_signature_invalid")
     assert not WebhookEvent.objects.exists()

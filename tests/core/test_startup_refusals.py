@@ -7,7 +7,6 @@ import re
 import pytest
 from django.core.checks import run_checks
 
-from billing import conf as billing_conf
 from core import checks
 
 REAL = {"VEHICLE_GATEWAY": "telemetry.mqtt.MqttGateway", "SMS_BACKEND": "tests.core.operator_backends.OperatorSms",
@@ -22,13 +21,11 @@ def _errors() -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def production(settings, monkeypatch):  # type: ignore[no-untyped-def]
+def production(settings):  # type: ignore[no-untyped-def]
     settings.DEBUG, settings.ALLOW_FAKE_SERVICES, settings.MAILERS = False, [], SMTP
     for name, value in REAL.items():
         setattr(settings, name, value)
-    monkeypatch.setattr(billing_conf, "PROVIDER", "stripe")
-    monkeypatch.setattr(billing_conf, "STRIPE_API_KEY", "sk_live_x")
-    monkeypatch.setattr(billing_conf, "STRIPE_WEBHOOK_SECRET", "whsec_x")
+    settings.BILLING_PROVIDER, settings.STRIPE_API_KEY, settings.STRIPE_WEBHOOK_SECRET = "stripe", "sk_live_x", "whsec_x"
     return settings
 
 
@@ -36,13 +33,12 @@ def test_real_services_pass(production):
     assert _errors() == []
 
 
-def test_each_fake_is_refused_off_debug_and_named(production, monkeypatch):
+def test_each_fake_is_refused_off_debug_and_named(production):
     production.VEHICLE_GATEWAY = "fleet.gateway.SimulatedGateway"
     production.SMS_BACKEND = "accounts.sms.LocmemSmsBackend"
     production.PUSH_BACKEND = "accounts.push.LogPushBackend"
     production.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
-    monkeypatch.setattr(billing_conf, "PROVIDER", "testpsp")
-    monkeypatch.setattr(billing_conf, "TESTPSP_WEBHOOK_SECRET", "whsec_staging")
+    production.BILLING_PROVIDER, production.BILLING_TESTPSP_WEBHOOK_SECRET = "testpsp", "whsec_staging"
     assert _errors() == [("freewheel.E001", name) for name in
                          ("BILLING_PROVIDER", "EMAIL_BACKEND", "PUSH_BACKEND", "SMS_BACKEND", "VEHICLE_GATEWAY")]
     production.ALLOW_FAKE_SERVICES = ["testpsp", "gateway", "sms", "push"]
@@ -56,14 +52,13 @@ def test_a_subclass_of_a_fake_is_a_fake(production):
     assert _errors() == [("freewheel.E001", "VEHICLE_GATEWAY")]
 
 
-def test_payment_secrets_have_no_usable_default(production, monkeypatch):
-    monkeypatch.setattr(billing_conf, "STRIPE_WEBHOOK_SECRET", "")
+def test_payment_secrets_have_no_usable_default(production):
+    production.STRIPE_WEBHOOK_SECRET = ""
     assert _errors() == [("freewheel.E002", "STRIPE_WEBHOOK_SECRET")]
     production.ALLOW_FAKE_SERVICES = ["testpsp"]
-    monkeypatch.setattr(billing_conf, "PROVIDER", "testpsp")
-    monkeypatch.setattr(billing_conf, "TESTPSP_WEBHOOK_SECRET", "")
+    production.BILLING_PROVIDER, production.BILLING_TESTPSP_WEBHOOK_SECRET = "testpsp", ""
     assert _errors() == [("freewheel.E002", "BILLING_TESTPSP_WEBHOOK_SECRET")]
-    monkeypatch.setattr(billing_conf, "PROVIDER", "paypal")
+    production.BILLING_PROVIDER = "paypal"
     assert _errors() == [("freewheel.E003", "BILLING_PROVIDER")]
 
 
