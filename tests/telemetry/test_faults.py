@@ -15,7 +15,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +294,83 @@ def test_a_killed_worker_s_slots_do_not_keep_the_new_worker_idle(worker: Any) ->
     delay = time.monotonic() - ready
     assert delay < RECOVERY_S, f"the new worker drained {delay:.1f} s after its drainers started"
     fleet.assert_stored_once_in_order()
+
+
+def test_rides_whose_lock_answers_sat_in_a_killed_batch_end_once_charged_once(worker: Any) -> None:
+    """The issue's money fault with real workers: riders end their rides, the batch that carries their vehicles'
+    lock answers is killed (SIGKILL) mid-way and the lock commands time out meanwhile; the answers are taken over
+    and each ride ends at its end request, charged exactly once, and the ledger reconciles."""
+    from django.core.management import call_command
+    from django.test import Client
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from billing.models import LedgerTransaction, RideBilling
+    from billing.services import methods, tariffs
+    from fleet import services as fleet_services
+    from fleet.models import Command
+    from rides.models import Ride, RideState
+    from tests.accounts.factories import UserFactory
+    from tests.fleet.factories import CityFactory, VehicleTypeFactory, ZoneFactory
+    from tests.telemetry.conftest import URL, auth
+
+    city = CityFactory.create(slug="faultcity")
+    ZoneFactory.create(city=city, kind="operating_area")
+    scooter = VehicleTypeFactory.create(code="faultscooter")
+    tariffs.tariff_publish(city=city, vehicle_type=scooter, unlock_fee=Decimal("1.00"),
+                           brackets=[{"start_minute": 0, "per_minute": "0.25"}], pause_per_minute=Decimal("0.10"))
+    rides, units = [], []
+    for i in range(4):
+        vehicle = VehicleFactory.create(city=city, vehicle_type=scooter, code=f"FLT{i:03d}")
+        rider = UserFactory.create()
+        methods.payment_method_add(user=rider, token="tok_visa")
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(rider).access_token}")
+        started = api.post("/api/v1/rides/start", {"code": vehicle.code}, format="json")
+        assert started.status_code == 201, started.content
+        ride = Ride.objects.get(id=started.json()["id"])
+        fleet_services.command_deliver(command_id=ride.unlock_command_id)
+        fleet_services.command_ack(command_id=ride.unlock_command_id, ok=True)
+        assert api.post(f"/api/v1/rides/{ride.id}/end", format="multipart").status_code == 202
+        ride.refresh_from_db()
+        fleet_services.command_deliver(command_id=ride.lock_command_id)
+        units.append((vehicle, fleet_services.vehicle_credential_rotate(vehicle_id=vehicle.id), ride))
+        rides.append(ride)
+
+    worker()
+    blocker = psycopg.connect(_database_url(), autocommit=False)
+    try:
+        # The batch with the answers waits on the vehicle rows inside its transaction; its drainer is then killed.
+        blocker.execute("SELECT id FROM fleet_vehicle WHERE id = ANY(%s) FOR UPDATE", ([v.id for v, _, _ in units],))
+        for vehicle, secret, ride in units:
+            correlation = Command.objects.get(id=ride.lock_command_id).correlation_id
+            body = message(1, ack={"correlation_id": str(correlation), "ok": True}, locked=True, speed_kph=0)
+            answered = Client().post(URL, data=body, content_type="application/json", **auth(vehicle, secret))
+            assert answered.status_code == 202, answered.content
+        with psycopg.connect(_database_url(), autocommit=True) as watcher:
+            _wait(lambda: watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone() != (0,), 60, "the batch with the answers to wait for the vehicle rows")
+        consumers = {c["name"] for shard in range(streams.shards())
+                     for c in streams.client().xinfo_consumers(streams.stream_key(shard), streams.GROUP)
+                     if c["pending"]}
+        for consumer in consumers:
+            os.kill(int(consumer.decode().rsplit("-", 1)[1]), signal.SIGKILL)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    # Meanwhile every lock command times out: the rides are active again, as in the fault.
+    fleet_services.commands_expire_overdue(now=timezone.now() + timedelta(minutes=5))
+    assert {r.state for r in Ride.objects.filter(id__in=[r.id for r in rides])} == {RideState.ACTIVE}
+
+    _wait(_drained, 60, "the answers to be taken over and applied")
+    _wait(lambda: all(Ride.objects.get(id=r.id).state == RideState.ENDED for r in rides), 60, "the rides to end")
+    for ride in rides:
+        ended = Ride.objects.get(id=ride.id)
+        assert ended.end_requested_at is not None and ride.end_requested_at is not None
+        assert abs((ended.ended_at - ride.end_requested_at).total_seconds()) < 1  # billed to the end request
+        _wait(lambda ride=ride: RideBilling.objects.get(ride_id=ride.id).status == RideBilling.Status.CHARGED, 60,
+              "the charge")
+        assert LedgerTransaction.objects.filter(ride_id=ride.id, kind="ride_charge").count() == 1
+    call_command("billing_reconcile")  # exits non-zero on any mismatch
