@@ -329,7 +329,7 @@ def test_rides_whose_lock_answers_sat_in_a_killed_batch_end_once_charged_once(wo
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(rider).access_token}")
         started = api.post("/api/v1/rides/start", {"code": vehicle.code}, format="json")
         assert started.status_code == 201, started.content
-        ride = Ride.objects.get(id=started.json()["id"])
+        ride: Any = Ride.objects.get(id=started.json()["id"])
         fleet_services.command_deliver(command_id=ride.unlock_command_id)
         fleet_services.command_ack(command_id=ride.unlock_command_id, ok=True)
         assert api.post(f"/api/v1/rides/{ride.id}/end", format="multipart").status_code == 202
@@ -366,11 +366,13 @@ def test_rides_whose_lock_answers_sat_in_a_killed_batch_end_once_charged_once(wo
 
     _wait(_drained, 60, "the answers to be taken over and applied")
     _wait(lambda: all(Ride.objects.get(id=r.id).state == RideState.ENDED for r in rides), 60, "the rides to end")
+    def charged(ride_id: Any) -> Callable[[], bool]:
+        return lambda: RideBilling.objects.get(ride_id=ride_id).status == RideBilling.Status.CHARGED
+
     for ride in rides:
-        ended = Ride.objects.get(id=ride.id)
+        ended: Any = Ride.objects.get(id=ride.id)
         assert ended.end_requested_at is not None and ride.end_requested_at is not None
         assert abs((ended.ended_at - ride.end_requested_at).total_seconds()) < 1  # billed to the end request
-        _wait(lambda ride=ride: RideBilling.objects.get(ride_id=ride.id).status == RideBilling.Status.CHARGED, 60,
-              "the charge")
+        _wait(charged(ride.id), 60, "the charge")
         assert LedgerTransaction.objects.filter(ride_id=ride.id, kind="ride_charge").count() == 1
     call_command("billing_reconcile")  # exits non-zero on any mismatch
