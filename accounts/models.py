@@ -96,10 +96,6 @@ class User(AbstractBaseUser, PermissionsMixin):
         return phone.phone_masked(self.phone)
 
     @property
-    def is_blocked(self) -> bool:
-        return self.status == self.Status.BLOCKED
-
-    @property
     def has_real_email(self) -> bool:
         return not is_placeholder_email(self.email)
 

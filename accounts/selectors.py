@@ -11,12 +11,6 @@ def user_get_by_email(*, email: str) -> User | None:
     return User.objects.filter(email__iexact=email.strip()).first()
 
 
-def user_get_by_phone(*, phone: str) -> User | None:
-    if not phone:
-        return None
-    return User.objects.filter(phone=phone).first()
-
-
 def user_roles(*, user: User) -> list[str]:
     """Names of the staff roles (Django groups) the user holds, sorted."""
     return sorted(user.groups.values_list("name", flat=True))

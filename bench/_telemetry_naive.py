@@ -23,7 +23,7 @@ DONE_KEY = "naive_done"
 def apply_one(vehicle_id: str, payload: dict[str, Any], received_ms: int) -> None:
     from fleet import services as fleet_services
     from fleet.models import Vehicle
-    from telemetry import pipeline, streams, validation
+    from telemetry import pipeline, reactions, streams, validation
     from telemetry.messages import VehicleBefore
     from telemetry.models import HistoryPoint
 
@@ -48,9 +48,7 @@ def apply_one(vehicle_id: str, payload: dict[str, Any], received_ms: int) -> Non
         fleet_services.vehicle_record_reading(vehicle_id=v.id, at=reading.at, location=location,
                                               battery_pct=reading.battery_pct, speed_kph=reading.speed_kph)
         Vehicle.objects.filter(id=v.id).update(last_seen_at=datetime.now(UTC))
-        react = pipeline._react_function()
-        if react is not None:
-            react(readings=[reading], before={v.id: before})
+        reactions.react(readings=[reading], before={v.id: before})
     streams.client().incr(streams.key(DONE_KEY))
 
 

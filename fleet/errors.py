@@ -71,10 +71,6 @@ class RadiusTooLarge(DomainError):
     code, status, message = "radius_too_large", 400, "The search radius is above the limit."
 
 
-class InvalidQuery(DomainError):
-    code, status, message = "invalid_query", 400, "A query parameter is invalid."
-
-
 class OpsAlertNotFound(DomainError):
     code, status, message = "ops_alert_not_found", 404, "No such ops alert."
 

@@ -19,14 +19,13 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
+from functools import lru_cache
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-
-from live.push import _publisher
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +34,12 @@ _open: Counter[str] = Counter()  # stream -> sockets open in this process
 _last_flush = 0.0
 _armed_loop: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled on
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@lru_cache(maxsize=8)
+def _client(url: str) -> redis.Redis:
+    """One pooled client per process for the scrapes."""
+    return redis.Redis.from_url(url)
 
 
 def _prefix() -> str:
@@ -120,7 +125,7 @@ class LiveCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         prefix = _prefix()
         try:
-            client = _publisher(settings.REDIS_URL)  # the pushes' pooled client, one per process
+            client = _client(settings.REDIS_URL)
             counts = client.hgetall(f"{prefix}:counts")
             processes = [client.hgetall(key) for key in client.scan_iter(match=f"{prefix}:open:*", count=100)]
         except redis.RedisError:

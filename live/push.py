@@ -16,15 +16,14 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
-import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+
+from live import layers
 
 logger = logging.getLogger(__name__)
 
@@ -33,26 +32,6 @@ def _json_safe(message: dict[str, Any]) -> dict[str, Any]:
     # UUIDs, datetimes and Decimals become strings here, once, instead of failing later in msgpack or in a
     # consumer's json.dumps, where nobody would see the error.
     return json.loads(json.dumps(message, cls=DjangoJSONEncoder))  # type: ignore[no-any-return]
-
-
-@lru_cache(maxsize=8)
-def _publisher(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
-
-
-def _publish_sync(layer: Any, group: str, message: dict[str, Any]) -> bool:
-    """The pub/sub layer's ``group_send`` is one PUBLISH: do it with a pooled sync client.
-
-    ``async_to_sync(group_send)`` from a sync process (web request, Celery task) builds a new event loop and
-    with it a new Redis connection per call; this keeps one connection pool per process. Same channel name and
-    serialisation as ``RedisPubSubLoopLayer.group_send``, so any Daphne process receives it.
-    """
-    target = _channel(layer)
-    if target is None:
-        return False
-    url, prefix = target
-    _publisher(url).publish(f"{prefix}__group__{group}", layer.serialize(message))
-    return True
 
 
 _batch = threading.local()
@@ -65,7 +44,8 @@ def batched() -> Iterator[None]:
     The telemetry worker wraps each batch's transaction in it: the hundreds of ``ride.updated`` a batch commits
     leave as one pipelined PUBLISH instead of one round trip each. Pushes still go only after commit (the
     ``on_commit`` hooks run inside the block and queue here; a rolled-back savepoint's pushes are dropped by
-    Django before that). Nested blocks join the outermost one. Outside the pub/sub layer it changes nothing.
+    Django before that). Nested blocks join the outermost one. Outside ``live.layers.PubSubLayer`` it changes
+    nothing.
     """
     if getattr(_batch, "pending", None) is not None:
         yield
@@ -79,29 +59,20 @@ def batched() -> Iterator[None]:
             _publish_many(pending)
 
 
-def _channel(layer: Any) -> tuple[str, str] | None:
-    """(Redis URL, channel prefix) when the layer is the single-host pub/sub layer this module can publish to."""
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        return None
-    hosts = layer._kwargs.get("hosts") or []
-    if len(hosts) != 1 or not isinstance(hosts[0], str):
-        return None  # sharded or dict-configured: let the layer pick the shard
-    return hosts[0], layer._kwargs.get("prefix", "asgi")
+def _sync_layer() -> layers.PubSubLayer | None:
+    """The channel layer when it can publish from sync code (``live.layers.PubSubLayer`` with one Redis URL)."""
+    layer = get_channel_layer()
+    return layer if isinstance(layer, layers.PubSubLayer) and layer.can_send_sync else None
 
 
 def _publish_many(pending: list[tuple[str, dict[str, Any]]]) -> None:
-    layer = get_channel_layer()
-    target = _channel(layer)
-    if target is None:
+    layer = _sync_layer()
+    if layer is None:
         for group, message in pending:
             _send_now(group, message)
         return
-    url, prefix = target
     try:
-        pipe = _publisher(url).pipeline(transaction=False)
-        for group, message in pending:
-            pipe.publish(f"{prefix}__group__{group}", _serialized(layer, message))
-        pipe.execute()
+        layer.group_send_many([(group, _serialized(layer, message)) for group, message in pending])
     except Exception:  # noqa: BLE001 - a push must never undo committed work
         logger.exception("live push of %d messages failed", len(pending))
 
@@ -129,7 +100,9 @@ def _send_now(group: str, message: dict[str, Any]) -> None:
         return
     try:
         message = _json_safe(message)
-        if not _publish_sync(layer, group, message):
+        if isinstance(layer, layers.PubSubLayer) and layer.can_send_sync:
+            layer.group_send_many([(group, layer.serialize(message))])  # one PUBLISH on the pooled client
+        else:
             async_to_sync(layer.group_send)(group, message)
     except Exception:  # noqa: BLE001 - a push must never undo committed work
         logger.exception("live push to %s failed", group)

@@ -97,10 +97,6 @@ class ParkingPhotoRequired(RuleViolation):
     code, message = "parking_photo_required", "This city requires a photo of the parked vehicle."
 
 
-class VehicleCommandFailed(Conflict):
-    code, message = "vehicle_command_failed", "The vehicle did not execute the command; try again."
-
-
 class RatingExists(Conflict):
     code, message = "ride_already_rated", "This ride was already rated."
 

@@ -15,7 +15,7 @@ from django.db.models import QuerySet, Sum
 from accounts.models import User
 from fleet import geofence
 from rides import errors
-from rides.models import Reservation, Ride, RideState, RideTrackPoint
+from rides.models import Ride, RideState, RideTrackPoint
 
 
 def rider_spent_today(*, ride: Ride, now: datetime) -> Decimal:
@@ -44,13 +44,6 @@ def ride_get_for_rider(*, rider: User, ride_id: uuid.UUID) -> Ride:
 
 def rides_for_rider(*, rider: User) -> QuerySet[Ride]:
     return Ride.objects.filter(rider=rider).select_related("vehicle", "vehicle_type", "city")
-
-
-def reservation_get_for_rider(*, rider: User, reservation_id: uuid.UUID) -> Reservation:
-    found = Reservation.objects.filter(id=reservation_id, rider=rider).select_related("vehicle").first()
-    if found is None:
-        raise errors.ReservationNotFound()
-    return found
 
 
 def _points(ride_id: uuid.UUID) -> list[tuple[float, float]]:

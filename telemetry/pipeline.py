@@ -37,7 +37,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import ModuleType
 
 import msgpack
 import redis
@@ -46,13 +45,12 @@ from django.db import OperationalError, connection, transaction
 
 from fleet.services import readings as fleet_readings
 from live import push
-from telemetry import storage, streams
+from telemetry import reactions, storage, streams
 from telemetry.messages import Ack, Reading, VehicleBefore
 
 logger = logging.getLogger(__name__)
 
 IDLE_SLEEP_S = (0.005, 0.1)  # first and longest pause of an idle drainer (doubling while nothing comes)
-_reactions: ModuleType | None | bool = False  # False: not looked up yet
 
 
 @dataclass(slots=True)
@@ -63,20 +61,6 @@ class BatchResult:
     duplicates: int = 0
     late: int = 0
     corrupt: int = 0
-
-
-def _react_function() -> Callable[..., dict[str, int]] | None:
-    """``telemetry.reactions.react`` (REACT's module), looked up once per process."""
-    global _reactions
-    if _reactions is False:
-        try:
-            from telemetry import reactions
-        except ImportError:  # pragma: no cover - until the reactions module lands
-            logger.warning("telemetry.reactions is missing: batches are stored without business reactions")
-            _reactions = None
-        else:
-            _reactions = reactions
-    return getattr(_reactions, "react", None) if isinstance(_reactions, ModuleType) else None
 
 
 _UUIDS: dict[bytes, uuid.UUID] = {}  # a fleet's ids, parsed once per process (uuid.UUID() costs ~2 us)
@@ -189,9 +173,8 @@ def apply_shards(entries_by_shard: Mapping[int, Sequence[streams.Entry]], *, rec
         known = [r for r in new if r.vehicle_id in before]  # a deleted vehicle's readings: history only
         result.new, result.duplicates = len(new), result.messages - len(new)
         result.late = sum(1 for r in known if _is_late(r, before))
-        react = _react_function()
-        if react is not None and known:
-            react(readings=known, before=before)
+        if known:
+            reactions.react(readings=known, before=before)
         if fence is not None:
             fence()
     committed_ms = time.time() * 1000

@@ -93,7 +93,3 @@ class VehicleType(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def is_motorised(self) -> bool:
-        return self.propulsion_type != PropulsionType.HUMAN

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
@@ -122,6 +123,23 @@ def test_snapshot_updates_then_resume_after_reconnect(daphne, card_rider, vehicl
         snapshot = _next(ws)
         assert (snapshot["type"], snapshot["seq"], snapshot["resumed"]) == ("snapshot", last_seq + 1, True)
         assert snapshot["data"]["state"] == "active"
+
+
+def test_the_layers_pushes_reach_sockets_of_a_daphne_process(daphne, card_rider, other_rider, vehicle):
+    """Contract with channels_redis: what ``live.layers.PubSubLayer`` publishes from a sync process (one push,
+    and a telemetry-style batch in one round trip) is what a Daphne process's group members receive."""
+    ride = active_ride(card_rider, vehicle)
+    with _open(f"{daphne}/ws/v1/me", other_rider) as me, _open(f"{daphne}/ws/v1/rides/{ride.id}", card_rider) as ws:
+        assert _next(me)["type"] == _next(ws)["type"] == "snapshot"
+        push.to_user(other_rider.id, "notification", {"title": "single"})  # outside a batch: sent at once
+        single = _next(me)
+        assert (single["type"], single["data"]) == ("notification", {"title": "single"})
+        with push.batched(), transaction.atomic():
+            push.to_ride(ride.id, "ride.zone_warning", {"zone_id": "z1", "kind": "slow"})
+            push.to_user(other_rider.id, "notification", {"title": "batched"})
+        warning = _next(ws)
+        assert (warning["type"], warning["data"]) == ("ride.zone_warning", {"zone_id": "z1", "kind": "slow"})
+        assert _next(me)["data"] == {"title": "batched"}
 
 
 def test_push_from_a_celery_worker_process_reaches_the_socket(daphne, celery_worker, card_rider, vehicle):

@@ -20,15 +20,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _subscriber(groups: list[str]) -> Any:
     layer = get_channel_layer()
-    client = redis.Redis.from_url(layer._kwargs["hosts"][0])
+    client = redis.Redis.from_url(layer.publish_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    prefix = layer._kwargs.get("prefix", "asgi")
-    pubsub.subscribe(*[f"{prefix}__group__{g}" for g in groups])
+    pubsub.subscribe(*[layer.group_channel(g) for g in groups])
     # redis-py's pubsub subscribes lazily: probe until a message gets through, so the test's own publishes
     # are not lost to a subscription still being set up.
     deadline = time.monotonic() + 5
     while True:
-        client.publish(f"{prefix}__group__{groups[0]}", b"probe")
+        client.publish(layer.group_channel(groups[0]), b"probe")
         message = pubsub.get_message(timeout=0.1)
         if message is not None and message["data"] == b"probe":
             break
