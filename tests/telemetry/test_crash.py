@@ -28,6 +28,8 @@ from tests.telemetry.conftest import message, now_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.slow  # a Celery worker process, killed mid-batch
+
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
