@@ -70,7 +70,8 @@ def _marks(decorators: list[ast.expr]) -> set[str]:
         if dotted.endswith("mark.slow"):
             found.add("slow")
         if dotted.endswith("mark.usefixtures") and isinstance(decorator, ast.Call):
-            found |= {f"usefixtures:{arg.value}" for arg in decorator.args if isinstance(arg, ast.Constant)}
+            found |= {f"usefixtures:{arg.value}" for arg in decorator.args
+                      if isinstance(arg, ast.Constant) and isinstance(arg.value, str)}
     return found
 
 
