@@ -49,11 +49,17 @@ def _transactional(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture(autouse=True)
 def _empty_telemetry_history(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
     # The history (telemetry_reading) is an unmanaged partitioned table: the flush that ends a transactional test
-    # leaves it alone, so readings such a test applied would be seen by the tests after it.
+    # leaves it alone, so readings such a test applied, and the day partitions it created, would be seen by the
+    # tests after it (and by the next run with --reuse-db).
     yield
     if _transactional(request):
+        from telemetry import storage
+
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute("TRUNCATE telemetry_reading")
+            for day in storage.partitions():
+                cursor.execute(f"DROP TABLE {storage.partition_name(day)}")
+        storage._known.clear()  # this process must not believe the dropped partitions exist
 
 
 @pytest.fixture
