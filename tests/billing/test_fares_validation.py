@@ -169,6 +169,7 @@ def test_a_malformed_stored_fare_is_refused() -> None:
         Fare.from_json({k: v for k, v in data.items() if k != "vat_amount"})
 
 
+@pytest.mark.slow
 def test_the_engine_is_pure_python_without_django_settings_or_models() -> None:
     import os
     import subprocess

@@ -13,7 +13,7 @@ import pytest
 import stripe
 
 from billing import errors, selectors
-from billing.models import LedgerTransaction, Payment
+from billing.models import LedgerTransaction, Payment, WebhookEvent
 from billing.providers import stripe as stripe_adapter
 from billing.providers.base import ProviderDeclined, ProviderError, ProviderTimeout
 from billing.services import methods, rides, wallet
@@ -157,7 +157,9 @@ def test_webhooks_are_verified_with_stripes_signature(http, api, rider):
              "data": {"object": _pi("succeeded", 1000, received=1000)}}
     url = "/api/v1/billing/webhooks/stripe"
     body, headers = _signed(event, "whsec_wrong")
-    assert api.post(url, data=body, content_type="application/json", headers=headers).status_code == 400
+    r = api.post(url, data=body, content_type="application/json", headers=headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "webhook_signature_invalid")
+    assert not WebhookEvent.objects.exists() and selectors.wallet_balance(user=rider, currency="EUR").cash == 0
     body, headers = _signed(event)
     r = api.post(url, data=body, content_type="application/json", headers=headers)
     assert (r.status_code, r.json()["outcome"]) == (200, "payment_captured")

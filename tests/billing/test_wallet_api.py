@@ -138,7 +138,8 @@ def test_history_is_cursor_paginated_and_private(api, rider, other_rider, django
 
 
 def test_the_wallet_requires_authentication(api):
-    assert api.anonymous().get("/api/v1/wallet").status_code == 401
+    r = api.anonymous().get("/api/v1/wallet")
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "not_authenticated")
 
 
 def test_a_retried_top_up_with_the_same_idempotency_key_charges_once(api, rider, card):

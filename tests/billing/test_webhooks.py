@@ -39,15 +39,19 @@ def test_a_bad_signature_is_refused_and_recorded_nowhere(api, rider):
     assert (r.status_code, r.json()["error"]["code"]) == (400, "webhook_signature_invalid")
     tampered = body.replace(b'"amount_received": 1000', b'"amount_received": 9000')
     r = deliver(api, [(tampered, headers)])[0]
-    assert r.status_code == 400
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "webhook_signature_invalid")
     assert not WebhookEvent.objects.exists() and selectors.wallet_balance(user=rider, currency="EUR").cash == 0
 
 
 def test_an_old_signature_is_refused(api, rider):
-    _3ds_top_up(rider)
+    payment = _3ds_top_up(rider)
     (body, _), = testpsp.pending_events()
     old = {testpsp.SIGNATURE_HEADER: testpsp.sign(body, timestamp=1_000_000)}
-    assert deliver(api, [(body, old)])[0].status_code == 400
+    r = deliver(api, [(body, old)])[0]
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "webhook_signature_invalid")
+    assert not WebhookEvent.objects.exists() and selectors.wallet_balance(user=rider, currency="EUR").cash == 0
+    payment.refresh_from_db()
+    assert payment.status == "requires_action"
 
 
 def test_an_unknown_provider_is_404(api):

@@ -60,6 +60,7 @@ print(json.dumps({"answered": answered, "apps_loaded": apps.ready,
 """
 
 
+@pytest.mark.slow
 def test_help_of_every_project_command_is_printed_without_loading_the_apps():
     env = {k: v for k, v in os.environ.items() if k not in UNSET} | {"DJANGO_SETTINGS_MODULE": "config.settings"}
     out = subprocess.run([sys.executable, "-c", _PROBE, *(name for name, _ in COMMANDS)], cwd=ROOT, env=env,

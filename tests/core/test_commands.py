@@ -251,6 +251,7 @@ def _compose_check(**supplied: str) -> subprocess.CompletedProcess[str]:
                           env=child_env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_settings_load_with_the_compose_environment():
     """A try-out names the fakes it runs on; left empty (production), the fake defaults refuse to start."""
     out = _compose_check(ALLOW_FAKE_SERVICES="testpsp,gateway,sms,push,email",

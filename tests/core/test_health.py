@@ -77,6 +77,7 @@ def test_server_timing_counts_the_garbage_collections_the_request_ran(client, mo
     assert float(parts["gc"]) > 0
 
 
+@pytest.mark.slow
 def test_server_processes_freeze_their_start_up_objects_out_of_the_collector():
     """config.wsgi / config.asgi / a Celery child leave start-up objects to no full collection (core.gc)."""
     import subprocess

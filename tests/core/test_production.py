@@ -11,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.slow  # every test runs manage.py, a server module or a worker in a process of its own
+
 # The documented production environment (docs/security.md), with stand-ins for the operator's SMS/push classes.
 PRODUCTION = {
     "DEBUG": "0",

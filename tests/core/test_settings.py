@@ -77,12 +77,14 @@ def _start(**overrides: str) -> subprocess.CompletedProcess[str]:
         ({"JWT_ACCESS_MINUTES": "0", "DEBUG": "1"}, "JWT_ACCESS_MINUTES must be >= 1"),
     ],
 )
+@pytest.mark.slow
 def test_the_process_refuses_to_start_on_a_bad_variable(overrides, fragment):
     result = _start(**overrides)
     assert result.returncode != 0
     assert fragment in result.stderr
 
 
+@pytest.mark.slow
 def test_the_process_refuses_to_start_without_secret_key_in_production():
     environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
     result = subprocess.run(
@@ -100,6 +102,7 @@ def test_database_connections_persist_per_thread_or_come_from_a_pool(monkeypatch
     assert (pooled["CONN_MAX_AGE"], pooled["OPTIONS"]["pool"]) == (0, {"min_size": 1, "max_size": 4})
 
 
+@pytest.mark.slow
 def test_asgi_servers_pool_their_connections_and_the_other_processes_keep_them():
     """config.asgi is what every ASGI server imports first (daphne, uvicorn); WSGI and Celery are left as they were
     (their threads live long and reuse their connection). `manage.py runserver` is covered by the slow

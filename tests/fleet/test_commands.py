@@ -232,7 +232,8 @@ def test_ops_api_queues_a_command_and_riders_are_refused(api: Any, rider: Any, s
     assert got.status_code == 200 and got.json()["kind"] == "locate"
     r = api.post(URL.format(uuid.uuid4()), {"kind": "locate"})
     assert (r.status_code, r.json()["error"]["code"]) == (404, "vehicle_not_found")
-    assert api.get(f"/api/v1/commands/{uuid.uuid4()}").status_code == 404
+    r = api.get(f"/api/v1/commands/{uuid.uuid4()}")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "command_not_found")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -88,6 +88,7 @@ def test_batch_figures_are_measured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.isfinite(sizes).all()
 
 
+@pytest.mark.slow
 def test_django_database_is_created_namespaced_and_removed() -> None:
     # A child process: pytest-django already owns this process's Django connections.
     script = textwrap.dedent(

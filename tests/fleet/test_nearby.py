@@ -79,7 +79,8 @@ def test_bad_queries_are_400_with_a_clear_code(api: Any, rider: Any, params: dic
 
 @pytest.mark.django_db
 def test_needs_authentication(api: Any) -> None:
-    assert api.get(URL, {"lat": LAT, "lon": LON}).status_code == 401
+    r = api.get(URL, {"lat": LAT, "lon": LON})
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "not_authenticated")
 
 
 @pytest.mark.django_db

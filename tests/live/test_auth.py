@@ -33,7 +33,8 @@ def test_ticket_opens_one_socket_once(api, rider):
 
 
 def test_ticket_needs_a_signed_in_caller_and_expires(api, rider, settings):
-    assert api.anonymous().post(TICKET_URL).status_code == 401
+    refused = api.anonymous().post(TICKET_URL)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "not_authenticated")
     ticket = api.as_(rider).post(TICKET_URL).json()["ticket"]
     cache.delete(f"live:ticket:{ticket}")  # what the TTL does after LIVE_TICKET_TTL_S
 

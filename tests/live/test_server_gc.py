@@ -6,9 +6,12 @@ import gc
 import subprocess
 import sys
 
+import pytest
+
 from core import gc as core_gc
 
 
+@pytest.mark.slow
 def test_the_asgi_process_uses_the_server_thresholds_and_the_wsgi_one_the_defaults():
     code = "import gc, config.{0}; print(*gc.get_threshold())"
     seen = {}

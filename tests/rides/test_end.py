@@ -127,7 +127,10 @@ def test_force_end_needs_the_permission_and_ends_at_once(api, card_rider, vehicl
                                                          django_capture_on_commit_callbacks):
     ride = started(api, card_rider, vehicle.code, django_capture_on_commit_callbacks)
     r = api.as_(card_rider).post(url(ride, "force-end"), {"reason": "lost phone"}, format="json")
-    assert r.status_code == 403
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "permission_denied")
+    ride.refresh_from_db()
+    assert ride.state == RideState.ACTIVE and ride.ended_at is None and not RideBilling.objects.filter(
+        ride_id=ride.id, status=RideBilling.Status.CHARGED).exists()
     r = api.as_(staff_user).post(url(ride, "force-end"), {"reason": "lost phone"}, format="json")
     assert r.status_code == 200 and r.json()["state"] == "ended" and r.json()["end_reason"] == "ops"
     ride.refresh_from_db()

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts import push
 from accounts.models import Notification
 from rides import services
-from rides.models import Reservation, Ride
+from rides.models import OPEN_STATES, Reservation, Ride
 from tests.rides.conftest import START_URL, ack, started
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +85,8 @@ def test_a_refused_unlock_is_pushed_as_failed_and_a_refused_start_pushes_nothing
     Vehicle.objects.filter(id=vehicle.id).update(battery_pct=5)
     with django_capture_on_commit_callbacks(execute=True):
         r = api.as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json")
-    assert r.status_code == 422 and pushes == []
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "battery_too_low") and pushes == []
+    assert not Ride.objects.filter(rider=card_rider, state__in=OPEN_STATES).exists()
 
 
 def test_notifications_inbox_read_and_live_and_mobile_push(api, rider, other_rider, pushes,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,6 @@ from fleet.models import Command, VehicleEvent
 from fleet.states import Status
 from rides import services
 from rides.models import Ride, RideState
-from rides.services import start as start_service
 from tests.rides.conftest import START_URL, commands
 
 pytestmark = pytest.mark.django_db
@@ -54,15 +54,26 @@ def test_the_hold_is_placed_outside_any_database_transaction(api, card_rider, ve
     assert "inside a database transaction" not in caplog.text
 
 
-def _claimed_only(rider: Any, vehicle: Any) -> Ride:
-    """A start that committed its claim and then died (no hold, no unlock command)."""
-    snapshot = start_service.tariff_for(vehicle)
-    vehicle = start_service._vehicle_for(vehicle.code, None)
-    return start_service._start_claim(rider, vehicle, None, snapshot)
+class _Died(Exception):
+    """The process running the start stopped right after its claim committed."""
 
 
-def test_a_retry_finishes_a_start_that_died_after_its_claim_with_one_hold(api, card_rider, vehicle):
-    ride = _claimed_only(card_rider, vehicle)
+def _claimed_only(monkeypatch: Any, rider: Any, **start: Any) -> Ride:
+    """A start (``ride_start(code=...)`` or ``(reservation_id=...)``) that committed its claim and then died: no
+    hold, no unlock command."""
+
+    def died(**_: Any) -> None:
+        raise _Died()
+
+    with monkeypatch.context() as patched:
+        patched.setattr(billing_rides, "ride_hold_place", died)
+        with pytest.raises(_Died):
+            services.ride_start(rider=rider, **start)
+    return Ride.objects.get(rider=rider, state=RideState.UNLOCKING)
+
+
+def test_a_retry_finishes_a_start_that_died_after_its_claim_with_one_hold(api, card_rider, vehicle, monkeypatch):
+    ride = _claimed_only(monkeypatch, card_rider, code=vehicle.code)
     assert ride.state == RideState.UNLOCKING and not RideBilling.objects.filter(ride_id=ride.id).exists()
     r = api.as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json")
     assert (r.status_code, r.json()["id"], r.json()["state"]) == (201, str(ride.id), "unlocking")
@@ -75,22 +86,19 @@ def test_a_retry_finishes_a_start_that_died_after_its_claim_with_one_hold(api, c
     assert Payment.objects.filter(ride_id=ride.id, purpose=Payment.Purpose.RIDE_HOLD).count() == 1
 
 
-def test_a_retry_by_reservation_finishes_a_start_from_that_reservation(api, card_rider, vehicle):
+def test_a_retry_by_reservation_finishes_a_start_from_that_reservation(api, card_rider, vehicle, monkeypatch):
     reservation_id = api.as_(card_rider).post("/api/v1/reservations", {"code": vehicle.code},
                                               format="json").json()["id"]
-    from rides.models import Reservation
-
-    reservation = Reservation.objects.get(id=reservation_id)
-    vehicle = start_service._vehicle_for(None, reservation)
-    ride = start_service._start_claim(card_rider, vehicle, reservation, start_service.tariff_for(vehicle))
+    ride = _claimed_only(monkeypatch, card_rider, reservation_id=uuid.UUID(reservation_id))
+    assert not Payment.objects.filter(ride_id=ride.id).exists() and ride.unlock_command_id is None
     r = api.post(START_URL, {"reservation_id": reservation_id}, format="json")
     assert (r.status_code, r.json()["id"], r.json()["reservation_id"]) == (201, str(ride.id), reservation_id)
     assert commands(vehicle) == ["unlock"]
     assert _code(api.post(START_URL, {"code": "FW99999"}, format="json")) == (409, "ride_already_open")
 
 
-def test_the_sweep_cancels_a_start_that_died_after_its_claim(card_rider, vehicle):
-    ride = _claimed_only(card_rider, vehicle)
+def test_the_sweep_cancels_a_start_that_died_after_its_claim(card_rider, vehicle, monkeypatch):
+    ride = _claimed_only(monkeypatch, card_rider, code=vehicle.code)
     assert services.rides_sweep_commands() == 0  # within the TTL: the rider may still retry
     Ride.objects.filter(id=ride.id).update(created_at=ride.created_at - dt.timedelta(minutes=5))
     assert services.rides_sweep_commands() == 1
@@ -173,9 +181,10 @@ def test_cached_city_settings_and_tariff_follow_edits(api, card_rider, other_rid
     assert Decimal(Ride.objects.get(id=r.json()["id"]).tariff["unlock_fee"]) == Decimal("1.50")
 
 
-def test_two_retries_of_a_half_finished_start_racing_for_the_hold_get_409_not_500(api, card_rider, vehicle):
+def test_two_retries_of_a_half_finished_start_racing_for_the_hold_get_409_not_500(api, card_rider, vehicle,
+                                                                                  monkeypatch):
     """The other retry has created the card hold but not yet recorded it: this one backs off, undoing nothing."""
-    ride = _claimed_only(card_rider, vehicle)
+    ride = _claimed_only(monkeypatch, card_rider, code=vehicle.code)
     Payment.objects.create(user=card_rider, provider="fake", purpose=Payment.Purpose.RIDE_HOLD, amount=Decimal("20.00"),
                            currency=ride.currency, ride_id=ride.id)
     r = api.as_(card_rider).post(START_URL, {"code": vehicle.code}, format="json")

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from fleet import services as fleet_services
 from telemetry import storage, streams
-from telemetry.models import HistoryPoint
 from tests.fleet.factories import VehicleFactory
 
 URL = "/api/v1/telemetry"
@@ -23,18 +21,6 @@ def _pipeline_state() -> Iterator[None]:
     # transaction are gone, so this process must not believe they exist.
     storage._known.clear()
     yield
-    storage._known.clear()
-
-
-@pytest.fixture
-def empty_history(transactional_db: Any) -> Iterator[None]:
-    """For tests that commit: the history is not a Django-managed table, so flushing the database leaves its rows
-    and day partitions; drop them afterwards (other tests count every row and partition)."""
-    yield
-    with connection.cursor() as cursor:
-        for day in storage.partitions():
-            cursor.execute(f"DROP TABLE IF EXISTS {storage.partition_name(day)}")
-        cursor.execute(f"TRUNCATE {HistoryPoint._meta.db_table}")
     storage._known.clear()
 
 

@@ -28,6 +28,8 @@ from tests.telemetry.conftest import message, now_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.slow  # a Celery worker process, killed mid-batch
+
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
@@ -38,7 +40,7 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 @pytest.fixture
-def worker(transactional_db: Any, empty_history: None) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+def worker(transactional_db: Any) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     queue = f"test-telemetry-{uuid.uuid4().hex[:8]}"
     environ = {**os.environ, "DATABASE_URL": env.database_url(connection.settings_dict),
                "REDIS_URL": settings.REDIS_URL,

@@ -71,7 +71,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def worker(transactional_db: Any, empty_history: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def worker(transactional_db: Any) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """``worker(redis_url=None)``: a telemetry worker of ``DRAINERS`` processes on a queue of its own, started
     with its drainers (as ``drain_kick`` would); the production defaults for the lease and the backoff.
     ``redis_url``: its Redis for everything (streams, broker, cache), as in production."""

@@ -93,7 +93,7 @@ def test_a_batch_whose_lease_was_lost_rolls_back_and_leaves_the_new_holder_alone
     assert status.snapshot()["pending"] == 1  # the new holder takes it over
 
 
-def test_two_drainers_applying_the_same_entries_at_once_store_and_react_once(empty_history: None) -> None:
+def test_two_drainers_applying_the_same_entries_at_once_store_and_react_once(transactional_db: Any) -> None:
     """The fence is not atomic with COMMIT: a drainer may still commit a batch that the next holder of its shard
     also applies. The history's unique key makes the second a batch of duplicates."""
     vehicle: Any = VehicleFactory(lat=52.50, lon=13.40, position_at=datetime(2020, 1, 1, tzinfo=UTC))

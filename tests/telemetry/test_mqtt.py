@@ -213,6 +213,7 @@ def test_gateway_down_is_a_transient_error(settings: Any, vehicle: Any, monkeypa
         mqtt.MqttGateway().send(message)
 
 
+@pytest.mark.slow
 def test_the_command_stops_cleanly_on_sigterm(prefix: str, vehicle: Any, secret: str, pub: Any) -> None:
     environ = dict(os.environ, MQTT_TOPIC_PREFIX=prefix, TELEMETRY_STREAM_PREFIX=prefix.rstrip("/"),
                    DATABASE_URL=env.database_url(django_settings.DATABASES["default"]))
