@@ -106,22 +106,30 @@ def ride_track_append_batch(
     that had fixes. Lock order: the caller already holds the vehicle rows; the ride rows are locked after them,
     as everywhere in the rides app.
     """
-    kept = [f for f in fixes if -90.0 <= f.lat <= 90.0 and -180.0 <= f.lon <= 180.0]
+    kept = _on_earth(fixes)
     if not kept:
         return {}
     origins = origins or {}
-    rides = list(dict.fromkeys(f.ride_id for f in kept))
-    starts = [ride for ride in rides if ride in origins]
+    starts = [ride for ride in dict.fromkeys(f.ride_id for f in kept) if ride in origins]
+    return _track_statement(_APPEND, kept, origin=_array(starts),
+                            origin_lat=_array(origins[r][0] for r in starts),
+                            origin_lon=_array(origins[r][1] for r in starts))
+
+
+def _on_earth(fixes: Sequence[TrackFix]) -> list[TrackFix]:
+    return [f for f in fixes if -90.0 <= f.lat <= 90.0 and -180.0 <= f.lon <= 180.0]
+
+
+def _track_statement(template: str, kept: Sequence[TrackFix], **extra: Any) -> dict[uuid.UUID, RideProgress]:
+    """Run one of the track statements below on ``kept`` fixes; the progress of each ride it changed."""
     params: dict[str, Any] = {
         "ride": _array(f.ride_id for f in kept), "at": _array(f.at.isoformat() for f in kept),
-        "lat": _array(f.lat for f in kept), "lon": _array(f.lon for f in kept), "rides": _array(rides),
-        "states": [str(s) for s in TRACKED], "origin": _array(starts),
-        "origin_lat": _array(origins[r][0] for r in starts), "origin_lon": _array(origins[r][1] for r in starts),
-        "radius": EARTH_RADIUS_M,
+        "lat": _array(f.lat for f in kept), "lon": _array(f.lon for f in kept),
+        "rides": _array(dict.fromkeys(f.ride_id for f in kept)), "states": [str(s) for s in TRACKED],
+        "radius": EARTH_RADIUS_M, **extra,
     }
-    sql = _APPEND.format(ride=Ride._meta.db_table, track=RideTrackPoint._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(template.format(ride=Ride._meta.db_table, track=RideTrackPoint._meta.db_table), params)
         rows = cursor.fetchall()
     return {ride: RideProgress(ride, rider, distance or 0, added) for ride, rider, distance, added in rows}
 
@@ -179,17 +187,5 @@ def ride_track_insert_late(*, fixes: Sequence[TrackFix]) -> dict[uuid.UUID, Ride
     length of the track with the new points minus its length without them, in one statement. Telemetry calls
     this for a batch's late readings, inside the batch's transaction, after ``ride_track_append_batch``. Returns
     the progress of every tracked ride that got a point."""
-    kept = [f for f in fixes if -90.0 <= f.lat <= 90.0 and -180.0 <= f.lon <= 180.0]
-    if not kept:
-        return {}
-    params: dict[str, Any] = {
-        "ride": _array(f.ride_id for f in kept), "at": _array(f.at.isoformat() for f in kept),
-        "lat": _array(f.lat for f in kept), "lon": _array(f.lon for f in kept),
-        "rides": _array(dict.fromkeys(f.ride_id for f in kept)), "states": [str(s) for s in TRACKED],
-        "radius": EARTH_RADIUS_M,
-    }
-    sql = _INSERT_LATE.format(ride=Ride._meta.db_table, track=RideTrackPoint._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return {ride: RideProgress(ride, rider, distance or 0, added) for ride, rider, distance, added in rows}
+    kept = _on_earth(fixes)
+    return _track_statement(_INSERT_LATE, kept) if kept else {}
