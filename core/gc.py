@@ -1,19 +1,19 @@
 """Move what a server process loaded at start-up out of the garbage collector's sight (``gc.freeze``).
 
 A Django process holds some 200,000 container objects once its apps, URLs and admin are loaded. CPython's full
-(generation 2) collection walks all of them: 200-280 ms measured here with the GIL held, so every request,
-socket or batch of that process waits. They live as long as the process, so scanning them finds nothing;
+(generation 2) collection walks all of them with the GIL held, so every request, socket or batch of that
+process waits. They live as long as the process, so scanning them finds nothing;
 ``gc.freeze()`` moves them to a permanent generation that collections skip (what the CPython docs advise for
 servers, and what large Django deployments do). Later objects are collected as before. ``bench rides`` showed
-the pauses as starts with 200+ ms of CPU in the app.
+the pauses as the slowest starts, with most of their CPU spent in these collections.
 
 Called by ``config.wsgi``, ``config.asgi`` and each Celery worker process (``config.celery``).
 
 ``relax_thresholds`` (``config.asgi`` only): a Daphne process holding thousands of sockets keeps far more live
 objects than a request worker, and every message it relays allocates dicts that live until the socket has sent
-them. With the default thresholds (700, 10, 10) ``bench live`` (1,000 ride sockets per process, 5,000 telemetry
-msgs/s) measured about 900 young collections a minute at 20-150 ms, generation-1 collections of 140-310 ms and a
-full collection of 1.3 s (wall time on a busy 2-core machine), each one a stop of every socket of the process.
+them. With the default thresholds (700, 10, 10) ``bench live`` showed young collections many times a second,
+and generation-1 and full collections long enough to be seen in the sockets' latency, each one a stop of every
+socket of the process.
 Rarer young collections let most of those dicts die before a collection sees them, so far fewer are promoted and
 the older generations stay small and seldom collected; cycles are still collected.
 """

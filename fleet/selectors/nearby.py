@@ -73,8 +73,8 @@ def check_query(lat: float, lon: float, radius_m: float) -> None:
 
 
 # One static statement rather than the ORM: this runs every time a rider opens the map, and building the
-# queryset (a cell list, a haversine expression) cost ~7 ms of CPU per call against ~1 ms for this (measured
-# with bench/nearby.py). The planner uses the partial index vehicle_available_cell (cell).
+# queryset (a cell list, a haversine expression) costs several times the CPU of sending this text (see
+# bench/nearby.py). The planner uses the partial index vehicle_available_cell (cell).
 _NEAREST_SQL = """
 SELECT v.id, v.code, v.vehicle_type_id, t.code, t.form_factor, v.city_id, v.lat, v.lon, v.position_at,
        v.battery_pct, v.range_meters, d.distance
