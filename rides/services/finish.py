@@ -31,7 +31,7 @@ from rides.services.lifecycle import END, _queue, close_pause, hold_release, rid
 logger = logging.getLogger(__name__)
 
 
-def check_end_allowed(vehicle: Vehicle, type_code: str) -> None:
+def _check_end_allowed(vehicle: Vehicle, type_code: str) -> None:
     """Refuse an end where the zone rules forbid it, with the nearest allowed place in the details."""
     if vehicle.lat is None or vehicle.lon is None:
         raise errors.VehiclePositionUnknown()
@@ -62,7 +62,7 @@ def ride_end(*, ride_id: uuid.UUID, rider: User | None = None, photo: UploadedFi
     with transaction.atomic():
         vehicle, ride = lock_ride(ride_id, rider=rider)
         require_state(ride, RideState.ACTIVE, RideState.PAUSED)
-        check_end_allowed(vehicle, ride.vehicle_type.code)
+        _check_end_allowed(vehicle, ride.vehicle_type.code)
         if photo is None and city_settings(ride.city_id).parking_photo_required:
             raise errors.ParkingPhotoRequired()
         now = timezone.now()

@@ -40,7 +40,7 @@ def _queue(ride: Ride, purpose: str, actor: User | None, now: datetime) -> uuid.
     return command.id
 
 
-def purpose_of(ride: Ride, command: Command) -> str | None:
+def _purpose_of(ride: Ride, command: Command) -> str | None:
     """``pause``, ``resume`` or ``end`` for a command queued by ``_queue`` for this ride; ``None`` otherwise."""
     prefix = f"ride:{ride.id}:"
     if not command.idempotency_key.startswith(prefix):
@@ -175,7 +175,7 @@ def _move_on(ride: Ride, command: Command, acked: bool) -> Ride:
         ride.state, ride.end_requested_at = RideState.ACTIVE, None  # not locked: the ride goes on
         ride.save(update_fields=["state", "end_requested_at"])
     elif (ride.state == RideState.ACTIVE and command.id == ride.lock_command_id and acked
-          and purpose_of(ride, command) == END):
+          and _purpose_of(ride, command) == END):
         from rides.services.finish import finish_locked
 
         # The end's lock had timed out and the ride went on, but the vehicle did lock when the rider asked: the
