@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+
+    from accounts.models import User
 
 
 def user_authentication_rule(user: Any) -> bool:
@@ -28,6 +33,21 @@ def user_ensure_may_authenticate(user: Any) -> None:
         raise errors.AccountBlocked(reason=user.blocked_reason)
     if not user_authentication_rule(user):
         raise errors.AccountInactive()
+
+
+def signed_in_user(request: Request) -> User:
+    """The account behind an authenticated request, typed as ``User``; ``NotAuthenticated`` (401) for anonymous.
+
+    For views behind ``IsAuthenticated`` (the default) or ``HasPerm``, where the anonymous case cannot reach the
+    view; raising rather than asserting keeps that true if a view's permissions change.
+    """
+    # Imported here, like accounts.errors above: DRF imports this module early.
+    from accounts.models import User
+
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
 
 
 class JWTAuthentication(authentication.JWTAuthentication):

@@ -13,7 +13,8 @@ from rest_framework.views import APIView
 
 from accounts import selectors
 from accounts import serializers as s
-from accounts.models import Notification, User
+from accounts.auth import signed_in_user
+from accounts.models import Notification
 from accounts.services import auth, notifications, passwords, phone_otp, tokens, users
 from accounts.throttles import AuthThrottle, PhoneThrottle
 from core import idempotency
@@ -181,7 +182,7 @@ class PhoneVerifyView(AnonymousAuthView):
 class MeView(APIView):
     @extend_schema(tags=["me"], summary="The signed-in account", responses={200: s.UserOut})
     def get(self, request: Request) -> Response:
-        return Response(s.UserOut(_me(request)).data)
+        return Response(s.UserOut(signed_in_user(request)).data)
 
     @extend_schema(
         tags=["me"],
@@ -195,14 +196,14 @@ class MeView(APIView):
     def patch(self, request: Request) -> Response:
         data = s.MeUpdateIn(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        user = users.user_update(user=_me(request), changes=data.validated_data)  # type: ignore[arg-type]
+        user = users.user_update(user=signed_in_user(request), changes=data.validated_data)  # type: ignore[arg-type]
         return Response(s.UserOut(user).data)
 
     @extend_schema(
         tags=["me"], summary="Delete the account (personal data is anonymised)", responses={204: None}
     )
     def delete(self, request: Request) -> Response:
-        users.user_delete(user=_me(request))
+        users.user_delete(user=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -222,7 +223,7 @@ class MePhoneVerifyView(APIView):
     def post(self, request: Request) -> Response:
         data = s.PhoneVerifyIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(s.UserOut(auth.auth_phone_attach(user=_me(request), **data.validated_data)).data)
+        return Response(s.UserOut(auth.auth_phone_attach(user=signed_in_user(request), **data.validated_data)).data)
 
 
 class PasswordChangeView(APIView):
@@ -238,13 +239,8 @@ class PasswordChangeView(APIView):
     def post(self, request: Request) -> Response:
         data = s.PasswordChangeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        pair = passwords.password_change(user=_me(request), **data.validated_data)
+        pair = passwords.password_change(user=signed_in_user(request), **data.validated_data)
         return idempotency.no_store(Response(s.TokenPairOut(pair).data))
-
-
-def _me(request: Request) -> User:
-    assert isinstance(request.user, User)  # IsAuthenticated (the default) ran before
-    return request.user
 
 
 class NotificationListView(generics.ListAPIView[Notification]):
@@ -256,12 +252,12 @@ class NotificationListView(generics.ListAPIView[Notification]):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
-        return selectors.notifications_for(user=self.request.user)  # type: ignore[arg-type]
+        return selectors.notifications_for(user=signed_in_user(self.request))
 
 
 class NotificationReadView(APIView):
     @extend_schema(tags=["me"], request=None, summary="Mark one of your notifications read",
                    responses={200: s.NotificationOut, **error_responses(**{"404": "notification_not_found"})})
     def post(self, request: Request, notification_id: Any) -> Response:
-        found = notifications.notification_mark_read(user=_me(request), notification_id=notification_id)
+        found = notifications.notification_mark_read(user=signed_in_user(request), notification_id=notification_id)
         return Response(s.NotificationOut(found).data)

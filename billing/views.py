@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
+from accounts.auth import signed_in_user
 from billing import errors, selectors, serializers
 from billing.models import LedgerEntry, Payment
 from billing.services import methods, wallet, webhooks
@@ -21,8 +21,8 @@ from core.pagination import CursorPagination
 class WalletGetView(APIView):
     @extend_schema(responses=serializers.WalletOut, tags=["billing"], summary="The rider's wallet balances")
     def get(self, request: Request) -> Response:
-        currencies = selectors.wallet_currencies(user=_rider(request)) or [request.query_params.get("currency", "EUR")]
-        balances = [selectors.wallet_balance(user=_rider(request), currency=c) for c in currencies]
+        currencies = selectors.wallet_currencies(user=signed_in_user(request)) or [request.query_params.get("currency", "EUR")]
+        balances = [selectors.wallet_balance(user=signed_in_user(request), currency=c) for c in currencies]
         body = {"balances": balances, "spending_order": ["bonus", "cash", "card"]}
         return Response(serializers.WalletOut(body).data)
 
@@ -38,7 +38,7 @@ class WalletTopUpView(APIView):
         data = _valid(serializers.WalletTopUpIn, request)
         amount, currency = data["amount"]
         payment = wallet.wallet_top_up(
-            user=_rider(request), amount=amount, currency=currency, payment_method_id=data["payment_method"]
+            user=signed_in_user(request), amount=amount, currency=currency, payment_method_id=data["payment_method"]
         )
         code = status.HTTP_201_CREATED if payment.status == Payment.Status.CAPTURED else status.HTTP_202_ACCEPTED
         return Response(serializers.PaymentOut(payment).data, status=code)
@@ -53,7 +53,7 @@ class WalletTransactionListView(generics.ListAPIView[LedgerEntry]):
     pagination_class = WalletEntryPagination
 
     def get_queryset(self) -> Any:
-        return selectors.wallet_entries_for(user=self.request.user)  # type: ignore[arg-type]
+        return selectors.wallet_entries_for(user=signed_in_user(self.request))
 
     @extend_schema(tags=["billing"], summary="Wallet history (ledger entries), newest first")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -66,7 +66,7 @@ class PaymentMethodListView(generics.ListAPIView[Any]):
     pagination_class = None
 
     def get_queryset(self) -> Any:
-        return selectors.payment_methods_for(user=self.request.user)  # type: ignore[arg-type]
+        return selectors.payment_methods_for(user=signed_in_user(self.request))
 
     @extend_schema(tags=["billing"], summary="The rider's saved payment methods")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -76,7 +76,7 @@ class PaymentMethodListView(generics.ListAPIView[Any]):
                    tags=["billing"], summary="Save a card (becomes the default)")
     def post(self, request: Request) -> Response:
         data = _valid(serializers.PaymentMethodAddIn, request)
-        method = methods.payment_method_add(user=_rider(request), token=data["token"])
+        method = methods.payment_method_add(user=signed_in_user(request), token=data["token"])
         return Response(serializers.PaymentMethodOut(method).data, status=status.HTTP_201_CREATED)
 
 
@@ -91,11 +91,6 @@ class WebhookReceiveView(APIView):
         headers = {key: value for key, value in request.headers.items()}
         event = webhooks.webhook_receive(provider_name=provider, body=request.body, headers=headers)
         return Response({"received": True, "event_id": event.event_id, "outcome": event.outcome})
-
-
-def _rider(request: Request) -> User:
-    assert isinstance(request.user, User)  # IsAuthenticated (the default) ran before
-    return request.user
 
 
 def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:

@@ -14,14 +14,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.auth import JWTAuthentication
+from accounts.auth import JWTAuthentication, signed_in_user
 from accounts.models import User
 from accounts.permissions import HasPerm
 from billing import errors
 from billing.models import RideBilling
 from billing.serializers import BillingMoney, MoneyInField
 from billing.services import receipts, refunds
-from billing.views import _rider, _valid
+from billing.views import _valid
 from core import errors as core_errors
 from core.money import money
 
@@ -65,7 +65,7 @@ class RideRefundView(APIView):
         billing = RideBilling.objects.filter(ride_id=ride_id).first()
         if billing is not None and billing.currency != currency:
             raise errors.CurrencyMismatch(expected=billing.currency, got=currency)
-        refund = refunds.refund_ride(ride_id=ride_id, amount=amount, reason=data["reason"], actor=_rider(request))
+        refund = refunds.refund_ride(ride_id=ride_id, amount=amount, reason=data["reason"], actor=signed_in_user(request))
         c = refund.currency
         body = {"id": refund.pk, "ride_id": refund.ride_id, "status": refund.status, "reason": refund.reason,
                 "amount": money(refund.amount, c), "to_card": money(refund.card_amount, c),
@@ -86,7 +86,7 @@ class GoodwillGrantView(APIView):
             raise errors.NotFound("User not found.")
         amount, currency = data["amount"]
         txn = refunds.goodwill_grant(user=user, amount=amount, currency=currency, reason=data["reason"],
-                                     actor=_rider(request))
+                                     actor=signed_in_user(request))
         return Response(GoodwillOut({"transaction_id": txn.pk, "amount": money(amount, currency)}).data,
                         status=status.HTTP_201_CREATED)
 

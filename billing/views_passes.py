@@ -11,10 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.auth import signed_in_user
 from billing import errors, selectors
 from billing import serializers_passes as s
 from billing.services import passes, promos
-from billing.views import _rider, _valid
+from billing.views import _valid
 from fleet.models import City
 
 
@@ -34,7 +35,7 @@ class PassBuyView(APIView):
     domain_errors = {"post": (errors.PassProductNotFound, errors.PassNotValidHere, errors.InsufficientFunds)}
     @extend_schema(responses=s.RiderPassOut(many=True), tags=["billing"], summary="The rider's valid passes")
     def get(self, request: Request) -> Response:
-        return Response(s.RiderPassOut(selectors.passes_valid_for(user=_rider(request)), many=True).data)
+        return Response(s.RiderPassOut(selectors.passes_valid_for(user=signed_in_user(request)), many=True).data)
 
     @extend_schema(request=s.PassBuyIn, responses={201: s.RiderPassOut}, tags=["billing"],
                    summary="Buy a pass, paid from the wallet (bonus first, then cash)")
@@ -45,7 +46,7 @@ class PassBuyView(APIView):
             city = City.objects.filter(slug=data["city"]).first()
             if city is None:
                 raise errors.PassNotValidHere("Unknown city.", city=data["city"])
-        rider_pass = passes.pass_buy(user=_rider(request), product_code=data["product"], city=city)
+        rider_pass = passes.pass_buy(user=signed_in_user(request), product_code=data["product"], city=city)
         return Response(s.RiderPassOut(rider_pass).data, status=status.HTTP_201_CREATED)
 
 
@@ -56,5 +57,5 @@ class PromoRedeemView(APIView):
                    summary="Redeem a promo or referral code")
     def post(self, request: Request) -> Response:
         code = _valid(s.PromoRedeemIn, request)["code"]
-        redemption = promos.promo_redeem(user=_rider(request), code=code)
+        redemption = promos.promo_redeem(user=signed_in_user(request), code=code)
         return Response(s.PromoRedemptionOut(redemption).data, status=status.HTTP_201_CREATED)

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.auth import signed_in_user
 from accounts.permissions import HasPerm
 from billing import errors as billing_errors
 from core import uploads
@@ -31,7 +32,7 @@ def _valid(serializer_class: type[Any], data: Any) -> dict[str, Any]:
 
 
 def _own(request: Request, ride_id: uuid.UUID) -> Ride:
-    return selectors.ride_get_for_rider(rider=request.user, ride_id=ride_id)  # type: ignore[arg-type]
+    return selectors.ride_get_for_rider(rider=signed_in_user(request), ride_id=ride_id)
 
 
 class RideStartView(APIView):
@@ -40,7 +41,7 @@ class RideStartView(APIView):
                    summary="Start a ride by vehicle code or from your reservation (ride is 'unlocking' until the ack)")
     def post(self, request: Request) -> Response:
         data = _valid(serializers.RideStartIn, request.data)
-        ride = services.ride_start(rider=request.user, code=data.get("code"),  # type: ignore[arg-type]
+        ride = services.ride_start(rider=signed_in_user(request), code=data.get("code"),
                                    reservation_id=data.get("reservation_id"))
         return Response(serializers.RideOut(ride).data, status=status.HTTP_201_CREATED)
 
@@ -49,7 +50,7 @@ class RidePauseView(APIView):
     domain_errors = (errors.RideNotFound, errors.RideStateConflict, fleet_errors.VehicleMoving)
     @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Pause (lock) an active ride")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
-        ride = services.ride_pause(ride_id=ride_id, rider=request.user)  # 404 unless it is theirs
+        ride = services.ride_pause(ride_id=ride_id, rider=signed_in_user(request))  # 404 unless it is theirs
         return Response(serializers.RideOut(ride).data)
 
 
@@ -57,7 +58,7 @@ class RideResumeView(APIView):
     domain_errors = (errors.RideNotFound, errors.RideStateConflict)
     @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Resume (unlock) a paused ride")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
-        ride = services.ride_resume(ride_id=ride_id, rider=request.user)
+        ride = services.ride_resume(ride_id=ride_id, rider=signed_in_user(request))
         return Response(serializers.RideOut(ride).data)
 
 
@@ -71,7 +72,7 @@ class RideEndView(APIView):
                    summary="End the ride: checked against the zones; 'locking' until the vehicle confirms the lock")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         data = _valid(serializers.RideEndIn, request.data)
-        ride = services.ride_end(ride_id=ride_id, rider=request.user, photo=data.get("photo"))
+        ride = services.ride_end(ride_id=ride_id, rider=signed_in_user(request), photo=data.get("photo"))
         return Response(serializers.RideOut(ride).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -84,7 +85,7 @@ class RideListView(generics.ListAPIView[Ride]):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
-        return selectors.rides_for_rider(rider=self.request.user)  # type: ignore[arg-type]
+        return selectors.rides_for_rider(rider=signed_in_user(self.request))
 
 
 class RideDetailView(APIView):
@@ -105,7 +106,7 @@ class RideRatingView(APIView):
                    summary="Rate an ended ride (once)")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         data = _valid(serializers.RideRatingIn, request.data)
-        rating = services.ride_rate(rider=request.user, ride_id=ride_id, **data)  # type: ignore[arg-type]
+        rating = services.ride_rate(rider=signed_in_user(request), ride_id=ride_id, **data)
         return Response({"stars": rating.stars, "comment": rating.comment}, status=status.HTTP_201_CREATED)
 
 
@@ -117,7 +118,7 @@ class RideProblemView(APIView):
                    tags=TAGS, summary="Report a problem with the vehicle (marks it for inspection)")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         data = _valid(serializers.RideProblemIn, request.data)
-        report = services.ride_problem_report(rider=request.user, ride_id=ride_id, **data)  # type: ignore[arg-type]
+        report = services.ride_problem_report(rider=signed_in_user(request), ride_id=ride_id, **data)
         return Response(serializers.RideProblemOut(report).data, status=status.HTTP_201_CREATED)
 
 
@@ -129,7 +130,7 @@ class RideForceEndView(APIView):
                    summary="Ops: end a stuck ride now, with a reason (no zone rules, lock sent best-effort)")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         data = _valid(serializers.RideForceEndIn, request.data)
-        ride = services.ride_force_end(ride_id=ride_id, actor=request.user, reason=data["reason"])  # type: ignore[arg-type]
+        ride = services.ride_force_end(ride_id=ride_id, actor=signed_in_user(request), reason=data["reason"])
         return Response(serializers.RideOut(ride).data)
 
 
@@ -139,7 +140,7 @@ class ReservationCreateView(APIView):
                    summary="Reserve a vehicle for the city's hold time")
     def post(self, request: Request) -> Response:
         data = _valid(serializers.ReservationCreateIn, request.data)
-        reservation = services.reservation_create(rider=request.user, code=data["code"])  # type: ignore[arg-type]
+        reservation = services.reservation_create(rider=signed_in_user(request), code=data["code"])
         return Response(serializers.ReservationOut(reservation).data, status=status.HTTP_201_CREATED)
 
 
@@ -147,6 +148,6 @@ class ReservationCancelView(APIView):
     domain_errors = (errors.ReservationNotFound, errors.ReservationStateConflict)
     @extend_schema(request=None, responses=serializers.ReservationOut, tags=TAGS, summary="Cancel your reservation")
     def post(self, request: Request, reservation_id: uuid.UUID) -> Response:
-        reservation = services.reservation_cancel(rider=request.user,  # type: ignore[arg-type]
+        reservation = services.reservation_cancel(rider=signed_in_user(request),
                                                   reservation_id=reservation_id)
         return Response(serializers.ReservationOut(reservation).data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from accounts.models import User
 from core import cache as core_cache
 from fleet import services as fleet_services
 from fleet.geofence import Verdict
@@ -35,7 +36,7 @@ def city_settings_changed(city_id: uuid.UUID) -> None:
     core_cache.cached_bump(SETTINGS_CACHE, city_id)
 
 
-def lock_ride(ride_id: uuid.UUID, vehicle_id: uuid.UUID | None = None, *, rider: object = None) -> tuple[Vehicle, Ride]:
+def lock_ride(ride_id: uuid.UUID, vehicle_id: uuid.UUID | None = None, *, rider: User | None = None) -> tuple[Vehicle, Ride]:
     """Lock the ride's vehicle, then the ride: the one lock order of this app (vehicle, then ride/reservation).
 
     Caller must be inside ``transaction.atomic``. With ``rider`` the ride must be theirs (else ``RideNotFound``,
@@ -45,13 +46,13 @@ def lock_ride(ride_id: uuid.UUID, vehicle_id: uuid.UUID | None = None, *, rider:
     if vehicle_id is None:
         rides = Ride.objects.filter(id=ride_id)
         if rider is not None:
-            rides = rides.filter(rider_id=getattr(rider, "pk", None))
+            rides = rides.filter(rider_id=rider.pk)
         vehicle_id = rides.values_list("vehicle_id", flat=True).first()
         if vehicle_id is None:
             raise errors.RideNotFound()
     vehicle = fleet_services.lock_vehicle(vehicle_id)
     ride = Ride.objects.select_for_update(of=("self",)).select_related("vehicle_type", "city").filter(id=ride_id).first()
-    if ride is None or ride.vehicle_id != vehicle.id or (rider is not None and ride.rider_id != getattr(rider, "pk", None)):
+    if ride is None or ride.vehicle_id != vehicle.id or (rider is not None and ride.rider_id != rider.pk):
         raise errors.RideNotFound()
     ride.vehicle = vehicle
     return vehicle, ride

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from billing import fares
 from billing import selectors as billing_selectors
 from billing.services import passes as billing_passes
@@ -30,7 +31,7 @@ from rides.services.lifecycle import END, _queue, close_pause, hold_release, rid
 logger = logging.getLogger(__name__)
 
 
-def check_end_allowed(vehicle: Vehicle, type_code: str) -> None:
+def _check_end_allowed(vehicle: Vehicle, type_code: str) -> None:
     """Refuse an end where the zone rules forbid it, with the nearest allowed place in the details."""
     if vehicle.lat is None or vehicle.lon is None:
         raise errors.VehiclePositionUnknown()
@@ -51,7 +52,7 @@ def check_end_allowed(vehicle: Vehicle, type_code: str) -> None:
     raise errors.EndNotAllowedHere(None, **details)
 
 
-def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | None = None) -> Ride:
+def ride_end(*, ride_id: uuid.UUID, rider: User | None = None, photo: UploadedFile | None = None) -> Ride:
     """Request the end: checked against the zones, the lock is queued and the ride is ``locking`` until the ack.
 
     With ``rider`` the ride must be theirs (``ride_not_found`` otherwise). The photo must be an image; it is
@@ -61,7 +62,7 @@ def ride_end(*, ride_id: uuid.UUID, rider: object = None, photo: UploadedFile | 
     with transaction.atomic():
         vehicle, ride = lock_ride(ride_id, rider=rider)
         require_state(ride, RideState.ACTIVE, RideState.PAUSED)
-        check_end_allowed(vehicle, ride.vehicle_type.code)
+        _check_end_allowed(vehicle, ride.vehicle_type.code)
         if photo is None and city_settings(ride.city_id).parking_photo_required:
             raise errors.ParkingPhotoRequired()
         now = timezone.now()
@@ -90,7 +91,7 @@ def ride_fare(*, ride: Ride, at: datetime) -> fares.Fare:
     return fares.compute_fare(fares.TariffSnapshot.from_json(ride.tariff), usage, benefits)
 
 
-def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: object = None, secured: bool = True) -> Ride:
+def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: User | None = None, secured: bool = True) -> Ride:
     """The ride ends now: duration, distance, fare, MDS trip_end. Caller holds the vehicle and ride locks.
 
     ``secured=False``: the vehicle has not confirmed it is locked; it is held out of service until it does, with
@@ -104,7 +105,7 @@ def finish_locked(*, ride: Ride, at: datetime, reason: str = "", actor: object =
     ride.end_reason = reason or ride.end_reason or "rider"
     vehicle = ride.vehicle  # locked by lock_ride
     ride.end_lat, ride.end_lon = vehicle.lat, vehicle.lon
-    ride.ended_by = actor if actor is not None else None  # type: ignore[assignment]
+    ride.ended_by = actor
     location = (fleet_services.Location(lat=vehicle.lat, lon=vehicle.lon)
                 if vehicle.lat is not None and vehicle.lon is not None else None)
     if secured:
@@ -182,7 +183,7 @@ def ride_lock_reported(*, ride_id: uuid.UUID, at: datetime) -> Ride:
     return ride
 
 
-def ride_end_now(*, ride_id: uuid.UUID, reason: str, note: str = "", actor: object = None) -> Ride:
+def ride_end_now(*, ride_id: uuid.UUID, reason: str, note: str = "", actor: User | None = None) -> Ride:
     """Ops force-end / auto-end: ends at once without the zone rules or the lock ack. Unless the vehicle confirmed
     the ride's pause lock, it is held out of service until it confirms a fresh lock (``finish_locked``)."""
     with transaction.atomic():

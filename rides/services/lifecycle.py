@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import User
 from billing import errors as billing_errors
 from billing.services import rides as billing_rides
 from fleet import errors as fleet_errors
@@ -28,7 +29,7 @@ FAILED = (CommandState.FAILED, CommandState.TIMED_OUT, CommandState.EXPIRED)
 PAUSE, RESUME, END = "pause", "resume", "end"
 
 
-def _queue(ride: Ride, purpose: str, actor: object, now: datetime) -> uuid.UUID:
+def _queue(ride: Ride, purpose: str, actor: User | None, now: datetime) -> uuid.UUID:
     """Queue the lock of a pause or an end, or the unlock of a resume. The key names the purpose, because a late
     answer is judged by it (only the lock of an end request ends the ride), and the attempt: each pause has its
     number, and an end requested again after its lock failed needs a fresh lock, so it is named by its time."""
@@ -39,7 +40,7 @@ def _queue(ride: Ride, purpose: str, actor: object, now: datetime) -> uuid.UUID:
     return command.id
 
 
-def purpose_of(ride: Ride, command: Command) -> str | None:
+def _purpose_of(ride: Ride, command: Command) -> str | None:
     """``pause``, ``resume`` or ``end`` for a command queued by ``_queue`` for this ride; ``None`` otherwise."""
     prefix = f"ride:{ride.id}:"
     if not command.idempotency_key.startswith(prefix):
@@ -48,7 +49,7 @@ def purpose_of(ride: Ride, command: Command) -> str | None:
     return purpose if purpose in (PAUSE, RESUME, END) else None
 
 
-def ride_pause(*, ride_id: uuid.UUID, rider: object = None) -> Ride:
+def ride_pause(*, ride_id: uuid.UUID, rider: User | None = None) -> Ride:
     """Lock the vehicle (a ``lock`` command); the pause rate applies from now. ``rider``: must be theirs."""
     with transaction.atomic():
         _, ride = lock_ride(ride_id, rider=rider)
@@ -67,7 +68,7 @@ def close_pause(ride: Ride, now: datetime) -> None:
         ride.paused_at = None
 
 
-def ride_resume(*, ride_id: uuid.UUID, rider: object = None) -> Ride:
+def ride_resume(*, ride_id: uuid.UUID, rider: User | None = None) -> Ride:
     """Unlock the vehicle again (an ``unlock`` command); the riding rate applies. ``rider``: must be theirs."""
     with transaction.atomic():
         _, ride = lock_ride(ride_id, rider=rider)
@@ -174,7 +175,7 @@ def _move_on(ride: Ride, command: Command, acked: bool) -> Ride:
         ride.state, ride.end_requested_at = RideState.ACTIVE, None  # not locked: the ride goes on
         ride.save(update_fields=["state", "end_requested_at"])
     elif (ride.state == RideState.ACTIVE and command.id == ride.lock_command_id and acked
-          and purpose_of(ride, command) == END):
+          and _purpose_of(ride, command) == END):
         from rides.services.finish import finish_locked
 
         # The end's lock had timed out and the ride went on, but the vehicle did lock when the rider asked: the

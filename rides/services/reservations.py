@@ -106,11 +106,11 @@ def reservation_cancel(*, rider: User, reservation_id: uuid.UUID) -> Reservation
         raise errors.ReservationNotFound()
     with transaction.atomic():
         reservation = _close(reservation_id, Reservation.State.CANCELLED, ActorKind.RIDER, rider)
-    reservation_fee_charge(reservation=reservation)
+    _reservation_fee_charge(reservation=reservation)
     return reservation
 
 
-def reservation_fee_charge(*, reservation: Reservation) -> bool:
+def _reservation_fee_charge(*, reservation: Reservation) -> bool:
     """Charge the fee of a cancelled/lapsed reservation through billing (idempotent); outside a transaction.
 
     Returns whether it is booked; a failure is logged and retried by ``reservations_expire``.
@@ -145,13 +145,13 @@ def reservations_expire(*, now: datetime | None = None) -> int:
             count += 1
         except errors.ReservationStateConflict:
             continue  # converted or cancelled meanwhile
-        reservation_fee_charge(reservation=reservation)
+        _reservation_fee_charge(reservation=reservation)
     unpaid = Reservation.objects.filter(
         state__in=[Reservation.State.CANCELLED, Reservation.State.EXPIRED], fee__gt=0, fee_charged_at__isnull=True,
         closed_at__gte=now - timedelta(days=2), closed_at__lt=now - timedelta(minutes=1),
     ).select_related("rider", "city", "vehicle")[:200]
     for reservation in unpaid:
-        reservation_fee_charge(reservation=reservation)
+        _reservation_fee_charge(reservation=reservation)
     return count
 
 

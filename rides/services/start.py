@@ -85,14 +85,14 @@ def check_vehicle(rider: User, vehicle: Vehicle) -> None:
         raise errors.StartNotAllowedHere(zone_id=verdict.zone_id)
 
 
-def check_rentable(vehicle: Vehicle, reservation: Reservation | None) -> None:
+def _check_rentable(vehicle: Vehicle, reservation: Reservation | None) -> None:
     """Fail fast before any lock; ``vehicle_claim_for_ride`` re-checks under the lock."""
     reserved_for_us = reservation is not None and vehicle.status == Status.RESERVED and vehicle.trip_id == reservation.id
     if vehicle.status != Status.AVAILABLE and not reserved_for_us:
         raise errors.VehicleUnavailable(status=vehicle.status)
 
 
-def tariff_for(vehicle: Vehicle) -> fares.TariffSnapshot:
+def _tariff_for(vehicle: Vehicle) -> fares.TariffSnapshot:
     try:
         return selectors_tariffs.tariff_for_ride(city_id=vehicle.city_id, vehicle_type_id=vehicle.vehicle_type_id)
     except billing_errors.TariffNotFound:
@@ -133,10 +133,10 @@ def ride_start(*, rider: User, code: str | None = None, reservation_id: uuid.UUI
         return _resume(rider, open_ride, code, reservation_id)
     reservation = _reservation_for(rider, code, reservation_id)
     vehicle = _vehicle_for(code, reservation)
-    check_rentable(vehicle, reservation)
+    _check_rentable(vehicle, reservation)
     money = check_money(rider, vehicle)
     check_vehicle(rider, vehicle)
-    snapshot = tariff_for(vehicle)
+    snapshot = _tariff_for(vehicle)
     ride = _start_claim(rider, vehicle, reservation, snapshot)
     return _start_finish(rider, ride, vehicle, money=money)
 
