@@ -141,6 +141,24 @@ class Fleet:
         assert snap["stats"].get("late", 0) == 0  # no reading applied after a newer one of its vehicle
 
 
+def _wait_for_a_blocked_batch(what: str) -> None:
+    """Until a session of the test database waits for a row lock. Polled from a connection of its own: inside
+    the blocker's transaction pg_stat_activity is a snapshot taken at its first read, and would never show the
+    wait that began after it."""
+    with psycopg.connect(_database_url(), autocommit=True) as watcher:
+        _wait(lambda: watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone() != (0,), 60, what)
+
+
+def _drainers_holding_entries() -> list[int]:
+    """Pids of the drainer processes with entries pending (their consumer names end in the pid), sorted."""
+    consumers = {c["name"] for shard in range(streams.shards())
+                 for c in streams.client().xinfo_consumers(streams.stream_key(shard), streams.GROUP)
+                 if c["pending"]}
+    return sorted(int(name.decode().rsplit("-", 1)[1]) for name in consumers)
+
+
 def test_a_drainer_killed_inside_its_batch_delays_every_shard_by_less_than_5_s(worker: Any) -> None:
     fleet = Fleet(24)
     worker()
@@ -153,17 +171,8 @@ def test_a_drainer_killed_inside_its_batch_delays_every_shard_by_less_than_5_s(w
         blocker.execute("SELECT id FROM fleet_vehicle WHERE id = ANY(%s) FOR UPDATE",
                         ([v.id for v in fleet.vehicles[:3]],))
         fleet.send()
-        # Polled from a connection of its own: inside the blocker's transaction pg_stat_activity is a snapshot
-        # taken at its first read, and would never show the wait that began after it.
-        with psycopg.connect(_database_url(), autocommit=True) as watcher:
-            _wait(lambda: watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).fetchone() != (0,), 60, "a batch to wait for the vehicle rows")
-        consumers = {c["name"] for shard in range(streams.shards())
-                     for c in streams.client().xinfo_consumers(streams.stream_key(shard), streams.GROUP)
-                     if c["pending"]}
-        victim = int(sorted(consumers)[0].decode().rsplit("-", 1)[1])
-        os.kill(victim, signal.SIGKILL)  # the drainer's pool process; the other drainer lives on
+        _wait_for_a_blocked_batch("a batch to wait for the vehicle rows")
+        os.kill(_drainers_holding_entries()[0], signal.SIGKILL)  # its pool process; the other drainer lives on
         killed = time.monotonic()
     finally:
         blocker.rollback()
@@ -348,15 +357,9 @@ def test_rides_whose_lock_answers_sat_in_a_killed_batch_end_once_charged_once(wo
             body = message(1, ack={"correlation_id": str(correlation), "ok": True}, locked=True, speed_kph=0)
             answered = Client().post(URL, data=body, content_type="application/json", **auth(vehicle, secret))
             assert answered.status_code == 202, answered.content
-        with psycopg.connect(_database_url(), autocommit=True) as watcher:
-            _wait(lambda: watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).fetchone() != (0,), 60, "the batch with the answers to wait for the vehicle rows")
-        consumers = {c["name"] for shard in range(streams.shards())
-                     for c in streams.client().xinfo_consumers(streams.stream_key(shard), streams.GROUP)
-                     if c["pending"]}
-        for consumer in consumers:
-            os.kill(int(consumer.decode().rsplit("-", 1)[1]), signal.SIGKILL)
+        _wait_for_a_blocked_batch("the batch with the answers to wait for the vehicle rows")
+        for pid in _drainers_holding_entries():
+            os.kill(pid, signal.SIGKILL)
     finally:
         blocker.rollback()
         blocker.close()
