@@ -28,6 +28,7 @@ from websockets.sync.client import connect
 
 from accounts import roles
 from config import env
+from tests import processes
 from tests.accounts.factories import UserFactory
 from tests.fleet.factories import CityFactory, VehicleFactory
 from tests.live.conftest import token
@@ -78,12 +79,7 @@ def server(request: Any, transactional_db: Any) -> Iterator[tuple[int, str]]:
                 time.sleep(0.1)
         yield port, name
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        processes.stop(process)
 
 
 def _in_threads(count: int, clients: int, request: Callable[[], bool]) -> int:

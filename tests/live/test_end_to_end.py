@@ -22,6 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 from config import env
 from live import metrics, push
 from rides import services as ride_services
+from tests import processes
 from tests.fleet.factories import VehicleFactory
 from tests.live.conftest import token
 from tests.live.helpers import active_ride
@@ -43,15 +44,6 @@ def _env() -> dict[str, str]:
             "LIVE_METRICS_FLUSH_S": "1"}
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def daphne(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
     port = _free_port()
@@ -67,7 +59,7 @@ def daphne(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
             assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
             time.sleep(0.1)
     yield f"ws://127.0.0.1:{port}"
-    _stop(process)
+    processes.stop(process, timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +72,7 @@ def celery_worker(django_db_setup: Any) -> Iterator[None]:
                                 "--without-heartbeat"], cwd=ROOT, env=_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield
-    _stop(process)
+    processes.stop(process, timeout=10)
 
 
 def _open(url: str, user: Any, seconds: int | None = None) -> ClientConnection:
