@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "rides",
     "telemetry",
     "live",
+    "feeds",
 ]
 
 MIDDLEWARE = [
