@@ -9,8 +9,10 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
+from accounts.services import roles as roles_service
 from feeds.mds import services
 from feeds.models import Agency, AgencyCredential, MdsPull
 from fleet.models import City
@@ -162,11 +164,20 @@ def test_the_admin_issues_a_token_shown_once_and_revokes_it(client: Any, agency:
     assert client.get("/admin/feeds/mdspull/").status_code == 200
 
 
-def test_staff_without_the_permission_cannot_revoke(client: Any, agency: Agency, mds_token: str) -> None:
-    staff = UserFactory.create(is_staff=True)
-    client.force_login(staff)
+def test_a_fleet_manager_sees_agencies_and_pulls_but_cannot_issue_or_revoke(client: Any, agency: Agency,
+                                                                            mds_token: str) -> None:
+    roles_service.roles_sync()  # the groups as feeds/roles.py declares them
+    manager = UserFactory.create(is_staff=True)
+    manager.groups.add(Group.objects.get(name="fleet_manager"))
+    client.force_login(manager)
     credential = agency.credentials.get()
+
+    assert client.get("/admin/feeds/mdspull/").status_code == 200
+    assert client.get("/admin/feeds/agency/").status_code == 200
+    client.post("/admin/feeds/agency/", {"action": "issue_token", "_selected_action": [str(agency.id)]})
     client.post("/admin/feeds/agencycredential/", {"action": "revoke", "_selected_action": [str(credential.id)]})
+
+    assert list(agency.credentials.all()) == [credential]
     credential.refresh_from_db()
     assert credential.revoked_at is None
     assert MdsClient().with_token(mds_token).get("/mds/vehicles").status_code == 200
