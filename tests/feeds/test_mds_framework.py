@@ -58,6 +58,7 @@ def test_mds_2_0_is_served_when_the_accept_header_admits_it(mds_client: MdsClien
     assert r.status_code == 200
     assert r["Content-Type"] == "application/vnd.mds+json;version=2.0"
     assert r.json()["version"] == "2.0.0"
+    assert {"Accept", "Authorization"} <= {v.strip() for v in r["Vary"].split(",")}
 
 
 def test_timestamps_are_integer_milliseconds_and_uuids_lowercase() -> None:
