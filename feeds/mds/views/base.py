@@ -51,6 +51,11 @@ class MdsView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self._started, self._at = time.perf_counter(), timezone.now()
         self.caller, self.scope, self.rows = None, None, None
+        # Authentication before DRF's content negotiation: a refused version (406) is logged with its agency, and a
+        # caller without a valid token learns nothing else (401 first). DRF authenticates once per request; the
+        # permission check is a type check, cheap to repeat in super().initial().
+        self.perform_authentication(request)
+        self.check_permissions(request)
         super().initial(request, *args, **kwargs)
         assert self.caller is not None  # IsAgency
         self.scope = mds_scope.resolve(request=request, caller=self.caller)
