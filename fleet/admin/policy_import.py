@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -32,8 +33,8 @@ class PolicyImportForm(forms.Form):
     geography_file = forms.FileField(required=False, label="Geography document",
                                      help_text="A /geographies response body or geographies.json, unless the policy "
                                                "document already holds the geographies")
-    policy_url = forms.URLField(required=False, assume_scheme="https", label="or Policy URL")
-    geography_url = forms.URLField(required=False, assume_scheme="https", label="or Geography URL")
+    policy_url = forms.URLField(required=False, assume_scheme="https", label="Policy URL")
+    geography_url = forms.URLField(required=False, assume_scheme="https", label="Geography URL")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -56,6 +57,15 @@ class PolicyImportForm(forms.Form):
                 raw = fetch.fetch(url, max_bytes=limit, allow_http=settings.DEBUG)
                 out.append((url, documents.parse(raw, source=url)))
         return out
+
+
+FIELDSETS: list[tuple[str | None, dict[str, Any]]] = [
+    (None, {"fields": ["city"]}),
+    ("Upload the documents", {"fields": ["policy_file", "geography_file"]}),
+    ("Or fetch them", {"fields": ["policy_url", "geography_url"],
+                       "description": "The city's MDS endpoints, e.g. https://mds.example.gov/policies and "
+                                      "/geographies (http only with DEBUG on)."}),
+]
 
 
 class PolicyImportMixin:
@@ -97,7 +107,10 @@ class PolicyImportMixin:
                           {"user": request.user.pk, "city": form.cleaned_data["city"].pk, "sources": sources},
                           PENDING_TTL_S)
                 return self._preview(request, form.cleaned_data["city"], plan, token, [name for name, _ in sources])
-        return TemplateResponse(request, "admin/fleet/zone/import_mds_policy.html", self._context(request, form=form))
+        # django-stubs says ModelForm; Django takes any form here (its UserAdmin password page passes a Form).
+        adminform = helpers.AdminForm(form, FIELDSETS, {})  # type: ignore[arg-type]
+        return TemplateResponse(request, "admin/fleet/zone/import_mds_policy.html",
+                                self._context(request, form=form, adminform=adminform))
 
     def _preview(self, request: HttpRequest, city: City, plan: mapping.Plan, token: str,
                  names: list[str]) -> TemplateResponse:

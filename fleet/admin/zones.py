@@ -75,8 +75,8 @@ class _ZoneChangeList(ChangeList):
 class ZoneAdmin(PolicyImportMixin, admin.ModelAdmin):
     form = ZoneAdminForm
     change_list_template = "admin/fleet/zone/change_list.html"  # adds "Import MDS Policy"
-    list_display = ["name", "city", "kind", "priority", "active", "starts_at", "ends_at", "maximum_speed_kph",
-                    "vehicles_vs_cap"]
+    list_display = ["name", "city", "kind", "vehicles_vs_cap", "priority", "active", "starts_at", "ends_at",
+                    "maximum_speed_kph"]
     list_filter = ["city", "kind", "active"]
     search_fields = ["name"]
     list_select_related = ["city"]
@@ -100,7 +100,7 @@ class ZoneAdmin(PolicyImportMixin, admin.ModelAdmin):
         extra = {"can_import_mds_policy": self.has_change_permission(request), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
-    @admin.display(description="Vehicles now / cap")
+    @admin.display(description="Vehicles / cap")
     def vehicles_vs_cap(self, obj: Zone) -> str:
         if obj.pk is None or obj.vehicle_cap is None:
             return "—"

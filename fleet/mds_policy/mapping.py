@@ -12,7 +12,7 @@ One zone per (policy, rule, geography) that Freewheel can enforce:
 Everything else is listed in ``Plan.not_enforced`` with the reason, never dropped: ``time`` and ``user`` rules,
 rates (fees/subsidies), count minimums, daily/weekly schedules (zones only have one start and end), state/event
 filters zones cannot express, vehicle types Freewheel does not run, geographies without a polygon, rider
-messages, ``value_url``. See docs/geofence.md "Importing a city's MDS Policy".
+messages, ``value_url``. See docs/fleet.md "Importing a city's MDS Policy".
 """
 
 from __future__ import annotations
@@ -156,13 +156,15 @@ def describe_zone(f: ZoneFields) -> str:
     if f.vehicle_cap is not None:
         parts.append(f"cap {f.vehicle_cap} vehicles")
     parts.append(f"types {', '.join(f.vehicle_types)}" if f.vehicle_types else "all types")
-    if f.starts_at or f.ends_at:
-        parts.append(f"{_iso(f.starts_at) or '...'} to {_iso(f.ends_at) or '...'}")
+    if f.starts_at:
+        parts.append(f"from {_iso(f.starts_at)}")
+    if f.ends_at:
+        parts.append(f"until {_iso(f.ends_at)}")
     return ", ".join(parts)
 
 
 def _iso(at: datetime | None) -> str | None:
-    return at.isoformat(timespec="minutes") if at else None
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if at else None
 
 
 def _ms(value: object) -> datetime | None:
@@ -197,8 +199,8 @@ def _schedule(rule: dict[str, Any]) -> None:
     start, end = rule.get("start_time") or "00:00:00", rule.get("end_time") or "23:59:59"
     if (days and set(days) != ALL_DAYS) or start != "00:00:00" or end != "23:59:59":
         when = (", ".join(days) if days and set(days) != ALL_DAYS else "every day") + f" {start}-{end}"
-        raise _Skip(f"schedule ({when})", "zones hold one start and end, not a daily or weekly schedule; "
-                                          "add the zone by hand if it should apply at all times")
+        raise _Skip(f"schedule ({when})", "a zone has one start and one end, not a daily or weekly schedule, so "
+                                          "the rule is not imported (a zone made by hand would apply at all hours)")
 
 
 def _count(rule: dict[str, Any], notes: list[tuple[str, str]]) -> _Template:
@@ -433,8 +435,8 @@ def build_plan(
                                        changed, zone.fields))
     for source, zone in mine.items():
         if source not in taken and source not in wanted and zone.fields.active:
-            ctx.plan.changes.append(Change("deactivate", source, zone.fields.name, replace(zone.fields, active=False),
-                                           zone.id, ("active",), zone.fields))
+            ctx.plan.changes.append(Change("deactivate", source, "(no longer in force)",
+                                           replace(zone.fields, active=False), zone.id, ("active",), zone.fields))
     return ctx.plan
 
 
