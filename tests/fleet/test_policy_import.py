@@ -205,6 +205,10 @@ def test_import_creates_zones_that_remember_their_source_and_the_geofence_uses_t
     assert at_hbf.ride_end_allowed is True and str(zones[RULE["cap"]].id) in at_hbf.zone_ids
     feed = zone_selectors.gbfs_geofencing_zones(city_id=berlin.id)
     assert len(feed["data"]["geofencing_zones"]["features"]) == 4  # not the 2 cap zones
+    ZoneFactory.create(city=berlin, kind="no_parking", ride_end_allowed=False, priority=100,
+                       geometry=square(13.36, 52.52, 0.02))  # made by hand, after the cap zone in precedence
+    zone_selectors.clear_geofence_cache()
+    assert zone_selectors.geofence_for_city(berlin.id).evaluate(13.367, 52.525).ride_end_allowed is False
 
 
 @pytest.mark.django_db
