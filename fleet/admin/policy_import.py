@@ -18,7 +18,7 @@ from django.urls import URLPattern, path, reverse
 
 from core.errors import DomainError
 from fleet.mds_policy import documents, fetch, mapping
-from fleet.models import City
+from fleet.models import City, ImportedPolicy
 from fleet.selectors import policy_import as policy_selectors
 from fleet.services import policy_import as policy_services
 
@@ -140,3 +140,22 @@ class PolicyImportMixin:
         cache.delete(f"{PENDING_PREFIX}{token}")
         messages.success(request, f"MDS Policy imported into {city.name}: {plan.summary()}.")
         return HttpResponseRedirect(reverse("admin:fleet_zone_changelist") + f"?city__id__exact={city.pk}")
+
+
+@admin.register(ImportedPolicy)
+class ImportedPolicyAdmin(admin.ModelAdmin):
+    """What the imports applied, read-only: a policy listed here keeps its ``prev_policies`` from coming back."""
+
+    list_display = ["name", "city", "policy_id", "published_at", "imported_at"]
+    list_filter = ["city"]
+    search_fields = ["name", "policy_id"]
+    list_select_related = ["city"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -278,6 +278,32 @@ def test_a_plan_that_moved_since_the_preview_is_refused(berlin: Any) -> None:
     assert list(Zone.objects.order_by("id").values()) == before
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_the_same_document_at_once_create_its_zones_once(berlin: Any) -> None:
+    from django.db import connection
+
+    barrier, plans, errors = threading.Barrier(3), [], []
+    documents_ = docs()
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            plans.append(policy_services.policy_import(city=berlin, documents=documents_))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(len(p.of("create")) for p in plans) == [0, 0, 6]  # the city lock serialises them
+    assert Zone.objects.filter(city=berlin).count() == 6
+
+
 # -- the command ---------------------------------------------------------------------------------------------
 
 
