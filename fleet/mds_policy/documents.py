@@ -82,7 +82,19 @@ def _validator(kind: str) -> jsonschema.Draft202012Validator:
 def schema_errors(kind: str, document: object) -> list[str]:
     """Every way ``document`` breaks the MDS schema ``kind`` (a key of ``SCHEMAS``), as readable lines."""
     errors = sorted(_validator(kind).iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
-    return [_describe(error) for error in errors]
+    return [_describe(error) for error in errors if not _is_revocation(error, document)]
+
+
+def _is_revocation(error: ValidationError, document: Any) -> bool:
+    """The policy text ends a policy with "a new policy with empty rules" that lists it in ``prev_policies``; the
+    schema's ``rules: minItems 1`` refuses that. We follow the text in exactly that case."""
+    path = list(error.absolute_path)
+    if error.validator != "minItems" or path[-1:] != ["rules"]:
+        return False
+    policy = document
+    for part in path[:-1]:
+        policy = policy[part]
+    return isinstance(policy, dict) and bool(policy.get("prev_policies"))
 
 
 def _path(error: ValidationError) -> str:

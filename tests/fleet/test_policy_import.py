@@ -3,6 +3,7 @@ not enforced, idempotent re-import, newer versions, atomicity, the command, the 
 
 from __future__ import annotations
 
+import copy
 import http.server
 import json
 import threading
@@ -242,6 +243,38 @@ def test_a_newer_version_updates_the_zones_of_the_policy_it_replaces(berlin: Any
     old = policy_services.policy_import(city=berlin, documents=docs())
     assert not old.has_changes and any("imported earlier; it is not imported again" in n for n in old.notes)
     assert Zone.objects.filter(city=berlin, active=True, mds_policy_id=P1).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_newer_policy_with_empty_rules_revokes_the_old_one(berlin: Any) -> None:
+    policy_services.policy_import(city=berlin, documents=docs())
+    revocation = newer_version()
+    revocation["policies"][0]["rules"] = []  # the policy text's way to end a policy (the schema wants 1 rule)
+    plan = policy_services.policy_import(city=berlin, documents=docs(revocation))
+    assert (len(plan.of("deactivate")), plan.of("create")) == (6, [])
+    assert not Zone.objects.filter(city=berlin, active=True).exists()
+    alone = policies()
+    alone["policies"][0]["rules"] = []
+    with pytest.raises(documents.PolicyDocumentInvalid, match=r"policies\[0\]\.rules: \[\] should be non-empty"):
+        docs(alone)
+
+
+@pytest.mark.django_db
+def test_a_replaced_geography_keeps_its_zone(berlin: Any) -> None:
+    policy_services.policy_import(city=berlin, documents=docs())
+    before = imported(berlin)[RULE["slow"]]
+    geos = geographies()
+    alex = copy.deepcopy(next(g for g in geos["geographies"] if g["geography_id"] == GEO["alex"]))
+    alex.update(geography_id=str(uuid.UUID(int=9)), prev_geographies=[GEO["alex"]], name="Alexanderplatz (larger)",
+                geography_json={"type": "FeatureCollection", "features": [
+                    {"type": "Feature", "properties": {}, "geometry": square(13.405, 52.515, 0.015)}]})
+    geos["geographies"].append(alex)
+    doc = newer_version()
+    next(r for r in doc["policies"][0]["rules"] if r["rule_id"] == RULE["slow"])["geographies"] = [alex["geography_id"]]
+    policy_services.policy_import(city=berlin, documents=documents.combine([("p", doc), ("g", geos)]))
+    after = Zone.objects.get(id=before.id)
+    assert (str(after.mds_geography_id), after.maximum_speed_kph) == (alex["geography_id"], 8)
+    assert after.geometry["coordinates"][0][0][0] == [13.405, 52.515] and after.name.endswith("(larger)")
 
 
 @pytest.mark.django_db
