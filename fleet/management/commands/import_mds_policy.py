@@ -13,7 +13,7 @@ class Command(BaseCommand):
             "change and the rules that are not enforced; with --apply, make the changes.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--city", required=True, help="City slug, e.g. berlin")
+        parser.add_argument("--city", required=True, help="City slug, e.g. berlin (required: no default)")
         parser.add_argument("sources", nargs="+", metavar="FILE-OR-URL",
                             help="Policy and Geography documents (https URLs; http only with DEBUG on)")
         parser.add_argument("--apply", action="store_true", help="Apply the plan (default: only print it)")
