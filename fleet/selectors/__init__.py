@@ -1,6 +1,13 @@
 """Every read of the fleet app that other apps, views and consumers use (``from fleet import selectors``)."""
 
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
+from fleet.selectors.mds import (
+    MdsVehicleStatus,
+    cities_by_slug,
+    mds_vehicle_get,
+    mds_vehicles,
+    mds_vehicles_status,
+)
 from fleet.selectors.nearby import NearbyVehicle, check_point, register_pricing_plan_resolver, vehicles_nearby
 from fleet.selectors.ops import (
     ops_alert_get,
@@ -25,15 +32,20 @@ from fleet.selectors.zones import (
 )
 
 __all__ = [
+    "MdsVehicleStatus",
     "NearbyVehicle",
     "VehicleIdentity",
     "check_point",
+    "cities_by_slug",
     "city_zones",
     "command_get",
     "credentials_bounded",
     "feature_collection",
     "gbfs_geofencing_zones",
     "geofence_for_city",
+    "mds_vehicle_get",
+    "mds_vehicles",
+    "mds_vehicles_status",
     "ops_alert_get",
     "ops_alerts_list",
     "ops_task_get",
