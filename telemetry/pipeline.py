@@ -43,8 +43,8 @@ import redis
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
+from core import push
 from fleet.services import readings as fleet_readings
-from live import push
 from telemetry import reactions, storage, streams
 from telemetry.messages import Ack, Reading, VehicleBefore
 

@@ -241,11 +241,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         raise StopConsumer()
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        """A push from ``live.push.to_ride / to_fleet / to_user``."""
+        """A push from ``core.push.to_ride / to_fleet / to_user``."""
         await self.emit(message["event"], message.get("payload"))
 
     async def live_positions(self, message: dict[str, Any]) -> None:
-        """``live.push.fleet_positions``; only fleet sockets subscribe to the groups that carry it."""
+        """``core.push.fleet_positions``; only fleet sockets subscribe to the groups that carry it."""
 
 
 def _dumps(body: dict[str, Any]) -> bytes:

@@ -16,12 +16,12 @@ from billing import fares
 from billing import selectors as billing_selectors
 from billing.services import passes as billing_passes
 from billing.services import rides as billing_rides
+from core import push as live_push
 from core import uploads
 from fleet import services as fleet_services
 from fleet.geofence import ZoneKind
 from fleet.models import ActorKind, Command, CommandState, Vehicle
 from fleet.selectors import zones as zone_selectors
-from live import push as live_push
 from rides import errors
 from rides.models import Ride, RideState
 from rides.selectors import rider_spent_today, track_distance_m
