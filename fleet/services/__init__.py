@@ -5,6 +5,7 @@ from fleet.services.commands import (
     command_cancel,
     command_deliver,
     command_queue,
+    command_time_out,
     commands_expire_overdue,
     commands_queue_many,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "command_cancel",
     "command_deliver",
     "command_queue",
+    "command_time_out",
     "commands_expire_overdue",
     "commands_queue_many",
     "lock_vehicle",

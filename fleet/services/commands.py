@@ -252,6 +252,14 @@ def command_cancel(*, command_id: uuid.UUID, reason: str) -> Command | None:
     return command
 
 
+def command_time_out(*, command_id: uuid.UUID, reason: str) -> bool:
+    """Its owner stopped waiting (a ride past its unlock or lock TTL): an open command becomes ``timed_out`` now,
+    so a late delivery cannot act on a vehicle given back. Not announced with ``command_closed``: the owner acts
+    on the outcome itself. True when it was open. A late answer is still recorded (``command_ack``)."""
+    return bool(Command.objects.filter(id=command_id, state__in=OPEN_STATES).update(
+        state=CommandState.TIMED_OUT, failure_reason=reason, finished_at=timezone.now()))
+
+
 _SWEEPS = [
     # (state, deadline field, new state, reason)
     (CommandState.SENT, "ack_deadline", CommandState.TIMED_OUT, "no acknowledgement"),

@@ -19,6 +19,7 @@ from accounts.models import User
 from billing import errors as billing_errors
 from billing.services import rides as billing_rides
 from fleet import errors as fleet_errors
+from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
 from fleet.models import ActorKind, Command, CommandKind, CommandState
 from rides.models import OPEN_STATES, Ride, RideState
@@ -29,7 +30,7 @@ FAILED = (CommandState.FAILED, CommandState.TIMED_OUT, CommandState.EXPIRED)
 PAUSE, RESUME, END = "pause", "resume", "end"
 
 
-def _queue(ride: Ride, purpose: str, actor: User | None, now: datetime) -> uuid.UUID:
+def queue_command(ride: Ride, purpose: str, actor: User | None, now: datetime) -> uuid.UUID:
     """Queue the lock of a pause or an end, or the unlock of a resume. The key names the purpose, because a late
     answer is judged by it (only the lock of an end request ends the ride), and the attempt: each pause has its
     number, and an end requested again after its lock failed needs a fresh lock, so it is named by its time."""
@@ -41,7 +42,7 @@ def _queue(ride: Ride, purpose: str, actor: User | None, now: datetime) -> uuid.
 
 
 def _purpose_of(ride: Ride, command: Command) -> str | None:
-    """``pause``, ``resume`` or ``end`` for a command queued by ``_queue`` for this ride; ``None`` otherwise."""
+    """``pause``, ``resume`` or ``end`` for a command queued by ``queue_command`` for this ride; ``None`` otherwise."""
     prefix = f"ride:{ride.id}:"
     if not command.idempotency_key.startswith(prefix):
         return None
@@ -55,7 +56,7 @@ def ride_pause(*, ride_id: uuid.UUID, rider: User | None = None) -> Ride:
         _, ride = lock_ride(ride_id, rider=rider)
         require_state(ride, RideState.ACTIVE)
         now = timezone.now()
-        ride.lock_command_id = _queue(ride, PAUSE, rider, now)
+        ride.lock_command_id = queue_command(ride, PAUSE, rider, now)
         ride.state, ride.paused_at, ride.pause_count = RideState.PAUSED, now, ride.pause_count + 1
         ride.save(update_fields=["lock_command_id", "state", "paused_at", "pause_count"])
         push_updated(ride)
@@ -74,7 +75,7 @@ def ride_resume(*, ride_id: uuid.UUID, rider: User | None = None) -> Ride:
         _, ride = lock_ride(ride_id, rider=rider)
         require_state(ride, RideState.PAUSED)
         now = timezone.now()
-        ride.unlock_command_id = _queue(ride, RESUME, rider, now)
+        ride.unlock_command_id = queue_command(ride, RESUME, rider, now)
         close_pause(ride, now)
         ride.state = RideState.ACTIVE
         ride.save(update_fields=["unlock_command_id", "state", "paused_at", "paused_seconds"])
@@ -144,7 +145,7 @@ def ride_command_closed(*, command_id: uuid.UUID) -> Ride | None:
 def _apply_command(ride_id: uuid.UUID, vehicle_id: uuid.UUID, command_id: uuid.UUID) -> Ride | None:
     with transaction.atomic():
         _, ride = lock_ride(ride_id, vehicle_id)
-        command = Command.objects.get(id=command_id)
+        command = fleet_selectors.command_get(command_id=command_id)
         acked = command.state == CommandState.ACKED
         if command.state not in FAILED and not acked:
             return ride
