@@ -165,7 +165,7 @@ def _staff_token() -> str:
 def _child_django(database: str) -> None:
     """In a spawned process: Django on the bench database and Redis prefix (the parent's environment)."""
     common.setup_django()
-    common._point_django_at(database, database)
+    common.point_django_at(database, database)
     from django.conf import settings
 
     settings.TELEMETRY_STREAM_PREFIX = f"{database}:telemetry"
