@@ -1,7 +1,7 @@
 """Every write of the fleet app. Other apps call these (``from fleet import services``)."""
 
+from fleet.services.answers import command_ack
 from fleet.services.commands import (
-    command_ack,
     command_cancel,
     command_deliver,
     command_queue,
