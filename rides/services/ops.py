@@ -21,7 +21,8 @@ from rides import errors
 from rides.models import OPEN_STATES, Ride, RideState
 from rides.services.common import city_settings, lock_ride
 from rides.services.finish import ride_end_now, rides_charge_pending
-from rides.services.lifecycle import END, FAILED, hold_release, ride_cancel_unlocking, ride_command_closed
+from rides.services.lifecycle import END, FAILED, hold_release, ride_cancel_unlocking
+from rides.services.outcomes import ride_command_closed
 
 logger = logging.getLogger(__name__)
 
