@@ -59,7 +59,7 @@ class Command(BaseCommand):
                                  "(default: fail at once).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from fleet import demo
+        from fleet import demo  # here: the parser (--help) loads without the app registry
 
         options["city"] = options["city"] or demo.CITY_SLUG
         if options["vehicles"] < 1 or options["rate"] <= 0:
