@@ -98,6 +98,7 @@ class Command(BaseCommand):
         return None
 
     def _simulator(self, options: dict[str, Any]) -> simulator.Simulator:
+        # Here: the parser (--help) loads without the app registry.
         from telemetry import simulator
         from telemetry.simulator import provision
 
