@@ -25,8 +25,10 @@ run: $(STAMP)
 # Lint, types, OpenAPI schema, then the suite: the output ends with pytest's summary line.
 test: lint typecheck schema pytest
 
+# ruff, then the app layers and other import contracts of pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # django-stubs imports config.settings, which needs the two URLs to parse (it never connects) and, like
 # every command here, DEBUG=1 unless told otherwise (a development SECRET_KEY).

@@ -58,6 +58,7 @@ def admin_user(request: HttpRequest) -> User:
     The admin site lets only signed-in staff reach a ``ModelAdmin``, so the check cannot fail there: it stands in
     for a ``request.user`` that django-stubs types as a user or ``AnonymousUser``.
     """
+    # Imported here, like signed_in_user's: DRF imports this module early.
     from accounts.models import User
 
     user = request.user

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from accounts.models import Notification, User
+
+
+def user_get(*, user_id: Any) -> User | None:
+    return User.objects.filter(pk=user_id).first()
 
 
 def user_get_by_email(*, email: str) -> User | None:

@@ -192,7 +192,7 @@ def _measure(vehicles: Sequence[Vehicle], *, messages: int, publishers: int, tim
 def bridge_main() -> None:
     """The bridge process of ``measure``: the benchmark's database and cache prefix, a clean session."""
     common.setup_django()
-    common._point_django_at(os.environ["BENCH_MQTT_DATABASE"], os.environ["BENCH_MQTT_CACHE_PREFIX"])
+    common.point_django_at(os.environ["BENCH_MQTT_DATABASE"], os.environ["BENCH_MQTT_CACHE_PREFIX"])
     from telemetry import mqtt
 
     sys.setswitchinterval(0.001)  # as manage.py telemetry_mqtt does

@@ -38,7 +38,7 @@ ON_TRIP_SHARE = 0.3
 STEP_M = 10.0
 
 
-def _city() -> Any:
+def make_city() -> Any:
     from bench import _geofence_city
     from fleet.models import City, VehicleType, Zone
     from fleet.models.zones import KIND_DEFAULTS
@@ -59,7 +59,7 @@ def _city() -> Any:
     return city, types
 
 
-def _fleet(city: Any, types: list[Any], rng: np.random.Generator) -> list[Any]:
+def make_fleet(city: Any, types: list[Any], rng: np.random.Generator) -> list[Any]:
     """10k vehicles over the city (available or on a ride), their riders and rides; returns their ``before``."""
     from accounts.models import User
     from bench import _geofence_city
@@ -161,8 +161,8 @@ def _measure(before: list[Any], headings: np.ndarray, batches: int, state: dict[
 def run(*, batches: int = 6, seed: int = 11) -> dict[str, Any]:
     """Needs Django pointed at a migrated database (``common.django_database``); leaves its rows there."""
     rng = np.random.default_rng(seed)
-    city, types = _city()
-    before = _fleet(city, types, rng)
+    city, types = make_city()
+    before = make_fleet(city, types, rng)
     headings = rng.uniform(0, 2 * math.pi, len(before))
     state: dict[str, Any] = {"clock": _now(), "seq": 0, "start": 0}
     _measure(before, headings, 1, state, rng)  # warm-up: zone compile, cell index, first queries

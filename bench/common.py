@@ -95,7 +95,7 @@ def setup_django() -> None:
     django.setup()
 
 
-def _point_django_at(database: str, prefix: str) -> tuple[str, str | None]:
+def point_django_at(database: str, prefix: str) -> tuple[str, str | None]:
     """Make the default connection use ``database`` and the cache/channel layer use ``prefix``.
 
     Works after ``django.setup()``: the connection handler and new cache instances read these same dicts;
@@ -122,7 +122,7 @@ def django_database(name: str, *, migrate: bool = True) -> Iterator[str]:
     database = bench_name(name)
     setup_django()
     create_database(base_url, database)
-    previous = _point_django_at(database, database)
+    previous = point_django_at(database, database)
     try:
         if migrate:
             from django.core.management import call_command
@@ -130,7 +130,7 @@ def django_database(name: str, *, migrate: bool = True) -> Iterator[str]:
             call_command("migrate", verbosity=0, interactive=False)
         yield database
     finally:
-        _point_django_at(previous[0], previous[1] or "")
+        point_django_at(previous[0], previous[1] or "")
         drop_database(base_url, database)
         delete_redis_keys(redis_url, database)
         for kind in ("binding", "binding_permanent"):  # kombu's bindings of the bench's own Celery queues

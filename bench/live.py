@@ -6,7 +6,7 @@ Daphne serves ``config.asgi`` as the Procfile's ``ws`` process does; the sockets
 with the ``websockets`` library, with the riders' real JWTs, answering pings as the protocol asks.
 
 1. Capacity: ONE Daphne process holds ``BENCH_LIVE_IDLE_SOCKETS`` ``/ws/v1/me`` sockets; every user then gets one
-   notification through ``live.push.to_user``. ``sockets_per_process`` counts the sockets that received it;
+   notification through ``core.push.to_user``. ``sockets_per_process`` counts the sockets that received it;
    ``bytes_per_socket`` is the growth of Daphne's resident memory divided by the sockets held.
 2. Latency: ``BENCH_LIVE_DAPHNES`` Daphne processes hold one ride socket per rider plus
    ``BENCH_LIVE_FLEET_SOCKETS`` ops fleet sockets (whole city). The feed (``BENCH_LIVE_FEED``) sends
@@ -19,7 +19,7 @@ with the ``websockets`` library, with the riders' real JWTs, answering pings as 
      The feed starts once every worker process is up (then 5 s of warm-up before the window).
      ``pipeline_commit_p50_ms`` / ``_p99_ms`` (accept -> commit, the drainers' own histogram over the window)
      tell which side the lag is on: the rest of ``push_p50/p99`` is Redis pub/sub, Daphne and the clients.
-   - ``push``: worker processes call ``live.push.fleet_positions`` / ``to_ride`` directly at the same rate
+   - ``push``: worker processes call ``core.push.fleet_positions`` / ``to_ride`` directly at the same rate
      (the socket side alone).
    ``push_p50_ms`` / ``push_p99_ms`` are over the ``ride.updated`` messages received in the measured window;
    ``push_p99_ms_by_second`` is the p99 of each second of it (by receive time: a hump or a stall shows where).
@@ -165,7 +165,7 @@ def _staff_token() -> str:
 def _child_django(database: str) -> None:
     """In a spawned process: Django on the bench database and Redis prefix (the parent's environment)."""
     common.setup_django()
-    common._point_django_at(database, database)
+    common.point_django_at(database, database)
     from django.conf import settings
 
     settings.TELEMETRY_STREAM_PREFIX = f"{database}:telemetry"
@@ -376,7 +376,7 @@ def _producer(database: str, city: str, vehicles: list[Any], rides: dict[str, st
     if feed == "telemetry":
         from telemetry import ingest
     else:
-        from live import push
+        from core import push
     ready.put("producer")
     start.wait()
     sent, skipped, started, i, tick = 0, 0, time.monotonic(), 0, 0.02
@@ -428,7 +428,7 @@ def _ender(database: str, rides: list[str], how: str, ready: Any, go: Any) -> No
     machine that took 18 minutes for 2,000 rides) or by pushing the ``ride.ended`` rides would push (``push``).
     Started with the other workers (Django loaded before the window), it waits for ``go``."""
     _child_django(database)
-    from live import push
+    from core import push
     from rides import services
 
     ready.put("ender")
@@ -447,7 +447,7 @@ def _ender(database: str, rides: list[str], how: str, ready: Any, go: Any) -> No
 def _capacity(database: str, data: dict[str, Any], sockets: int, procs: int) -> dict[str, Any]:
     import psutil
 
-    from live import push
+    from core import push
 
     process, port = _daphne(database)
     try:

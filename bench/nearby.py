@@ -97,7 +97,7 @@ def _without_pricing_plans(count: int, types: list[Any]) -> dict[str, float]:
     """The same queries with no pricing plan resolver: the fleet's own share of the latency."""
     from fleet.selectors import nearby as nearby_selectors
 
-    resolver = nearby_selectors._pricing_plan_resolver
+    resolver = nearby_selectors.pricing_plan_resolver()
     nearby_selectors.register_pricing_plan_resolver(None)
     try:
         samples, _, _ = _queries(count, types)

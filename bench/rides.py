@@ -70,7 +70,7 @@ ACKS: list[Executor] = []
 def _ack_worker_init(database: str) -> None:
     """A fresh interpreter (spawn): Django on the bench database, acting as the vehicle and the worker."""
     common.setup_django()
-    common._point_django_at(database, database)
+    common.point_django_at(database, database)
     from django.conf import settings
 
     settings.VEHICLE_GATEWAY_SIM_MODE = "silent"

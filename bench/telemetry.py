@@ -209,7 +209,7 @@ def _copy_phase(fleet: Fleet) -> dict[str, Any]:
     sample = fleet.round(time.time_ns() // 1_000_000)
     readings, _, _ = pipeline.decode([(b"0", _pack(fleet, i, m)) for i, m in sample])
     rows = [(row[0], row[1] + k * 1000, row[2] + timedelta(seconds=k), *row[3:])
-            for k in range(FIXES) for row in map(pipeline._row, readings)]
+            for k in range(FIXES) for row in map(pipeline.history_row, readings)]
     figures = {"copy_rows": len(rows), "copy_batch": settings.TELEMETRY_BATCH_SIZE,
                "history_copy_rows_per_s": _history_copy(rows),
                "direct_copy_rows_per_s": _history_copy(rows, direct=True), "temp_copy_rows_per_s": _temp_copy(rows)}
@@ -431,8 +431,8 @@ def main() -> dict[str, Any]:
             figures["vehicles"] = vehicles
             return figures
         _react.VEHICLES = vehicles
-        city, types = _react._city()
-        before = _react._fleet(city, types, rng)
+        city, types = _react.make_city()
+        before = _react.make_fleet(city, types, rng)
         fleet = Fleet(before, rng)
         print(f"{len(before)} vehicles in a city of 200 zones ({time.perf_counter() - wall:.0f} s setup)", flush=True)
         figures |= _copy_phase(fleet)

@@ -13,6 +13,7 @@ from accounts.auth import admin_user
 from billing import fares
 from billing.models import (
     LedgerAccount,
+    LedgerEntry,
     LedgerTransaction,
     PassProduct,
     Payment,
@@ -79,8 +80,6 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
 
 
 class _EntryInline(admin.TabularInline):  # type: ignore[type-arg]
-    from billing.models import LedgerEntry
-
     model = LedgerEntry
     fields = ["account", "amount", "currency"]
     readonly_fields = ["account", "amount", "currency"]

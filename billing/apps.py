@@ -5,6 +5,7 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self) -> None:
+        # AppConfig.ready: these modules import models, which may load only once the apps are ready.
         from accounts import signals as accounts_signals
         from billing import signals
         from billing.selectors import tariffs as tariff_selectors

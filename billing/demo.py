@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts import demo as accounts_demo
+from accounts import selectors as account_selectors
 from accounts.models import User
 from billing.models import PassProduct, Payment, PromoCode, Tariff
 from billing.providers import testpsp
@@ -18,7 +19,8 @@ from billing.selectors import wallet as wallet_selectors
 from billing.services import methods, tariffs, wallet
 from core.money import quantize
 from fleet import demo as fleet_demo
-from fleet.models import City, VehicleType
+from fleet import selectors as fleet_selectors
+from fleet.models import City
 
 _B = "brackets"
 TARIFFS: dict[str, dict[str, Any]] = {
@@ -47,7 +49,7 @@ PROMOS: list[dict[str, Any]] = [
 
 def _tariffs(city: City) -> int:
     created = 0
-    for vehicle_type in VehicleType.objects.filter(code__in=TARIFFS):
+    for vehicle_type in fleet_selectors.vehicle_types_by_code(codes=TARIFFS):
         if not Tariff.objects.filter(city=city, vehicle_type=vehicle_type).exists():
             tariffs.tariff_publish(city=city, vehicle_type=vehicle_type, **TARIFFS[vehicle_type.code])
             created += 1
@@ -74,7 +76,7 @@ def _rider_wallet(rider: User, currency: str) -> None:
 
 
 def load(*, stdout: TextIO) -> None:
-    city = City.objects.filter(slug=fleet_demo.CITY_SLUG).first()
+    city = fleet_selectors.city_get_by_slug(slug=fleet_demo.CITY_SLUG)
     if city is None:
         stdout.write("billing: no demo city (load fleet first); skipped\n")
         return
@@ -82,7 +84,7 @@ def load(*, stdout: TextIO) -> None:
     _catalogue(city)
     stdout.write(f"billing: {created} new tariff(s) for {city.slug}; passes {', '.join(p['code'] for p in PASSES)}; "
                  f"promo codes {', '.join(p['code'] for p in PROMOS)}\n")
-    rider = User.objects.filter(email=accounts_demo.RIDER_EMAIL).first()
+    rider = account_selectors.user_get_by_email(email=accounts_demo.RIDER_EMAIL)
     if rider is None:
         return
     _rider_wallet(rider, city.currency)

@@ -13,7 +13,7 @@ app.autodiscover_tasks()
 @worker_process_init.connect
 def _freeze_startup_objects(**_: object) -> None:
     """Each prefork child, once Django is loaded: no full-heap GC pauses in the middle of a batch (core.gc)."""
-    from core.gc import freeze_startup_objects
+    from core.gc import freeze_startup_objects  # here: config.celery loads before Django (config/__init__)
 
     freeze_startup_objects()
 
@@ -24,6 +24,7 @@ def _refuse_unsafe_start(**_: object) -> None:
     """Celery runs Django's checks at worker start but ignores their result: refuse fakes here (docs/security.md).
 
     SystemExit, because Celery logs and swallows a signal handler's exceptions."""
+    # Here: this module loads with the config package (config/__init__.py), before the settings and apps.
     from django.core.exceptions import ImproperlyConfigured
 
     from core.checks import refuse_unsafe_start

@@ -330,7 +330,7 @@ TELEMETRY_LIVENESS_BATCH = env_int("TELEMETRY_LIVENESS_BATCH", 2000, minimum=1)
 
 # --- Channels and live pushes (docs/live.md) --------------------------------------------------------------
 _CHANNEL_LAYER_BACKENDS = {
-    "pubsub": "live.layers.PubSubLayer",  # channels_redis pub/sub + batched sync sends: one PUBLISH per push (docs/live.md)
+    "pubsub": "core.layers.PubSubLayer",  # channels_redis pub/sub + batched sync sends: one PUBLISH per push (docs/live.md)
     "core": "channels_redis.core.RedisChannelLayer",
 }
 CHANNEL_LAYER_BACKEND = env_str("CHANNEL_LAYER_BACKEND", "pubsub")

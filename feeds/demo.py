@@ -11,7 +11,7 @@ from typing import TextIO
 from feeds.mds import selectors, services
 from feeds.models import Agency, AgencyCredential
 from fleet import demo as fleet_demo
-from fleet.models import City
+from fleet import selectors as fleet_selectors
 
 DEMO_AGENCY = "Demo city regulator"
 DEMO_TOKEN_PREFIX = "demo0000"
@@ -19,7 +19,7 @@ DEMO_TOKEN = f"mds_{DEMO_TOKEN_PREFIX}_demo-agency-token-not-for-production"
 
 
 def load(*, stdout: TextIO) -> None:
-    if not City.objects.filter(slug=fleet_demo.CITY_SLUG).exists():
+    if fleet_selectors.city_get_by_slug(slug=fleet_demo.CITY_SLUG) is None:
         stdout.write("feeds: no demo city (load fleet first)\n")
         return
     agency = services.agency_ensure(name=DEMO_AGENCY, city_slugs=[fleet_demo.CITY_SLUG])

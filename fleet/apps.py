@@ -5,6 +5,7 @@ class FleetConfig(AppConfig):
     name = "fleet"
 
     def ready(self) -> None:
-        from fleet import signals
+        # AppConfig.ready: the receivers import models and services, which may load only once the apps are ready.
+        from fleet import receivers
 
-        signals.connect()
+        receivers.connect()

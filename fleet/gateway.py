@@ -51,7 +51,9 @@ class SimulatedGateway:
     Like a real unit, a simulated vehicle ignores a command that reaches it after ``expires_at``."""
 
     def send(self, message: OutboundCommand) -> None:
-        from fleet import tasks  # tasks import services, which import this module
+        # Here, not at the top: fleet.tasks needs this module's GatewayError while it loads (autoretry_for), and it
+        # loads the services, which import this module; only this development fake queues a task.
+        from fleet import tasks
 
         mode = settings.VEHICLE_GATEWAY_SIM_MODE
         lag = float(settings.VEHICLE_GATEWAY_SIM_LAG_S)

@@ -11,8 +11,8 @@ from django.utils import timezone
 from billing import fares
 from billing.services import passes as billing_passes
 from core.money import money
-from fleet.models import City, Vehicle
-from fleet.states import Status
+from fleet import selectors as fleet_selectors
+from fleet.models import Vehicle
 from live.state import RideLive
 from rides import selectors as ride_selectors
 from rides.models import Ride, RideState
@@ -68,7 +68,7 @@ def ride_live_get(*, rider: Any, ride_id: uuid.UUID) -> RideLive:
 def fleet_may_watch(*, user: Any, city_id: uuid.UUID) -> bool:
     """Staff holding the fleet read permission (every fleet role has it), for a city that exists."""
     return bool(user.is_authenticated and user.has_perm(FLEET_PERMISSION)
-                and City.objects.filter(id=city_id).exists())
+                and fleet_selectors.city_exists(city_id=city_id))
 
 
 def vehicle_live_json(vehicle: Vehicle) -> dict[str, Any]:
@@ -80,9 +80,5 @@ def vehicle_live_json(vehicle: Vehicle) -> dict[str, Any]:
 
 def fleet_snapshot(*, city_id: uuid.UUID, bbox: Bbox | None) -> list[dict[str, Any]]:
     """Every vehicle of the city (inside ``bbox`` if given) with its last known position and status."""
-    vehicles = Vehicle.objects.filter(city_id=city_id).exclude(status=Status.RETIRED)
-    if bbox is not None:
-        min_lon, min_lat, max_lon, max_lat = bbox
-        vehicles = vehicles.filter(lon__gte=min_lon, lon__lte=max_lon, lat__gte=min_lat, lat__lte=max_lat)
     fields = ("id", "code", "lat", "lon", "status", "battery_pct", "position_at")
-    return [vehicle_live_json(v) for v in vehicles.only(*fields).order_by("code")]
+    return [vehicle_live_json(v) for v in fleet_selectors.vehicles_in_city(city_id=city_id, bbox=bbox).only(*fields)]

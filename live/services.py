@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts import selectors as account_selectors
 from accounts.auth import user_authentication_rule
 
 _KEY = "live:ticket:{}"
@@ -42,7 +42,7 @@ def ws_ticket_redeem(*, ticket: str) -> tuple[Any, float] | None:
     expires_at = float(expires)
     if expires_at <= time.time():
         return None
-    user = get_user_model().objects.filter(pk=user_id).first()
+    user = account_selectors.user_get(user_id=user_id)
     if user is None or not user_authentication_rule(user):
         return None
     # A password change or reset since the ticket was issued ends it, as it ends the access token it came from.

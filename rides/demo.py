@@ -16,12 +16,13 @@ from typing import TextIO
 from django.utils import timezone
 
 from accounts import demo as accounts_demo
+from accounts import selectors as account_selectors
 from accounts.models import User
 from core.errors import DomainError
 from fleet import demo as fleet_demo
+from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
 from fleet.models import City, Vehicle
-from fleet.states import Status
 from rides import errors, services
 from rides.models import CityRideSettings, Ride, RideState
 
@@ -29,13 +30,13 @@ RIDE_MINUTES = 14
 
 
 def load(*, stdout: TextIO) -> None:
-    city = City.objects.filter(slug=fleet_demo.CITY_SLUG).first()
+    city = fleet_selectors.city_get_by_slug(slug=fleet_demo.CITY_SLUG)
     if city is None:
         stdout.write("rides: no demo city (load fleet first)\n")
         return
     _, created = CityRideSettings.objects.get_or_create(city=city)
     stdout.write(f"rides: ride settings for {city.name} {'created' if created else 'kept'}\n")
-    rider = User.objects.filter(email=accounts_demo.RIDER_EMAIL).first()
+    rider = account_selectors.user_get_by_email(email=accounts_demo.RIDER_EMAIL)
     if rider is not None and not Ride.objects.filter(rider=rider, state=RideState.ENDED).exists():
         ride = _finished_ride(rider, city)
         stdout.write(f"rides: a finished ride {ride.id} for {rider.email} ({ride.distance_m} m, "
@@ -52,7 +53,7 @@ def _vehicle_answers(command_id: uuid.UUID | None) -> None:
 
 
 def _finished_ride(rider: User, city: City) -> Ride | None:
-    candidates = Vehicle.objects.filter(city=city, status=Status.AVAILABLE, battery_pct__gte=30).order_by("code")
+    candidates = fleet_selectors.vehicles_available(city_id=city.id, min_battery_pct=30)
     for vehicle in candidates[:10]:
         try:
             ride = services.ride_start(rider=rider, code=vehicle.code)
@@ -93,11 +94,10 @@ def _park(vehicle: Vehicle, lat: float, lon: float, at: dt.datetime) -> None:
 
 
 def summary(*, stdout: TextIO) -> None:
-    city = City.objects.filter(slug=fleet_demo.CITY_SLUG).first()
+    city = fleet_selectors.city_get_by_slug(slug=fleet_demo.CITY_SLUG)
     if city is None:
         return
-    vehicle = (Vehicle.objects.filter(city=city, status=Status.AVAILABLE, battery_pct__gte=30)
-               .order_by("code").first())
+    vehicle = fleet_selectors.vehicles_available(city_id=city.id, min_battery_pct=30).first()
     rides = Ride.objects.filter(rider__email=accounts_demo.RIDER_EMAIL).order_by("-created_at")
     stdout.write(f"rides: {accounts_demo.RIDER_EMAIL} has {rides.count()} ride(s); history: GET /api/v1/rides\n")
     last = rides.filter(state=RideState.ENDED).first()

@@ -1,5 +1,5 @@
 """Wiring only: a closed vehicle command moves its ride on (fleet sends ``command_closed`` after commit); saving
-a city's ride settings invalidates their cache."""
+a city's ride settings invalidates their cache. Imported by ``RidesConfig.ready`` only (it imports models)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 
 from fleet.services.commands import command_closed
+from rides import services
+from rides.models import CityRideSettings
+from rides.services import common
 
 logger = logging.getLogger(__name__)
 
 
 def _command_closed(sender: Any, command: Any, **kwargs: Any) -> None:
-    from rides import services
-
     try:
         services.ride_command_closed(command_id=command.id)
     except Exception:  # noqa: BLE001 - the ack itself is committed; the sweep task applies it later
@@ -23,14 +24,10 @@ def _command_closed(sender: Any, command: Any, **kwargs: Any) -> None:
 
 
 def _settings_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
-    from rides.services.common import city_settings_changed
-
-    city_settings_changed(instance.city_id)
+    common.city_settings_changed(instance.city_id)
 
 
 def connect() -> None:
-    from rides.models import CityRideSettings
-
     command_closed.connect(_command_closed, dispatch_uid="rides_command_closed")
     for signal in (post_save, post_delete):  # the admin edits the rows: invalidate the cached settings
         signal.connect(_settings_changed, sender=CityRideSettings, dispatch_uid=f"rides_settings_{signal is post_save}")

@@ -17,17 +17,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import DomainError
+from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
-from fleet.models import ActorKind, City, Vehicle
+from fleet.models import ActorKind
 from fleet.states import MdsState, Status, mds_state
 
 logger = logging.getLogger(__name__)
@@ -46,33 +47,36 @@ def missing_after_by_city() -> dict[str, int]:
     return limits
 
 
-def _silent_past_missing_limit(now: datetime) -> Q:
+@dataclass(frozen=True)
+class Silence:
+    """Last seen before ``before`` (before ``by_city[city_id]`` for the cities with a limit of their own)."""
+
+    before: datetime
+    by_city: dict[uuid.UUID, datetime] = field(default_factory=dict)
+
+
+def _silent_past_missing_limit(now: datetime) -> Silence:
     """Silent longer than each city's limit (the default for cities without one of their own)."""
     limits = missing_after_by_city()
-    default = Q(last_seen_at__lt=now - timedelta(seconds=settings.TELEMETRY_MISSING_AFTER_S))
+    default = now - timedelta(seconds=settings.TELEMETRY_MISSING_AFTER_S)
     if not limits:
-        return default
-    city_ids = dict(City.objects.filter(slug__in=limits).values_list("slug", "id"))
-    condition = default & ~Q(city_id__in=city_ids.values())
-    for slug, city_id in city_ids.items():
-        condition |= Q(city_id=city_id, last_seen_at__lt=now - timedelta(seconds=limits[slug]))
-    return condition
+        return Silence(default)
+    city_ids = fleet_selectors.city_ids_by_slug(slugs=limits)
+    return Silence(default, {city_id: now - timedelta(seconds=limits[slug]) for slug, city_id in city_ids.items()})
 
 
-def _candidates(condition: Q, statuses: Iterable[str], limit: int) -> list[uuid.UUID]:
-    return list(
-        Vehicle.objects.filter(condition, status__in=list(statuses), last_seen_at__isnull=False)
-        .order_by("last_seen_at")
-        .values_list("id", flat=True)[:limit]
-    )
+def _candidates(silence: Silence, statuses: Iterable[str], limit: int) -> list[uuid.UUID]:
+    return fleet_selectors.vehicles_silent(before=silence.before, before_by_city=silence.by_city, statuses=statuses,
+                                           limit=limit)
 
 
-def _mark(vehicle_id: uuid.UUID, *, event: str, condition: Q, statuses: list[str], now: datetime) -> bool:
+def _mark(vehicle_id: uuid.UUID, *, event: str, silence: Silence, statuses: list[str], now: datetime) -> bool:
     """Apply ``event`` if the vehicle, under its row lock, still matches; False when it spoke or moved meanwhile."""
     try:
         with transaction.atomic():
             fleet_services.lock_vehicle(vehicle_id)
-            if not Vehicle.objects.filter(condition, id=vehicle_id, status__in=statuses).exists():
+            if not fleet_selectors.vehicle_is_silent(vehicle_id=vehicle_id, before=silence.before,
+                                                     before_by_city=silence.by_city, statuses=statuses):
                 return False
             fleet_services.vehicle_transition(
                 vehicle_id=vehicle_id, event_types=[event], actor_kind=ActorKind.SYSTEM, at=now
@@ -92,10 +96,10 @@ def liveness_sweep(*, now: datetime | None = None, limit: int | None = None) -> 
     gone = _silent_past_missing_limit(now)
     lost_or_parked = [Status.NON_CONTACTABLE, *PARKED]
     for vehicle_id in _candidates(gone, lost_or_parked, limit):
-        counts["missing"] += _mark(vehicle_id, event="not_located", condition=gone, statuses=lost_or_parked, now=now)
-    silent = Q(last_seen_at__lt=now - timedelta(seconds=settings.TELEMETRY_COMMS_LOST_S))
+        counts["missing"] += _mark(vehicle_id, event="not_located", silence=gone, statuses=lost_or_parked, now=now)
+    silent = Silence(now - timedelta(seconds=settings.TELEMETRY_COMMS_LOST_S))
     for vehicle_id in _candidates(silent, PARKED, limit):
-        counts["comms_lost"] += _mark(vehicle_id, event="comms_lost", condition=silent, statuses=PARKED, now=now)
+        counts["comms_lost"] += _mark(vehicle_id, event="comms_lost", silence=silent, statuses=PARKED, now=now)
     if any(counts.values()):
         logger.info("liveness: %(comms_lost)d vehicles not contactable, %(missing)d missing", counts)
     return counts

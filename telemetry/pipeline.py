@@ -43,8 +43,8 @@ import redis
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
+from core import push
 from fleet.services import readings as fleet_readings
-from live import push
 from telemetry import reactions, storage, streams
 from telemetry.messages import Ack, Reading, VehicleBefore
 
@@ -105,7 +105,7 @@ def decode(entries: Sequence[streams.Entry]) -> tuple[list[Reading], list[bytes]
     return [readings[k] for k in sorted(readings)], corrupt, count
 
 
-def _row(r: Reading) -> storage.Row:
+def history_row(r: Reading) -> storage.Row:
     return (r.vehicle_id, r.seq, r.at, r.received_at, r.lat, r.lon, r.accuracy_m, r.heading, r.speed_kph,
             r.battery_pct, r.locked, r.odometer_m, list(r.alarms) or None,
             r.ack.correlation_id if r.ack else None, r.ack.ok if r.ack else None)
@@ -167,7 +167,7 @@ def apply_shards(entries_by_shard: Mapping[int, Sequence[streams.Entry]], *, rec
         readings.sort(key=lambda r: (r.vehicle_id.int, r.seq))  # the order decode gives one shard's readings
     storage.ensure_partitions({r.at.date() for r in readings})
     with push.batched(), transaction.atomic():  # the batch's live pushes leave after commit, in one round trip
-        skipped = storage.insert_skipping_duplicates([_row(r) for r in readings])
+        skipped = storage.insert_skipping_duplicates([history_row(r) for r in readings])
         new = [r for r in readings if (r.vehicle_id, r.seq) not in skipped] if skipped else readings
         before = fleet_readings.vehicles_record_readings(readings=_latest(new))
         known = [r for r in new if r.vehicle_id in before]  # a deleted vehicle's readings: history only

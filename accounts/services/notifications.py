@@ -1,4 +1,4 @@
-"""Notifications to a user: stored (the app's inbox), pushed live (``live.push.to_user``) and to the phone
+"""Notifications to a user: stored (the app's inbox), pushed live (``core.push.to_user``) and to the phone
 (``PUSH_BACKEND``), both after commit so a rolled-back change never notifies."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import errors, push
 from accounts.models import Notification, User
-from live import push as live_push
+from core import push as live_push
 
 
 def notification_payload(notification: Notification) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from billing.providers.base import PaymentProvider
 
 def get(name: str | None = None) -> PaymentProvider:
     name = name or settings.BILLING_PROVIDER
+    # Only the configured provider's module loads (like Django's import_string of a backend setting): the test
+    # PSP's models and the Stripe SDK stay out of processes that do not use them.
     if name == "testpsp":
         from billing.providers.testpsp import TestPsp
 

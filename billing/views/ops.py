@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import selectors as account_selectors
 from accounts.auth import JWTAuthentication, signed_in_user
-from accounts.models import User
 from accounts.permissions import HasPerm
 from billing import errors
 from billing.models import RideBilling
@@ -56,7 +56,7 @@ class GoodwillGrantView(APIView):
                    tags=["billing-ops"], summary="Grant goodwill credit (bonus) to a rider")
     def post(self, request: Request) -> Response:
         data = inputs.valid_body(ops_serializers.GoodwillIn, request)
-        user = User.objects.filter(pk=data["user"]).first()
+        user = account_selectors.user_get(user_id=data["user"])
         if user is None:
             raise errors.NotFound("User not found.")
         amount, currency = data["amount"]

@@ -17,7 +17,7 @@ from billing.selectors import passes as pass_selectors
 from billing.serializers import passes as pass_serializers
 from billing.services import passes, promos
 from billing.views import inputs
-from fleet.models import City
+from fleet import selectors as fleet_selectors
 
 
 class PassCatalogueView(APIView):
@@ -47,7 +47,7 @@ class PassBuyView(APIView):
         data: dict[str, Any] = inputs.valid_body(pass_serializers.PassBuyIn, request)
         city = None
         if data.get("city"):
-            city = City.objects.filter(slug=data["city"]).first()
+            city = fleet_selectors.city_get_by_slug(slug=data["city"])
             if city is None:
                 raise errors.PassNotValidHere("Unknown city.", city=data["city"])
         rider_pass = passes.pass_buy(user=signed_in_user(request), product_code=data["product"], city=city)

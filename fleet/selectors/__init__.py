@@ -1,5 +1,7 @@
 """Every read of the fleet app that other apps, views and consumers use (``from fleet import selectors``)."""
 
+from fleet.selectors.cities import city_exists, city_get_by_slug, city_ids_by_slug, vehicle_types_by_code
+from fleet.selectors.commands import command_get, command_state, commands_acked, commands_with_key
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
 from fleet.selectors.mds import (
     MdsVehicleStatus,
@@ -17,11 +19,14 @@ from fleet.selectors.ops import (
     vehicles_awaiting_lock,
 )
 from fleet.selectors.vehicles import (
-    command_get,
     vehicle_get,
     vehicle_get_by_code,
     vehicle_is_moving,
+    vehicle_is_silent,
     vehicle_normal_speed_limits,
+    vehicles_available,
+    vehicles_in_city,
+    vehicles_silent,
 )
 from fleet.selectors.zones import (
     city_zones,
@@ -37,8 +42,14 @@ __all__ = [
     "VehicleIdentity",
     "check_point",
     "cities_by_slug",
+    "city_exists",
+    "city_get_by_slug",
+    "city_ids_by_slug",
     "city_zones",
     "command_get",
+    "command_state",
+    "commands_acked",
+    "commands_with_key",
     "credentials_bounded",
     "feature_collection",
     "gbfs_geofencing_zones",
@@ -55,8 +66,13 @@ __all__ = [
     "vehicle_get",
     "vehicle_get_by_code",
     "vehicle_is_moving",
+    "vehicle_is_silent",
     "vehicle_normal_speed_limits",
+    "vehicle_types_by_code",
+    "vehicles_available",
     "vehicles_awaiting_lock",
+    "vehicles_in_city",
     "vehicles_nearby",
+    "vehicles_silent",
     "zones_at_point",
 ]

@@ -36,6 +36,11 @@ PRICING_PLAN_CACHE_S = 10.0
 _plan_cache: dict[tuple[uuid.UUID, uuid.UUID], tuple[uuid.UUID | str | None, float]] = {}
 
 
+def pricing_plan_resolver() -> PricingPlanResolver | None:
+    """The registered resolver (billing's ``pricing_plans_for`` once the apps are ready), ``None`` before."""
+    return _pricing_plan_resolver
+
+
 def register_pricing_plan_resolver(resolver: PricingPlanResolver | None) -> None:
     """Billing calls this (e.g. in its AppConfig.ready) so that nearby results carry a pricing plan id."""
     global _pricing_plan_resolver

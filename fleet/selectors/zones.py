@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from fleet import errors, geofence
 from fleet.models import City, Zone, ZoneKind
-from fleet.services.zones import VERSION_PREFIX
 
+# A city's zone version in Redis; ``fleet.services.zones_changed`` bumps it, every process recompiles on a change.
+VERSION_PREFIX = "fleet:zones:version:"
 CHECK_INTERVAL_S = 1.0
 # Outside a city's operating area rides may pass through but not start or end (GBFS global_rules).
 OUTSIDE_AREA_RULE = geofence.Rule(ride_start_allowed=False, ride_end_allowed=False, ride_through_allowed=True)

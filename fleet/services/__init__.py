@@ -1,10 +1,11 @@
 """Every write of the fleet app. Other apps call these (``from fleet import services``)."""
 
+from fleet.services.answers import command_ack
 from fleet.services.commands import (
-    command_ack,
     command_cancel,
     command_deliver,
     command_queue,
+    command_time_out,
     commands_expire_overdue,
     commands_queue_many,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "command_cancel",
     "command_deliver",
     "command_queue",
+    "command_time_out",
     "commands_expire_overdue",
     "commands_queue_many",
     "lock_vehicle",

@@ -1,4 +1,4 @@
-"""Vehicle commands: queue, deliver through the gateway, acknowledge, time out.
+"""Vehicle commands: queue, deliver through the gateway, cancel, time out (the vehicle's answers: ``answers``).
 
 Lifecycle ``queued -> sending -> sent -> acked | failed | timed_out``, and ``queued -> expired`` when the TTL
 passed before delivery. Every state change is a conditional UPDATE on the expected state, so a duplicate task
@@ -21,7 +21,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.db import conflict_guard, joins_transaction
-from fleet import errors, gateway, signals
+
+# fleet.tasks imports fleet.services too (its tasks call these): the Celery pattern, as in accounts.services;
+# neither module uses the other while loading.
+from fleet import errors, gateway, signals, tasks
 from fleet.models import Command, CommandKind, CommandState, Vehicle
 from fleet.models.commands import OPEN_STATES, TTL
 from fleet.selectors.vehicles import vehicle_is_moving
@@ -86,8 +89,6 @@ def command_queue(
                                              idempotency_key=key, expires_at=timezone.now() + TTL[kind])
     except IntegrityError:  # the same key, queued concurrently
         return _existing(key, vehicle_id, kind, params) or Command.objects.get(idempotency_key=key)
-    from fleet import tasks
-
     transaction.on_commit(lambda: tasks.command_send.delay(str(command.id)))
     return command
 
@@ -121,8 +122,6 @@ def commands_queue_many(*, commands: Sequence[tuple[uuid.UUID, str, dict[str, An
     with connection.cursor() as cursor:
         cursor.execute(_QUEUE_MANY, [now, *(list(column) for column in zip(*rows, strict=True))])
         queued = [row[0] for row in cursor.fetchall()]
-    from fleet import tasks
-
     for command_id in queued:
         transaction.on_commit(partial(tasks.command_send.delay, str(command_id)))
     return queued
@@ -182,52 +181,6 @@ def _send(command: Command) -> None:
     )
 
 
-def _lock_command(command_id: uuid.UUID | None, correlation_id: uuid.UUID | None) -> Command:
-    lookup = {"id": command_id} if command_id is not None else {"correlation_id": correlation_id}
-    try:
-        return Command.objects.select_for_update().get(**lookup)
-    except Command.DoesNotExist:
-        raise errors.CommandNotFound() from None
-
-
-@transaction.atomic
-def command_ack(
-    *, command_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None, ok: bool,
-    at: datetime | None = None, detail: str = "",
-) -> Command:
-    """The vehicle answered (telemetry calls this). Closes an open command as ``acked`` or ``failed``.
-
-    Duplicate answers change nothing. A late answer to a timed-out or cancelled command is recorded
-    (``acked_at``); a late success makes it ``acked`` (the vehicle did it: its truth wins over our timeout) and is
-    announced again with ``command_closed``, so its owner can act on it (``finished_at`` and ``failure_reason``
-    keep when and why we had given up). A successful lock/unlock updates the vehicle's lock state.
-    ``CommandNotSent`` (409) if the command was never sent.
-    """
-    command = _lock_command(command_id, correlation_id)
-    at = at or timezone.now()
-    if command.state == CommandState.QUEUED:
-        raise errors.CommandNotSent()
-    if command.state in (CommandState.SENDING, CommandState.SENT):
-        command.state = CommandState.ACKED if ok else CommandState.FAILED
-        command.finished_at, command.failure_reason = timezone.now(), "" if ok else (detail or "vehicle refused")[:200]
-        signals.send_command_closed(command)
-    elif command.acked_at is not None or command.state not in (CommandState.TIMED_OUT, CommandState.CANCELLED):
-        return command  # a duplicate answer, or an answer to a command that was never delivered
-    elif ok:
-        logger.info("late acknowledgement of %s command %s (%s)", command.kind, command.id, command.state)
-        command.state = CommandState.ACKED
-        signals.send_command_closed(command)
-    command.acked_at = at
-    command.save(update_fields=["state", "finished_at", "failure_reason", "acked_at"])
-    if ok and command.kind in (CommandKind.LOCK, CommandKind.UNLOCK):
-        Vehicle.objects.filter(id=command.vehicle_id).update(locked=command.kind == CommandKind.LOCK)
-    if ok and command.kind == CommandKind.LOCK:  # any lock, also a late answer: it ends a hold for a lock
-        from fleet.services import securing  # securing queues commands through this module
-
-        securing.vehicle_lock_confirmed(vehicle_id=command.vehicle_id)
-    return command
-
-
 @joins_transaction
 def command_cancel(*, command_id: uuid.UUID, reason: str) -> Command | None:
     """Withdraw an open command (its owner no longer wants it): ``cancelled``, announced like any closed command.
@@ -250,6 +203,14 @@ def command_cancel(*, command_id: uuid.UUID, reason: str) -> Command | None:
         except (errors.VehicleMoving, errors.VehicleRetired):  # ridden away meanwhile, or gone: ops see the vehicle
             logger.warning("unlock %s cancelled; vehicle %s not re-locked", command.id, command.vehicle_id)
     return command
+
+
+def command_time_out(*, command_id: uuid.UUID, reason: str) -> bool:
+    """Its owner stopped waiting (a ride past its unlock or lock TTL): an open command becomes ``timed_out`` now,
+    so a late delivery cannot act on a vehicle given back. Not announced with ``command_closed``: the owner acts
+    on the outcome itself. True when it was open. A late answer is still recorded (``command_ack``)."""
+    return bool(Command.objects.filter(id=command_id, state__in=OPEN_STATES).update(
+        state=CommandState.TIMED_OUT, failure_reason=reason, finished_at=timezone.now()))
 
 
 _SWEEPS = [

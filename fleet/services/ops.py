@@ -3,7 +3,7 @@
 Opening is batch-shaped for telemetry: one ``INSERT ... ON CONFLICT DO NOTHING`` for any number of alerts or
 tasks, backed by the partial unique constraints, so a retried batch or a vehicle that keeps reporting the same
 alarm opens nothing new, and two workers racing cannot open two. Only what was really opened is announced to the
-city's ops sockets (``live.push.to_fleet``, after commit). Resolving and closing are idempotent too.
+city's ops sockets (``core.push.to_fleet``, after commit). Resolving and closing are idempotent too.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from django.db import connection, models, transaction
 from django.db.models import F, Func, Value
 from django.utils import timezone
 
+from core import push
 from fleet import errors
 from fleet.models import OpsAlert, OpsAlertKind, OpsAlertSeverity, OpsTask, OpsTaskState, Vehicle
 from fleet.models.ops import TASK_OPEN_STATES
 from fleet.models.vehicles import Flag
-from live import push
 
 # Alerts that come from the vehicle's own alarm are pushed as ``vehicle.alarm``; others as ``ops_alert.opened``.
 ALARM_KINDS = frozenset({OpsAlertKind.TIPPED_OVER, OpsAlertKind.TAMPER})

@@ -15,8 +15,10 @@ from core.errors import DomainError
 from fleet import geojson
 from fleet.models import City, VehicleType, Zone, ZoneKind
 from fleet.models.zones import KIND_DEFAULTS
+from fleet.selectors import (
+    zones as zone_selectors,  # the selector owns the per-process cache and its version key
+)
 
-VERSION_PREFIX = "fleet:zones:version:"
 _RULE_FLAGS = ("ride_start_allowed", "ride_end_allowed", "ride_through_allowed", "maximum_speed_kph",
                "station_parking")
 
@@ -27,10 +29,9 @@ class ZoneImportInvalid(DomainError):
 
 def zones_changed(city_id: uuid.UUID) -> None:
     """Bump the city's zone version in Redis after commit; geofence caches recompile on their next check."""
-    from fleet.selectors import zones as zone_selectors  # the selector owns the per-process cache
 
     def bump() -> None:
-        cache.set(f"{VERSION_PREFIX}{city_id}", uuid.uuid4().hex, None)
+        cache.set(f"{zone_selectors.VERSION_PREFIX}{city_id}", uuid.uuid4().hex, None)
         zone_selectors.forget_city(city_id)
 
     transaction.on_commit(bump)

@@ -11,23 +11,20 @@ Modules: ``base`` (the shared ``LiveConsumer``: handshake, sequencing, heartbeat
 (the ``Coalescer``), and one per socket: ``ride``, ``fleet``, ``me``. The names are re-exported here.
 """
 
-from live.consumers.base import CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW, LiveConsumer, Refused, _dumps
+from live.consumers.base import CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW, LiveConsumer, Refused, dumps
 from live.consumers.coalesce import Coalescer
-from live.consumers.fleet import FleetConsumer, _parse_bbox
+from live.consumers.fleet import FleetConsumer
 from live.consumers.me import MeConsumer
-from live.consumers.ride import RIDE_IMMEDIATE, RideConsumer, _vehicle_time
+from live.consumers.ride import RideConsumer
 
 __all__ = [
     "CLOSE_TOKEN_EXPIRED",
     "CLOSE_TOO_SLOW",
-    "RIDE_IMMEDIATE",
     "Coalescer",
     "FleetConsumer",
     "LiveConsumer",
     "MeConsumer",
     "Refused",
     "RideConsumer",
-    "_dumps",
-    "_parse_bbox",
-    "_vehicle_time",
+    "dumps",
 ]

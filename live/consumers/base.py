@@ -128,7 +128,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         body = {"type": kind, "seq": self.seq, **extra}
         if data is not None:
             body["data"] = data
-        raw = _dumps(body)
+        raw = dumps(body)
         text = raw.decode()
         self.sent_bytes += len(raw)  # bytes on the wire (UTF-8), what the client's buffer holds
         # Snapshots, paced kinds and the heartbeat itself are never the reason to drop (a ping is how the
@@ -241,14 +241,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         raise StopConsumer()
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        """A push from ``live.push.to_ride / to_fleet / to_user``."""
+        """A push from ``core.push.to_ride / to_fleet / to_user``."""
         await self.emit(message["event"], message.get("payload"))
 
     async def live_positions(self, message: dict[str, Any]) -> None:
-        """``live.push.fleet_positions``; only fleet sockets subscribe to the groups that carry it."""
+        """``core.push.fleet_positions``; only fleet sockets subscribe to the groups that carry it."""
 
 
-def _dumps(body: dict[str, Any]) -> bytes:
+def dumps(body: dict[str, Any]) -> bytes:
     """A server message as compact JSON (UTF-8). orjson: much faster than ``json.dumps`` for these payloads (a
     ``ride.updated``, a 2,000-vehicle ``fleet.positions``), and Daphne serialises every message of every socket. Same text for what the pushes carry (str, int, float, bool, None, lists, dicts); anything
     orjson refuses (a Decimal, a non-string key) goes through Django's encoder as before."""

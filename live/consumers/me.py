@@ -8,7 +8,7 @@ from live.consumers.base import LiveConsumer
 
 
 class MeConsumer(LiveConsumer):
-    """``/ws/v1/me``: the signed-in user's notifications (``live.push.to_user``)."""
+    """``/ws/v1/me``: the signed-in user's notifications (``core.push.to_user``)."""
 
     stream = "me"
 

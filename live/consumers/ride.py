@@ -14,9 +14,6 @@ from live.consumers.base import LiveConsumer
 from live.consumers.coalesce import Coalescer
 from live.state import TELEMETRY_FIELDS, RideLive
 
-# Ride events sent at once, never coalesced; a pending coalesced ride.updated is flushed before them.
-RIDE_IMMEDIATE = ("ride.ended", "ride.command", "ride.zone_warning")
-
 
 class RideConsumer(LiveConsumer):
     """``/ws/v1/rides/<ride_id>``: the ride's own rider only."""
@@ -69,7 +66,9 @@ class RideConsumer(LiveConsumer):
             else:
                 await self.coalescer.kick()
             return
-        await self._flush()  # keep the order: a position seen before the warning/command/end goes first
+        # Every other event (ride.ended, ride.command, ride.zone_warning) goes at once, never coalesced; a pending
+        # coalesced ride.updated is flushed first, to keep the order: a position seen before it goes first.
+        await self._flush()
         data = dict(payload)
         if event == "ride.ended":
             # No database read here: thousands of rides may end at once (the snapshot has the full receipt).

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from accounts.models import User
 from core import cache as core_cache
+from core import push as live_push
 from fleet import services as fleet_services
 from fleet.geofence import Verdict
 from fleet.models import Vehicle
 from fleet.selectors import zones as zone_selectors
-from live import push as live_push
 from rides import errors
 from rides.models import CityRideSettings, Ride, RideState
 
@@ -63,7 +63,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def push_updated(ride: Ride) -> None:
-    """``ride.updated`` to the rider's ride socket, after commit (``live.push``)."""
+    """``ride.updated`` to the rider's ride socket, after commit (``core.push``)."""
     live_push.to_ride(ride.id, "ride.updated", {
         "id": str(ride.id), "state": ride.state, "started_at": _iso(ride.started_at),
         "paused": ride.state == RideState.PAUSED, "paused_at": _iso(ride.paused_at),

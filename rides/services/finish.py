@@ -16,17 +16,18 @@ from billing import fares
 from billing import selectors as billing_selectors
 from billing.services import passes as billing_passes
 from billing.services import rides as billing_rides
+from core import push as live_push
 from core import uploads
+from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
 from fleet.geofence import ZoneKind
-from fleet.models import ActorKind, Command, CommandState, Vehicle
+from fleet.models import ActorKind, CommandState, Vehicle
 from fleet.selectors import zones as zone_selectors
-from live import push as live_push
 from rides import errors
 from rides.models import Ride, RideState
 from rides.selectors import rider_spent_today, track_distance_m
 from rides.services.common import city_settings, lock_ride, push_updated, require_state
-from rides.services.lifecycle import END, _queue, close_pause, hold_release, ride_cancel_unlocking
+from rides.services.lifecycle import END, close_pause, hold_release, queue_command, ride_cancel_unlocking
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def ride_end(*, ride_id: uuid.UUID, rider: User | None = None, photo: UploadedFi
             raise errors.ParkingPhotoRequired()
         now = timezone.now()
         close_pause(ride, now)
-        ride.lock_command_id = _queue(ride, END, rider, now)
+        ride.lock_command_id = queue_command(ride, END, rider, now)
         ride.state, ride.end_requested_at, ride.end_reason = RideState.LOCKING, now, "rider"
         if cleaned is not None:
             ride.parking_photo.save(str(cleaned.name), cleaned, save=False)
@@ -130,7 +131,7 @@ def _confirmed_locked(ride: Ride, vehicle: Vehicle) -> bool:
     (active, or locking with the rider's lock unanswered) may leave the vehicle open."""
     if ride.state != RideState.PAUSED or ride.lock_command_id is None or not vehicle.locked:
         return False
-    return Command.objects.filter(id=ride.lock_command_id, state=CommandState.ACKED).exists()
+    return fleet_selectors.command_state(command_id=ride.lock_command_id) == CommandState.ACKED
 
 
 def ride_charge(*, ride: Ride) -> None:

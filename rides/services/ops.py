@@ -14,12 +14,15 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import User
-from fleet.models import Command, CommandKind, CommandState
+from fleet import selectors as fleet_selectors
+from fleet import services as fleet_services
+from fleet.models import CommandKind, CommandState
 from rides import errors
 from rides.models import OPEN_STATES, Ride, RideState
 from rides.services.common import city_settings, lock_ride
 from rides.services.finish import ride_end_now, rides_charge_pending
-from rides.services.lifecycle import END, FAILED, hold_release, ride_cancel_unlocking, ride_command_closed
+from rides.services.lifecycle import END, FAILED, hold_release, ride_cancel_unlocking
+from rides.services.outcomes import ride_command_closed
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ def rides_sweep_commands(*, now: datetime | None = None) -> int:
             end_requested or created, settings.RIDES_LOCK_TTL_S)
         if since < now - timedelta(seconds=ttl):
             _give_up(command_id)
-        if Command.objects.filter(id=command_id, state__in=[CommandState.ACKED, *FAILED]).exists():
+        if fleet_selectors.command_state(command_id=command_id) in (CommandState.ACKED, *FAILED):
             ride_command_closed(command_id=command_id)
             count += 1
     return count + _late_answers(now)
@@ -75,14 +78,14 @@ def _late_answers(now: datetime) -> int:
     ``command_closed`` announces them; this catches a missed announcement): an active ride whose last lock is an
     end's lock the vehicle acknowledged, and a start cancelled in the last day whose unlock was acknowledged and
     whose vehicle got no re-lock (nor a new ride). Primary-key look-ups per active ride."""
-    acked = Command.objects.filter(state=CommandState.ACKED)
+    acked = fleet_selectors.commands_acked()
     ended = Ride.objects.filter(state=RideState.ACTIVE).filter(Exists(acked.filter(
         id=OuterRef("lock_command_id"), idempotency_key__startswith=Concat(
             Value("ride:"), Cast(OuterRef("id"), CharField()), Value(f":{END}:")))))
     relock_key = Concat(Value("ride:"), Cast(OuterRef("id"), CharField()), Value(":relock"))
     opened = Ride.objects.filter(state=RideState.CANCELLED, ended_at__gte=now - timedelta(days=1)).filter(
         Exists(acked.filter(id=OuterRef("unlock_command_id"), kind=CommandKind.UNLOCK))).exclude(
-        Exists(Command.objects.filter(idempotency_key=relock_key))).exclude(  # a new ride holds it: not re-locked
+        Exists(fleet_selectors.commands_with_key(idempotency_key=relock_key))).exclude(  # a new ride holds it: not re-locked
         Exists(Ride.objects.filter(vehicle_id=OuterRef("vehicle_id"), state__in=OPEN_STATES)))
     count = 0
     for command_id in [*ended.values_list("lock_command_id", flat=True), *opened.values_list("unlock_command_id", flat=True)]:
@@ -109,8 +112,7 @@ def _cancel_stalled_start(ride_id: uuid.UUID) -> int:
 
 def _give_up(command_id: uuid.UUID) -> None:
     """The ride's TTL passed: close the command so a late delivery cannot unlock a vehicle we gave back."""
-    Command.objects.filter(id=command_id, state__in=[CommandState.QUEUED, CommandState.SENDING, CommandState.SENT]) \
-        .update(state=CommandState.TIMED_OUT, failure_reason="ride gave up waiting", finished_at=timezone.now())
+    fleet_services.command_time_out(command_id=command_id, reason="ride gave up waiting")
 
 
 def rides_auto_end(*, now: datetime | None = None) -> int:

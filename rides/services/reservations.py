@@ -22,8 +22,9 @@ from billing import fares
 from billing import selectors as billing_selectors
 from billing.services import fees as billing_fees
 from fleet import errors as fleet_errors
+from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
-from fleet.models import ActorKind, Vehicle
+from fleet.models import ActorKind
 from rides import errors
 from rides.models import Reservation, Ride
 from rides.services.common import city_settings
@@ -61,7 +62,7 @@ def _reserve_locked(rider: User, code: str) -> Reservation:
         claimed = fleet_services.vehicle_claim_for_ride(code=code)
     except fleet_errors.VehicleUnavailable as exc:
         raise errors.VehicleUnavailable(**exc.details) from None
-    vehicle = Vehicle.objects.select_related("vehicle_type", "city").get(id=claimed.id)
+    vehicle = fleet_selectors.vehicle_get(vehicle_id=claimed.id)
     now = timezone.now()
     _check_cooldown(rider, vehicle.city_id, now)
     check_money(rider, vehicle)

@@ -8,10 +8,10 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core import push
 from fleet import services as fleet_services
 from fleet.models import OpsTaskKind
 from fleet.models.vehicles import Flag
-from live import push
 from rides.services import track as ride_track
 from telemetry.messages import Reading, VehicleBefore
 from telemetry.reactions import geo, vehicle

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts import services as accounts_services
+from core import push
 from core.errors import DomainError
 from core.keys import digest_key
 from fleet import errors as fleet_errors
@@ -23,7 +24,6 @@ from fleet import services as fleet_services
 from fleet.models import ActorKind, CommandKind, OpsAlertKind, OpsAlertSeverity, OpsTaskKind
 from fleet.services.transitions import Location
 from fleet.states import Status
-from live import push
 from rides import selectors as ride_selectors
 from rides import services as ride_services
 from rides.models import RideState

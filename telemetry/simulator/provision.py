@@ -15,8 +15,6 @@ from django.core.management.base import CommandError
 from fleet import demo
 from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
-from fleet.models import City, Vehicle
-from fleet.states import Status
 from telemetry.simulator.streets import EARTH_M_PER_DEG, StreetGrid
 from telemetry.simulator.vehicles import SimVehicle, place
 
@@ -57,11 +55,10 @@ def _grid(rows: Sequence[Mapping[str, Any]]) -> StreetGrid:
 def vehicles_for(*, city_slug: str, count: int, secrets_file: str | None = None, rotate: bool = False,
                  seed: int | None = None) -> tuple[list[SimVehicle], StreetGrid]:
     """The first ``count`` vehicles of the city (by code; retired ones excepted) as simulated units."""
-    city = City.objects.filter(slug=city_slug).first()
+    city = fleet_selectors.city_get_by_slug(slug=city_slug)
     if city is None:
         raise CommandError(f"no city {city_slug!r} (manage.py demo_data creates 'berlin')")
-    rows = list(Vehicle.objects.filter(city=city).exclude(status=Status.RETIRED).order_by("code")
-                .values("id", "code", "lat", "lon", "battery_pct")[:count])
+    rows = list(fleet_selectors.vehicles_in_city(city_id=city.id).values("id", "code", "lat", "lon", "battery_pct")[:count])
     if not rows:
         raise CommandError(f"city {city_slug!r} has no vehicles")
     secrets = _secrets(rows, secrets_file=secrets_file, rotate=rotate)

@@ -107,7 +107,7 @@ def test_pricing_plan_ids_for_the_fleet_nearby_api():
     assert tariff_selectors.pricing_plans_for(city.pk, [vt.pk, other.pk]) == {vt.pk: "pp-city-kick-3-v1", other.pk: None}
     from fleet.selectors import nearby
 
-    assert nearby._pricing_plan_resolver is tariff_selectors.pricing_plans_for  # registered by BillingConfig
+    assert nearby.pricing_plan_resolver() is tariff_selectors.pricing_plans_for  # registered by BillingConfig
 
 
 def test_the_admin_edit_publishes_a_new_version(client):

@@ -93,7 +93,7 @@ def test_pricing_plan_hook_fills_the_plan_id(api: Any, rider: Any) -> None:
         calls.append(set(type_ids))
         return {t: plan for t in type_ids}
 
-    previous = nearby_selectors._pricing_plan_resolver
+    previous = nearby_selectors.pricing_plan_resolver()
     selectors.register_pricing_plan_resolver(resolver)
     try:
         r = api.as_(rider).get(URL, {"lat": LAT, "lon": LON})

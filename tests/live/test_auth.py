@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
-from live import push
+from core import push
 from tests.live.conftest import bearer, communicator, opened, receive, run, token
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -20,7 +20,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from config import env
-from live import metrics, push
+from core import push
+from live import metrics
 from rides import services as ride_services
 from tests import processes
 from tests.fleet.factories import VehicleFactory
@@ -118,7 +119,7 @@ def test_snapshot_updates_then_resume_after_reconnect(daphne, card_rider, vehicl
 
 
 def test_the_layers_pushes_reach_sockets_of_a_daphne_process(daphne, card_rider, other_rider, vehicle):
-    """Contract with channels_redis: what ``live.layers.PubSubLayer`` publishes from a sync process (one push,
+    """Contract with channels_redis: what ``core.layers.PubSubLayer`` publishes from a sync process (one push,
     and a telemetry-style batch in one round trip) is what a Daphne process's group members receive."""
     ride = active_ride(card_rider, vehicle)
     with _open(f"{daphne}/ws/v1/me", other_rider) as me, _open(f"{daphne}/ws/v1/rides/{ride.id}", card_rider) as ws:

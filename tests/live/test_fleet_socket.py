@@ -8,7 +8,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
-from live import push
+from core import push
 from tests.fleet.factories import VehicleFactory
 from tests.live.conftest import bearer, close_of, communicator, nothing_more, opened, receive, run
 

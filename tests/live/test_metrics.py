@@ -11,7 +11,8 @@ import redis
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from live import metrics, push
+from core import push
+from live import metrics
 from live.consumers import CLOSE_TOO_SLOW, LiveConsumer
 from tests.live.conftest import bearer, communicator, opened, receive, run
 from tests.live.helpers import active_ride

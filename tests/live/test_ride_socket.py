@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from live import push
+from core import push
 from rides import services as ride_services
 from tests.live.conftest import bearer, close_of, communicator, nothing_more, receive, run
 from tests.live.helpers import active_ride

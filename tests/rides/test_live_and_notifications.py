@@ -1,6 +1,6 @@
 """Live pushes of the ride's state and commands, and rider notifications (auto-end, force-end, reservation expiry).
 
-The push edge (``live.push._send``, the Redis publish) is recorded; everything before it is real, including the
+The push edge (``core.push._send``, the Redis publish) is recorded; everything before it is real, including the
 after-commit timing: a rolled back change pushes nothing.
 """
 
@@ -24,7 +24,7 @@ RES_URL = "/api/v1/reservations"
 
 @pytest.fixture
 def pushes(monkeypatch: Any, settings: Any) -> list[tuple[str, dict[str, Any]]]:
-    from live import push as live_push
+    from core import push as live_push
 
     sent: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(live_push, "_send", lambda group, message: sent.append((group, message)))

@@ -77,7 +77,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _rows(vehicle_id: uuid.UUID) -> list[list[Any]]:
+def stream_rows(vehicle_id: uuid.UUID) -> list[list[Any]]:
     entries: list[tuple[bytes, dict[bytes, bytes]]] = streams.client().xrange(  # type: ignore[assignment]
         streams.stream_key(streams.shard_of(vehicle_id)))
     rows = []
@@ -101,7 +101,7 @@ def test_telemetry_and_ack_reach_the_vehicles_stream(bridge: mqtt.Bridge, pub: A
     publish(pub, f"{prefix}vehicles/{vehicle.id}/ack", msgpack.packb(single))
     totals = drain(bridge, until=2)
     assert (totals["mqtt_messages"], totals["accepted"]) == (2, 3)
-    rows = sorted(_rows(vehicle.id))
+    rows = sorted(stream_rows(vehicle.id))
     assert [row[0] for row in rows] == [1, 2, 3]
     assert rows[0][2:4] == [52.52, 13.40]
     assert rows[1][10] == ["tipped_over"]
@@ -119,7 +119,7 @@ def test_wrong_secret_is_refused_and_told(bridge: mqtt.Bridge, pub: Any, prefix:
         assert json.loads(body)["code"] == "vehicle_auth_failed"
     finally:
         errors.close()
-    assert _rows(vehicle.id) == []
+    assert stream_rows(vehicle.id) == []
     assert streams.client().hget(streams.key("rejected"), "auth_failed") == b"1"
 
 
@@ -128,7 +128,7 @@ def test_a_vehicle_cannot_publish_as_another(bridge: mqtt.Bridge, pub: Any, pref
     other = VehicleFactory.create(code="MQ0002")
     publish(pub, f"{prefix}vehicles/MQ0002/telemetry", json.dumps({"secret": secret, "seq": 1, "ts": _now_ms()}))
     assert drain(bridge, until=1)["auth_failed"] == 1
-    assert _rows(other.id) == _rows(vehicle.id) == []
+    assert stream_rows(other.id) == stream_rows(vehicle.id) == []
 
 
 def test_rotated_secret_stops_working(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any, secret: str) -> None:
@@ -138,7 +138,7 @@ def test_rotated_secret_stops_working(bridge: mqtt.Bridge, pub: Any, prefix: str
     publish(pub, f"{prefix}vehicles/MQ0001/telemetry", json.dumps({"secret": new_secret, "seq": 2, "ts": _now_ms()}))
     totals = drain(bridge, until=2)
     assert (totals["auth_failed"], totals["accepted"]) == (1, 1)
-    assert [row[0] for row in _rows(vehicle.id)] == [2]
+    assert [row[0] for row in stream_rows(vehicle.id)] == [2]
 
 
 def test_invalid_messages_are_reported_by_seq_and_the_good_ones_kept(bridge: mqtt.Bridge, pub: Any, prefix: str,
@@ -159,7 +159,7 @@ def test_invalid_messages_are_reported_by_seq_and_the_good_ones_kept(bridge: mqt
     report = json.loads(body)
     assert report["code"] == "validation_failed"
     assert [(e["seq"], e["code"]) for e in report["errors"]] == [(11, "out_of_range"), (12, "ts_in_future")]
-    assert [row[0] for row in _rows(vehicle.id)] == [10]
+    assert [row[0] for row in stream_rows(vehicle.id)] == [10]
 
 
 def test_unreadable_payload_is_refused(bridge: mqtt.Bridge, pub: Any, prefix: str, vehicle: Any) -> None:
@@ -182,7 +182,7 @@ def test_many_messages_of_many_vehicles_are_merged_per_vehicle(bridge: mqtt.Brid
     totals = drain(bridge, until=100)
     assert (totals["mqtt_messages"], totals["accepted"]) == (100, 100)
     for v in vehicles:
-        assert sorted(row[0] for row in _rows(v.id)) == list(range(20))
+        assert sorted(row[0] for row in stream_rows(v.id)) == list(range(20))
 
 
 def test_gateway_publishes_the_command_to_the_vehicle(settings: Any, prefix: str, vehicle: Any) -> None:
@@ -300,7 +300,7 @@ def test_a_batch_is_kept_and_tried_again_while_redis_is_away(bridge: mqtt.Bridge
     while not totals and time.monotonic() < deadline:
         totals = dict(bridge.poll(timeout=0.5, stop=threading.Event()))
     assert failures == [1] and totals["accepted"] == 1
-    assert [row[0] for row in _rows(vehicle.id)] == [1]
+    assert [row[0] for row in stream_rows(vehicle.id)] == [1]
 
 
 def test_on_stop_a_batch_redis_refuses_is_counted_lost(bridge: mqtt.Bridge, monkeypatch: Any) -> None:

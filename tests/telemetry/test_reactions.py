@@ -16,13 +16,13 @@ from django.utils import timezone
 
 from accounts.models import Notification
 from config.celery import app as celery_app
+from core import push
 from fleet import geofence
 from fleet import services as fleet_services
 from fleet.models import Command, CommandKind, CommandState, OpsAlert, OpsTask, Vehicle, VehicleEvent
 from fleet.models.vehicles import Flag
 from fleet.selectors import zones as zone_selectors
 from fleet.states import Status
-from live import push
 from rides.models import Ride, RideState, RideTrackPoint
 from telemetry.messages import Ack, Reading, VehicleBefore
 from telemetry.reactions import react

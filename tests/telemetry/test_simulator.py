@@ -26,7 +26,7 @@ from telemetry.simulator.streets import EARTH_M_PER_DEG, StreetGrid, Walker
 from telemetry.simulator.vehicles import Behaviour, SimVehicle, answer, step
 from tests.fleet.factories import CityFactory, VehicleFactory
 from tests.telemetry.mqtt_helpers import drain, unique_prefix
-from tests.telemetry.test_mqtt import _rows
+from tests.telemetry.test_mqtt import stream_rows
 
 GRID = StreetGrid(52.52, 13.405, radius_m=1000, spacing_m=100)
 
@@ -132,9 +132,9 @@ def test_over_mqtt_every_message_is_accepted_and_commands_are_answered(prefix: s
         transport.close()
         bridge.client.disconnect()
         bridge.client.loop_stop()
-    acks = [row[11] for row in _rows(cars[0].id) if row[11]]
+    acks = [row[11] for row in stream_rows(cars[0].id) if row[11]]
     assert [uuid.UUID(bytes=a[0]) for a in acks] == [correlation]
-    total = sum(len(_rows(car.id)) for car in cars)
+    total = sum(len(stream_rows(car.id)) for car in cars)
     assert total == sent + 1
 
 
@@ -152,7 +152,7 @@ def test_over_http_batches_are_accepted(live_server: Any, prefix: str) -> None:
     finally:
         transport.close()
     assert transport.stats["messages"] == 42 and transport.stats["rejected"] == 0
-    assert sum(len(_rows(v.id)) for v in vehicles) == 42
+    assert sum(len(stream_rows(v.id)) for v in vehicles) == 42
     assert json.dumps(dict(transport.stats))  # printable summary
 
 

@@ -59,7 +59,7 @@ class Command(BaseCommand):
                                  "(default: fail at once).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from fleet import demo
+        from fleet import demo  # here: the parser (--help) loads without the app registry
 
         options["city"] = options["city"] or demo.CITY_SLUG
         if options["vehicles"] < 1 or options["rate"] <= 0:
@@ -98,6 +98,7 @@ class Command(BaseCommand):
         return None
 
     def _simulator(self, options: dict[str, Any]) -> simulator.Simulator:
+        # Here: the parser (--help) loads without the app registry.
         from telemetry import simulator
         from telemetry.simulator import provision
 

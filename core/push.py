@@ -23,7 +23,7 @@ from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
-from live import layers
+from core import layers
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def batched() -> Iterator[None]:
     The telemetry worker wraps each batch's transaction in it: the hundreds of ``ride.updated`` a batch commits
     leave as one pipelined PUBLISH instead of one round trip each. Pushes still go only after commit (the
     ``on_commit`` hooks run inside the block and queue here; a rolled-back savepoint's pushes are dropped by
-    Django before that). Nested blocks join the outermost one. Outside ``live.layers.PubSubLayer`` it changes
+    Django before that). Nested blocks join the outermost one. Outside ``core.layers.PubSubLayer`` it changes
     nothing.
     """
     if getattr(_batch, "pending", None) is not None:
@@ -60,7 +60,7 @@ def batched() -> Iterator[None]:
 
 
 def _sync_layer() -> layers.PubSubLayer | None:
-    """The channel layer when it can publish from sync code (``live.layers.PubSubLayer`` with one Redis URL)."""
+    """The channel layer when it can publish from sync code (``core.layers.PubSubLayer`` with one Redis URL)."""
     layer = get_channel_layer()
     return layer if isinstance(layer, layers.PubSubLayer) and layer.can_send_sync else None
 

@@ -1,4 +1,4 @@
-"""live.push.batched: a telemetry batch's pushes leave after commit, together, minus rolled-back savepoints'."""
+"""core.push.batched: a telemetry batch's pushes leave after commit, together, minus rolled-back savepoints'."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import redis
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from live import push
+from core import push
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
