@@ -355,6 +355,11 @@ LIVE_METRICS_FLUSH_S = env_int("LIVE_METRICS_FLUSH_S", 5, minimum=1)
 # The sockets' Prometheus figures live in Redis under the channel layer's prefix (one deployment, one prefix).
 LIVE_METRICS_PREFIX = CHANNEL_LAYER_PREFIX
 
+# --- MDS Provider hourly feeds (docs/mds.md) ----------------------------------------------------------------
+# A past hour's /trips and /events/historical answer 202 (not yet complete) for this long after it ended: a late
+# device report or a lock acknowledged late may still land in it.
+MDS_HOUR_GRACE_S = env_int("MDS_HOUR_GRACE_S", 300, minimum=0, maximum=86_400)
+
 # --- Security when not in DEBUG (docs/security.md) ------------------------------------------------------------
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None

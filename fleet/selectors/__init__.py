@@ -1,6 +1,12 @@
 """Every read of the fleet app that other apps, views and consumers use (``from fleet import selectors``)."""
 
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
+from fleet.selectors.events import (
+    city_events_between,
+    city_form_factors,
+    city_operating_since,
+    city_vehicle_ids,
+)
 from fleet.selectors.nearby import NearbyVehicle, check_point, register_pricing_plan_resolver, vehicles_nearby
 from fleet.selectors.ops import (
     ops_alert_get,
@@ -28,6 +34,10 @@ __all__ = [
     "NearbyVehicle",
     "VehicleIdentity",
     "check_point",
+    "city_events_between",
+    "city_form_factors",
+    "city_operating_since",
+    "city_vehicle_ids",
     "city_zones",
     "command_get",
     "credentials_bounded",
