@@ -27,24 +27,35 @@ class TripSpan(NamedTuple):
     end: datetime | None
 
 
-# One MDS 2.0 telemetry object (models/telemetry.yaml) per reading with a position. ``telemetry_id`` is derived
-# from the reading's unique (vehicle, seq), so it is stable across pulls; ``journey_id`` is null (micromobility
-# has no journeys); ``trip_ids`` null off-trip; speed km/h -> m/s; optional fields left out when unknown.
+# One MDS 2.0 telemetry object (models/telemetry.yaml) per reading with a position, written by concatenation (several
+# times cheaper than json_build_object). ``telemetry_id`` is derived from what identifies a reading, (vehicle, seq,
+# ts): 64 bits of the vehicle's id, the low 16 bits of seq and the 48-bit millisecond timestamp, so it is stable
+# across pulls without a hash per point (md5 was the costliest part of the statement). Readings have millisecond
+# times (ingest takes epoch ms), so rounding the double epoch is exact. ``journey_id`` is null (micromobility has no
+# journeys), ``trip_ids`` null off-trip (trips grouped by vehicle: the planner then hashes them, not the hour's
+# readings); speed km/h -> m/s; optional fields are left out when unknown.
 _MDS_SQL = """
 WITH trip AS (
-    SELECT * FROM unnest(%(t_vehicle)s::uuid[], %(t_trip)s::uuid[], %(t_start)s::timestamptz[],
-                         %(t_end)s::timestamptz[]) AS t(vehicle_id, trip_id, started, ended)
+    SELECT vehicle_id, array_agg(trip_id) AS ids, array_agg(started) AS starts, array_agg(ended) AS ends
+      FROM unnest(%(t_vehicle)s::uuid[], %(t_trip)s::uuid[], %(t_start)s::timestamptz[],
+                  %(t_end)s::timestamptz[]) AS t(vehicle_id, trip_id, started, ended)
+     GROUP BY vehicle_id
 )
-SELECT '{"provider_id":"' || %(provider)s::uuid || '","device_id":"' || h.vehicle_id
-    || '","telemetry_id":"' || md5(h.vehicle_id::text || ':' || h.seq)::uuid
-    || '","timestamp":' || floor(extract(epoch FROM h.at) * 1000)::int8
-    || ',"trip_ids":' || coalesce('["' || t.trip_id || '"]', 'null') || ',"journey_id":null,"location":'
-    || json_strip_nulls(json_build_object('lat', h.lat, 'lng', h.lon, 'heading', h.heading,
-                                          'speed', h.speed_kph / 3.6, 'horizontal_accuracy', h.accuracy_m))
+SELECT '{"provider_id":"' || %(provider)s::text || '","device_id":"' || h.vehicle_id
+    || '","telemetry_id":"' || left(h.vehicle_id::text, 19) || lpad(to_hex(h.seq & 65535), 4, '0') || '-'
+    || lpad(to_hex(m.ms), 12, '0') || '","timestamp":' || m.ms || ',"trip_ids":'
+    || CASE WHEN t.ids IS NULL THEN 'null' ELSE coalesce(
+           '["' || (SELECT x.id FROM unnest(t.ids, t.starts, t.ends) AS x(id, started, ended)
+                    WHERE h.at >= x.started AND h.at <= x.ended LIMIT 1) || '"]', 'null') END
+    || ',"journey_id":null,"location":{"lat":' || h.lat || ',"lng":' || h.lon
+    || coalesce(',"heading":' || h.heading, '')
+    || coalesce(',"speed":' || round(h.speed_kph::float8 * (100 / 3.6)) / 100, '')
+    || coalesce(',"horizontal_accuracy":' || h.accuracy_m, '') || '}'
     || coalesce(',"battery_percent":' || h.battery_pct, '')
     || CASE WHEN 'tipped_over' = ANY(h.alarms) THEN ',"tipped_over":true' ELSE '' END || '}'
   FROM telemetry_reading h
-  LEFT JOIN trip t ON t.vehicle_id = h.vehicle_id AND h.at >= t.started AND h.at <= t.ended
+  CROSS JOIN LATERAL (SELECT round(date_part('epoch', h.at) * 1000)::int8 AS ms) m
+  LEFT JOIN trip t ON t.vehicle_id = h.vehicle_id
  WHERE h.at >= %(start)s AND h.at < %(end)s AND h.vehicle_id = ANY(%(vehicles)s::uuid[])
    AND h.lat IS NOT NULL AND h.lon IS NOT NULL
 """
