@@ -5,6 +5,7 @@ The variables are documented in README.md ("Configuration"). Readers live in con
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -355,7 +356,14 @@ LIVE_METRICS_FLUSH_S = env_int("LIVE_METRICS_FLUSH_S", 5, minimum=1)
 # The sockets' Prometheus figures live in Redis under the channel layer's prefix (one deployment, one prefix).
 LIVE_METRICS_PREFIX = CHANNEL_LAYER_PREFIX
 
-# --- MDS Provider hourly feeds (docs/mds.md) ----------------------------------------------------------------
+# --- MDS Provider API for regulators (docs/mds.md) -------------------------------------------------------
+# The provider_id of every MDS record: the UUID this operator registered in MDS's providers.csv. The default is a
+# placeholder for development and tests.
+MDS_PROVIDER_ID = env_str("MDS_PROVIDER_ID", "6f0a4a2e-5d43-4c1e-9b7a-3e1f0d2c9a51").strip().lower()
+if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", MDS_PROVIDER_ID):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"MDS_PROVIDER_ID must be a UUID (8-4-4-4-12 hex digits), got {MDS_PROVIDER_ID!r}")
 # A past hour's /trips and /events/historical answer 202 (not yet complete) for this long after it ended: a late
 # device report or a lock acknowledged late may still land in it.
 MDS_HOUR_GRACE_S = env_int("MDS_HOUR_GRACE_S", 300, minimum=0, maximum=86_400)

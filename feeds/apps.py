@@ -9,3 +9,6 @@ class FeedsConfig(AppConfig):
     """
 
     name = "feeds"
+
+    def ready(self) -> None:
+        from feeds.mds import schema  # noqa: F401 - registers the OpenAPI description of the agency token

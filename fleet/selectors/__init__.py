@@ -7,6 +7,13 @@ from fleet.selectors.events import (
     city_operating_since,
     city_vehicle_ids,
 )
+from fleet.selectors.mds import (
+    MdsVehicleStatus,
+    cities_by_slug,
+    mds_vehicle_get,
+    mds_vehicles,
+    mds_vehicles_status,
+)
 from fleet.selectors.nearby import NearbyVehicle, check_point, register_pricing_plan_resolver, vehicles_nearby
 from fleet.selectors.ops import (
     ops_alert_get,
@@ -31,9 +38,11 @@ from fleet.selectors.zones import (
 )
 
 __all__ = [
+    "MdsVehicleStatus",
     "NearbyVehicle",
     "VehicleIdentity",
     "check_point",
+    "cities_by_slug",
     "city_events_between",
     "city_form_factors",
     "city_operating_since",
@@ -44,6 +53,9 @@ __all__ = [
     "feature_collection",
     "gbfs_geofencing_zones",
     "geofence_for_city",
+    "mds_vehicle_get",
+    "mds_vehicles",
+    "mds_vehicles_status",
     "ops_alert_get",
     "ops_alerts_list",
     "ops_task_get",
