@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -28,9 +28,9 @@ class TripSpan(NamedTuple):
 
 
 # One MDS 2.0 telemetry object (models/telemetry.yaml) per reading with a position, written by concatenation (several
-# times cheaper than json_build_object). ``telemetry_id`` is derived from what identifies a reading, (vehicle, seq,
-# ts): 64 bits of the vehicle's id, the low 16 bits of seq and the 48-bit millisecond timestamp, so it is stable
-# across pulls without a hash per point (md5 was the costliest part of the statement). Readings have millisecond
+# times cheaper than json_build_object). ``telemetry_id`` is the one ``feeds.mds.records.telemetry_id``
+# gives a vehicle's point (the first 96 bits of the vehicle's id and the 48-bit millisecond timestamp): stable across
+# pulls and endpoints without a hash per point (md5 was the costliest part of the statement). Readings have millisecond
 # times (ingest takes epoch ms), so rounding the double epoch is exact. ``journey_id`` is null (micromobility has no
 # journeys), ``trip_ids`` null off-trip (trips grouped by vehicle: the planner then hashes them, not the hour's
 # readings); speed km/h -> m/s; optional fields are left out when unknown.
@@ -42,8 +42,8 @@ WITH trip AS (
      GROUP BY vehicle_id
 )
 SELECT '{"provider_id":"' || %(provider)s::text || '","device_id":"' || h.vehicle_id
-    || '","telemetry_id":"' || left(h.vehicle_id::text, 19) || lpad(to_hex(h.seq & 65535), 4, '0') || '-'
-    || lpad(to_hex(m.ms), 12, '0') || '","timestamp":' || m.ms || ',"trip_ids":'
+    || '","telemetry_id":"' || left(h.vehicle_id::text, 24) || lpad(to_hex(m.ms), 12, '0')
+    || '","timestamp":' || m.ms || ',"trip_ids":'
     || CASE WHEN t.ids IS NULL THEN 'null' ELSE coalesce(
            '["' || (SELECT x.id FROM unnest(t.ids, t.starts, t.ends) AS x(id, started, ended)
                     WHERE h.at >= x.started AND h.at <= x.ended LIMIT 1) || '"]', 'null') END
@@ -67,7 +67,7 @@ def _array(values: Iterable[object]) -> str:
 
 
 def mds_telemetry_json(*, provider_id: str, vehicle_ids: Sequence[uuid.UUID], start: datetime, end: datetime,
-                       trips: Sequence[TripSpan], rows_per_fetch: int = 5000) -> Iterator[list[str]]:
+                       trips: Sequence[TripSpan], rows_per_fetch: int = 5000) -> Generator[list[str]]:
     """The readings of ``vehicle_ids`` with ``start <= at < end`` and a position, as MDS telemetry objects (JSON
     text), in lists of at most ``rows_per_fetch``; a reading inside one of ``trips`` carries its ``trip_ids``.
 

@@ -20,7 +20,8 @@ from fleet import selectors as fleet_selectors
 from fleet import states
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-RECENT_LIMIT = timedelta(weeks=2)
+RECENT_LIMIT = timedelta(weeks=2)  # MDS: /events/recent refuses a range starting further back
+_TRIP_STATES = (states.MdsState.ON_TRIP, states.MdsState.ELSEWHERE)
 
 
 def _ms(value: datetime) -> int:
@@ -45,13 +46,15 @@ def _event(row: dict[str, Any], provider_id: str, event_id: uuid.UUID, state: st
     event: dict[str, Any] = {
         "provider_id": provider_id, "device_id": str(row["vehicle_id"]), "event_id": str(event_id),
         "vehicle_state": state, "event_types": event_types, "timestamp": _ms(row["timestamp"]),
+        "publication_time": _ms(row["recorded_at"]),
     }
     if row["location_lat"] is not None and row["location_lon"] is not None:
         event["location"] = {"lat": row["location_lat"], "lng": row["location_lon"]}
     if row["battery_pct"] is not None:
         event["battery_percent"] = row["battery_pct"]
-    if row["trip_id"] is not None and states.TRIP_EVENTS.intersection(event_types):
-        event["trip_ids"] = [str(row["trip_id"])]  # reservation events carry the reservation's id: not a trip
+    # As records.event_trip_ids: on trip_* events and while on a trip (a reservation's id is not a trip's).
+    if row["trip_id"] is not None and (states.TRIP_EVENTS.intersection(event_types) or state in _TRIP_STATES):
+        event["trip_ids"] = [str(row["trip_id"])]
     return event
 
 
@@ -75,3 +78,4 @@ def events_in_hour(*, city_ids: Sequence[uuid.UUID], provider_id: str, start: da
     """Every event of the cities with ``start <= timestamp < start + 1 h``, never paginated (MDS)."""
     rows = fleet_selectors.city_events_between(city_ids=city_ids, start=start, end=start + HOUR)
     return mds_events(rows, provider_id=provider_id)
+

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,17 +51,22 @@ def trip_end_points(trips: Sequence[ride_selectors.TripInterval], *, provider_id
 
 
 def telemetry_body(*, city_ids: Sequence[uuid.UUID], provider_id: str, start: datetime,
-                   version: str = "2.0.0") -> Iterator[bytes]:
-    """The ``/telemetry`` body of the hour starting at ``start``, in pieces of at most ``ROWS_PER_FETCH`` points."""
+                   version: str = "2.0.0") -> Generator[tuple[bytes, int]]:
+    """The ``/telemetry`` body of the hour starting at ``start``, in pieces of at most ``ROWS_PER_FETCH`` points,
+    each with the number of points it holds. Closing the generator early ends the cursor and its transaction."""
     end = start + HOUR
     vehicles = fleet_selectors.city_vehicle_ids(city_ids=city_ids)
     trips = ride_selectors.trip_intervals_overlapping(city_ids=city_ids, start=start, end=end)
     edges = trip_end_points(trips, provider_id=provider_id, start=start, end=end)
-    yield json.dumps({"version": version, "telemetry": edges}, separators=(",", ":"))[:-2].encode()
+    yield json.dumps({"version": version, "telemetry": edges}, separators=(",", ":"))[:-2].encode(), len(edges)
     separator = "," if edges else ""
     spans = [telemetry_selectors.TripSpan(t.vehicle_id, t.trip_id, t.start, t.end) for t in trips]
-    for points in telemetry_selectors.mds_telemetry_json(provider_id=provider_id, vehicle_ids=vehicles, start=start,
-                                                         end=end, trips=spans, rows_per_fetch=ROWS_PER_FETCH):
-        yield (separator + ",".join(points)).encode()
-        separator = ","
-    yield b"]}"
+    readings = telemetry_selectors.mds_telemetry_json(provider_id=provider_id, vehicle_ids=vehicles, start=start,
+                                                      end=end, trips=spans, rows_per_fetch=ROWS_PER_FETCH)
+    try:
+        for points in readings:
+            yield (separator + ",".join(points)).encode(), len(points)
+            separator = ","
+    finally:
+        readings.close()  # the server-side cursor and its transaction end now, also when the client went away
+    yield b"]}", 0

@@ -5,6 +5,7 @@ from fleet.selectors.events import (
     city_events_between,
     city_form_factors,
     city_operating_since,
+    city_timezones,
     city_vehicle_ids,
 )
 from fleet.selectors.mds import (
@@ -46,6 +47,7 @@ __all__ = [
     "city_events_between",
     "city_form_factors",
     "city_operating_since",
+    "city_timezones",
     "city_vehicle_ids",
     "city_zones",
     "command_get",

@@ -14,7 +14,7 @@ from fleet import states
 from tests.accounts.factories import UserFactory
 from tests.feeds import mds_data
 from tests.feeds.mds_data import PROVIDER, UUID_RE, past_hour
-from tests.feeds.mds_models import assert_valid, assert_valid_body
+from tests.feeds.mds_schema import validate, validate_model
 from tests.fleet.factories import CityFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +47,9 @@ def test_events_of_an_hour_follow_the_state_machine_and_name_served_trips(city: 
 
     found = events.events_in_hour(city_ids=[city.id], provider_id=PROVIDER, start=hour)
 
-    assert_valid_body("/events/historical", {"version": "2.0.0", "events": found})
+    validate({"version": "2.0.0", "events": found}, "/events/historical")
     for event in found:
-        assert_valid("event.yaml", event)
+        validate_model(event, "event.yaml")
         assert re.match(UUID_RE, event["event_id"]) and re.match(UUID_RE, event["device_id"])
         assert event["location"].keys() == {"lat", "lng"}  # also on trip_cancel, logged without a position
     assert [e["event_types"] for e in found] == [["trip_start"], ["trip_end"], ["trip_start"], ["trip_end"],
@@ -81,7 +81,7 @@ def test_reservation_events_carry_no_trip_ids(city: Any) -> None:
         ("reserved", ["reservation_start"]), ("available", ["reservation_cancel"])]
     assert all("trip_ids" not in e for e in found)
     for event in found:
-        assert_valid("event.yaml", event)
+        validate_model(event, "event.yaml")
 
 
 def test_another_citys_events_are_not_visible_and_the_hour_is_half_open(city: Any) -> None:
@@ -92,3 +92,67 @@ def test_another_citys_events_are_not_visible_and_the_hour_is_half_open(city: An
     mds_data.ride(mine, rider, start=hour - timedelta(seconds=1), end=hour + timedelta(hours=1))
     assert events.events_in_hour(city_ids=[city.id], provider_id=PROVIDER, start=hour) == []
     assert len(events.events_in_hour(city_ids=[city.id], provider_id=PROVIDER, start=hour + timedelta(hours=1))) == 1
+
+
+# --- Through HTTP: /mds/events/historical and /mds/events/recent --------------------------------------------------
+
+
+def test_http_historical_events_name_trips_that_trips_serves(mds_client: Any, mds_city: Any, other_city: Any) -> None:
+    hour, rider = past_hour(), UserFactory.create()
+    mds_data.ride(VehicleFactory.create(city=mds_city), rider, start=hour, end=hour + timedelta(minutes=5))
+    mds_data.ride(VehicleFactory.create(city=other_city), rider, start=hour, end=hour + timedelta(minutes=5))
+    mds_data.ride(VehicleFactory.create(city=mds_city), rider, start=hour + timedelta(minutes=30),
+                  end=hour + timedelta(minutes=90))  # ends in the next hour
+
+    r = mds_client.get("/mds/events/historical", {"event_time": mds_data.hour_param(hour)})
+
+    assert (r.status_code, r["Content-Type"]) == (200, "application/vnd.mds+json;version=2.0")
+    validate(r.json(), "/events/historical")
+    found = r.json()["events"]
+    assert [e["event_types"] for e in found] == [["trip_start"], ["trip_end"], ["trip_start"]]
+    served = set()
+    for end_hour in (hour, hour + timedelta(hours=1)):
+        trips_body = mds_client.get("/mds/trips", {"end_time": mds_data.hour_param(end_hour)}).json()
+        served |= {t["trip_id"] for t in trips_body["trips"]}
+    assert {trip for e in found for trip in e["trip_ids"]} <= served
+
+
+def test_http_historical_events_wait_for_a_trip_started_in_the_hour(mds_client: Any, mds_city: Any) -> None:
+    hour = past_hour()
+    mds_data.ride(VehicleFactory.create(city=mds_city), UserFactory.create(), start=hour + timedelta(minutes=5))
+    r = mds_client.get("/mds/events/historical", {"event_time": mds_data.hour_param(hour)})
+    assert r.status_code == 202  # its trip_start would name a trip /trips does not serve yet
+    missing = mds_client.get("/mds/events/historical")
+    assert (missing.status_code, missing.json()["error_details"]) == (400, ["event_time"])
+
+
+def test_http_recent_events_in_pages_with_next_null_last(mds_client: Any, mds_city: Any) -> None:
+    hour, rider = past_hour(), UserFactory.create()
+    vehicle = VehicleFactory.create(city=mds_city)
+    for i in range(3):  # 6 events
+        mds_data.ride(vehicle, rider, start=hour + timedelta(minutes=10 * i), end=hour + timedelta(minutes=10 * i + 5))
+    params = {"start_time": mds_data.ms(hour), "end_time": mds_data.ms(hour + timedelta(hours=1)), "limit": 4}
+
+    first = mds_client.get("/mds/events/recent", params)
+    assert first.status_code == 200
+    validate(first.json(), "/events/recent")
+    second = mds_client.get(first.json()["links"]["next"])
+    validate(second.json(), "/events/recent")
+    assert second.json()["links"]["next"] is None
+    found = first.json()["events"] + second.json()["events"]
+    assert [e["event_types"][0] for e in found] == ["trip_start", "trip_end"] * 3
+    assert [e["timestamp"] for e in found] == sorted(e["timestamp"] for e in found)
+    _conforms(found, "available")
+
+
+def test_http_recent_events_refuse_more_than_two_weeks_back_or_a_missing_side(mds_client: Any,
+                                                                             mds_city: Any) -> None:
+    now = mds_data.ms(past_hour(0))
+    old = now - 15 * 86_400_000
+    r = mds_client.get("/mds/events/recent", {"start_time": old, "end_time": now})
+    assert (r.status_code, r.json()["error"], r.json()["error_details"]) == (400, "bad_param", ["start_time"])
+    r = mds_client.get("/mds/events/recent", {"start_time": now - 13 * 86_400_000, "end_time": now})
+    assert r.status_code == 200
+    for params in ({"start_time": now}, {"end_time": now}):
+        r = mds_client.get("/mds/events/recent", params)
+        assert (r.status_code, r.json()["error"]) == (400, "missing_param")

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from feeds.mds import reports
 from tests.accounts.factories import UserFactory
@@ -95,3 +96,33 @@ def test_a_report_exists_for_operated_months_that_are_over(city: Any) -> None:
     # November ends at 23:00 UTC on 30 November in Berlin.
     assert not reports.report_available(cities=cities, month=NOVEMBER, now=datetime(2026, 11, 30, 22, 59, tzinfo=UTC))
     assert reports.report_available(cities=cities, month=NOVEMBER, now=datetime(2026, 11, 30, 23, 0, tzinfo=UTC))
+
+
+# --- Through HTTP: /mds/reports/YYYY-MM.csv ------------------------------------------------------------------------
+
+
+def test_http_report_is_mds_csv(mds_client: Any, mds_city: Any, other_city: Any) -> None:
+    vehicle = VehicleFactory.create(city=mds_city)
+    start = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    mds_data.ride(vehicle, UserFactory.create(), start=start, end=start + timedelta(minutes=5))
+
+    r = mds_client.get("/mds/reports/2026-11.csv", HTTP_ACCEPT="text/vnd.mds+csv;version=2.0")
+
+    assert (r.status_code, r["Content-Type"]) == (200, "text/vnd.mds+csv;version=2.0")
+    text = r.content.decode()
+    assert text.splitlines()[0] == HEADER
+    rows = _rows(text)
+    assert {r["vehicle_type"] for r in rows} == {"scooter_standing"}  # the other city's vehicles are not counted
+    assert {(r["trip_count"], r["rider_count"]) for r in rows} == {("-1", "-1")}  # one trip: under 10
+
+
+def test_http_report_404_for_a_month_not_over_or_not_operated(mds_client: Any, mds_city: Any) -> None:
+    vehicle = VehicleFactory.create(city=mds_city)
+    start = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    mds_data.ride(vehicle, UserFactory.create(), start=start, end=start + timedelta(minutes=5))
+    this_month = timezone.now().strftime("%Y-%m")
+    for name in (f"{this_month}.csv", "2026-10.csv", "2026-13.csv"):
+        r = mds_client.get(f"/mds/reports/{name}")
+        assert (r.status_code, r.json()["error"]) == (404, "report_not_found"), name
+    r = mds_client.get("/mds/reports/2026-11.csv", HTTP_ACCEPT="text/vnd.mds+csv;version=1.0")
+    assert (r.status_code, r.json()["error"]) == (406, "unsupported_version")

@@ -17,7 +17,7 @@ from telemetry import storage
 from tests.accounts.factories import UserFactory
 from tests.feeds import mds_data
 from tests.feeds.mds_data import PROVIDER, UUID_RE, past_hour
-from tests.feeds.mds_models import assert_valid, assert_valid_body
+from tests.feeds.mds_schema import validate, validate_model
 from tests.fleet.factories import CityFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def city() -> Any:
 
 
 def _body(city: Any, start: Any) -> tuple[dict[str, Any], list[bytes]]:
-    pieces = list(telemetry.telemetry_body(city_ids=[city.id], provider_id=PROVIDER, start=start))
+    pieces = [piece for piece, _ in telemetry.telemetry_body(city_ids=[city.id], provider_id=PROVIDER, start=start)]
     return json.loads(b"".join(pieces)), pieces
 
 
@@ -49,10 +49,10 @@ def test_an_hour_of_telemetry_with_trip_ids_on_trips_and_null_off_them(city: Any
 
     body, _ = _body(city, hour)
 
-    assert_valid_body("/telemetry", body)
+    validate(body, "/telemetry")
     points = body["telemetry"]
     for point in points:
-        assert_valid("telemetry.yaml", point)
+        validate_model(point, "telemetry.yaml")
         assert re.match(UUID_RE, point["telemetry_id"]) and point["journey_id"] is None
     by_time = {p["timestamp"]: p for p in points}
     on = lambda m: by_time[mds_data.ms(hour + timedelta(minutes=m))]  # noqa: E731
@@ -94,3 +94,29 @@ def test_the_body_is_streamed_in_pieces_of_a_fetch(city: Any, monkeypatch: pytes
     body, pieces = _body(city, hour)
     assert len(body["telemetry"]) == 10
     assert len(pieces) == 1 + 4 + 1  # the opening, ceil(10 / 3) fetches, the closing
+
+
+# --- Through HTTP: /mds/telemetry ---------------------------------------------------------------------------------
+
+
+def test_http_telemetry_is_streamed_and_audited(mds_client: Any, mds_city: Any, other_city: Any) -> None:
+    from feeds.models import MdsPull
+
+    hour, vehicle = past_hour(), VehicleFactory.create(city=mds_city)
+    mds_data.readings(vehicle.id, [(hour + timedelta(seconds=i), 52.5, 13.4) for i in range(3)])
+    mds_data.readings(VehicleFactory.create(city=other_city).id, [(hour, 48.85, 2.35)])
+
+    r = mds_client.get("/mds/telemetry", {"telemetry_time": mds_data.hour_param(hour)})
+
+    assert (r.status_code, r["Content-Type"], r.streaming) == (200, "application/vnd.mds+json;version=2.0", True)
+    body = json.loads(b"".join(r.streaming_content))
+    validate(body, "/telemetry")
+    assert [p["device_id"] for p in body["telemetry"]] == [str(vehicle.id)] * 3
+    assert mds_client.get(f"/mds/vehicles/{vehicle.id}").status_code == 200  # the device_id resolves
+    pull = MdsPull.objects.filter(path="/mds/telemetry").get()
+    assert (pull.status, pull.rows) == (200, 3)
+
+
+def test_http_telemetry_without_its_hour_is_400(mds_client: Any, mds_city: Any) -> None:
+    r = mds_client.get("/mds/telemetry")
+    assert (r.status_code, r.json()["error"], r.json()["error_details"]) == (400, "missing_param", ["telemetry_time"])
