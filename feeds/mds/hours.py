@@ -63,8 +63,7 @@ def hour_state(*, city_ids: Sequence[uuid.UUID], start: datetime, now: datetime,
     end = start + HOUR
     if end > now:
         return HourState.FUTURE
-    since = fleet_selectors.city_operating_since(city_ids=city_ids)
-    if since is None or since >= end:
+    if not fleet_selectors.city_operated_before(city_ids=city_ids, before=end):
         return HourState.NOT_OPERATED
     if end + timedelta(seconds=settings.MDS_HOUR_GRACE_S) > now or not telemetry_selectors.history_drained_before(end):
         return HourState.PENDING

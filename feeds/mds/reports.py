@@ -42,8 +42,7 @@ def report_available(*, cities: Sequence[tuple[uuid.UUID, str]], month: date, no
     ends = [month_bounds(month, timezone)[1] for _, timezone in cities]
     if not ends or max(ends) > now:
         return False
-    since = fleet_selectors.city_operating_since(city_ids=[city_id for city_id, _ in cities])
-    return since is not None and since < max(ends)
+    return fleet_selectors.city_operated_before(city_ids=[city_id for city_id, _ in cities], before=max(ends))
 
 
 def report_csv(*, cities: Sequence[tuple[uuid.UUID, str]], provider_id: str, month: date) -> str:

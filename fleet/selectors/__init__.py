@@ -4,7 +4,7 @@ from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, ve
 from fleet.selectors.events import (
     city_events_between,
     city_form_factors,
-    city_operating_since,
+    city_operated_before,
     city_timezones,
     city_vehicle_ids,
 )
@@ -46,7 +46,7 @@ __all__ = [
     "cities_by_slug",
     "city_events_between",
     "city_form_factors",
-    "city_operating_since",
+    "city_operated_before",
     "city_timezones",
     "city_vehicle_ids",
     "city_zones",

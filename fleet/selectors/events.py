@@ -39,11 +39,10 @@ def city_events_between(*, city_ids: Sequence[uuid.UUID], start: datetime, end: 
                     location_lon=Coalesce(F("lon"), _last_position("lon"), F("vehicle__lon"))))
 
 
-def city_operating_since(*, city_ids: Sequence[uuid.UUID]) -> datetime | None:
-    """When the cities' first vehicle event happened (its first vehicle deployed): hours before it were not
-    operated. None: never."""
-    return (VehicleEvent.objects.filter(vehicle__city_id__in=city_ids).order_by("timestamp")
-            .values_list("timestamp", flat=True).first())
+def city_operated_before(*, city_ids: Sequence[uuid.UUID], before: datetime) -> bool:
+    """One of the cities had a vehicle event before ``before`` (its first vehicle was deployed): an hour or month
+    ending later was operated. An EXISTS, so a past hour stops at the first old event found."""
+    return VehicleEvent.objects.filter(vehicle__city_id__in=city_ids, timestamp__lt=before).exists()
 
 
 def city_vehicle_ids(*, city_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
