@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from accounts.auth import admin_user
 from billing import fares
 from billing.models import (
     LedgerAccount,
@@ -64,7 +65,7 @@ class TariffAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         """Never update in place: publish version N+1 (the edited object becomes that new row)."""
         fields = {name: form.cleaned_data[name] for name in tariff_services.EDITABLE if name in form.cleaned_data}
         new = tariff_services.tariff_publish(
-            city=obj.city, vehicle_type=obj.vehicle_type, actor=request.user, **fields  # type: ignore[arg-type]
+            city=obj.city, vehicle_type=obj.vehicle_type, actor=admin_user(request), **fields
         )
         obj.pk, obj.version, obj.is_current = new.pk, new.version, True
         obj._state.adding = False
@@ -145,8 +146,8 @@ class PromoCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             raise PermissionDenied("Staff may not name themselves the referrer of a promo code.")
         obj.code = obj.code.strip().upper()
         if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
-        obj.updated_by = request.user  # type: ignore[assignment]
+            obj.created_by = admin_user(request)
+        obj.updated_by = admin_user(request)
         super().save_model(request, obj, form, change)
 
 

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from accounts import demo as accounts_demo
 from accounts.models import User
-from billing import selectors
 from billing.models import PassProduct, Payment, PromoCode, Tariff
 from billing.providers import testpsp
+from billing.selectors import wallet as wallet_selectors
 from billing.services import methods, tariffs, wallet
 from core.money import quantize
 from fleet import demo as fleet_demo
@@ -67,7 +67,7 @@ def _catalogue(city: City) -> None:
 def _rider_wallet(rider: User, currency: str) -> None:
     if settings.BILLING_PROVIDER != "testpsp":
         return  # a real provider needs a real card: the demo only funds wallets through the test provider
-    card = selectors.payment_method_default(user=rider) or methods.payment_method_add(user=rider, token="tok_visa")
+    card = wallet_selectors.payment_method_default(user=rider) or methods.payment_method_add(user=rider, token="tok_visa")
     if not Payment.objects.filter(user=rider, purpose=Payment.Purpose.TOP_UP, status="captured").exists():
         wallet.wallet_top_up(user=rider, amount=D("20.00"), currency=currency, payment_method_id=card.pk)
         testpsp.pending_events()  # nobody listens to the demo's webhooks; the top-up was applied synchronously
@@ -86,8 +86,8 @@ def load(*, stdout: TextIO) -> None:
     if rider is None:
         return
     _rider_wallet(rider, city.currency)
-    balance = selectors.wallet_balance(user=rider, currency=city.currency)
-    card = selectors.payment_method_default(user=rider)
+    balance = wallet_selectors.wallet_balance(user=rider, currency=city.currency)
+    card = wallet_selectors.payment_method_default(user=rider)
     cash, bonus = quantize(balance.cash, city.currency), quantize(balance.bonus, city.currency)
     stdout.write(f"billing: {rider.email} wallet {cash} {city.currency} cash, {bonus} bonus; "
                  f"card {card.brand if card else '-'} ****{card.last4 if card else '----'} ({settings.BILLING_PROVIDER})\n")

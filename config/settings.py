@@ -129,7 +129,7 @@ AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]  # one address guessing one account's password
 AXES_CLIENT_IP_CALLABLE = "core.clientip.client_ip"
-AXES_USERNAME_CALLABLE = "accounts.admin_lockout.lockout_username"
+AXES_USERNAME_CALLABLE = "accounts.admin.lockout.lockout_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
 AXES_VERBOSE = False  # axes logs its configuration at start-up in every process, commands' --help included

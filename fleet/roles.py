@@ -5,6 +5,7 @@ from __future__ import annotations
 _READ = [
     "fleet.view_city", "fleet.view_vehicletype", "fleet.view_vehicle", "fleet.view_vehicleevent",
     "fleet.view_command", "fleet.view_zone", "fleet.view_opsalert", "fleet.view_opstask",
+    "fleet.view_importedpolicy",
 ]
 _FIELD = ["fleet.change_vehicle", "fleet.add_command", "fleet.set_vehicle_maintenance",
           "fleet.change_opsalert", "fleet.change_opstask"]

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.auth import admin_user
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from rides import services
@@ -27,7 +28,7 @@ class RideAdmin(ReadOnlyAdmin):
         ended = 0
         for ride in queryset:
             try:
-                services.ride_force_end(ride_id=ride.id, actor=request.user, reason="ended by ops in admin")  # type: ignore[arg-type]
+                services.ride_force_end(ride_id=ride.id, actor=admin_user(request), reason="ended by ops in admin")
                 ended += 1
             except DomainError as exc:
                 self.message_user(request, f"{ride.id}: {exc}", messages.WARNING)

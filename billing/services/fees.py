@@ -17,8 +17,9 @@ from uuid import UUID
 from django.db import transaction
 
 from accounts.models import User
-from billing import errors, selectors
+from billing import errors
 from billing.models import AccountKind, LedgerAccount, LedgerTransaction, Payment
+from billing.selectors import wallet as wallet_selectors
 from billing.services import ledger, payments
 from billing.services.ledger import Line, credit
 from billing.services.wallet import amount_check
@@ -80,7 +81,7 @@ def _wallet_split(user: User, currency: str, total: Decimal) -> list[tuple[Ledge
 
 def _charge_card(user: User, reservation_id: UUID, due: Decimal, currency: str) -> None:
     """Charge the default card for what the wallet could not cover; one payment per reservation."""
-    method = selectors.payment_method_default(user=user)
+    method = wallet_selectors.payment_method_default(user=user)
     if method is None:
         return
     payment = Payment.objects.filter(user=user, purpose=Payment.Purpose.TOP_UP, ride_id=reservation_id).first()

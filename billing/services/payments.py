@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from accounts.models import User
-from billing import errors, providers, selectors
+from billing import errors, providers
 from billing.models import AccountKind, Payment, PaymentMethod, RideBilling
 from billing.providers.base import Intent, ProviderDeclined, ProviderError, ProviderTimeout
+from billing.selectors import rides as ride_selectors
 from billing.services import debt, ledger
 from billing.services.ledger import credit, debit
 
@@ -100,7 +101,7 @@ def _ride_paid_refresh(ride_id: UUID) -> None:
         charged = RideBilling.objects.filter(ride_id=ride_id, status=RideBilling.Status.CHARGED)
         if not list(charged.select_for_update().values_list("pk", flat=True)):
             return  # not charged yet: the charge itself records what was paid
-        paid = selectors.ride_paid(ride_id=ride_id)
+        paid = ride_selectors.ride_paid(ride_id=ride_id)
         charged.update(paid_wallet=paid.wallet, paid_card=paid.card, debt=paid.outstanding)
 
 

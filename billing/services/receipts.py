@@ -6,8 +6,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from billing import errors, selectors
+from billing import errors
 from billing.models import Refund, RideBilling
+from billing.selectors import rides as ride_selectors
 from core.money import money
 
 
@@ -19,7 +20,7 @@ def receipt_for_ride(ride_id: UUID) -> dict[str, Any]:
     if billing.status != RideBilling.Status.CHARGED or billing.fare is None:
         raise errors.RideNotCharged()
     fare, c = billing.fare, billing.currency
-    paid = selectors.ride_paid(ride_id=ride_id)
+    paid = ride_selectors.ride_paid(ride_id=ride_id)
     refunds = Refund.objects.filter(ride_id=ride_id, status=Refund.Status.SUCCEEDED).order_by("created_at")
     return {
         "ride_id": str(ride_id),

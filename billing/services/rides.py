@@ -17,9 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from billing import errors, selectors
+from billing import errors
 from billing.fares import Fare
 from billing.models import AccountKind, LedgerAccount, Payment, PaymentMethod, RideBilling
+from billing.selectors import rides as ride_selectors
+from billing.selectors import wallet as wallet_selectors
 from billing.services import ledger, passes, payments
 from billing.services.ledger import Line, credit, debit
 from billing.services.wallet import amount_check
@@ -30,13 +32,13 @@ Status = RideBilling.Status
 
 
 def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: str, new_ride: bool = False,
-                    money: selectors.RiderMoney | None = None) -> RideBilling:
+                    money: wallet_selectors.RiderMoney | None = None) -> RideBilling:
     """Secure the ride before unlock. Idempotent per ride; raises a domain error when the rider cannot pay.
 
     For the ride start's own first call: ``new_ride`` says the ride was created in this very request, so no
     billing can exist for it yet (skips the look-up that makes retries idempotent); ``money`` is the
-    ``selectors.rider_money`` the start's gate read a moment ago (a top-up or charge in between is the same race
-    as one just after the hold). A concurrent second hold for the ride still fails on the unique ride key.
+    ``rider_money`` the start's gate read a moment ago (a top-up or charge in between is the same race as one
+    just after the hold). A concurrent second hold for the ride still fails on the unique ride key.
     """
     if not new_ride:
         existing = RideBilling.objects.filter(ride_id=ride_id).first()
@@ -46,7 +48,7 @@ def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: st
             return existing
     amount_check(amount, currency, minimum=Decimal(0), maximum=Decimal(10_000))
     if money is None or money.balance.currency != currency:
-        money = selectors.rider_money(rider, currency)
+        money = wallet_selectors.rider_money(rider, currency)
     balance, method = money.balance, money.method
     if balance.debt > 0:
         raise errors.OutstandingDebt(debt=str(balance.debt), currency=currency)
@@ -89,7 +91,7 @@ def _claim(ride_id: UUID, fare: Fare) -> RideBilling:
         if billing.status == Status.RELEASED:
             raise errors.RideBillingState(status=billing.status)
         if billing.status == Status.HELD:
-            available = selectors.wallet_balance(user=billing.user, currency=billing.currency).available
+            available = wallet_selectors.wallet_balance(user=billing.user, currency=billing.currency).available
             billing.status, billing.fare_total, billing.fare = Status.CHARGING, fare.total, fare.to_json()
             billing.card_due = max(fare.total - available, Decimal(0))
             billing.save(update_fields=["status", "fare_total", "fare", "card_due"])
@@ -118,7 +120,7 @@ def _collect_by_card(billing: RideBilling, due: Decimal) -> None:
         if hold.failure_code or due == 0:
             hold = payments.payment_void(payment=hold)  # a refused capture must not leave the hold dangling
         covered = Decimal(0) if hold.failure_code else (hold.capture_amount or Decimal(0))
-    method = hold.payment_method if hold is not None else selectors.payment_method_default(user=billing.user)
+    method = hold.payment_method if hold is not None else wallet_selectors.payment_method_default(user=billing.user)
     if due - covered > 0 and method is not None:
         _charge_extra(billing, due - covered, method)
 
@@ -152,7 +154,7 @@ def _post_ride_charge(billing: RideBilling, fare: Fare, city: City | None) -> Ri
                 ride_id=billing.ride_id, description="Ride", lines=lines, metadata={"fare": billing.fare},
             )
         # Card money was booked into cash before the split spent it: count it once, as card (ride_paid).
-        paid = selectors.ride_paid(ride_id=billing.ride_id, charge={a.kind: amount for a, amount in split if amount > 0})
+        paid = ride_selectors.ride_paid(ride_id=billing.ride_id, charge={a.kind: amount for a, amount in split if amount > 0})
         billing.paid_wallet, billing.paid_card, billing.debt = paid.wallet, paid.card, paid.outstanding
         billing.status, billing.charged_at = Status.CHARGED, timezone.now()
         billing.save()

@@ -9,6 +9,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from accounts import auth as accounts_auth
 from core.admin import ReadOnlyAdmin
 from feeds.mds import services
 from feeds.models import Agency, AgencyCredential, MdsPull
@@ -56,7 +57,7 @@ class AgencyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def issue_token(self, request: HttpRequest, queryset: QuerySet[Agency]) -> TemplateResponse:
         issued = []
         for agency in queryset:
-            credential, token = services.credential_issue(agency=agency, created_by=request.user)
+            credential, token = services.credential_issue(agency=agency, created_by=accounts_auth.admin_user(request))
             self.log_change(request, agency, f"Issued MDS token {credential}")
             issued.append((agency, credential, token))
         # The page holds the tokens: the admin's pages are never cached (no-store), so it is not kept either.

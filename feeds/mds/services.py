@@ -6,11 +6,11 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from feeds.mds import selectors
 from feeds.models import Agency, AgencyCredential
 from fleet import selectors as fleet_selectors
@@ -32,7 +32,7 @@ def agency_ensure(*, name: str, city_slugs: Sequence[str] = ()) -> Agency:
     return agency
 
 
-def credential_issue(*, agency: Agency, created_by: Any = None) -> tuple[AgencyCredential, str]:
+def credential_issue(*, agency: Agency, created_by: User | None = None) -> tuple[AgencyCredential, str]:
     """A new bearer token for ``agency``: returns the credential and the token, which is not stored and cannot be
     shown again (only its SHA-256 is kept)."""
     prefix = secrets.token_hex(4)

@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString
 
 WIDTH, HEIGHT, MARGIN = 480, 360, 0.08
 COLOURS = {"operating_area": "#2b8a3e", "no_parking": "#e67700", "no_ride": "#c92a2a", "slow": "#1971c2",
-           "parking_mandatory": "#6741d9", "parking_preferred": "#9c36b5"}
+           "parking_mandatory": "#6741d9", "parking_preferred": "#9c36b5", "cap": "#495057"}
 
 
 def _rings(geometry: dict[str, Any]) -> Iterable[Sequence[Sequence[float]]]:

@@ -17,8 +17,9 @@ class ZoneKind:
     SLOW = "slow"  # speed limited to maximum_speed_kph
     PARKING_MANDATORY = "parking_mandatory"  # a parking spot (a GBFS virtual station) in a must-park area
     PARKING_PREFERRED = "parking_preferred"  # a recommended parking spot; ending elsewhere is still allowed
+    CAP = "cap"  # a counted area (vehicle cap for ops); has no rules, so it never changes a verdict
 
-    ALL = (OPERATING_AREA, NO_PARKING, NO_RIDE, SLOW, PARKING_MANDATORY, PARKING_PREFERRED)
+    ALL = (OPERATING_AREA, NO_PARKING, NO_RIDE, SLOW, PARKING_MANDATORY, PARKING_PREFERRED, CAP)
     PARKING = frozenset({PARKING_MANDATORY, PARKING_PREFERRED})
 
 

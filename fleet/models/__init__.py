@@ -10,6 +10,7 @@ from fleet.models.catalog import (
 )
 from fleet.models.commands import Command, CommandKind, CommandState
 from fleet.models.ops import OpsAlert, OpsAlertKind, OpsAlertSeverity, OpsTask, OpsTaskKind, OpsTaskState
+from fleet.models.policies import ImportedPolicy
 from fleet.models.vehicles import ActorKind, Vehicle, VehicleEvent
 from fleet.models.zones import Zone, ZoneKind
 
@@ -20,6 +21,7 @@ __all__ = [
     "CommandKind",
     "CommandState",
     "FormFactor",
+    "ImportedPolicy",
     "OpsAlert",
     "OpsAlertKind",
     "OpsAlertSeverity",

@@ -17,6 +17,7 @@ class ZoneKind(models.TextChoices):
     SLOW = "slow"
     PARKING_MANDATORY = "parking_mandatory"
     PARKING_PREFERRED = "parking_preferred"
+    CAP = "cap", "Vehicle cap (compliance only)"
 
 
 # GBFS rule flags a zone of each kind gets unless the editor says otherwise.
@@ -31,6 +32,8 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     ZoneKind.PARKING_PREFERRED: {
         "ride_start_allowed": True, "ride_end_allowed": True, "ride_through_allowed": True, "station_parking": False,
     },
+    # A cap zone only counts vehicles for ops (``vehicle_cap``): it takes no part in the geofence.
+    ZoneKind.CAP: {"ride_start_allowed": True, "ride_end_allowed": True, "ride_through_allowed": True},
 }
 
 
@@ -54,6 +57,14 @@ class Zone(models.Model):
     maximum_speed_kph = models.PositiveSmallIntegerField(null=True, blank=True)
     station_parking = models.BooleanField(null=True, blank=True, help_text="GBFS station_parking; unset = omitted")
     active = models.BooleanField(default=True)
+    vehicle_cap = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Most vehicles parked in the zone (a city's MDS count rule); shown to ops, not enforced at trip end",
+    )
+    # Where an imported zone comes from (MDS Policy import); empty for zones made by hand.
+    mds_policy_id = models.UUIDField(null=True, blank=True, editable=False)
+    mds_rule_id = models.UUIDField(null=True, blank=True, editable=False)
+    mds_geography_id = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -69,6 +80,14 @@ class Zone(models.Model):
                 condition=models.Q(starts_at__isnull=True) | models.Q(ends_at__isnull=True)
                 | models.Q(ends_at__gt=models.F("starts_at")),
                 name="zone_schedule_ordered",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind=ZoneKind.CAP) | models.Q(vehicle_cap__isnull=False),
+                name="zone_cap_has_vehicle_cap",
+            ),
+            models.UniqueConstraint(
+                fields=["city", "mds_policy_id", "mds_rule_id", "mds_geography_id"],
+                condition=models.Q(mds_policy_id__isnull=False), name="zone_mds_source_unique",
             ),
         ]
 

@@ -53,8 +53,10 @@ def zone_spec(zone: Zone) -> geofence.ZoneSpec:
         ride_end_allowed=zone.ride_end_allowed, ride_through_allowed=zone.ride_through_allowed,
         maximum_speed_kph=zone.maximum_speed_kph, station_parking=zone.station_parking,
     )
+    # A cap zone only counts vehicles: without rules it never decides a verdict (but is still "entered").
+    rules = () if zone.kind == ZoneKind.CAP else (rule,)
     return geofence.ZoneSpec(id=str(zone.id), name=zone.name, kind=zone.kind, geometry=zone.geometry,
-                             rules=(rule,), start=zone.starts_at, end=zone.ends_at)
+                             rules=rules, start=zone.starts_at, end=zone.ends_at)
 
 
 def _compile(city_id: uuid.UUID, version: str) -> _Entry:
@@ -125,7 +127,7 @@ def feature_collection(zones: list[Zone]) -> dict[str, Any]:
 def gbfs_geofencing_zones(*, city_id: uuid.UUID, ttl: int = 60) -> dict[str, Any]:
     """The city's GBFS 3.0 ``geofencing_zones.json`` (strict GBFS: no extra feature properties). Feature order is
     precedence; ``global_rules`` apply outside every zone. For whoever serves the GBFS feeds."""
-    zones = city_zones(city_id=city_id)
+    zones = [z for z in city_zones(city_id=city_id) if z.kind != ZoneKind.CAP]  # ops-only, not for riders' apps
     has_area = any(z.kind == ZoneKind.OPERATING_AREA for z in zones)
     features = []
     for zone in zones:

@@ -18,7 +18,8 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import User
 from billing import errors as billing_errors
-from billing import fares, selectors_tariffs
+from billing import fares
+from billing import selectors as billing_selectors
 from billing.services import fees as billing_fees
 from fleet import errors as fleet_errors
 from fleet import services as fleet_services
@@ -74,7 +75,7 @@ def _reserve_locked(rider: User, code: str) -> Reservation:
 
 def _fee(reservation: Reservation, at: datetime) -> None:
     try:
-        snapshot = selectors_tariffs.tariff_for_ride(city_id=reservation.city_id,
+        snapshot = billing_selectors.tariff_for_ride(city_id=reservation.city_id,
                                                      vehicle_type_id=reservation.vehicle.vehicle_type_id)
     except billing_errors.TariffNotFound:
         return
@@ -118,7 +119,7 @@ def _reservation_fee_charge(*, reservation: Reservation) -> bool:
     if reservation.fee <= 0 or reservation.fee_charged_at is not None:
         return reservation.fee_charged_at is not None
     try:
-        vat_rate = selectors_tariffs.tariff_for_ride(city_id=reservation.city_id,
+        vat_rate = billing_selectors.tariff_for_ride(city_id=reservation.city_id,
                                                      vehicle_type_id=reservation.vehicle.vehicle_type_id).vat_rate
         billing_fees.reservation_fee_charge(user=reservation.rider, reservation_id=reservation.id,
                                             amount=reservation.fee, currency=reservation.currency,

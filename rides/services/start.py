@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing import errors as billing_errors
-from billing import fares, selectors_tariffs
+from billing import fares
 from billing import selectors as billing_selectors
 from billing.services import rides as billing_rides
 from core.errors import DomainError
@@ -94,7 +94,7 @@ def _check_rentable(vehicle: Vehicle, reservation: Reservation | None) -> None:
 
 def _tariff_for(vehicle: Vehicle) -> fares.TariffSnapshot:
     try:
-        return selectors_tariffs.tariff_for_ride(city_id=vehicle.city_id, vehicle_type_id=vehicle.vehicle_type_id)
+        return billing_selectors.tariff_for_ride(city_id=vehicle.city_id, vehicle_type_id=vehicle.vehicle_type_id)
     except billing_errors.TariffNotFound:
         raise errors.TariffMissing() from None
 

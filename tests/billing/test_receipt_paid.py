@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from accounts.models import User
 from billing import fares, selectors
 from billing.models import AccountKind, LedgerEntry, PassProduct, Payment, PromoCode, RideBilling
+from billing.selectors import wallet as wallet_selectors
 from billing.services import ledger, passes, promos, receipts, refunds, rides, wallet
 from tests.accounts.factories import UserFactory
 from tests.billing.conftest import add_card, deliver
@@ -121,7 +122,7 @@ def card_captured(ride_id: uuid.UUID) -> Decimal:
 
 def charge_entries(ride_id: uuid.UUID) -> dict[str, Decimal]:
     entries = LedgerEntry.objects.filter(transaction__idempotency_key=f"ride_charge:{ride_id}",
-                                         account__kind__in=selectors.RIDER_KINDS)
+                                         account__kind__in=wallet_selectors.RIDER_KINDS)
     return {kind: amount for kind, amount in entries.values_list("account__kind", "amount")}
 
 

@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 from billing import errors, selectors
 from billing.models import AccountKind, LedgerAccount, LedgerTransaction
 from billing.providers import testpsp
+from billing.selectors import wallet as wallet_selectors
 from billing.services import rides, wallet
 from tests.accounts.factories import UserFactory
 from tests.billing.conftest import add_card, deliver
@@ -30,7 +31,7 @@ def _step(rng: random.Random, rider, api) -> None:
     amount = Decimal(rng.randint(100, 3000)) / 100
     if action == "card":
         add_card(rider, rng.choice(TOKENS))
-    elif action == "top_up" and (method := selectors.payment_method_default(user=rider)) is not None:
+    elif action == "top_up" and (method := wallet_selectors.payment_method_default(user=rider)) is not None:
         payment = wallet.wallet_top_up(user=rider, amount=max(amount, Decimal(5)), currency="EUR",
                                        payment_method_id=method.pk)
         if payment.status == "requires_action":

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from billing import errors, fares, selectors_tariffs
+from billing import errors, fares
 from billing.models import Tariff
+from billing.selectors import tariffs as tariff_selectors
 from billing.services import tariffs
 from fleet.models import City, VehicleType
 from tests.fleet.factories import CityFactory, VehicleTypeFactory
@@ -102,11 +103,11 @@ def test_pricing_plan_ids_for_the_fleet_nearby_api():
     city, vt, other = CityFactory.create(slug="pp-city"), VehicleTypeFactory.create(code="kick-3"), VehicleTypeFactory.create()
     _publish(city, vt)
     vehicle = SimpleNamespace(city_id=city.pk, vehicle_type_id=vt.pk)
-    assert selectors_tariffs.pricing_plan_id_for(vehicle) == "pp-city-kick-3-v1"
-    assert selectors_tariffs.pricing_plans_for(city.pk, [vt.pk, other.pk]) == {vt.pk: "pp-city-kick-3-v1", other.pk: None}
+    assert tariff_selectors.pricing_plan_id_for(vehicle) == "pp-city-kick-3-v1"
+    assert tariff_selectors.pricing_plans_for(city.pk, [vt.pk, other.pk]) == {vt.pk: "pp-city-kick-3-v1", other.pk: None}
     from fleet.selectors import nearby
 
-    assert nearby._pricing_plan_resolver is selectors_tariffs.pricing_plans_for  # registered by BillingConfig
+    assert nearby._pricing_plan_resolver is tariff_selectors.pricing_plans_for  # registered by BillingConfig
 
 
 def test_the_admin_edit_publishes_a_new_version(client):

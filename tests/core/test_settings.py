@@ -75,6 +75,7 @@ def _start(**overrides: str) -> subprocess.CompletedProcess[str]:
         ({"DEBUG": "perhaps"}, "DEBUG must be a boolean"),
         ({"SECRET_KEY": "short", "DEBUG": "0"}, "SECRET_KEY must be at least 32 characters"),
         ({"JWT_ACCESS_MINUTES": "0", "DEBUG": "1"}, "JWT_ACCESS_MINUTES must be >= 1"),
+        ({"MDS_PROVIDER_ID": "freewheel", "DEBUG": "1"}, "MDS_PROVIDER_ID must be a UUID"),
     ],
 )
 @pytest.mark.slow

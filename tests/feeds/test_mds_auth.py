@@ -181,3 +181,19 @@ def test_a_fleet_manager_sees_agencies_and_pulls_but_cannot_issue_or_revoke(clie
     credential.refresh_from_db()
     assert credential.revoked_at is None
     assert MdsClient().with_token(mds_token).get("/mds/vehicles").status_code == 200
+
+
+def test_the_demo_agency_pulls_the_demo_city_with_the_printed_token(db: Any) -> None:
+    from feeds import demo
+    from fleet import demo as fleet_demo
+
+    out = StringIO()
+    fleet_demo.load(stdout=out)
+    demo.load(stdout=out)
+    demo.load(stdout=out)  # idempotent
+
+    assert demo.DEMO_TOKEN in out.getvalue()
+    assert AgencyCredential.objects.filter(prefix=demo.DEMO_TOKEN_PREFIX).count() == 1
+    r = MdsClient().with_token(demo.DEMO_TOKEN).get("/mds/vehicles/status")
+    assert r.status_code == 200
+    assert len(r.json()["vehicles_status"]) == fleet_demo.N_VEHICLES

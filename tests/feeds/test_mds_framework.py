@@ -36,7 +36,7 @@ pytestmark = pytest.mark.django_db
     "application/vnd.mds+json;version=2.0;q=0, application/vnd.mds+json;version=1.2",
 ])
 def test_an_unsupported_accept_version_is_406_and_nothing_is_served(mds_client: MdsClient, mds_city: City,
-                                                                     accept: str) -> None:
+                                                                     agency: Agency, accept: str) -> None:
     VehicleFactory.create(city=mds_city)
     r = mds_client.get("/mds/vehicles", HTTP_ACCEPT=accept)
     assert r.status_code == 406
@@ -45,7 +45,8 @@ def test_an_unsupported_accept_version_is_406_and_nothing_is_served(mds_client: 
     assert (body["version"], body["error"]) == ("2.0.0", "unsupported_version")
     assert "vehicles" not in body
     mds_schema.validate_model(body, "response/error.yaml")
-    assert MdsPull.objects.get().status == 406
+    pull = MdsPull.objects.get()
+    assert (pull.status, pull.error, pull.agency) == (406, "unsupported_version", agency)
 
 
 @pytest.mark.parametrize("accept", [
@@ -58,6 +59,12 @@ def test_mds_2_0_is_served_when_the_accept_header_admits_it(mds_client: MdsClien
     assert r.status_code == 200
     assert r["Content-Type"] == "application/vnd.mds+json;version=2.0"
     assert r.json()["version"] == "2.0.0"
+    assert {"Accept", "Authorization"} <= {v.strip() for v in r["Vary"].split(",")}
+
+
+def test_without_a_valid_token_the_version_is_not_discussed(anonymous_mds_client: MdsClient) -> None:
+    r = anonymous_mds_client.get("/mds/vehicles", HTTP_ACCEPT="application/vnd.mds+json;version=1.2")
+    assert (r.status_code, r.json()["error"]) == (401, "not_authenticated")
 
 
 def test_timestamps_are_integer_milliseconds_and_uuids_lowercase() -> None:

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-DEMO_APPS = ("accounts", "fleet", "billing", "rides")
+DEMO_APPS = ("accounts", "fleet", "billing", "rides", "feeds")
 
 DemoHook = Callable[..., None]
 

@@ -10,17 +10,20 @@ sent, for the audit log. In ``get``, ``self.scope`` holds the cities the answer 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import DomainError
-from feeds.mds import audit, auth, errors, renderers, scope
+from feeds.mds import audit, auth, errors, renderers
+from feeds.mds import scope as mds_scope
 from feeds.mds.schema import MdsAutoSchema
 
 # How many records one chunk of a streamed answer carries: big enough that the per-chunk cost vanishes, small
@@ -42,15 +45,20 @@ class MdsView(APIView):
     )
 
     caller: auth.AgencyCaller | None
-    scope: scope.Scope | None
+    scope: mds_scope.Scope | None
     rows: int | None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self._started, self._at = time.perf_counter(), timezone.now()
         self.caller, self.scope, self.rows = None, None, None
+        # Authentication before DRF's content negotiation: a refused version (406) is logged with its agency, and a
+        # caller without a valid token learns nothing else (401 first). DRF authenticates once per request; the
+        # permission check is a type check, cheap to repeat in super().initial().
+        self.perform_authentication(request)
+        self.check_permissions(request)
         super().initial(request, *args, **kwargs)
         assert self.caller is not None  # IsAgency
-        self.scope = scope.resolve(request=request, caller=self.caller)
+        self.scope = mds_scope.resolve(request=request, caller=self.caller)
 
     def perform_authentication(self, request: Request) -> None:
         super().perform_authentication(request)
@@ -61,7 +69,8 @@ class MdsView(APIView):
         return errors.exception_handler
 
     @property
-    def city_ids(self) -> list[Any]:
+    def city_ids(self) -> list[uuid.UUID]:
+        """The ids of the cities this answer may cover: pass them to every selector."""
         assert self.scope is not None
         return self.scope.city_ids
 
@@ -109,6 +118,7 @@ class MdsView(APIView):
     def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any,  # type: ignore[override]
                           **kwargs: Any) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
+        patch_vary_headers(response, ["Accept", "Authorization"])  # the answer depends on both (406, scope)
         if not isinstance(response, StreamingHttpResponse):  # a stream is audited when it ends (_audited)
             error = ""
             if response.status_code >= 400 and isinstance(getattr(response, "data", None), dict):
@@ -119,7 +129,7 @@ class MdsView(APIView):
     def _audit(self, request: Request, status: int, *, error: str = "") -> None:
         started = getattr(self, "_started", None)
         caller: auth.AgencyCaller | None = getattr(self, "caller", None)
-        current_scope: scope.Scope | None = getattr(self, "scope", None)
+        current_scope: mds_scope.Scope | None = getattr(self, "scope", None)
         audit.pull_record(
             request=request, at=getattr(self, "_at", None) or timezone.now(),
             duration_ms=0 if started is None else round((time.perf_counter() - started) * 1000),

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from billing import fares
 from billing.models import Tariff
-from billing.serializers import BillingMoney
+from billing.serializers.fields import BillingMoney
 from billing.services.tariffs import tariff_snapshot
 from core.money import money
 

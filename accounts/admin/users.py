@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from accounts.auth import admin_user
 from accounts.models import Notification, User
 from accounts.phone import phone_normalize
 from accounts.services import users
@@ -118,7 +119,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         done = 0
         for user in queryset:
             try:
-                users.user_unblock(user=user, actor=request.user)  # type: ignore[arg-type]
+                users.user_unblock(user=user, actor=admin_user(request))
             except DomainError as exc:
                 self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
                 continue

@@ -12,50 +12,55 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.auth import signed_in_user
-from billing import errors, selectors
-from billing import serializers_passes as s
+from billing import errors
+from billing.selectors import passes as pass_selectors
+from billing.serializers import passes as pass_serializers
 from billing.services import passes, promos
-from billing.views import _valid
+from billing.views import inputs
 from fleet.models import City
 
 
 class PassCatalogueView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[s.PassCatalogueIn], responses=s.PassProductOut(many=True), tags=["billing"],
+    @extend_schema(parameters=[pass_serializers.PassCatalogueIn],
+                   responses=pass_serializers.PassProductOut(many=True), tags=["billing"],
                    summary="Passes on sale")
     def get(self, request: Request) -> Response:
-        query = s.PassCatalogueIn(data=request.query_params)
+        query = pass_serializers.PassCatalogueIn(data=request.query_params)
         query.is_valid(raise_exception=True)
-        products = selectors.pass_catalogue(city_slug=query.validated_data.get("city"))
-        return Response(s.PassProductOut(products, many=True).data)
+        products = pass_selectors.pass_catalogue(city_slug=query.validated_data.get("city"))
+        return Response(pass_serializers.PassProductOut(products, many=True).data)
 
 
 class PassBuyView(APIView):
     domain_errors = {"post": (errors.PassProductNotFound, errors.PassNotValidHere, errors.InsufficientFunds)}
-    @extend_schema(responses=s.RiderPassOut(many=True), tags=["billing"], summary="The rider's valid passes")
+    @extend_schema(responses=pass_serializers.RiderPassOut(many=True), tags=["billing"],
+                   summary="The rider's valid passes")
     def get(self, request: Request) -> Response:
-        return Response(s.RiderPassOut(selectors.passes_valid_for(user=signed_in_user(request)), many=True).data)
+        passes_valid = pass_selectors.passes_valid_for(user=signed_in_user(request))
+        return Response(pass_serializers.RiderPassOut(passes_valid, many=True).data)
 
-    @extend_schema(request=s.PassBuyIn, responses={201: s.RiderPassOut}, tags=["billing"],
-                   summary="Buy a pass, paid from the wallet (bonus first, then cash)")
+    @extend_schema(request=pass_serializers.PassBuyIn, responses={201: pass_serializers.RiderPassOut},
+                   tags=["billing"], summary="Buy a pass, paid from the wallet (bonus first, then cash)")
     def post(self, request: Request) -> Response:
-        data: dict[str, Any] = _valid(s.PassBuyIn, request)
+        data: dict[str, Any] = inputs.valid_body(pass_serializers.PassBuyIn, request)
         city = None
         if data.get("city"):
             city = City.objects.filter(slug=data["city"]).first()
             if city is None:
                 raise errors.PassNotValidHere("Unknown city.", city=data["city"])
         rider_pass = passes.pass_buy(user=signed_in_user(request), product_code=data["product"], city=city)
-        return Response(s.RiderPassOut(rider_pass).data, status=status.HTTP_201_CREATED)
+        return Response(pass_serializers.RiderPassOut(rider_pass).data, status=status.HTTP_201_CREATED)
 
 
 class PromoRedeemView(APIView):
     domain_errors = (errors.PromoCodeUnknown, errors.PromoCodeExpired, errors.PromoCodeExhausted, errors.PromoCodeAlreadyUsed, errors.PromoCodeOwn,
                      errors.SelfActionForbidden)
-    @extend_schema(request=s.PromoRedeemIn, responses={201: s.PromoRedemptionOut}, tags=["billing"],
+    @extend_schema(request=pass_serializers.PromoRedeemIn,
+                   responses={201: pass_serializers.PromoRedemptionOut}, tags=["billing"],
                    summary="Redeem a promo or referral code")
     def post(self, request: Request) -> Response:
-        code = _valid(s.PromoRedeemIn, request)["code"]
+        code = inputs.valid_body(pass_serializers.PromoRedeemIn, request)["code"]
         redemption = promos.promo_redeem(user=signed_in_user(request), code=code)
-        return Response(s.PromoRedemptionOut(redemption).data, status=status.HTTP_201_CREATED)
+        return Response(pass_serializers.PromoRedemptionOut(redemption).data, status=status.HTTP_201_CREATED)

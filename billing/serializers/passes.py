@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import PassProduct, PromoRedemption, RiderPass
-from billing.serializers import BillingMoney
+from billing.serializers.fields import BillingMoney
 from core.money import money
 
 

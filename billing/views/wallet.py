@@ -1,4 +1,4 @@
-"""Billing HTTP edge: parse, call one service or selector, serialize."""
+"""The rider's wallet (balances, top-ups, history) and saved payment methods."""
 
 from __future__ import annotations
 
@@ -6,42 +6,48 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.auth import signed_in_user
-from billing import errors, selectors, serializers
+from billing import errors
 from billing.models import LedgerEntry, Payment
-from billing.services import methods, wallet, webhooks
+from billing.selectors import wallet as wallet_selectors
+from billing.serializers import wallet as wallet_serializers
+from billing.services import methods, wallet
+from billing.views import inputs
 from core.pagination import CursorPagination
 
 
 class WalletGetView(APIView):
-    @extend_schema(responses=serializers.WalletOut, tags=["billing"], summary="The rider's wallet balances")
+    @extend_schema(responses=wallet_serializers.WalletOut, tags=["billing"],
+                   summary="The rider's wallet balances")
     def get(self, request: Request) -> Response:
-        currencies = selectors.wallet_currencies(user=signed_in_user(request)) or [request.query_params.get("currency", "EUR")]
-        balances = [selectors.wallet_balance(user=signed_in_user(request), currency=c) for c in currencies]
+        currencies = (wallet_selectors.wallet_currencies(user=signed_in_user(request))
+                      or [request.query_params.get("currency", "EUR")])
+        balances = [wallet_selectors.wallet_balance(user=signed_in_user(request), currency=c)
+                    for c in currencies]
         body = {"balances": balances, "spending_order": ["bonus", "cash", "card"]}
-        return Response(serializers.WalletOut(body).data)
+        return Response(wallet_serializers.WalletOut(body).data)
 
 
 class WalletTopUpView(APIView):
     domain_errors = (errors.AmountInvalid, errors.PaymentMethodNotFound, errors.NoPaymentMethod, errors.PaymentProviderUnavailable)
     @extend_schema(
-        request=serializers.WalletTopUpIn,
-        responses={201: serializers.PaymentOut, 202: OpenApiResponse(serializers.PaymentOut, "3-D Secure needed")},
+        request=wallet_serializers.WalletTopUpIn,
+        responses={201: wallet_serializers.PaymentOut,
+                   202: OpenApiResponse(wallet_serializers.PaymentOut, "3-D Secure needed")},
         tags=["billing"], summary="Top up the wallet from a saved card",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(serializers.WalletTopUpIn, request)
+        data = inputs.valid_body(wallet_serializers.WalletTopUpIn, request)
         amount, currency = data["amount"]
         payment = wallet.wallet_top_up(
             user=signed_in_user(request), amount=amount, currency=currency, payment_method_id=data["payment_method"]
         )
         code = status.HTTP_201_CREATED if payment.status == Payment.Status.CAPTURED else status.HTTP_202_ACCEPTED
-        return Response(serializers.PaymentOut(payment).data, status=code)
+        return Response(wallet_serializers.PaymentOut(payment).data, status=code)
 
 
 class WalletEntryPagination(CursorPagination):
@@ -49,11 +55,11 @@ class WalletEntryPagination(CursorPagination):
 
 
 class WalletTransactionListView(generics.ListAPIView[LedgerEntry]):
-    serializer_class = serializers.WalletEntryOut
+    serializer_class = wallet_serializers.WalletEntryOut
     pagination_class = WalletEntryPagination
 
     def get_queryset(self) -> Any:
-        return selectors.wallet_entries_for(user=signed_in_user(self.request))
+        return wallet_selectors.wallet_entries_for(user=signed_in_user(self.request))
 
     @extend_schema(tags=["billing"], summary="Wallet history (ledger entries), newest first")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -62,38 +68,20 @@ class WalletTransactionListView(generics.ListAPIView[LedgerEntry]):
 
 class PaymentMethodListView(generics.ListAPIView[Any]):
     domain_errors = {"post": (errors.PaymentMethodInvalid, errors.PaymentProviderUnavailable)}
-    serializer_class = serializers.PaymentMethodOut
+    serializer_class = wallet_serializers.PaymentMethodOut
     pagination_class = None
 
     def get_queryset(self) -> Any:
-        return selectors.payment_methods_for(user=signed_in_user(self.request))
+        return wallet_selectors.payment_methods_for(user=signed_in_user(self.request))
 
     @extend_schema(tags=["billing"], summary="The rider's saved payment methods")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=serializers.PaymentMethodAddIn, responses={201: serializers.PaymentMethodOut},
+    @extend_schema(request=wallet_serializers.PaymentMethodAddIn,
+                   responses={201: wallet_serializers.PaymentMethodOut},
                    tags=["billing"], summary="Save a card (becomes the default)")
     def post(self, request: Request) -> Response:
-        data = _valid(serializers.PaymentMethodAddIn, request)
+        data = inputs.valid_body(wallet_serializers.PaymentMethodAddIn, request)
         method = methods.payment_method_add(user=signed_in_user(request), token=data["token"])
-        return Response(serializers.PaymentMethodOut(method).data, status=status.HTTP_201_CREATED)
-
-
-class WebhookReceiveView(APIView):
-    domain_errors = (errors.WebhookSignatureInvalid, errors.ProviderUnknown)
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(request=None, responses=serializers.WebhookAckOut, tags=["billing"],
-                   summary="Payment provider webhook (signature-verified; idempotent by event id)")
-    def post(self, request: Request, provider: str) -> Response:
-        headers = {key: value for key, value in request.headers.items()}
-        event = webhooks.webhook_receive(provider_name=provider, body=request.body, headers=headers)
-        return Response({"received": True, "event_id": event.event_id, "outcome": event.outcome})
-
-
-def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+        return Response(wallet_serializers.PaymentMethodOut(method).data, status=status.HTTP_201_CREATED)

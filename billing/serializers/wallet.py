@@ -1,4 +1,4 @@
-"""Billing API shapes. Money is ``{"amount": "1.50", "currency": "EUR"}`` (core.money)."""
+"""Wallet and payment method API shapes."""
 
 from __future__ import annotations
 
@@ -9,18 +9,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import AccountKind, LedgerEntry, Payment, PaymentMethod
-from billing.selectors import WalletBalance
-from core.money import MoneyField, money
-
-
-class BillingMoney(serializers.Serializer):
-    amount = serializers.CharField(help_text="Decimal string in major units, e.g. 1.50")
-    currency = serializers.CharField(help_text="ISO-4217, e.g. EUR")
-
-
-@extend_schema_field(BillingMoney)
-class MoneyInField(MoneyField):
-    pass
+from billing.selectors.wallet import WalletBalance
+from billing.serializers.fields import BillingMoney, MoneyInField
+from core.money import money
 
 
 def _money_field() -> Any:
@@ -109,9 +100,3 @@ class WalletEntryOut(serializers.ModelSerializer):
     def get_amount(self, obj: LedgerEntry) -> dict[str, str]:
         """In the rider's sign: money added to cash/bonus is positive; debt taken on is negative."""
         return money(-Decimal(obj.amount), obj.currency)
-
-
-class WebhookAckOut(serializers.Serializer):
-    received = serializers.BooleanField()
-    event_id = serializers.CharField()
-    outcome = serializers.CharField()

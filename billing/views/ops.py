@@ -7,7 +7,7 @@ from uuid import UUID
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
@@ -19,37 +19,11 @@ from accounts.models import User
 from accounts.permissions import HasPerm
 from billing import errors
 from billing.models import RideBilling
-from billing.serializers import BillingMoney, MoneyInField
+from billing.serializers import ops as ops_serializers
 from billing.services import receipts, refunds
-from billing.views import _valid
+from billing.views import inputs
 from core import errors as core_errors
 from core.money import money
-
-
-class RefundIn(serializers.Serializer):
-    amount = MoneyInField()
-    reason = serializers.CharField(max_length=255)
-
-
-class RefundOut(serializers.Serializer):
-    id = serializers.UUIDField()
-    ride_id = serializers.UUIDField()
-    status = serializers.CharField()
-    amount = BillingMoney()
-    to_card = BillingMoney()
-    to_wallet = BillingMoney()
-    reason = serializers.CharField()
-
-
-class GoodwillIn(serializers.Serializer):
-    user = serializers.UUIDField()
-    amount = MoneyInField()
-    reason = serializers.CharField(max_length=200)
-
-
-class GoodwillOut(serializers.Serializer):
-    transaction_id = serializers.UUIDField()
-    amount = BillingMoney()
 
 
 class RideRefundView(APIView):
@@ -57,10 +31,11 @@ class RideRefundView(APIView):
                      errors.SelfActionForbidden, errors.FinanceRoleRequired)
     permission_classes = [HasPerm("billing.refund")]
 
-    @extend_schema(request=RefundIn, responses={201: RefundOut}, tags=["billing-ops"],
+    @extend_schema(request=ops_serializers.RefundIn, responses={201: ops_serializers.RefundOut},
+                   tags=["billing-ops"],
                    summary="Refund (part of) a ride's charge: to the card first, the rest to the wallet")
     def post(self, request: Request, ride_id: UUID) -> Response:
-        data = _valid(RefundIn, request)
+        data = inputs.valid_body(ops_serializers.RefundIn, request)
         amount, currency = data["amount"]
         billing = RideBilling.objects.filter(ride_id=ride_id).first()
         if billing is not None and billing.currency != currency:
@@ -70,25 +45,25 @@ class RideRefundView(APIView):
         body = {"id": refund.pk, "ride_id": refund.ride_id, "status": refund.status, "reason": refund.reason,
                 "amount": money(refund.amount, c), "to_card": money(refund.card_amount, c),
                 "to_wallet": money(refund.wallet_amount, c)}
-        return Response(RefundOut(body).data, status=status.HTTP_201_CREATED)
+        return Response(ops_serializers.RefundOut(body).data, status=status.HTTP_201_CREATED)
 
 
 class GoodwillGrantView(APIView):
     domain_errors = (errors.AmountInvalid, core_errors.NotFound, errors.SelfActionForbidden, errors.FinanceRoleRequired)
     permission_classes = [HasPerm("billing.grant_goodwill")]
 
-    @extend_schema(request=GoodwillIn, responses={201: GoodwillOut}, tags=["billing-ops"],
-                   summary="Grant goodwill credit (bonus) to a rider")
+    @extend_schema(request=ops_serializers.GoodwillIn, responses={201: ops_serializers.GoodwillOut},
+                   tags=["billing-ops"], summary="Grant goodwill credit (bonus) to a rider")
     def post(self, request: Request) -> Response:
-        data = _valid(GoodwillIn, request)
+        data = inputs.valid_body(ops_serializers.GoodwillIn, request)
         user = User.objects.filter(pk=data["user"]).first()
         if user is None:
             raise errors.NotFound("User not found.")
         amount, currency = data["amount"]
         txn = refunds.goodwill_grant(user=user, amount=amount, currency=currency, reason=data["reason"],
                                      actor=signed_in_user(request))
-        return Response(GoodwillOut({"transaction_id": txn.pk, "amount": money(amount, currency)}).data,
-                        status=status.HTTP_201_CREATED)
+        body = {"transaction_id": txn.pk, "amount": money(amount, currency)}
+        return Response(ops_serializers.GoodwillOut(body).data, status=status.HTTP_201_CREATED)
 
 
 def _receipt_visible(request: Request, ride_id: UUID) -> dict[str, Any]:

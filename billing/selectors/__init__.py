@@ -1,0 +1,18 @@
+"""Reads of the billing app, one module per area (``wallet``, ``rides``, ``passes``, ``tariffs``).
+
+What other apps use is re-exported here (``from billing import selectors``); billing's own modules import the
+module they need (``from billing.selectors import wallet as wallet_selectors``)."""
+
+from billing.selectors.rides import ride_billing_get, ride_ids_awaiting_charge
+from billing.selectors.tariffs import tariff_for_ride
+from billing.selectors.wallet import RiderMoney, rider_can_start_ride, rider_money, wallet_balance
+
+__all__ = [
+    "RiderMoney",
+    "ride_billing_get",
+    "ride_ids_awaiting_charge",
+    "rider_can_start_ride",
+    "rider_money",
+    "tariff_for_ride",
+    "wallet_balance",
+]

@@ -1,0 +1,37 @@
+"""Demo data of the feeds (``manage.py demo_data``): an MDS agency regulating the demo city, with a fixed token.
+
+The token is a published development value, like the demo vehicle's IoT secret, so ``demo_data`` can print it
+again; a real agency gets a random one (``manage.py mds_agency_token``, the admin).
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from feeds.mds import selectors, services
+from feeds.models import Agency, AgencyCredential
+from fleet import demo as fleet_demo
+from fleet.models import City
+
+DEMO_AGENCY = "Demo city regulator"
+DEMO_TOKEN_PREFIX = "demo0000"
+DEMO_TOKEN = f"mds_{DEMO_TOKEN_PREFIX}_demo-agency-token-not-for-production"
+
+
+def load(*, stdout: TextIO) -> None:
+    if not City.objects.filter(slug=fleet_demo.CITY_SLUG).exists():
+        stdout.write("feeds: no demo city (load fleet first)\n")
+        return
+    agency = services.agency_ensure(name=DEMO_AGENCY, city_slugs=[fleet_demo.CITY_SLUG])
+    AgencyCredential.objects.get_or_create(
+        prefix=DEMO_TOKEN_PREFIX, defaults={"agency": agency, "token_hash": selectors.token_hash(DEMO_TOKEN)},
+    )
+    summary(stdout=stdout)
+
+
+def summary(*, stdout: TextIO) -> None:
+    if not Agency.objects.filter(name=DEMO_AGENCY, credentials__prefix=DEMO_TOKEN_PREFIX).exists():
+        return
+    stdout.write(f"feeds: MDS agency '{DEMO_AGENCY}' ({fleet_demo.CITY_SLUG}), token {DEMO_TOKEN}\n")
+    stdout.write(f"feeds: curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
+                 "-H 'Accept: application/vnd.mds+json;version=2.0' http://localhost:8000/mds/vehicles/status\n")
