@@ -64,6 +64,11 @@ def fake_apps(monkeypatch, fake_apps_dir):
     return use
 
 
+@pytest.fixture(autouse=True)
+def _debug_on(settings):
+    settings.DEBUG = True  # demo_data runs only with DEBUG on (pytest-django turns it off)
+
+
 def _demo_data(*args: str) -> str:
     out = io.StringIO()
     call_command("demo_data", *args, stdout=out)
@@ -97,6 +102,15 @@ def test_force_loads_into_a_database_that_has_data(fake_apps):
     UserFactory()
     assert "one: rider" in _demo_data("--force")
     assert get_user_model().objects.filter(email="one@demo.example").exists()
+
+
+@pytest.mark.django_db
+def test_refused_with_debug_off_and_nothing_loaded(fake_apps, settings):
+    fake_apps("fw_demo_one")
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only with DEBUG=1"):
+        _demo_data()
+    assert not get_user_model().objects.exists()
 
 
 @pytest.mark.django_db

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
@@ -57,6 +58,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         # The demos print with print(file=stdout): give them the raw stream, not Django's line-ending wrapper.
         stream: TextIO = options.get("stdout") or sys.stdout
+        if not settings.DEBUG:
+            # The demo publishes its credentials (riders' passwords, the demo vehicle's IoT secret, the demo
+            # agency's MDS token): they must never reach a production database.
+            raise CommandError("demo_data loads published credentials and runs only with DEBUG=1.")
         require_migrated()
         if not force and not database_is_empty():
             self.stdout.write("Demo data: the database is not empty, nothing loaded (--force loads anyway).")
