@@ -364,6 +364,9 @@ if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"MDS_PROVIDER_ID must be a UUID (8-4-4-4-12 hex digits), got {MDS_PROVIDER_ID!r}")
+# A past hour's /trips and /events/historical answer 202 (not yet complete) for this long after it ended: a late
+# device report or a lock acknowledged late may still land in it.
+MDS_HOUR_GRACE_S = env_int("MDS_HOUR_GRACE_S", 300, minimum=0, maximum=86_400)
 
 # --- Security when not in DEBUG (docs/security.md) ------------------------------------------------------------
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)

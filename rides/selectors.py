@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import shapely
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import User
 from fleet import geofence
 from rides import errors
-from rides.models import Ride, RideState, RideTrackPoint
+from rides.models import OPEN_STATES, Ride, RideState, RideTrackPoint
 
 
 def rider_spent_today(*, ride: Ride, now: datetime) -> Decimal:
@@ -69,18 +70,99 @@ def track_geojson(*, ride_id: uuid.UUID) -> dict[str, Any] | None:
     return {"type": "LineString", "coordinates": coords}
 
 
-def mds_trip(*, ride: Ride, request_base: str = "") -> dict[str, Any]:
-    """The MDS trip record of an ended ride (times in ms since the epoch, as MDS wants)."""
-    def ms(value: Any) -> int | None:
-        return None if value is None else int(value.timestamp() * 1000)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-    def point(lat: float | None, lon: float | None) -> dict[str, Any] | None:
-        return None if lat is None or lon is None else {"type": "Point", "coordinates": [lon, lat]}
 
-    photo = f"{request_base}{ride.parking_photo.url}" if ride.parking_photo else None
-    return {
-        "trip_id": str(ride.id), "device_id": str(ride.vehicle_id), "start_time": ms(ride.started_at),
-        "end_time": ms(ride.ended_at), "start_location": point(ride.start_lat, ride.start_lon),
-        "end_location": point(ride.end_lat, ride.end_lon), "duration": ride.duration_s, "distance": ride.distance_m,
-        "parking_verification_url": photo,
+def _ms(value: datetime) -> int:
+    """Integer milliseconds since the epoch, exact (MDS timestamps)."""
+    return (value - _EPOCH) // timedelta(milliseconds=1)
+
+
+def mds_trip(*, ride: Ride, provider_id: str | None = None, request_base: str = "") -> dict[str, Any]:
+    """The MDS 2.0 trip record of a closed ride (models/trip.yaml, micromobility): times in integer ms since the
+    epoch, ``duration`` in seconds, ``distance`` in metres, locations as MDS GPS objects (``lat``/``lng``).
+
+    A start cancelled before the unlock (MDS ``trip_cancel``) is a trip of no distance from its claim to its
+    cancellation, at its start point. ``provider_id`` (the operator's MDS id) is left out when not given (the
+    rider's own ride detail)."""
+    start = trip_start_time(ride)
+    end = ride.ended_at or start
+    start_location = {"lat": ride.start_lat, "lng": ride.start_lon} if ride.start_lat is not None else None
+    end_location = {"lat": ride.end_lat, "lng": ride.end_lon} if ride.end_lat is not None else start_location
+    trip: dict[str, Any] = {
+        "device_id": str(ride.vehicle_id), "trip_id": str(ride.id), "trip_type": ["rider"],
+        "start_time": _ms(start), "end_time": _ms(end), "start_location": start_location or end_location,
+        "end_location": end_location, "duration": max(0, int((end - start).total_seconds())),
+        "distance": (ride.distance_m or 0) if ride.state == RideState.ENDED else 0,
+        "currency": ride.currency,
     }
+    if ride.state == RideState.ENDED and ride.fare_total is not None:
+        trip["actual_cost"] = int((ride.fare_total * 100).to_integral_value())
+    if ride.parking_photo:
+        trip["parking_verification_url"] = f"{request_base}{ride.parking_photo.url}"
+    if provider_id is not None:
+        trip = {"provider_id": provider_id, **trip}
+    return trip
+
+
+# --- Reads for the MDS Provider feeds (feeds.mds): trips are rides, keyed by when they closed ---------------------
+
+CLOSED_STATES = (RideState.ENDED, RideState.CANCELLED)
+
+
+def rides_closed_between(*, city_ids: Sequence[uuid.UUID], start: datetime, end: datetime) -> QuerySet[Ride]:
+    """Rides of the cities that ended or were cancelled in ``[start, end)``, oldest first. Cancelled rides count: the
+    vehicle was ``on_trip`` from its claim (MDS ``trip_start``) to its ``trip_cancel``, whose ``trip_ids`` must
+    resolve to a trip."""
+    return (Ride.objects.filter(city_id__in=city_ids, state__in=CLOSED_STATES, ended_at__gte=start, ended_at__lt=end)
+            .select_related("vehicle_type").order_by("ended_at", "id"))
+
+
+def ride_open_created_between(*, city_ids: Sequence[uuid.UUID], start: datetime, end: datetime) -> bool:
+    """A ride of the cities created in ``[start, end)`` is still open: its MDS ``trip_start`` is in that hour but its
+    trip is not served yet."""
+    return Ride.objects.filter(city_id__in=city_ids, state__in=OPEN_STATES, created_at__gte=start,
+                               created_at__lt=end).exists()
+
+
+def ride_end_pending_before(*, city_ids: Sequence[uuid.UUID], before: datetime) -> bool:
+    """A ride of the cities asked to end before ``before`` is still waiting for its lock: it may yet end with an
+    ``ended_at`` before ``before`` (the lock command's time, ``rides.services.lifecycle``)."""
+    return Ride.objects.filter(city_id__in=city_ids, state=RideState.LOCKING, end_requested_at__lt=before).exists()
+
+
+def trip_start_time(ride: Ride) -> datetime:
+    """When the MDS trip starts: the unlock the vehicle acknowledged, or its claim for a start never unlocked."""
+    return ride.started_at or ride.created_at
+
+
+class TripInterval(NamedTuple):
+    vehicle_id: uuid.UUID
+    trip_id: uuid.UUID
+    start: datetime
+    end: datetime | None  # None: still open
+    start_lat: float | None
+    start_lon: float | None
+    end_lat: float | None
+    end_lon: float | None
+
+
+def trip_intervals_overlapping(*, city_ids: Sequence[uuid.UUID], start: datetime,
+                               end: datetime) -> list[TripInterval]:
+    """The trips of the cities (every ride, open or closed; a start cancelled before its unlock is a trip from its
+    claim to its cancellation) whose time overlaps ``[start, end)``: the vehicle's telemetry then is the trip's."""
+    rides = (Ride.objects.filter(city_id__in=city_ids, created_at__lt=end)
+             .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
+             .values_list("vehicle_id", "id", "started_at", "created_at", "ended_at", "start_lat", "start_lon",
+                          "end_lat", "end_lon"))
+    return [TripInterval(vehicle, ride, started or created, ended, *points)
+            for vehicle, ride, started, created, ended, *points in rides]
+
+
+def ride_counts_by_form_factor(*, city_ids: Sequence[uuid.UUID], start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+    """``{form_factor: (trips, distinct riders)}`` of the cities's rides that started in ``[start, end)`` and ended
+    (cancelled starts are not trips taken): the MDS monthly report's counts."""
+    rows = (Ride.objects.filter(city_id__in=city_ids, state=RideState.ENDED, started_at__gte=start, started_at__lt=end)
+            .values("vehicle_type__form_factor")
+            .annotate(trips=Count("id"), riders=Count("rider_id", distinct=True)))
+    return {row["vehicle_type__form_factor"]: (row["trips"], row["riders"]) for row in rows}

@@ -76,3 +76,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     envelope = response.data["error"]
     response.data = error_body(envelope["code"], envelope["message"], _details(envelope["details"]))
     return response
+
+
+class HourNotAvailable(DomainError):
+    """``/trips`` or ``/events/historical`` for an hour not yet past, or in which no city of the scope operated."""
+
+    code, status, message = "hour_not_available", 404, "This hour is not in the past, or no vehicle operated in it."
+
+
+class ReportNotFound(DomainError):
+    """``/reports/YYYY-MM.csv`` for a month not yet over, before operations began, or not a month at all."""
+
+    code, status, message = "report_not_found", 404, "No report for this month."

@@ -1,8 +1,8 @@
 """``/mds/``: the MDS 2.0 Provider API for regulators (docs/mds.md). One view module per endpoint family."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 
-from feeds.mds.views import vehicles
+from feeds.mds.views import hourly, recent, reports, telemetry, vehicles
 
 app_name = "mds"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -10,4 +10,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("vehicles/status", vehicles.MdsVehiclesStatusView.as_view(), name="vehicles-status"),
     path("vehicles/status/<uuid:device_id>", vehicles.MdsVehicleStatusView.as_view(), name="vehicle-status"),
     path("vehicles/<uuid:device_id>", vehicles.MdsVehicleView.as_view(), name="vehicle"),
+    path("trips", hourly.MdsTripsView.as_view(), name="trips"),
+    path("events/historical", hourly.MdsEventsHistoricalView.as_view(), name="events-historical"),
+    path("events/recent", recent.MdsEventsRecentView.as_view(), name="events-recent"),
+    path("telemetry", telemetry.MdsTelemetryView.as_view(), name="telemetry"),
+    re_path(r"^reports/(?P<filename>\d{4}-\d{2}\.csv)$", reports.MdsReportView.as_view(), name="report"),
 ]

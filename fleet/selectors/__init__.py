@@ -3,6 +3,13 @@
 from fleet.selectors.cities import city_exists, city_get_by_slug, city_ids_by_slug, vehicle_types_by_code
 from fleet.selectors.commands import command_get, command_state, commands_acked, commands_with_key
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
+from fleet.selectors.events import (
+    city_events_between,
+    city_form_factors,
+    city_operated_before,
+    city_timezones,
+    city_vehicle_ids,
+)
 from fleet.selectors.mds import (
     MdsVehicleStatus,
     cities_by_slug,
@@ -45,6 +52,11 @@ __all__ = [
     "city_exists",
     "city_get_by_slug",
     "city_ids_by_slug",
+    "city_events_between",
+    "city_form_factors",
+    "city_operated_before",
+    "city_timezones",
+    "city_vehicle_ids",
     "city_zones",
     "command_get",
     "command_state",

@@ -81,7 +81,8 @@ def test_detail_has_simplified_track_receipt_and_mds_trip(api, card_rider, vehic
     assert {line["kind"] for line in body["receipt"]["lines"]} >= {"unlock"}
     trip = body["trip"]
     assert trip["trip_id"] == str(ride.id) and trip["distance"] == ride.distance_m
-    assert trip["end_location"]["type"] == "Point" and trip["parking_verification_url"].endswith(".jpg")
+    assert trip["end_location"] == {"lat": ride.end_lat, "lng": ride.end_lon}  # an MDS GPS object
+    assert trip["parking_verification_url"].endswith(".jpg") and trip["duration"] == ride.duration_s
 
 
 def test_end_refused_outside_area_and_in_no_parking_zone_with_nearest_allowed(
