@@ -365,6 +365,11 @@ if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
     raise ImproperlyConfigured(f"MDS_PROVIDER_ID must be a UUID (8-4-4-4-12 hex digits), got {MDS_PROVIDER_ID!r}")
 
+# --- GBFS feeds (docs/gbfs.md) ----------------------------------------------------------------------------
+# Scheme and host the feeds' links start with (gbfs.json, manifest), e.g. https://api.freewheel.example; empty:
+# the request's own (fine behind a proxy that passes the public Host and X-Forwarded-Proto).
+GBFS_BASE_URL = env_str("GBFS_BASE_URL", "").rstrip("/")
+
 # --- Security when not in DEBUG (docs/security.md) ------------------------------------------------------------
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
