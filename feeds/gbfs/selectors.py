@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Q
 
 from billing import selectors_tariffs as billing_tariffs
-from feeds.gbfs import ids
+from feeds.gbfs import cache, ids
 from feeds.models import GbfsAlert, GbfsSystem
 from fleet import selectors as fleet_selectors
 from fleet.models import VehicleType, Zone, ZoneKind
@@ -66,6 +66,7 @@ class Feed:
     system: GbfsSystem
     base_url: str
     now: datetime
+    prefix: str = "v3"  # the version rendered: "v3" (3.0) or "v2" (2.3, derived by feeds.gbfs.v2)
 
     def url(self, prefix: str, name: str) -> str:
         if prefix == "v2":
@@ -119,10 +120,9 @@ def manifest(*, base_url: str, now: datetime) -> Document:
     return envelope("manifest", {"datasets": datasets}, now)
 
 
-def document(feed: Feed, name: str, prefix: str = "v3") -> Document:
-    """The 3.0 document ``name`` of the system (``gbfs`` lists the files of the ``prefix`` version)."""
-    if name == "gbfs":
-        return envelope(name, _gbfs(feed, prefix), feed.now)
+def document(feed: Feed, name: str) -> Document:
+    """The 3.0 document ``name`` of the system; with ``feed.prefix`` "v2", ``gbfs`` lists the 2.3 files and
+    ``vehicle_status`` has the 2.3 shape already (the rest is converted by ``feeds.gbfs.v2``)."""
     return envelope(name, BUILDERS[name](feed), feed.now)
 
 
@@ -148,7 +148,8 @@ def _file_names(feed: Feed) -> list[str]:
     return [name for name in FILES if name not in skip]
 
 
-def _gbfs(feed: Feed, prefix: str) -> Document:
+def _gbfs(feed: Feed) -> Document:
+    prefix = feed.prefix
     feeds = [{"name": V2_NAMES.get(name, name) if prefix == "v2" else name, "url": feed.url(prefix, name)}
              for name in _file_names(feed)]
     if prefix == "v2":  # 2.3 lists the feeds per language; our 2.3 files carry the first language only
@@ -213,13 +214,23 @@ def _vehicle_types(feed: Feed) -> Document:
     return {"vehicle_types": out}
 
 
+def _bounds(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    points = [point for polygon in _polygons(geometry) for ring in polygon for point in ring]
+    return (min(p[0] for p in points), min(p[1] for p in points), max(p[0] for p in points),
+            max(p[1] for p in points))
+
+
 def _station_finder(feed: Feed) -> Callable[[float, float], str | None]:
-    """(lat, lon) -> the id of the virtual station the point is in, or None."""
+    """(lat, lon) -> the id of the virtual station the point is in, or None. Most vehicles stand outside every
+    station's bounding box and cost two comparisons; the others ask the city's compiled geofence."""
     if not feed.stations:
         return lambda lat, lon: None
+    boxes = [_bounds(zone.geometry) for zone in feed.stations]
     compiled = fleet_selectors.geofence_for_city(feed.system.city_id)
 
     def find(lat: float, lon: float) -> str | None:
+        if not any(x0 <= lon <= x1 and y0 <= lat <= y1 for x0, y0, x1, y1 in boxes):
+            return None
         for spec in compiled.zones_containing(lon, lat, feed.now):
             if spec.kind in STATION_KINDS:
                 return spec.id
@@ -228,55 +239,30 @@ def _station_finder(feed: Feed) -> Callable[[float, float], str | None]:
     return find
 
 
-def _range(vehicle: fleet_gbfs.PublicVehicle, vehicle_type: VehicleType) -> int:
-    """Range reported by the vehicle, else estimated from its battery; 0 when neither is known."""
-    if vehicle.range_meters is not None:
-        return vehicle.range_meters
-    if vehicle.battery_pct is not None and vehicle_type.max_range_meters:
-        return vehicle.battery_pct * vehicle_type.max_range_meters // 100
-    return 0
-
-
-def _vehicles(feed: Feed) -> list[tuple[Document, uuid.UUID]]:
-    """The public vehicles as ``vehicle_status`` items, with their type's id (for station counts)."""
-    types = {t.id: t for t, _plan in feed.types}
+def _vehicles(feed: Feed) -> list[tuple[fleet_gbfs.PublicVehicle, str | None]]:
+    """The public vehicles (their JSON built by the database) and the virtual station each stands in."""
+    vehicles = fleet_gbfs.public_vehicles(
+        city_id=feed.system.city_id, vehicle_type_ids=[t.id for t, _plan in feed.types], mac_pads=ids.mac_pads(),
+        id_length=ids.ID_LENGTH, rental_uri=feed.system.rental_uri, version=VERSIONS[feed.prefix])
     station_of = _station_finder(feed)
-    uri = feed.system.rental_uri
-    out = []
-    for vehicle in fleet_gbfs.public_vehicles(city_id=feed.system.city_id, vehicle_type_ids=types):
-        vehicle_type = types[vehicle.vehicle_type_id]
-        public_id = ids.public_vehicle_id(vehicle.id, vehicle.last_trip_id)
-        item: Document = {
-            "vehicle_id": public_id, "lat": round(vehicle.lat, 6), "lon": round(vehicle.lon, 6),
-            "is_reserved": vehicle.is_reserved, "is_disabled": vehicle.is_disabled,
-            "vehicle_type_id": vehicle_type.code,
-        }
-        if vehicle.last_reported is not None:
-            item["last_reported"] = timestamp(vehicle.last_reported)
-        if _motorised(vehicle_type):
-            item["current_range_meters"] = _range(vehicle, vehicle_type)
-        if vehicle.battery_pct is not None:
-            item["current_fuel_percent"] = vehicle.battery_pct / 100
-        station_id = station_of(vehicle.lat, vehicle.lon)
-        if station_id is not None:
-            item["station_id"] = station_id
-        if uri:
-            link = uri.replace("{vehicle_id}", public_id)
-            item["rental_uris"] = {"android": link, "ios": link} | ({"web": link} if link.startswith("https://")
-                                                                    else {})
-        out.append((item, vehicle.vehicle_type_id))
-    # Ordered by the public id: an order by anything persistent would link a vehicle's ids across trips.
-    out.sort(key=lambda pair: pair[0]["vehicle_id"])
-    return out
+    return [(vehicle, station_of(vehicle.lat, vehicle.lon)) for vehicle in vehicles]
 
 
 def _vehicle_status(feed: Feed) -> Document:
-    return {"vehicles": [item for item, _type in _vehicles(feed)]}
+    items = []
+    for vehicle, station_id in _vehicles(feed):
+        # The database's JSON ends with "}": the station, known only here, goes in before it.
+        items.append(vehicle.json if station_id is None else f'{vehicle.json[:-1]},"station_id":"{station_id}"}}')
+    return {"bikes" if feed.prefix == "v2" else "vehicles": cache.RawJson(f"[{','.join(items)}]")}
+
+
+def _polygons(geometry: dict[str, Any]) -> list[Any]:
+    return list(geometry["coordinates"]) if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
 
 
 def _centroid(geometry: dict[str, Any]) -> tuple[float, float]:
     """(lat, lon) of the area-weighted centroid of the outer rings (the station's point on a map)."""
-    polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    polygons = _polygons(geometry)
     area = cx = cy = 0.0
     points: list[list[float]] = []
     for polygon in polygons:
@@ -306,13 +292,13 @@ def _station_status(feed: Feed) -> Document:
     type_codes = {t.id: t.code for t, _plan in feed.types}
     available: Counter[tuple[str, uuid.UUID]] = Counter()
     disabled: Counter[str] = Counter()
-    for item, type_id in _vehicles(feed) if stations else []:
-        if "station_id" not in item or item["is_reserved"]:
+    for vehicle, station_id in _vehicles(feed) if stations else []:
+        if station_id is None or vehicle.is_reserved:
             continue
-        if item["is_disabled"]:
-            disabled[item["station_id"]] += 1
+        if vehicle.is_disabled:
+            disabled[station_id] += 1
         else:
-            available[(item["station_id"], type_id)] += 1
+            available[(station_id, vehicle.vehicle_type_id)] += 1
     out = []
     for zone in stations:
         sid = str(zone.id)
@@ -364,6 +350,7 @@ def _system_alerts(feed: Feed) -> Document:
 
 
 BUILDERS: dict[str, Callable[[Feed], Document]] = {
+    "gbfs": _gbfs,
     "gbfs_versions": _gbfs_versions,
     "system_information": _system_information,
     "vehicle_types": _vehicle_types,

@@ -2,7 +2,7 @@
 
 What changes: ``last_updated`` and every timestamp become POSIX seconds, ``version`` is ``"2.3"``, localized text
 arrays become one string in the system's first language, ``vehicle_status`` is ``free_bike_status`` with
-``bikes``/``bike_id``, station counts say ``bikes``, geofencing rules have ``ride_allowed`` (start and end) and no
+``bikes``/``bike_id`` (rendered so by the database already: ``feeds.gbfs.selectors``), station counts say ``bikes``, geofencing rules have ``ride_allowed`` (start and end) and no
 ``global_rules`` (2.3 cannot say "no ride may end outside the operating area"), and fields 2.3 lacks are dropped.
 """
 
@@ -45,16 +45,6 @@ def _system_information(data: Document, language: str) -> Document:
 def _vehicle_types(data: Document, language: str) -> Document:
     fields = ("name", "make", "model", "description")
     return {"vehicle_types": [_texts(item, fields, language) for item in data["vehicle_types"]]}
-
-
-def _free_bike_status(data: Document, language: str) -> Document:
-    bikes = []
-    for vehicle in data["vehicles"]:
-        bike = {("bike_id" if key == "vehicle_id" else key): value for key, value in vehicle.items()}
-        if "last_reported" in bike:
-            bike["last_reported"] = posix(bike["last_reported"])
-        bikes.append(bike)
-    return {"bikes": bikes}
 
 
 def _station_information(data: Document, language: str) -> Document:
@@ -109,7 +99,6 @@ def _system_alerts(data: Document, language: str) -> Document:
 _CONVERTERS: dict[str, Callable[[Document, str], Document]] = {
     "system_information": _system_information,
     "vehicle_types": _vehicle_types,
-    "free_bike_status": _free_bike_status,
     "station_information": _station_information,
     "station_status": _station_status,
     "system_pricing_plans": _system_pricing_plans,

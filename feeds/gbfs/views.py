@@ -32,6 +32,9 @@ def _not_found(message: str) -> cache.Rendered:
     return cache.build(error_body("not_found", message), ttl=NOT_FOUND_TTL, status=404)
 
 
+LINKED = {"gbfs", "gbfs_versions", "system_information"}  # files with links: one copy per URL base
+
+
 def _key(base_url: str, *parts: str) -> str:
     base = hashlib.blake2b(base_url.encode(), digest_size=6).hexdigest()
     return ":".join(("gbfs", base, *parts))
@@ -41,10 +44,11 @@ def _render_file(base_url: str, prefix: str, system_id: str, name: str) -> cache
     system = selectors.system_get(system_id=system_id)
     if system is None:
         return _not_found(f"No GBFS system {system_id!r}.")
-    feed = selectors.Feed(system=system, base_url=base_url, now=datetime.now(UTC).replace(microsecond=0))
+    feed = selectors.Feed(system=system, base_url=base_url, now=datetime.now(UTC).replace(microsecond=0),
+                          prefix=prefix)
     if prefix == "v3":
         return cache.build(selectors.document(feed, name), ttl=selectors.TTL[name])
-    document = selectors.document(feed, v2.V3_NAME.get(name, name), prefix)
+    document = selectors.document(feed, v2.V3_NAME.get(name, name))
     return cache.build(v2.convert(name, document, feed.languages[0]), ttl=selectors.TTL[v2.V3_NAME.get(name, name)])
 
 
@@ -70,7 +74,7 @@ def feed_file(request: HttpRequest, prefix: str, system_id: str, name: str) -> H
         return _respond(request, _not_found(f"No GBFS file {name!r} in {selectors.VERSIONS[prefix]}."))
     base_url = _base_url(request)
     ttl = selectors.TTL[v2.V3_NAME.get(name, name)]
-    key = _key(base_url, prefix, system_id, name)
+    key = _key(base_url if name in LINKED else "", prefix, system_id, name)
     return _respond(request, cache.get_or_render(key, ttl, lambda: _render_file(base_url, prefix, system_id, name)))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -16,10 +16,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+from django.utils import timezone
 
 from billing.services import tariffs
 from feeds.gbfs import cache as gbfs_cache
-from feeds.models import GbfsSystem
+from feeds.models import GbfsAlert, GbfsSystem
 from fleet.models import City, VehicleType, ZoneKind
 from fleet.states import Status
 from tests.fleet.factories import CityFactory, VehicleFactory, VehicleTypeFactory, ZoneFactory, square
@@ -143,6 +144,12 @@ def city_with_stations() -> tuple[GbfsSystem, dict[str, Any]]:
         android_store_uri="https://play.google.com/store/apps/details?id=example",
         android_discovery_uri="freewheel://", rental_uri="https://example.com/rent?vehicle={vehicle_id}",
     )
+    now = timezone.now()
+    GbfsAlert.objects.create(system=system, type="station_closure", summary="Hauptbahnhof closed on Sunday",
+                             description="Building works", url="https://example.com/news",
+                             starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1))
+    GbfsAlert.objects.create(system=system, summary="Over", starts_at=now - timedelta(days=2),
+                             ends_at=now - timedelta(days=1))
     return system, {"vehicles": vehicles, "station": station, "types": (scooter, bike, untariffed)}
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from feeds.gbfs import ids
 from feeds.models import GbfsSystem
 from fleet import services as fleet_services
 from fleet.models import Vehicle
@@ -82,6 +83,8 @@ def test_both_cities_publish_every_file_valid_in_3_0_and_2_3(client: Any) -> Non
         assert info["opening_hours"] and info["feed_contact_email"]
         versions = system["3.0"].files["gbfs_versions"]["data"]["versions"]
         assert [v["version"] for v in versions] == ["2.3", "3.0"]
+        alerts = system["3.0"].files["system_alerts"]["data"]["alerts"]
+        assert len(alerts) == (1 if "station_information" in system["3.0"].files else 0)  # not the one that is over
         # 2.3 speaks one language, the system's first, and says so
         assert system["2.3"].files["system_information"]["data"]["language"] == info["languages"][0]
 
@@ -134,6 +137,7 @@ def test_vehicle_id_rotates_after_every_trip_and_only_then(client: Any) -> None:
     where = (vehicle.lat, vehicle.lon)
     first = public_ids(client, system.system_id)[where]
     assert public_ids(client, system.system_id)[where] == first  # stable while it stands still
+    assert first == ids.public_vehicle_id(vehicle.id, None)  # the database computes the same MAC as Python
 
     reservation = uuid.uuid4()
     fleet_services.reservation_start(vehicle_id=vehicle.id, reservation_id=reservation)
@@ -147,6 +151,7 @@ def test_vehicle_id_rotates_after_every_trip_and_only_then(client: Any) -> None:
     fleet_services.trip_end(vehicle_id=vehicle.id, trip_id=trip)
     second = public_ids(client, system.system_id)[where]
     assert second != first
+    assert second == ids.public_vehicle_id(vehicle.id, trip)
 
     trip = uuid.uuid4()
     fleet_services.trip_start(vehicle_id=vehicle.id, trip_id=trip)
