@@ -4,8 +4,10 @@ A rendered file (JSON bytes, their gzip, a weak ETag, when it was rendered) is s
 process also keeps the last one it served and uses it until ``rendered_at + ttl``, so a hot file costs no Redis
 round trip at all. When it is older than its ttl, the first process to take the file's lock (``cache.add``) renders
 it again, in the request that found it old; meanwhile every other request (in any process) is served the previous
-copy for up to ``GRACE_S`` more seconds (with ``max-age=0``) instead of queueing behind the render: a 10k-vehicle
-``vehicle_status`` takes about a second to render, and trip planners poll at the top of each minute. Only a cold
+copy for up to ``GRACE_S`` more seconds (with ``max-age=0``) instead of queueing behind the render (a 10k-vehicle
+``vehicle_status`` takes 0.3-0.7 s, and trip planners poll at the top of each minute), and a process serving an old
+copy asks Redis for the new one at most every ``RECHECK_S`` (fetching the old copy again for each request was what
+made the re-render window slow in the benchmark). Only a cold
 start (no copy at all) waits for the renderer; a lock holder that died is waited for ``LOCK_WAIT_S`` at most, then
 the waiting request renders itself.
 """
@@ -26,6 +28,7 @@ from django.core.cache import cache
 LOCK_WAIT_S = 5.0
 POLL_S = 0.02
 GRACE_S = 60  # how long past its ttl a copy may still be served while a new one is being rendered
+RECHECK_S = 0.25  # how often a process serving an old copy asks Redis whether the new one is there
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ def build(document: dict[str, Any], *, ttl: int, status: int = 200, rendered_at:
                     rendered_at=float(int(rendered_at if rendered_at is not None else time.time())), ttl=ttl)
 
 
-_local: dict[str, Rendered] = {}
+_local: dict[str, tuple[Rendered, float]] = {}  # key -> (copy, time until which it is served without asking Redis)
 _local_lock = threading.Lock()
 
 
@@ -97,18 +100,19 @@ def forget() -> None:
 def get_or_render(key: str, ttl: int, render: Callable[[], Rendered]) -> Rendered:
     """The file under ``key``: this process's copy while fresh, else Redis's, else a new render by one request."""
     now = time.time()
-    local = _local.get(key)
-    if local is not None and local.fresh(now):
-        return local
+    entry = _local.get(key)
+    if entry is not None and now < entry[1]:
+        return entry[0]
     found: Rendered | None = cache.get(key)
     if found is None or not found.fresh(now):
-        stale = found or local
+        stale = found or (entry[0] if entry is not None else None)
         if stale is None or now >= stale.rendered_at + stale.ttl + GRACE_S:
             found = _render_waiting(key, render)
         else:
             found = _render_if_free(key, render) or stale
+    until = found.rendered_at + found.ttl if found.fresh(now) else now + RECHECK_S
     with _local_lock:
-        _local[key] = found
+        _local[key] = (found, until)
     return found
 
 
