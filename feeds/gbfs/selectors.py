@@ -239,11 +239,21 @@ def _station_finder(feed: Feed) -> Callable[[float, float], str | None]:
     return find
 
 
+def _rental_platforms(system: GbfsSystem) -> list[str]:
+    """Where the deep link is published: android/ios only with that platform's app in ``rental_apps`` (a viewing
+    app needs its store and discovery URIs; MobilityData's validator requires them with ``rental_uris`` in 2.3),
+    web for an https link."""
+    platforms = [name for name, store in (("android", system.android_store_uri), ("ios", system.ios_store_uri))
+                 if store]
+    return platforms + (["web"] if system.rental_uri.startswith("https://") else [])
+
+
 def _vehicles(feed: Feed) -> list[tuple[fleet_gbfs.PublicVehicle, str | None]]:
     """The public vehicles (their JSON built by the database) and the virtual station each stands in."""
     vehicles = fleet_gbfs.public_vehicles(
         city_id=feed.system.city_id, vehicle_type_ids=[t.id for t, _plan in feed.types], mac_pads=ids.mac_pads(),
-        id_length=ids.ID_LENGTH, rental_uri=feed.system.rental_uri, version=VERSIONS[feed.prefix])
+        id_length=ids.ID_LENGTH, rental_uri=feed.system.rental_uri, rental_platforms=_rental_platforms(feed.system),
+        version=VERSIONS[feed.prefix])
     station_of = _station_finder(feed)
     return [(vehicle, station_of(vehicle.lat, vehicle.lon)) for vehicle in vehicles]
 

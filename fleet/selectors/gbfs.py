@@ -8,7 +8,7 @@ retired), nor those out of contact or without a position.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +59,10 @@ SELECT '{"' || %(id_key)s || '":"' || v.pid || '","lat":' || round(v.lat::numeri
        || CASE WHEN t.propulsion_type <> 'human'
                THEN ',"current_range_meters":' || coalesce(v.range_meters, v.battery_pct * t.max_range_meters / 100, 0) ELSE '' END
        || CASE WHEN v.battery_pct IS NULL THEN '' ELSE ',"current_fuel_percent":' || round(v.battery_pct / 100.0, 2) END
-       || CASE WHEN %(uri)s = '' THEN '' ELSE ',"rental_uris":{"android":' || to_json(replace(%(uri)s, '{vehicle_id}', v.pid))::text
-               || ',"ios":' || to_json(replace(%(uri)s, '{vehicle_id}', v.pid))::text
-               || CASE WHEN %(uri)s LIKE 'https://%%' THEN ',"web":' || to_json(replace(%(uri)s, '{vehicle_id}', v.pid))::text ELSE '' END
-               || '}' END
+       || CASE WHEN %(uri)s = '' THEN '' ELSE ',"rental_uris":{' || concat_ws(',',
+               CASE WHEN %(android)s THEN '"android":' || to_json(replace(%(uri)s, '{vehicle_id}', v.pid))::text END,
+               CASE WHEN %(ios)s THEN '"ios":' || to_json(replace(%(uri)s, '{vehicle_id}', v.pid))::text END,
+               CASE WHEN %(web)s THEN '"web":' || to_json(replace(%(uri)s, '{vehicle_id}', v.pid))::text END) || '}' END
        || '}',
        v.pid, v.vehicle_type_id, v.lat, v.lon, v.status = ANY(%(reserved)s), v.status = ANY(%(disabled)s)
 FROM (
@@ -87,13 +87,14 @@ ORDER BY v.pid
 
 def public_vehicles(
     *, city_id: uuid.UUID, vehicle_type_ids: Iterable[uuid.UUID], mac_pads: tuple[bytes, bytes], id_length: int,
-    rental_uri: str = "", version: str = "3.0",
+    rental_uri: str = "", rental_platforms: Collection[str] = (), version: str = "3.0",
 ) -> list[PublicVehicle]:
     """The city's vehicles of these types that GBFS ``vehicle_status`` shows, ordered by public id (an order by
     anything persistent would let a consumer link a vehicle's rotated ids by its place in the list).
 
     ``mac_pads``: the inner and outer pads of the HMAC-SHA256 key of the public ids (``feeds.gbfs.ids``);
-    ``rental_uri``: a deep link with ``{vehicle_id}``; ``version`` "2.3" names the id ``bike_id`` and gives
+    ``rental_uri``: a deep link with ``{vehicle_id}``, given as ``rental_uris`` for ``rental_platforms`` (android,
+    ios, web); ``version`` "2.3" names the id ``bike_id`` and gives
     ``last_reported`` in POSIX seconds.
     """
     inner, outer = mac_pads
@@ -102,7 +103,8 @@ def public_vehicles(
         "reserved": [s for s, (reserved, _) in PUBLIC_STATUSES.items() if reserved],
         "disabled": [s for s, (_, disabled) in PUBLIC_STATUSES.items() if disabled],
         "id_key": "bike_id" if version == "2.3" else "vehicle_id", "posix": version == "2.3",
-        "uri": rental_uri, "inner": inner, "outer": outer, "id_length": id_length,
+        "uri": rental_uri if rental_platforms else "", "android": "android" in rental_platforms,
+        "ios": "ios" in rental_platforms, "web": "web" in rental_platforms, "inner": inner, "outer": outer, "id_length": id_length,
     }
     with connection.cursor() as cursor:
         cursor.execute(_PUBLIC_SQL, params)

@@ -108,6 +108,10 @@ def test_only_vehicles_on_the_street_and_not_in_use_are_public(client: Any) -> N
     disabled = next(v for v in v3 if v["is_disabled"] and "station_id" in v)
     assert disabled["current_range_meters"] == 5 * 40_000 // 100  # estimated from the battery
     assert [v["vehicle_id"] for v in v3] == sorted(v["vehicle_id"] for v in v3)  # ordered by the public id only
+    # Deep links with the rotating id: android (its app is in rental_apps), web (https); no ios app, no ios link.
+    assert all(v["rental_uris"] == {"android": f"https://example.com/rent?vehicle={v['vehicle_id']}",
+                                    "web": f"https://example.com/rent?vehicle={v['vehicle_id']}"} for v in v3)
+    assert set(walked["3.0"].files["system_information"]["data"]["rental_apps"]) == {"android"}
     # Nothing changed in the fleet by reading it.
     assert Vehicle.objects.get(id=vehicles["on_trip"].id).status == "on_trip"
 
