@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from billing import selectors_tariffs as billing_tariffs
+from billing import selectors as billing_selectors
 from feeds.gbfs import cache, ids
 from feeds.models import GbfsAlert, GbfsSystem
 from fleet import selectors as fleet_selectors
@@ -135,7 +135,7 @@ def _stations(feed: Feed) -> list[Zone]:
 
 def _types(feed: Feed) -> list[tuple[VehicleType, str]]:
     """(vehicle type, its plan id): the types with a current tariff in the city, limited to the system's types."""
-    plans = billing_tariffs.current_plan_ids(city_id=feed.system.city_id)
+    plans = billing_selectors.current_plan_ids(city_id=feed.system.city_id)
     wanted = set(feed.system.vehicle_types.values_list("id", flat=True))
     types = fleet_gbfs.vehicle_types_by_id(ids=[t for t in plans if not wanted or t in wanted])
     return [(t, plans[t.id]) for t in types]
@@ -325,7 +325,7 @@ def _station_status(feed: Feed) -> Document:
 
 def _system_pricing_plans(feed: Feed) -> Document:
     wanted = {plan for _type, plan in feed.types}
-    plans = billing_tariffs.gbfs_pricing_plans(city_slug=feed.system.city.slug, ttl=TTL["system_pricing_plans"])
+    plans = billing_selectors.gbfs_pricing_plans(city_slug=feed.system.city.slug, ttl=TTL["system_pricing_plans"])
     out = []
     for plan in plans["data"]["plans"]:  # type: ignore[index]
         if plan["plan_id"] in wanted:
