@@ -110,9 +110,10 @@ def get_or_render(key: str, ttl: int, render: Callable[[], Rendered]) -> Rendere
             found = _render_waiting(key, render)
         else:
             found = _render_if_free(key, render) or stale
-    until = found.rendered_at + found.ttl if found.fresh(now) else now + RECHECK_S
-    with _local_lock:
-        _local[key] = (found, until)
+    if found.status == 200:  # only files of real systems stay in memory: random URLs must not grow it
+        until = found.rendered_at + found.ttl if found.fresh(now) else now + RECHECK_S
+        with _local_lock:
+            _local[key] = (found, until)
     return found
 
 

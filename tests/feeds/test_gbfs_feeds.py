@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from feeds.gbfs import cache as gbfs_cache
 from feeds.gbfs import ids
 from feeds.models import GbfsSystem
 from fleet import services as fleet_services
@@ -185,6 +186,7 @@ def test_unknown_or_unpublished_systems_and_files_are_404(client: Any) -> None:
         response = client.get(path)
         assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found"), path
     assert client.get("/gbfs/v4/freewheel_plain/gbfs.json").status_code == 404
+    assert not gbfs_cache._local  # unknown systems are not kept in memory (random URLs must not grow it)
     assert fetch(client, f"{BASE}/gbfs/manifest.json")["data"]["datasets"] == []
 
 
