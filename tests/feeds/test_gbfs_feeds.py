@@ -190,7 +190,8 @@ def test_unknown_or_unpublished_systems_and_files_are_404(client: Any) -> None:
     assert fetch(client, f"{BASE}/gbfs/manifest.json")["data"]["datasets"] == []
 
 
-def test_the_demo_city_has_a_valid_feed(client: Any) -> None:
+def test_the_demo_city_has_a_valid_feed(client: Any, settings: Any) -> None:
+    settings.DEBUG = True  # demo_data runs only with DEBUG on (pytest-django turns it off)
     call_command("demo_data", verbosity=0)
     walked = walk_manifest(client)
     assert set(walked) == {"freewheel_berlin"}
