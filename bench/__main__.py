@@ -16,16 +16,12 @@ import bench
 from bench import common
 
 NOT_BENCHMARKS = {"common"}
-# Benchmarks whose module is private for now (to be combined into another): name -> module. ``feeds_mds`` is the
-# MDS half of ``feeds`` (the GBFS half is bench/feeds.py).
-ALIASES = {"feeds_mds": "_feeds_mds"}
 
 
 def available() -> list[str]:
     path = [str(Path(bench.__file__).parent)]
     return sorted(
-        [m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_") and m.name not in NOT_BENCHMARKS]
-        + list(ALIASES)
+        m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_") and m.name not in NOT_BENCHMARKS
     )
 
 
@@ -33,7 +29,7 @@ def run(name: str) -> dict[str, Any]:
     if name not in available():
         raise SystemExit(f"unknown benchmark {name!r}; available: {', '.join(available())}")
     common.setup_django()  # connects to nothing; a benchmark that needs a database uses common.django_database
-    module = importlib.import_module(f"bench.{ALIASES.get(name, name)}")
+    module = importlib.import_module(f"bench.{name}")
     figures = module.main()
     if not isinstance(figures, dict):
         raise TypeError(f"bench.{name}.main() returned {type(figures).__name__}, expected a dict of figures")

@@ -1,4 +1,4 @@
-"""The MDS half of ``python -m bench feeds`` (for now ``python -m bench feeds_mds``): MDS ``/telemetry`` of one
+"""The MDS half of ``python -m bench feeds`` (``BENCH_FEEDS_PART=mds`` runs it alone): MDS ``/telemetry`` of one
 hour of a 10,000-vehicle city, served as in production, in points per second and the server's memory.
 
 A database of its own (``bench_feeds_mds_<pid>``) gets a city with ``BENCH_MDS_VEHICLES`` (10,000) vehicles and two
@@ -237,9 +237,3 @@ def measure(*, vehicles: int = VEHICLES, interval_s: int = INTERVAL_S, trips: in
     figures["host_cpu_ms"] = common.host_cpu_ms()
     return figures
 
-
-def main() -> dict[str, Any]:
-    figures = measure(vehicles=VEHICLES, interval_s=INTERVAL_S, trips=TRIPS)
-    for key, value in figures.items():
-        print(f"{key:>44}: {value}")
-    return figures

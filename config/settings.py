@@ -368,6 +368,11 @@ if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 # device report or a lock acknowledged late may still land in it.
 MDS_HOUR_GRACE_S = env_int("MDS_HOUR_GRACE_S", 300, minimum=0, maximum=86_400)
 
+# --- GBFS feeds (docs/gbfs.md) ----------------------------------------------------------------------------
+# Scheme and host the feeds' links start with (gbfs.json, manifest), e.g. https://api.freewheel.example; empty:
+# the request's own (fine behind a proxy that passes the public Host and X-Forwarded-Proto).
+GBFS_BASE_URL = env_str("GBFS_BASE_URL", "").rstrip("/")
+
 # --- Security when not in DEBUG (docs/security.md) ------------------------------------------------------------
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None

@@ -4,11 +4,13 @@ What other apps use is re-exported here (``from billing import selectors``); bil
 module they need (``from billing.selectors import wallet as wallet_selectors``)."""
 
 from billing.selectors.rides import ride_billing_get, ride_ids_awaiting_charge
-from billing.selectors.tariffs import tariff_for_ride
+from billing.selectors.tariffs import current_plan_ids, gbfs_pricing_plans, tariff_for_ride
 from billing.selectors.wallet import RiderMoney, rider_can_start_ride, rider_money, wallet_balance
 
 __all__ = [
     "RiderMoney",
+    "current_plan_ids",
+    "gbfs_pricing_plans",
     "ride_billing_get",
     "ride_ids_awaiting_charge",
     "rider_can_start_ride",

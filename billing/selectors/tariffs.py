@@ -58,6 +58,12 @@ def pricing_plans_for(
     return {type_id: found.get(type_id) for type_id in wanted}
 
 
+def current_plan_ids(*, city_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """vehicle type id -> the GBFS plan_id of its current tariff in the city (types without one are absent)."""
+    rows = Tariff.objects.filter(city_id=city_id, is_current=True).select_related("city", "vehicle_type")
+    return {t.vehicle_type_id: t.plan_id for t in rows}
+
+
 def pricing_plan_id_for(vehicle: Any) -> str | None:
     """Plan id of a vehicle (anything with ``city_id`` and ``vehicle_type_id``), or None without a tariff."""
     plan = pricing_plans_for(vehicle.city_id, [vehicle.vehicle_type_id])[vehicle.vehicle_type_id]

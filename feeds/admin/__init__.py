@@ -1,5 +1,5 @@
 """Feeds admin, one module per feed."""
 
-from feeds.admin import mds
+from feeds.admin import gbfs, mds
 
-__all__ = ["mds"]
+__all__ = ["gbfs", "mds"]
