@@ -19,7 +19,7 @@ from billing.fares import PriceBracket, RideUsage, TariffSnapshot, ZoneAdjustmen
 from core.money import quantize
 from tests.billing.test_fares_properties import prop, snapshots
 
-SPECS = Path("/work/shared/specs/gbfs")
+SPECS = Path(__file__).resolve().parents[1] / "feeds" / "schemas" / "gbfs"  # the official schemas (README there)
 VERSIONS: tuple[gbfs_pricing.GbfsVersion, ...] = ("3.0", "3.1-RC3")
 
 

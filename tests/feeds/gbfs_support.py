@@ -1,7 +1,6 @@
 """GBFS test support: two cities (one with virtual stations, one without), the official schemas, a feed walker.
 
-The schemas are MobilityData's, in ``../shared/specs/gbfs`` next to the repository (the lead's CI puts
-``shared/`` beside the clone; in a worktree ``../shared`` is a link to it).
+The schemas are MobilityData's official ones, copied into ``tests/feeds/schemas/gbfs`` (see its README).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from fleet.models import City, VehicleType, ZoneKind
 from fleet.states import Status
 from tests.fleet.factories import CityFactory, VehicleFactory, VehicleTypeFactory, ZoneFactory, square
 
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "gbfs"
+SPECS = Path(__file__).resolve().parent / "schemas" / "gbfs"
 HOST = "testserver"
 BASE = f"http://{HOST}"
 
