@@ -127,7 +127,11 @@ class VehicleEvent(models.Model):
 
     class Meta:
         ordering = ["-timestamp", "-recorded_at"]
-        indexes = [models.Index(fields=["vehicle", "-timestamp"], name="vehicleevent_vehicle_ts")]
+        indexes = [
+            models.Index(fields=["vehicle", "-timestamp"], name="vehicleevent_vehicle_ts"),
+            # The MDS feeds read the log by time (an hour of /events/historical, /events/recent's keyset pages).
+            models.Index(fields=["timestamp", "id"], name="vehicleevent_ts_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} {self.vehicle_state} {','.join(self.event_types)}"
