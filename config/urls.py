@@ -34,7 +34,7 @@ urlpatterns = [
     # Uploaded photos, for staff only and with safe headers (core.views.media); never a static file route.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", core_views.media, name="media"),
     path("api/v1/", include(api_v1)),
-    # City and public feeds: GBFS for trip planners, the MDS Provider API for regulators (docs/feeds.md).
+    # City and public feeds: GBFS for trip planners, the MDS Provider API for regulators (docs/gbfs.md, docs/mds.md).
     path("gbfs/", include("feeds.gbfs.urls")),
     path("mds/", include("feeds.mds.urls")),
     # Not public off DEBUG unless API_DOCS_PUBLIC (core.access). Swagger UI's init script is a file of its own

@@ -5,7 +5,8 @@ class FeedsConfig(AppConfig):
     """The public and city feeds: GBFS (``feeds.gbfs``) and the MDS Provider API (``feeds.mds``).
 
     Both are read-only views of what fleet, rides, billing and telemetry hold; they read through those apps'
-    selectors and own only what the feeds themselves need (agency credentials, the pull audit log).
+    selectors and own only what the feeds themselves need: the GBFS systems and their alerts, MDS agencies, their
+    credentials and the pull audit log.
     """
 
     name = "feeds"
