@@ -88,3 +88,9 @@ class ReportNotFound(DomainError):
     """``/reports/YYYY-MM.csv`` for a month not yet over, before operations began, or not a month at all."""
 
     code, status, message = "report_not_found", 404, "No report for this month."
+
+
+class PathNotFound(DomainError):
+    """No MDS endpoint at this path (answered in MDS's shape, not the site's HTML 404)."""
+
+    code, status, message = "not_found", 404, "No MDS endpoint at this path."

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from feeds.mds.views import hourly, recent, reports, telemetry, vehicles
+from feeds.mds.views import base, hourly, recent, reports, telemetry, vehicles
 
 app_name = "mds"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -14,5 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("events/historical", hourly.MdsEventsHistoricalView.as_view(), name="events-historical"),
     path("events/recent", recent.MdsEventsRecentView.as_view(), name="events-recent"),
     path("telemetry", telemetry.MdsTelemetryView.as_view(), name="telemetry"),
-    re_path(r"^reports/(?P<filename>\d{4}-\d{2}\.csv)$", reports.MdsReportView.as_view(), name="report"),
+    # Any file name: one that is not a month answers 404 report_not_found in MDS's shape (not the site's HTML 404).
+    re_path(r"^reports/(?P<filename>[^/]+)$", reports.MdsReportView.as_view(), name="report"),
+    re_path(r"^", base.MdsNotFoundView.as_view(), name="not-found"),  # last: MDS's 404 for every other path
 ]

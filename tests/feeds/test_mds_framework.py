@@ -201,3 +201,16 @@ def test_the_schema_check_is_not_vacuous(mds_client: MdsClient, mds_city: City) 
         mds_schema.validate(body, "/vehicles")
 
 
+
+
+@pytest.mark.parametrize("path", ["/mds/", "/mds/nothing", "/mds/vehicles/not-a-uuid", "/mds/trips/extra"])
+def test_a_path_with_no_endpoint_answers_mds_404_not_html(mds_client: MdsClient, anonymous_mds_client: MdsClient,
+                                                          agency: Agency, path: str) -> None:
+    r = mds_client.get(path)
+    assert (r.status_code, r["Content-Type"]) == (404, MDS_ACCEPT)
+    body = r.json()
+    assert (body["version"], body["error"]) == ("2.0.0", "not_found")
+    mds_schema.validate_model(body, "response/error.yaml")
+    assert MdsPull.objects.get().status == 404
+    r = anonymous_mds_client.get(path)  # no token: 401 in MDS's shape, whether the path exists or not
+    assert (r.status_code, r["Content-Type"], r.json()["error"]) == (401, MDS_ACCEPT, "not_authenticated")

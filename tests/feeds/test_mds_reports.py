@@ -121,8 +121,9 @@ def test_http_report_404_for_a_month_not_over_or_not_operated(mds_client: Any, m
     start = datetime(2026, 11, 2, 8, tzinfo=UTC)
     mds_data.ride(vehicle, UserFactory.create(), start=start, end=start + timedelta(minutes=5))
     this_month = timezone.now().strftime("%Y-%m")
-    for name in (f"{this_month}.csv", "2026-10.csv", "2026-13.csv"):
+    for name in (f"{this_month}.csv", "2026-10.csv", "2026-13.csv", "2026-11", "november.csv", "x"):
         r = mds_client.get(f"/mds/reports/{name}")
-        assert (r.status_code, r.json()["error"]) == (404, "report_not_found"), name
+        assert (r.status_code, r["Content-Type"]) == (404, "application/vnd.mds+json;version=2.0"), name
+        assert r.json()["error"] == "report_not_found", name
     r = mds_client.get("/mds/reports/2026-11.csv", HTTP_ACCEPT="text/vnd.mds+csv;version=1.0")
     assert (r.status_code, r.json()["error"]) == (406, "unsupported_version")

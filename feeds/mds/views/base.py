@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -137,3 +138,11 @@ class MdsView(APIView):
             agency=caller.agency if caller else None, credential=caller.credential if caller else None,
             city_slugs=current_scope.city_slugs if current_scope else (),
         )
+
+
+class MdsNotFoundView(MdsView):
+    """Every other path under ``/mds/``: an agency gets MDS's error shape (and the pull is logged), not HTML."""
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise errors.PathNotFound(error_details=[request.path])

@@ -49,6 +49,8 @@ class _CsvNegotiation(renderers.MdsContentNegotiation):
 
 
 def _month(filename: str) -> date:
+    if not filename.endswith(".csv"):
+        raise errors.ReportNotFound(error_details=[filename])
     try:
         year, month = filename.removesuffix(".csv").split("-")
         return date(int(year), int(month), 1)
