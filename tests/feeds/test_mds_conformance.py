@@ -56,7 +56,8 @@ def _shift_back(delta: timedelta) -> None:
             WHERE c.table_schema = 'public' AND c.data_type = 'timestamp with time zone'
               AND c.table_name NOT LIKE 'django_%%'""")
         for table, column in cursor.fetchall():
-            cursor.execute(f'UPDATE "{table}" SET "{column}" = "{column}" - %s WHERE "{column}" IS NOT NULL', [delta])
+            cursor.execute(f'UPDATE "{table}" SET "{column}" = "{column}" - make_interval(secs => %s) '
+                           f'WHERE "{column}" IS NOT NULL', [delta.total_seconds()])
         cursor.execute("SET LOCAL session_replication_role = DEFAULT")
 
 
@@ -74,7 +75,7 @@ def activity(api: Any, settings: Any, django_capture_on_commit_callbacks: Any) -
     vehicles = [VehicleFactory.create(city=city, vehicle_type=vtype, available=False) for _ in range(3)]
     for v in vehicles:
         fleet_services.vehicle_deploy(vehicle_id=v.id, location=fleet_services.Location(52.52, 13.405))
-    rider, other = UserFactory(), UserFactory()
+    rider, other = UserFactory.create(), UserFactory.create()
     for user in (rider, other):
         methods.payment_method_add(user=user, token="tok_visa")
 
