@@ -41,6 +41,16 @@ def _states_along(previous: str, event_types: Sequence[str], final: str) -> list
     return [*walked, final]
 
 
+def last_part(previous_status: str, event_types: Sequence[str], vehicle_state: str) -> list[str]:
+    """The event types of the last part ``mds_events`` publishes for a logged event (the part that keeps its
+    ``event_id`` and state): the last type when the event is split, else all of them. ``/vehicles/status`` serves
+    this part as ``last_event``, so a vehicle's last event has one shape, valid, on every endpoint."""
+    types = list(event_types)
+    if len(types) > 1 and _states_along(states.mds_state(previous_status), types, vehicle_state) is not None:
+        return types[-1:]
+    return types
+
+
 def _event(row: dict[str, Any], provider_id: str, event_id: uuid.UUID, state: str,
            event_types: list[str]) -> dict[str, Any]:
     event: dict[str, Any] = {

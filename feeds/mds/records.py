@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
+from feeds.mds import events
 from feeds.mds.renderers import ms
 from fleet.models import Vehicle, VehicleEvent
 from fleet.states import TRIP_EVENTS, MdsState, Status
@@ -54,25 +55,28 @@ def vehicle(v: Vehicle) -> dict[str, Any]:
     return record
 
 
-def event_trip_ids(event: VehicleEvent) -> list[uuid.UUID] | None:
+def event_trip_ids(event: VehicleEvent, event_types: list[str]) -> list[uuid.UUID] | None:
     """The trip an event belongs to: on ``trip_*`` events and while on a trip. A reservation's id (the vehicle's
     ``trip_id`` while reserved) is not a trip and is left out."""
     if event.trip_id is None:
         return None
-    if TRIP_EVENTS.intersection(event.event_types) or event.vehicle_state in _TRIP_STATES:
+    if TRIP_EVENTS.intersection(event_types) or event.vehicle_state in _TRIP_STATES:
         return [event.trip_id]
     return None
 
 
 def event(e: VehicleEvent, *, fallback_location: tuple[float, float] | None = None) -> dict[str, Any]:
     """The MDS ``event`` of one log entry. MDS wants a ``location`` (or geographies): an event logged without a
-    position takes ``fallback_location`` (the vehicle's last position) when given."""
+    position takes ``fallback_location`` (the vehicle's last position) when given. A multi-type event
+    (``[trip_end, battery_low]``) is its last part as ``/events`` publishes it (``events.last_part``): the
+    micromobility schema allows a state only the types that lead to it."""
+    event_types = events.last_part(e.previous_status, e.event_types, e.vehicle_state)
     record: dict[str, Any] = {
         "device_id": e.vehicle_id,
         "provider_id": provider_id(),
         "event_id": e.id,
         "vehicle_state": e.vehicle_state,
-        "event_types": list(e.event_types),
+        "event_types": event_types,
         "timestamp": e.timestamp,
         "publication_time": e.recorded_at,
     }
@@ -82,7 +86,7 @@ def event(e: VehicleEvent, *, fallback_location: tuple[float, float] | None = No
         record["location"] = gps(*fallback_location)
     if e.battery_pct is not None:
         record["battery_percent"] = e.battery_pct
-    trip_ids = event_trip_ids(e)
+    trip_ids = event_trip_ids(e, event_types)
     if trip_ids:
         record["trip_ids"] = trip_ids
     return record

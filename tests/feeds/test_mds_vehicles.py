@@ -130,6 +130,27 @@ def test_a_vehicle_on_a_trip_carries_the_trip_in_its_event_and_telemetry(mds_cli
     mds_schema.validate_model(status, "vehicle-status.yaml")
 
 
+def test_a_trip_ending_on_a_low_battery_is_a_valid_last_event_the_same_as_in_events(
+        mds_client: MdsClient, mds_city: City) -> None:
+    # The log holds one event [trip_end, battery_low] ending non_operational; the micromobility event schema allows
+    # a non_operational event only non_operational types, so /vehicles/status serves the last part of the split
+    # /events serves: same event_id and state, the last type.
+    vehicle = deployed(mds_city)
+    trip = uuid.uuid4()
+    fleet_services.trip_start(vehicle_id=vehicle.id, trip_id=trip, location=Location(lat=52.52, lon=13.40))
+    logged = fleet_services.trip_end(vehicle_id=vehicle.id, trip_id=trip, battery_pct=5,
+                                     location=Location(lat=52.53, lon=13.41))
+    assert list(logged.event_types) == ["trip_end", "battery_low"]
+
+    (status,) = mds_client.get("/mds/vehicles/status").json()["vehicles_status"]
+
+    assert (status["last_event"]["event_id"], status["last_event"]["vehicle_state"],
+            status["last_event"]["event_types"]) == (str(logged.id), "non_operational", ["battery_low"])
+    assert "trip_ids" not in status["last_event"] and status["last_telemetry"]["trip_ids"] is None
+    mds_schema.validate(mds_client.get("/mds/vehicles/status").json(), "/vehicles/status")
+    mds_schema.validate(mds_client.get(f"/mds/vehicles/status/{vehicle.id}").json(), "/vehicles/status/{device_id}")
+
+
 @pytest.mark.parametrize(("events", "minutes_ago", "listed"), [
     (["maintenance_pick_up"], 89, True),   # removed
     (["maintenance_pick_up"], 91, False),
