@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+import zoneinfo
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -42,6 +44,11 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra)
 
 
+def validate_time_zone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)")
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A rider or a staff member. Email is the login (unique, case-insensitive); phone is optional."""
 
@@ -64,6 +71,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     blocked_reason = models.CharField(max_length=255, blank=True)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="IANA, e.g. Europe/Berlin: times in the admin show in this zone (empty: OPS_TIME_ZONE, "
+        "else the only city's zone, else UTC)",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -161,6 +175,9 @@ class RefreshTokenFamily(models.Model):
     token = models.OneToOneField("token_blacklist.OutstandingToken", on_delete=models.CASCADE, primary_key=True,
                                  related_name="family")
     family = models.UUIDField(db_index=True)
+
+    class Meta:
+        verbose_name_plural = "refresh token families"
 
     def __str__(self) -> str:
         return f"{self.token_id} in {self.family}"

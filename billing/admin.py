@@ -51,6 +51,8 @@ class TariffForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(Tariff)
 class TariffAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    empty_help = ("No tariff: a city's vehicle type cannot be ridden without one. Add it here; an edit later publishes "
+                  "a new version and rides keep the version they started with.")
     form = TariffForm
     list_display = ["__str__", "city", "vehicle_type", "version", "is_current", "unlock_fee", "created_at"]
     list_filter = ["is_current", "city", "vehicle_type"]
@@ -100,10 +102,16 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "user", "purpose", "status", "amount", "amount_captured", "amount_refunded",
-                    "currency", "provider", "provider_ref", "failure_code"]
+    empty_help = "No payments: card holds, ride charges and wallet top-ups appear here as the provider confirms them."
+    # 1440 px wide: the currency goes with the amount, the provider is a filter (one per deployment)
+    list_display = ["created_at", "user", "purpose", "status", "amount_and_currency", "amount_captured",
+                    "amount_refunded", "provider_ref", "failure_code"]
     list_filter = ["status", "purpose", "provider"]
     search_fields = ["provider_ref", "user__email", "ride_id"]
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_and_currency(self, obj: Payment) -> str:
+        return f"{obj.amount} {obj.currency}"
 
 
 @admin.register(RideBilling)
@@ -158,6 +166,7 @@ class RiderPassAdmin(ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
+    empty_help = "No refunds: support refunds a ride through the API (docs/billing.md); each one is listed here."
     list_display = ["created_at", "ride_id", "user", "amount", "card_amount", "wallet_amount", "status", "reason",
                     "created_by"]
     list_filter = ["status"]

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "fleet.middleware.AdminTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.idempotency.IdempotencyMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns its lockout into the lockout page
@@ -140,6 +141,16 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Time zone of times in the admin (docs/admin.md "Local time"): a staff member's own zone (their user's
+# time_zone) wins; empty here: the zone of the only city, or UTC with several cities. The API always speaks UTC.
+OPS_TIME_ZONE = env_str("OPS_TIME_ZONE", "")
+if OPS_TIME_ZONE:
+    import zoneinfo
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    if OPS_TIME_ZONE not in zoneinfo.available_timezones():
+        raise ImproperlyConfigured(f"OPS_TIME_ZONE {OPS_TIME_ZONE!r} is not an IANA time zone (e.g. Europe/Berlin)")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -1,12 +1,113 @@
+"""Admin building blocks every app uses: read-only pages for service-written records, JSON shown as tables
+(never as a raw dump), and a helpful empty state on a changelist (``empty_help``, see templates/admin)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from core.models import IdempotencyKey
 
+_EMPTY = "—"
+_MAX_DEPTH = 6
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+
+def json_display(value: Any, *, depth: int = 0) -> SafeString:
+    """A JSON value as HTML for staff: an object is a two-column table (key, value), a list of objects a table with
+    one column per key, a list of plain values one line, a plain value its text. Keys read as words
+    (``vat_rate``: "vat rate"); everything is escaped."""
+    if value is None or value == "" or value == {} or value == []:
+        return format_html('<span class="fw-json-empty">{}</span>', _EMPTY)
+    if depth >= _MAX_DEPTH:
+        return format_html("<code>{}</code>", str(value))
+    if isinstance(value, Mapping):
+        rows = format_html_join("", "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+                                ((_key(k), json_display(v, depth=depth + 1)) for k, v in value.items()))
+        return format_html('<table class="fw-json"><tbody>{}</tbody></table>', rows)
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if all(isinstance(item, Mapping) for item in value):
+            keys = list(dict.fromkeys(k for item in value for k in item))
+            head = format_html_join("", "<th scope=\"col\">{}</th>", ((_key(k),) for k in keys))
+            body = format_html_join("", "<tr>{}</tr>", (
+                (format_html_join("", "<td>{}</td>", ((json_display(item.get(k), depth=depth + 1),) for k in keys)),)
+                for item in value))
+            return format_html('<table class="fw-json"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+                               head, body)
+        if all(not isinstance(item, Mapping | list) for item in value):
+            return format_html("{}", ", ".join(_scalar(item) for item in value))
+        items = format_html_join("", "<li>{}</li>", ((json_display(item, depth=depth + 1),) for item in value))
+        return format_html('<ol class="fw-json">{}</ol>', items)
+    return format_html("{}", _scalar(value))
+
+
+def _key(key: Any) -> str:
+    return str(key).replace("_", " ")
+
+
+def _scalar(value: Any) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if value is None:
+        return _EMPTY
+    return str(value)
+
+
+def json_field_display(field_name: str, label: str) -> Callable[[models.Model], SafeString]:
+    """A read-only admin display of one JSONField, for ``readonly_fields`` / ``list_display`` / inlines."""
+
+    def display(obj: models.Model) -> SafeString:
+        return json_display(getattr(obj, field_name))
+
+    display.short_description = label  # type: ignore[attr-defined]
+    display.__name__ = f"{field_name}_table"
+    return display
+
+
+class ReadableJsonAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Shows every JSONField of the model as a table (``json_display``), on the change page and in the list,
+    unless it is named in ``editable_json`` (JSON that staff are meant to edit, e.g. a zone's GeoJSON)."""
+
+    editable_json: Sequence[str] = ()
+
+    def __init__(self, model: type[models.Model], admin_site: admin.AdminSite) -> None:
+        super().__init__(model, admin_site)
+        self._json_tables: dict[str, str] = {}
+        for field in model._meta.get_fields():
+            if isinstance(field, models.JSONField) and field.name not in self.editable_json:
+                name = f"{field.name}_table"
+                setattr(self, name, json_field_display(field.name, str(field.verbose_name)))
+                self._json_tables[field.name] = name
+
+    def _swap(self, names: Sequence[Any]) -> list[Any]:
+        return [self._json_tables.get(n, n) if isinstance(n, str) else n for n in names]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self._swap(super().get_fields(request, obj))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [(name, {**opts, "fields": self._swap(opts["fields"])})
+                for name, opts in super().get_fieldsets(request, obj)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        names = list(super().get_readonly_fields(request, obj))
+        return [*self._swap(names), *(n for n in self._json_tables.values() if n not in names)]
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*(super().get_exclude(request, obj) or []), *self._json_tables]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return self._swap(super().get_list_display(request))
+
+
+class ReadOnlyAdmin(ReadableJsonAdmin):
     """For records that only services write (ledger, event logs, rides): the admin shows them, never edits."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

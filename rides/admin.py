@@ -15,6 +15,8 @@ from rides.models import CityRideSettings, ProblemReport, Reservation, Ride
 
 @admin.register(Ride)
 class RideAdmin(ReadOnlyAdmin):
+    empty_help = ("No rides: a ride appears when a rider unlocks a vehicle in the app and stays here for good "
+                  "(read-only; an open ride can be force-ended with the action).")
     list_display = ["id", "rider", "vehicle", "state", "created_at", "ended_at", "fare_total", "end_reason"]
     list_filter = ["state", "city", "end_reason"]
     search_fields = ["id", "rider__email", "vehicle__code"]
@@ -40,6 +42,7 @@ class RideAdmin(ReadOnlyAdmin):
 
 @admin.register(Reservation)
 class ReservationAdmin(ReadOnlyAdmin):
+    empty_help = "No reservations: riders hold a vehicle from the app for a few minutes before unlocking it."
     list_display = ["id", "rider", "vehicle", "state", "created_at", "expires_at", "fee"]
     list_filter = ["state", "city"]
     search_fields = ["id", "rider__email", "vehicle__code"]
@@ -47,6 +50,7 @@ class ReservationAdmin(ReadOnlyAdmin):
 
 @admin.register(ProblemReport)
 class ProblemReportAdmin(ReadOnlyAdmin):
+    empty_help = "No problem reports: riders report a damaged or faulty vehicle from the app at the end of a ride."
     list_display = ["id", "ride", "category", "created_at"]
     list_filter = ["category"]
     search_fields = ["ride__vehicle__code", "ride__id"]

@@ -53,6 +53,7 @@ class UserEditForm(_CleanContactMixin, UserChangeForm):  # type: ignore[type-arg
             "name",
             "phone",
             "date_of_birth",
+            "time_zone",
             "is_staff",
             "is_superuser",
             "groups",
@@ -86,6 +87,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         ("Personal data", {"fields": ("name", "phone", "phone_verified_at", "date_of_birth")}),
         ("Status (use the block / unblock actions)", {"fields": ("status", "blocked_reason")}),
         ("Roles and permissions", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Admin preferences", {"fields": ("time_zone",)}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = (

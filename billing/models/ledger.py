@@ -92,6 +92,7 @@ class LedgerEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         constraints = [models.CheckConstraint(condition=~models.Q(amount=0), name="ledgerentry_amount_not_zero")]
         indexes = [models.Index(fields=["account", "-created_at", "-id"], name="ledgerentry_account_recent")]
 

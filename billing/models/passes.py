@@ -59,6 +59,7 @@ class RiderPass(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "rider passes"
         indexes = [models.Index(fields=["user", "ends_at"], name="riderpass_user_valid")]
 
     def __str__(self) -> str:

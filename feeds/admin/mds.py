@@ -92,8 +92,9 @@ class AgencyCredentialAdmin(ReadOnlyAdmin):
 class MdsPullAdmin(ReadOnlyAdmin):
     """Every request to /mds/: who pulled what, the answer's status, rows and duration."""
 
-    list_display = ["at", "agency", "credential", "method", "path", "params", "city_slugs", "status", "error",
-                    "rows", "duration_ms", "client_ip"]
+    # 1440 px wide: the method (always GET) and the token are on the detail page
+    list_display = ["at", "agency", "path", "params", "city_slugs", "status", "error", "rows", "duration_ms",
+                    "client_ip"]
     list_filter = ["status", "agency"]
     search_fields = ["path", "agency__name", "credential__prefix", "client_ip"]
     date_hierarchy = "at"

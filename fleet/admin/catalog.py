@@ -5,6 +5,8 @@ from fleet.models import City, VehicleType
 
 @admin.register(City)
 class CityAdmin(admin.ModelAdmin):
+    empty_help = ("No city yet: add the first one (its time zone sets the times these pages show), then its vehicle "
+                  "types, zones and tariffs. `manage.py demo_data` loads a demo Berlin.")
     list_display = ["name", "slug", "timezone", "currency", "default_language"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, json_field_display
 from core.errors import DomainError
 from fleet import services
 from fleet.admin.filters import BatteryBelowFilter, LastSeenOlderThanFilter
@@ -60,8 +60,10 @@ class CommandInline(admin.TabularInline):
     model = Command
     formset = RecentFirstFormSet
     verbose_name_plural = f"commands (newest {INLINE_ROWS})"
-    fields = ("created_at", "kind", "params", "state", "attempts", "sent_at", "acked_at", "failure_reason", "actor")
+    fields = ("created_at", "kind", "params_table", "state", "attempts", "sent_at", "acked_at", "failure_reason",
+              "actor")
     readonly_fields = fields
+    params_table = staticmethod(json_field_display("params", "params"))
     ordering = ["-created_at"]
     extra = 0
     max_num = 0
@@ -99,6 +101,8 @@ def _command_action(kind: str, label: str) -> Callable[..., None]:
 
 @admin.register(Vehicle)
 class VehicleAdmin(admin.ModelAdmin):
+    empty_help = ("Every scooter and bike of every city. A vehicle is added here by hand (code, IMEI, type, city) and "
+                  "then reports its position and battery by itself; status changes only through the actions.")
     list_display = ["code", "vehicle_type", "city", "status", "battery_pct", "locked", "position_at", "speed_kph"]
     list_filter = ["city", "vehicle_type", "status", BatteryBelowFilter, LastSeenOlderThanFilter, "locked"]
     search_fields = ["code", "imei"]

@@ -75,6 +75,8 @@ class _ZoneChangeList(ChangeList):
 class ZoneAdmin(PolicyImportMixin, admin.ModelAdmin):
     form = ZoneAdminForm
     change_list_template = "admin/fleet/zone/change_list.html"  # adds "Import MDS Policy"
+    empty_help = ("No zones yet: add a city's operating area and its no-parking, slow and no-ride zones here "
+                  "(GeoJSON), or import them from the city's MDS Policy.")
     list_display = ["name", "city", "kind", "vehicles_vs_cap", "priority", "active", "starts_at", "ends_at",
                     "maximum_speed_kph"]
     list_filter = ["city", "kind", "active"]

@@ -24,6 +24,7 @@ class ImportedPolicy(models.Model):
 
     class Meta:
         verbose_name = "imported MDS policy"
+        verbose_name_plural = "imported MDS policies"
         constraints = [models.UniqueConstraint(fields=["city", "policy_id"], name="importedpolicy_city_policy")]
 
     def __str__(self) -> str:

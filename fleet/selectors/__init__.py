@@ -1,6 +1,12 @@
 """Every read of the fleet app that other apps, views and consumers use (``from fleet import selectors``)."""
 
-from fleet.selectors.cities import city_exists, city_get_by_slug, city_ids_by_slug, vehicle_types_by_code
+from fleet.selectors.cities import (
+    city_exists,
+    city_get_by_slug,
+    city_ids_by_slug,
+    only_city_timezone,
+    vehicle_types_by_code,
+)
 from fleet.selectors.commands import command_get, command_state, commands_acked, commands_with_key
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
 from fleet.selectors.events import (
@@ -56,6 +62,7 @@ __all__ = [
     "city_form_factors",
     "city_operated_before",
     "city_timezones",
+    "only_city_timezone",
     "city_vehicle_ids",
     "city_zones",
     "command_get",

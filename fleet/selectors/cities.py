@@ -25,3 +25,9 @@ def city_ids_by_slug(*, slugs: Iterable[str]) -> dict[str, uuid.UUID]:
 
 def vehicle_types_by_code(*, codes: Iterable[str]) -> QuerySet[VehicleType]:
     return VehicleType.objects.filter(code__in=list(codes))
+
+
+def only_city_timezone() -> str | None:
+    """The IANA time zone all cities share (usually: the only city), else ``None``."""
+    zones = list(City.objects.order_by().values_list("timezone", flat=True).distinct()[:2])
+    return zones[0] if len(zones) == 1 else None
