@@ -19,14 +19,10 @@ Target: at least 100,000 points/s, memory flat.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -93,44 +89,16 @@ def setup(hours: list[tuple[datetime, int]]) -> tuple[Any, int]:
     return city, VEHICLES * 3600 // hours[-1][1]
 
 
-ROOT = Path(__file__).resolve().parent.parent
 _COUNTED = b'"telemetry_id"'  # once per point
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
     """granian with one worker (the Procfile's server) on the bench's database."""
-    from django.conf import settings
-
-    env = {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
-           "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1", "CACHE_KEY_PREFIX": database,
-           "SECRET_KEY": settings.SECRET_KEY, "MDS_HOUR_GRACE_S": "0"}
-    granian = str(Path(sys.executable).parent / "granian")
-    cmd = [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--blocking-threads", "2", "--log-level", "warning", "config.wsgi:application"]
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    for _ in range(300):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
-                return process
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("granian did not come up")
+    return common.serve_wsgi(database, port, workers=1, threads=2, env={"MDS_HOUR_GRACE_S": "0"})
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=15)
 
 
 class _Rss:
@@ -221,7 +189,7 @@ def measure(*, vehicles: int = VEHICLES, interval_s: int = INTERVAL_S, trips: in
         figures["setup_s"] = round(setup_timer.wall_s, 1)
         agency = mds_services.agency_ensure(name="Bench agency", city_slugs=[city.slug])
         token = mds_services.credential_issue(agency=agency)[1]
-        port = _free_port()
+        port = common.free_port()
         server = _serve(database, port)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -230,7 +198,7 @@ def measure(*, vehicles: int = VEHICLES, interval_s: int = INTERVAL_S, trips: in
             first = _pull(base, token, half, server.pid, database)
             second = _pull(base, token, full, server.pid, database)
         finally:
-            _stop(server)
+            common.stop(server)
     figures.update({f"mds_telemetry_{k}_half": v for k, v in first.items()})
     figures.update({f"mds_telemetry_{k}": v for k, v in second.items()})
     figures["mds_telemetry_rss_growth_mb"] = round(second["peak_rss_mb"] - first["peak_rss_mb"], 1)

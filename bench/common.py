@@ -12,11 +12,17 @@ needs that role's CREATEDB right); Django's cache and the channel layer get a ke
 
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import psycopg
 from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_name(name: str) -> str:
@@ -243,3 +251,45 @@ def ride_city(slug: str) -> tuple[Any, Any]:
     tariffs.tariff_publish(city=city, vehicle_type=vtype, unlock_fee=Decimal("1.00"),
                            brackets=[{"start_minute": 0, "per_minute": "0.25"}], pause_per_minute=Decimal("0.10"))
     return city, vtype
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_wsgi(database: str, port: int, *, workers: int, threads: int,
+               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """granian serving ``config.wsgi`` as in production (DEBUG off) on the bench's database and cache prefix, on a
+    loopback port; returns once ``/healthz`` answers. ``env`` adds or overrides variables."""
+    from django.conf import settings
+
+    environ = {**os.environ, "DATABASE_URL": with_database(os.environ["DATABASE_URL"], database),
+               "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1", "CACHE_KEY_PREFIX": database,
+               "SECRET_KEY": settings.SECRET_KEY, **(env or {})}
+    granian = str(Path(sys.executable).parent / "granian")
+    cmd = [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+           "--blocking-threads", str(threads), "--log-level", "warning", "config.wsgi:application"]
+    process = subprocess.Popen(cmd, cwd=ROOT, env=environ)
+    for _ in range(300):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status < 500:
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("granian did not come up")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a terminal would; killed if it has not exited within 15 s."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)

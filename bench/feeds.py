@@ -30,21 +30,16 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from bench import _feeds_mds, common
 
-ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_ID = "bench_city"
 VEHICLES = int(os.environ.get("BENCH_FEEDS_VEHICLES", "10000"))
 TRIPS = int(os.environ.get("BENCH_FEEDS_TRIPS", "3"))
@@ -112,40 +107,12 @@ def _setup(n: int) -> None:
     print(f"feeds: {n} vehicles and {len(events)} trip events loaded in {time.time() - now:.1f} s", flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
-    from django.conf import settings
-
-    env = {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
-           "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1", "CACHE_KEY_PREFIX": database, "SECRET_KEY": settings.SECRET_KEY}
-    granian = str(Path(sys.executable).parent / "granian")
-    cmd = [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
-           "--blocking-threads", str(THREADS), "--log-level", "warning", "config.wsgi:application"]
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    for _ in range(300):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status < 500:
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("granian did not come up")
+    return common.serve_wsgi(database, port, workers=WORKERS, threads=THREADS)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
 
 
 def _ms(value: str) -> float:
@@ -276,7 +243,7 @@ def main() -> dict[str, Any]:
 def main_gbfs() -> dict[str, Any]:
     with common.django_database("feeds") as database:
         _setup(VEHICLES)
-        port = _free_port()
+        port = common.free_port()
         base_url = f"http://127.0.0.1:{port}"
         server = _serve(database, port)
         try:
@@ -289,5 +256,5 @@ def main_gbfs() -> dict[str, Any]:
             figures |= gbfs(base_url)
             figures["host_cpu_ms"] = common.host_cpu_ms()
         finally:
-            _stop(server)
+            common.stop(server)
     return figures

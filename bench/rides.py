@@ -38,24 +38,19 @@ import datetime
 import multiprocessing
 import os
 import random
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import Executor, ProcessPoolExecutor, wait
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from bench import common
 
-ROOT = Path(__file__).resolve().parent.parent
 LAT, LON = 52.52, 13.405
 # granian's default allows 256 Python threads per worker, each with its own PostgreSQL connection: 50 riders then
 # exhaust max_connections. The bench uses what production runs (Procfile, Dockerfile: WEB_THREADS, default 4).
@@ -108,32 +103,12 @@ def _setup(n: int) -> list[tuple[str, str, float, float]]:
     return riders
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve(database: str, port: int) -> subprocess.Popen[bytes]:
-    from django.conf import settings
-
-    env = {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
-           "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
-           # its cache keys and its Celery queue are the bench's own, deleted afterwards
-           "CACHE_KEY_PREFIX": database, "CELERY_DEFAULT_QUEUE": f"{database}:commands",
-           "SECRET_KEY": settings.SECRET_KEY, "CELERY_BROKER_URL": os.environ["REDIS_URL"]}
-    granian = str(Path(sys.executable).parent / "granian")
-    cmd = [granian, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
-           "--blocking-threads", str(BLOCKING_THREADS), "--log-level", "warning", "config.wsgi:application"]
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    for _ in range(200):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
-                return process
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("granian did not come up")
+    # its cache keys and its Celery queue are the bench's own, deleted afterwards
+    return common.serve_wsgi(database, port, workers=WORKERS, threads=BLOCKING_THREADS, env={
+        "CELERY_DEFAULT_QUEUE": f"{database}:commands", "CELERY_BROKER_URL": os.environ["REDIS_URL"]})
 
 
 _SERVER_PID: list[int] = []  # granian's main process, for its CPU time
@@ -168,13 +143,6 @@ def _warm_up(base: str, riders: list[tuple[str, str, float, float]]) -> None:
         raise RuntimeError(f"warm-up journeys failed: {stats.errors[:3]}")
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=15)
 
 
 class Rider:
@@ -335,7 +303,7 @@ def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: 
     with common.django_database("rides") as database:
         riders = _setup(n + WARM_RIDERS)
         riders, warm = riders[:n], riders[n:]
-        port = _free_port()
+        port = common.free_port()
         server = _serve(database, port)
         _SERVER_PID[:] = [server.pid]
         base = f"http://127.0.0.1:{port}"
@@ -353,7 +321,7 @@ def run(n: int, journeys: int, think: tuple[float, float], saturation_journeys: 
         finally:
             for pool in ACKS:
                 pool.shutdown()
-            _stop(server)
+            common.stop(server)
         return figures
 
 
