@@ -1,6 +1,12 @@
 """Every read of the fleet app that other apps, views and consumers use (``from fleet import selectors``)."""
 
-from fleet.selectors.cities import city_exists, city_get_by_slug, city_ids_by_slug, vehicle_types_by_code
+from fleet.selectors.cities import (
+    cities_all,
+    city_exists,
+    city_get_by_slug,
+    city_ids_by_slug,
+    vehicle_types_by_code,
+)
 from fleet.selectors.commands import command_get, command_state, commands_acked, commands_with_key
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
 from fleet.selectors.events import (
@@ -31,6 +37,7 @@ from fleet.selectors.vehicles import (
     vehicle_is_moving,
     vehicle_is_silent,
     vehicle_normal_speed_limits,
+    vehicle_status_counts,
     vehicles_available,
     vehicles_in_city,
     vehicles_silent,
@@ -48,6 +55,7 @@ __all__ = [
     "NearbyVehicle",
     "VehicleIdentity",
     "check_point",
+    "cities_all",
     "cities_by_slug",
     "city_exists",
     "city_get_by_slug",
@@ -80,6 +88,7 @@ __all__ = [
     "vehicle_is_moving",
     "vehicle_is_silent",
     "vehicle_normal_speed_limits",
+    "vehicle_status_counts",
     "vehicle_types_by_code",
     "vehicles_available",
     "vehicles_awaiting_lock",
