@@ -90,6 +90,11 @@ class Period:
         seconds = self.fleet * (self.end - self.start).total_seconds()
         return self.figures.duration_s / seconds if seconds else None
 
+    @property
+    def trip_share_pct(self) -> float | None:
+        share = self.trip_share
+        return None if share is None else share * 100
+
 
 @dataclass
 class Dashboard:

@@ -184,6 +184,8 @@ def test_only_those_who_read_the_ledger_see_money(client, role, sees_money):
     client.force_login(_staff(role))
     page = client.get("/admin/", {"city": day.city.slug}).content.decode()
     assert "Failed unlocks" in page and day.city.name in page
+    local = timezone.now().astimezone(ZoneInfo(day.city.timezone))
+    assert f"{local:%A} {local.day} {local:%B}, {local:%H}:" in page  # the city's time, not the server's
     assert ("Net revenue" in page) is sees_money
     assert ("Net revenue per day" in page) is sees_money
 
