@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -211,3 +212,15 @@ def test_an_unknown_city_falls_back_to_the_first_and_no_city_shows_an_empty_stat
     assert "No city yet" in client.get("/admin/").content.decode()
     day = Day(timezone.now())
     assert day.city.name in client.get("/admin/", {"city": "nowhere"}).content.decode()
+
+
+def test_rollup_rebuild_command(capsys):
+    day = Day(timezone.now())
+    call_command("rollup_rebuild", "--since", (timezone.now() - timedelta(days=2)).date().isoformat(),
+                 "--city", day.city.slug)
+    assert "rollups rebuilt:" in capsys.readouterr().out
+    assert CityHourRollup.objects.filter(city=day.city).exists()
+    with pytest.raises(CommandError, match="unknown city: nowhere"):
+        call_command("rollup_rebuild", "--since", "2026-12-01", "--city", "nowhere")
+    with pytest.raises(CommandError, match="not an ISO 8601"):
+        call_command("rollup_rebuild", "--since", "yesterday")

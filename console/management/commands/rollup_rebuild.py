@@ -7,10 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
-
-from console import services
-from fleet import selectors as fleet_selectors
 
 
 def _moment(value: str) -> datetime:
@@ -18,18 +14,25 @@ def _moment(value: str) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise CommandError(f"not an ISO 8601 date or time: {value!r}") from None
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
-    help = "Recompute the dashboard's hourly rollups of a time range (safe to re-run)."
+    help = ("Recompute the admin dashboard's hourly rollups of a time range from rides and the ledger (safe to "
+            "re-run; the beat task keeps the last hours itself).")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--since", required=True, help="ISO 8601 date or time (UTC unless it has an offset)")
-        parser.add_argument("--until", help="ISO 8601 date or time; default: now")
-        parser.add_argument("--city", action="append", default=[], help="City slug (repeatable); default: all")
+        parser.add_argument("--since", required=True,
+                            help="ISO 8601 date or time, UTC unless it has an offset (required, no default)")
+        parser.add_argument("--until", help="ISO 8601 date or time; default: now (only closed hours are built)")
+        parser.add_argument("--city", action="append", default=[], metavar="SLUG",
+                            help="City slug, repeatable (default: %(default)s, i.e. every city)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Imported here: the parser (--help) loads without the app registry.
+        from console import services
+        from fleet import selectors as fleet_selectors
+
         city_ids = None
         if options["city"]:
             found = fleet_selectors.city_ids_by_slug(slugs=options["city"])
