@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "telemetry",
     "live",
     "feeds",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -383,6 +384,12 @@ MDS_HOUR_GRACE_S = env_int("MDS_HOUR_GRACE_S", 300, minimum=0, maximum=86_400)
 # Scheme and host the feeds' links start with (gbfs.json, manifest), e.g. https://api.freewheel.example; empty:
 # the request's own (fine behind a proxy that passes the public Host and X-Forwarded-Proto).
 GBFS_BASE_URL = env_str("GBFS_BASE_URL", "").rstrip("/")
+
+# --- Ops console: the admin home's KPI dashboard (docs/console.md) -----------------------------------------
+# Each beat run rebuilds every city's hourly rollup from this many hours before its watermark: rows committed late
+# (a ride ended inside a long transaction) land in an hour already rolled up.
+CONSOLE_ROLLUP_LOOKBACK_HOURS = env_int("CONSOLE_ROLLUP_LOOKBACK_HOURS", 3, minimum=1, maximum=24 * 31)
+CELERY_BEAT_SCHEDULE["console-rollups-refresh"] = {"task": "console.tasks.rollups_refresh", "schedule": 300.0}
 
 # --- Security when not in DEBUG (docs/security.md) ------------------------------------------------------------
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)

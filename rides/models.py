@@ -126,7 +126,7 @@ class Ride(models.Model):
         ]
         indexes = [models.Index(fields=["rider", "-created_at"], name="ride_rider_created"),
                    models.Index(fields=["state", "created_at"], name="ride_state_created"),
-                   # MDS /trips: the rides of the agency's cities that ended in an hour.
+                   # MDS /trips (the rides of the agency's cities that ended in an hour) and the dashboard's hourly rollup.
                    models.Index(fields=["city", "ended_at"], name="ride_city_ended")]
         permissions = [("force_end_ride", "Can force-end a ride")]
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import shapely
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Trunc
 
 from accounts.models import User
 from fleet import geofence
@@ -166,3 +167,32 @@ def ride_counts_by_form_factor(*, city_ids: Sequence[uuid.UUID], start: datetime
             .values("vehicle_type__form_factor")
             .annotate(trips=Count("id"), riders=Count("rider_id", distinct=True)))
     return {row["vehicle_type__form_factor"]: (row["trips"], row["riders"]) for row in rows}
+
+
+class RideHourStats(NamedTuple):
+    """Rides of one city closed in one hour: ``rides`` ended (with their summed duration and distance) and
+    ``failed_unlocks`` (cancelled before the vehicle ever unlocked)."""
+
+    rides: int
+    duration_s: int
+    distance_m: int
+    failed_unlocks: int
+
+
+def ride_stats_by_hour(*, city_id: uuid.UUID, timezone: str, start: datetime,
+                       end: datetime) -> dict[datetime, RideHourStats]:
+    """``{start of the city's local hour: stats}`` of the rides closed in ``[start, end)``, counted in the hour they
+    ended (their duration, distance and fare are known then). Hours without a closed ride are left out."""
+    hours = (Ride.objects.filter(city_id=city_id, state__in=CLOSED_STATES, ended_at__gte=start, ended_at__lt=end)
+             .annotate(hour=Trunc("ended_at", "hour", tzinfo=ZoneInfo(timezone))).values("hour")
+             .annotate(rides=Count("id", filter=Q(state=RideState.ENDED)),
+                       duration_s=Sum("duration_s", filter=Q(state=RideState.ENDED), default=0),
+                       distance_m=Sum("distance_m", filter=Q(state=RideState.ENDED), default=0),
+                       failed=Count("id", filter=Q(state=RideState.CANCELLED, started_at__isnull=True))))
+    return {row["hour"]: RideHourStats(row["rides"], row["duration_s"], row["distance_m"], row["failed"])
+            for row in hours}
+
+
+def rides_open_count(*, city_id: uuid.UUID) -> int:
+    """Rides of the city now open (unlocking, active, paused or locking); at most one per vehicle."""
+    return Ride.objects.filter(city_id=city_id, state__in=OPEN_STATES).count()

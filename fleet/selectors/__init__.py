@@ -1,6 +1,7 @@
 """Every read of the fleet app that other apps, views and consumers use (``from fleet import selectors``)."""
 
 from fleet.selectors.cities import (
+    cities_all,
     city_exists,
     city_get_by_slug,
     city_ids_by_slug,
@@ -37,6 +38,7 @@ from fleet.selectors.vehicles import (
     vehicle_is_moving,
     vehicle_is_silent,
     vehicle_normal_speed_limits,
+    vehicle_status_counts,
     vehicles_available,
     vehicles_in_city,
     vehicles_silent,
@@ -54,6 +56,7 @@ __all__ = [
     "NearbyVehicle",
     "VehicleIdentity",
     "check_point",
+    "cities_all",
     "cities_by_slug",
     "city_exists",
     "city_get_by_slug",
@@ -87,6 +90,7 @@ __all__ = [
     "vehicle_is_moving",
     "vehicle_is_silent",
     "vehicle_normal_speed_limits",
+    "vehicle_status_counts",
     "vehicle_types_by_code",
     "vehicles_available",
     "vehicles_awaiting_lock",

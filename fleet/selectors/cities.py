@@ -10,6 +10,11 @@ from django.db.models import QuerySet
 from fleet.models import City, VehicleType
 
 
+def cities_all() -> list[City]:
+    """Every city, by name (the admin dashboard's city picker)."""
+    return list(City.objects.order_by("name"))
+
+
 def city_get_by_slug(*, slug: str) -> City | None:
     return City.objects.filter(slug=slug).first()
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from fleet import errors
 from fleet.models import Vehicle, VehicleType
@@ -84,3 +84,9 @@ def vehicle_normal_speed_limits(*, vehicle_type_codes: Iterable[str]) -> dict[st
     default = int(settings.FLEET_DEFAULT_SPEED_LIMIT_KPH)
     known = dict(VehicleType.objects.filter(code__in=codes).values_list("code", "max_permitted_speed_kph"))
     return {code: min(100, known.get(code) or default) for code in codes}
+
+
+def vehicle_status_counts(*, city_id: uuid.UUID) -> dict[str, int]:
+    """``{status: vehicles}`` of the city now (index ``vehicle_city_status``); statuses without a vehicle left out."""
+    rows = Vehicle.objects.filter(city_id=city_id).values("status").annotate(n=Count("id")).order_by()
+    return {row["status"]: row["n"] for row in rows}

@@ -16,7 +16,7 @@ from django.core.management import get_commands, load_command_class
 from django.core.management.base import BaseCommand
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_APPS = ("core", "accounts", "fleet", "billing", "rides", "telemetry", "live", "feeds")
+PROJECT_APPS = ("core", "accounts", "fleet", "billing", "rides", "telemetry", "live", "feeds", "console")
 COMMANDS = sorted((name, app) for name, app in get_commands().items() if app in PROJECT_APPS)
 # Help must not depend on the caller's configuration or services.
 UNSET = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE")
