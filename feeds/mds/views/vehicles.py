@@ -41,22 +41,22 @@ def _objects(model: str) -> serializers.ListField:
     return serializers.ListField(child=serializers.DictField(), help_text=f"MDS 2.0 {model} objects (mds-openapi)")
 
 
-VehiclesOut = inline_serializer("MdsVehiclesOut", {
-    "version": serializers.CharField(), "last_updated": serializers.IntegerField(), "ttl": serializers.IntegerField(),
-    "links": _Links, "vehicles": _objects("models/vehicle.yaml"),
-})
-VehicleOut = inline_serializer("MdsVehicleOut", {
-    "version": serializers.CharField(), "last_updated": serializers.IntegerField(), "ttl": serializers.IntegerField(),
-    "vehicles": _objects("models/vehicle.yaml"),
-})
-VehiclesStatusOut = inline_serializer("MdsVehiclesStatusOut", {
-    "version": serializers.CharField(), "last_updated": serializers.IntegerField(), "ttl": serializers.IntegerField(),
-    "links": _Links, "vehicles_status": _objects("models/vehicle-status.yaml"),
-})
-VehicleStatusOut = inline_serializer("MdsVehicleStatusOut", {
-    "version": serializers.CharField(), "last_updated": serializers.IntegerField(), "ttl": serializers.IntegerField(),
-    "vehicles_status": _objects("models/vehicle-status.yaml"),
-})
+def _answer(name: str, key: str, model: str, *, paged: bool) -> serializers.Serializer:
+    """An MDS answer's OpenAPI description: the common head, ``links`` on a page of a list, then the objects."""
+    fields: dict[str, serializers.Field] = {
+        "version": serializers.CharField(), "last_updated": serializers.IntegerField(),
+        "ttl": serializers.IntegerField(),
+    }
+    if paged:
+        fields["links"] = _Links
+    fields[key] = _objects(model)
+    return inline_serializer(name, fields)
+
+
+VehiclesOut = _answer("MdsVehiclesOut", "vehicles", "models/vehicle.yaml", paged=True)
+VehicleOut = _answer("MdsVehicleOut", "vehicles", "models/vehicle.yaml", paged=False)
+VehiclesStatusOut = _answer("MdsVehiclesStatusOut", "vehicles_status", "models/vehicle-status.yaml", paged=True)
+VehicleStatusOut = _answer("MdsVehicleStatusOut", "vehicles_status", "models/vehicle-status.yaml", paged=False)
 
 
 def _uuid_key(parts: list[str]) -> uuid.UUID:
