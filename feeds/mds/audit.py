@@ -16,8 +16,14 @@ from core.clientip import client_ip
 from feeds.models import Agency, AgencyCredential, MdsPull
 
 
+def _text(value: str) -> str:
+    """PostgreSQL text and jsonb refuse NUL: a request that carries one is logged with U+FFFD in its place."""
+    return value.replace("\x00", "\ufffd")
+
+
 def _params(request: HttpRequest) -> dict[str, Any]:
-    return {key: values[0] if len(values) == 1 else values for key, values in request.GET.lists()}
+    return {_text(key): _text(values[0]) if len(values) == 1 else [_text(value) for value in values]
+            for key, values in request.GET.lists()}
 
 
 def pull_record(*, request: HttpRequest, at: datetime, duration_ms: int, status: int,
@@ -26,7 +32,7 @@ def pull_record(*, request: HttpRequest, at: datetime, duration_ms: int, status:
     """Append one pull to the log (its own statement: the MDS views are read-only and run in autocommit)."""
     return MdsPull.objects.create(
         at=at, agency=agency, credential=credential, client_ip=client_ip(request) or None,
-        method=request.method or "GET", path=request.path[:255], params=_params(request),
+        method=request.method or "GET", path=_text(request.path)[:255], params=_params(request),
         city_slugs=",".join(city_slugs)[:255], status=status, error=error[:64], rows=rows,
         duration_ms=max(0, duration_ms),
     )

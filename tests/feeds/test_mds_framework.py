@@ -214,3 +214,13 @@ def test_a_path_with_no_endpoint_answers_mds_404_not_html(mds_client: MdsClient,
     assert MdsPull.objects.get().status == 404
     r = anonymous_mds_client.get(path)  # no token: 401 in MDS's shape, whether the path exists or not
     assert (r.status_code, r["Content-Type"], r.json()["error"]) == (401, MDS_ACCEPT, "not_authenticated")
+
+
+def test_a_nul_in_the_query_or_path_is_answered_and_logged_not_a_500(mds_client: MdsClient, agency: Agency) -> None:
+    r = mds_client.get("/mds/events/recent?start_time=1&end_time=2&city=berlin%00&x=%00&x=y")
+    assert (r.status_code, r.json()["error"]) == (404, "city_not_found")
+    r = mds_client.get("/mds/nothing%00here")
+    assert (r.status_code, r.json()["error"]) == (404, "not_found")
+    first, second = MdsPull.objects.order_by("at")
+    assert first.params == {"start_time": "1", "end_time": "2", "city": "berlin\ufffd", "x": ["\ufffd", "y"]}
+    assert (first.status, second.status, second.path) == (404, 404, "/mds/nothing\ufffdhere")
