@@ -135,7 +135,7 @@ class _Run:
         self.limit = limit
         self.watch = psycopg.connect(base_url, autocommit=True)
         self.sessions_before = self._sessions()
-        self.port = _free_port()
+        self.port = common.free_port()
         env = {**os.environ, "DATABASE_URL": f"{base_url}?application_name={APPLICATION_NAME}",
                "CHANNEL_LAYER_PREFIX": database, "CACHE_KEY_PREFIX": database, "LOG_LEVEL": "WARNING",
                **configuration}
@@ -202,11 +202,6 @@ class _Run:
         self.watch.close()
         return opened
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _client(port: int, workload: str, data: dict[str, Any]) -> tuple[Callable[[], bool], Callable[[], None]]:

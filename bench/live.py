@@ -179,14 +179,9 @@ def _child_django(database: str) -> None:
     freeze_startup_objects()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _daphne(database: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = common.free_port()
     env = {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
            "CHANNEL_LAYER_PREFIX": database, "CACHE_KEY_PREFIX": database,
            "LOG_LEVEL": "WARNING"}

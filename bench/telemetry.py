@@ -37,7 +37,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -143,11 +142,6 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str, interval: fl
         time.sleep(interval)
     return time.perf_counter()
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- phases ------------------------------------------------------------------------------------------------
@@ -343,7 +337,7 @@ def _credentials(fleet: Fleet, count: int) -> list[tuple[int, str]]:
 def _http(fleet: Fleet, database: str, credentials: list[tuple[int, str]]) -> dict[str, Any]:
     import requests
 
-    port = _free_port()
+    port = common.free_port()
     server = _start([str(Path(sys.executable).parent / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
                      "--blocking-threads", "4", "config.wsgi:application"], _env(database, f"{database}:telemetry"))
     url = f"http://127.0.0.1:{port}/api/v1/telemetry"
