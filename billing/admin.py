@@ -76,6 +76,7 @@ class TariffAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["code", "kind", "currency", "balance", "user", "city"]
     list_filter = ["kind", "currency"]
     search_fields = ["code", "user__email"]
@@ -94,6 +95,7 @@ class _EntryInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["created_at", "kind", "description", "user", "actor", "ride_id", "idempotency_key"]
     list_filter = ["kind"]
     search_fields = ["idempotency_key", "user__email", "ride_id"]
@@ -102,6 +104,7 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = "No payments: card holds, ride charges and wallet top-ups appear here as the provider confirms them."
     # 1440 px wide: the currency goes with the amount, the provider is a filter (one per deployment)
     list_display = ["created_at", "user", "purpose", "status", "amount_and_currency", "amount_captured",
@@ -116,6 +119,7 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(RideBilling)
 class RideBillingAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["ride_id", "user", "method", "status", "fare_total", "paid_wallet", "paid_card", "debt"]
     list_filter = ["status", "method"]
     search_fields = ["ride_id", "user__email"]

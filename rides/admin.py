@@ -15,6 +15,7 @@ from rides.models import CityRideSettings, ProblemReport, Reservation, Ride
 
 @admin.register(Ride)
 class RideAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No rides: a ride appears when a rider unlocks a vehicle in the app and stays here for good "
                   "(read-only; an open ride can be force-ended with the action).")
     list_display = ["id", "rider", "vehicle", "state", "created_at", "ended_at", "fare_total", "end_reason"]
@@ -42,6 +43,7 @@ class RideAdmin(ReadOnlyAdmin):
 
 @admin.register(Reservation)
 class ReservationAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = "No reservations: riders hold a vehicle from the app for a few minutes before unlocking it."
     list_display = ["id", "rider", "vehicle", "state", "created_at", "expires_at", "fee"]
     list_filter = ["state", "city"]

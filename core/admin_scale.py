@@ -1,0 +1,161 @@
+"""Admin pages that stay fast on tables of millions of rows (``python -m bench admin`` measures them).
+
+``ScaleAdmin`` is the base of ``core.admin.ReadableJsonAdmin`` (so of every read-only admin) and of the big
+editable ones. For every model it:
+
+- counts a changelist exactly only up to ``EstimatedCountPaginator.exact_limit`` rows; past that the number is
+  PostgreSQL's estimate and the page says "about" (a ``COUNT(*)`` of 10 million rows takes seconds);
+- never counts the unfiltered table a second time (``show_full_result_count = False``).
+
+A model admin with ``large_table = True`` (one line in its class) also gets:
+
+- no facet counts (``show_facets = NEVER``: a count per filter choice is a scan per choice);
+- its ``date_hierarchy`` as a date filter (today, past 7 days, this month, this year) on the same field: the
+  hierarchy's year and month links are a ``SELECT DISTINCT`` over the whole table;
+- search by indexed lookups only: each search field is looked up on its own (``=field`` exact, ``^field`` or a
+  plain ``field`` by its beginning, ids and numbers exactly), a related model's field first on that model, and the
+  matching rows are the union; the search box says so (``search_help_text``). ``icontains`` on a big table reads
+  every row.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.paginator import Paginator
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.functional import cached_property
+
+SEARCH_ROWS_PER_FIELD = 1000  # newest matches kept per search field; a search is for finding, not for listing
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator that counts exactly up to ``exact_limit`` rows and estimates beyond (``estimated`` is then
+    True): the count is ``SELECT count(*) FROM (... LIMIT exact_limit + 1)``, cheap whatever the table's size,
+    and the estimate is the planner's row count for the same query (``EXPLAIN``)."""
+
+    exact_limit = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not isinstance(queryset, QuerySet):
+            return super().count
+        queryset = queryset.order_by()
+        exact = queryset[: self.exact_limit + 1].count()
+        self.estimated = exact > self.exact_limit
+        if not self.estimated:
+            return exact
+        plan = json.loads(queryset.explain(format="json"))
+        return max(exact, int(plan[0]["Plan"]["Plan Rows"]))
+
+    estimated = False
+
+
+class ScaleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    large_table = False  # True: no facets, a date filter instead of the date hierarchy, indexed search only
+
+    def __init__(self, model: type[models.Model], admin_site: admin.AdminSite) -> None:
+        super().__init__(model, admin_site)
+        if self.large_table:
+            self.show_facets = admin.ShowFacets.NEVER
+            if self.date_hierarchy:
+                self.list_filter = [*self.list_filter, (self.date_hierarchy, admin.DateFieldListFilter)]
+                self.date_hierarchy = None
+            if self.search_fields and not self.search_help_text:
+                self.search_help_text = search_help(model, self.search_fields)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any],
+                           search_term: str) -> tuple[QuerySet[Any], bool]:
+        if not self.large_table:
+            return super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        ordering = self.get_ordering(request) or self.model._meta.ordering or ["-pk"]
+        found: list[Any] = []
+        for spec in self.get_search_fields(request):
+            condition = indexed_condition(self.model, spec, term)
+            if condition is not None:
+                rows = queryset.filter(condition).order_by(*ordering).values_list("pk", flat=True)
+                found.extend(rows[:SEARCH_ROWS_PER_FIELD])
+        return queryset.filter(pk__in=found), False
+
+
+def _field_and_lookup(spec: str) -> tuple[str, str]:
+    if spec.startswith("="):
+        return spec[1:], "iexact"
+    if spec.startswith("^"):
+        return spec[1:], "istartswith"
+    return spec.lstrip("@"), "istartswith"
+
+
+def indexed_condition(model: type[models.Model], spec: str, term: str) -> models.Q | None:
+    """The condition a search field ``spec`` puts on ``model`` for ``term``, by an indexed lookup; None when the
+    term cannot match (not a UUID for a UUID field, not a number for a number). A relation is resolved first on
+    the related model (at most ``SEARCH_ROWS_PER_FIELD`` of its rows), then looked up by its foreign key."""
+    path, lookup = _field_and_lookup(spec)
+    name, _, rest = path.partition("__")
+    try:
+        field = model._meta.get_field("pk" if name == "pk" else name) if name != "pk" else model._meta.pk
+    except FieldDoesNotExist:
+        return None
+    assert field is not None
+    if field.is_relation and rest and rest not in ("exact", "iexact", "istartswith", "startswith"):
+        related = field.related_model
+        assert isinstance(related, type)
+        inner = indexed_condition(related, ("=" if lookup == "iexact" else "^") + rest, term)
+        if inner is None:
+            return None
+        ids = list(related._default_manager.filter(inner).values_list("pk", flat=True)[:SEARCH_ROWS_PER_FIELD])
+        return models.Q(**{f"{name}__in": ids})
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    if isinstance(field, models.UUIDField):
+        try:
+            return models.Q(**{name: uuid.UUID(term)})
+        except ValueError:
+            return None
+    if isinstance(field, models.IntegerField | models.DecimalField | models.FloatField):
+        try:
+            return models.Q(**{name: field.to_python(term)})
+        except ValidationError:
+            return None
+    if isinstance(field, models.CharField | models.TextField):
+        return models.Q(**{f"{name}__{lookup}": term})
+    return None
+
+
+def search_help(model: type[models.Model], search_fields: Sequence[str]) -> str:
+    """"Search by: vehicle code (beginning), trip id (exact)." from the search fields."""
+    parts = []
+    for spec in search_fields:
+        path, lookup = _field_and_lookup(spec)
+        label, field = _label(model, path)
+        exact = lookup == "iexact" or isinstance(field, models.UUIDField | models.IntegerField | models.DecimalField)
+        parts.append(f"{label} ({'exact' if exact else 'beginning'})")
+    return "Search by " + ", ".join(parts) + "; large table: no search inside a text."
+
+
+def _label(model: type[models.Model], path: str) -> tuple[str, Any]:
+    names, field = [], None
+    current: Any = model
+    for part in path.split("__"):
+        try:
+            field = current._meta.pk if part == "pk" else current._meta.get_field(part)
+        except FieldDoesNotExist:
+            break
+        names.append(str(getattr(field, "verbose_name", part)))
+        if field.is_relation:
+            current = field.related_model
+            field = getattr(field, "target_field", field)
+    return " ".join(dict.fromkeys(names)), field
