@@ -98,7 +98,8 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["created_at", "kind", "description", "user", "actor", "ride_id", "idempotency_key"]
     list_filter = ["kind"]
-    search_fields = ["idempotency_key", "user__email", "ride_id"]
+    search_fields = ["=idempotency_key", "user__email", "ride_id"]  # a key exactly: 2M+ rows, no prefix index
+    ordering = ["-created_at"]  # newest first (indexed); the id is a random UUID
     inlines = [_EntryInline]
 
 

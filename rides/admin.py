@@ -22,6 +22,7 @@ class RideAdmin(ReadOnlyAdmin):
     list_filter = ["state", "city", "end_reason"]
     search_fields = ["id", "rider__email", "vehicle__code"]
     date_hierarchy = "created_at"
+    ordering = ["-created_at"]  # newest first (index ride_created); the id is a random UUID
     list_select_related = ["rider", "vehicle"]
     actions = ["force_end"]
 

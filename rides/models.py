@@ -127,7 +127,10 @@ class Ride(models.Model):
         indexes = [models.Index(fields=["rider", "-created_at"], name="ride_rider_created"),
                    models.Index(fields=["state", "created_at"], name="ride_state_created"),
                    # MDS /trips (the rides of the agency's cities that ended in an hour) and the dashboard's hourly rollup.
-                   models.Index(fields=["city", "ended_at"], name="ride_city_ended")]
+                   models.Index(fields=["city", "ended_at"], name="ride_city_ended"),
+                   # The admin: newest first, and its filter by end reason (values read by a loose index scan).
+                   models.Index(fields=["-created_at"], name="ride_created"),
+                   models.Index(fields=["end_reason"], name="ride_end_reason")]
         permissions = [("force_end_ride", "Can force-end a ride")]
 
     def __str__(self) -> str:
