@@ -51,10 +51,9 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
-        if not isinstance(queryset, QuerySet):
+        if not isinstance(self.object_list, QuerySet):
             return super().count
-        queryset = queryset.order_by()
+        queryset = self.object_list.order_by()
         exact = queryset[: self.exact_limit + 1].count()
         self.estimated = exact > self.exact_limit
         if not self.estimated:
@@ -70,17 +69,25 @@ class ScaleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     show_full_result_count = False
     large_table = False  # True: no facets, a date filter instead of the date hierarchy, indexed search only
 
-    def __init__(self, model: type[models.Model], admin_site: admin.AdminSite) -> None:
-        super().__init__(model, admin_site)
-        if self.large_table:
-            self.show_facets = admin.ShowFacets.NEVER
-            self.list_filter = [(f, IndexedValuesFilter) if _all_values_filter(model, f) else f
-                                for f in self.list_filter]
-            if self.date_hierarchy:
-                self.list_filter = [*self.list_filter, (self.date_hierarchy, admin.DateFieldListFilter)]
-                self.date_hierarchy = None
-            if self.search_fields and not self.search_help_text:
-                self.search_help_text = search_help(model, self.search_fields)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.large_table:
+            cls.show_facets = admin.ShowFacets.NEVER
+            if cls.date_hierarchy:
+                cls.list_filter = [*cls.list_filter, (cls.date_hierarchy, admin.DateFieldListFilter)]
+                cls.date_hierarchy = None
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = super().get_list_filter(request)
+        if not self.large_table:
+            return filters
+        return [(f, IndexedValuesFilter) if _all_values_filter(self.model, f) else f for f in filters]
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        if self.large_table and changelist.search_fields and not changelist.search_help_text:
+            changelist.search_help_text = search_help(self.model, changelist.search_fields)
+        return changelist
 
     def action_checkbox(self, obj: models.Model) -> SafeString:
         """Django's row checkbox, written directly: rendered through the form widget templates it was a third of
@@ -127,7 +134,7 @@ class IndexedValuesFilter(admin.AllValuesFieldListFilter):
     def __init__(self, field: models.Field[Any, Any], request: HttpRequest, params: dict[str, Any],
                  model: type[models.Model], model_admin: Any, field_path: str) -> None:
         super().__init__(field, request, params, model, model_admin, field_path)
-        table, column = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(field.column)
+        table, column = connection.ops.quote_name(str(model._meta.db_table)), connection.ops.quote_name(str(field.column))
         with connection.cursor() as cursor:
             # Identifiers only, quoted from the model's metadata: no input reaches this SQL.
             loose_scan = f"""
@@ -143,7 +150,7 @@ class IndexedValuesFilter(admin.AllValuesFieldListFilter):
                 cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {column} IS NULL)")  # noqa: S608
                 if cursor.fetchone()[0]:
                     values.append(None)
-        self.lookup_choices = values
+        self.lookup_choices = values  # type: ignore[assignment]  # iterated only: a list does
 
 
 def _field_and_lookup(spec: str) -> tuple[str, str]:
