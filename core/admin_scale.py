@@ -4,7 +4,8 @@
 editable ones. For every model it:
 
 - counts a changelist exactly only up to ``EstimatedCountPaginator.exact_limit`` rows; past that the number is
-  PostgreSQL's estimate and the page says "about" (a ``COUNT(*)`` of 10 million rows takes seconds);
+  PostgreSQL's estimate and the page says "about 10,200,000" or "more than 10,000" (a ``COUNT(*)`` of 10 million
+  rows takes seconds);
 - never counts the unfiltered table a second time (``show_full_result_count = False``).
 
 A model admin with ``large_table = True`` (one line in its class) also gets:
@@ -62,6 +63,17 @@ class EstimatedCountPaginator(Paginator):
         return max(exact, int(plan[0]["Plan"]["Plan Rows"]))
 
     estimated = False
+
+    @property
+    def count_label(self) -> str:
+        """The count as the page shows it: exact, "about 10,200,000" or, when the planner's estimate is not
+        above the exact limit, "more than 10,000"."""
+        count = self.count
+        if not self.estimated:
+            return f"{count:,}"
+        if count <= self.exact_limit + 1:
+            return f"more than {self.exact_limit:,}"
+        return f"about {float(f'{count:.3g}'):,.0f}"
 
 
 class ScaleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -205,7 +217,8 @@ def search_help(model: type[models.Model], search_fields: Sequence[str]) -> str:
         label, field = _label(model, path)
         exact = lookup == "exact" or isinstance(field, models.UUIDField | models.IntegerField | models.DecimalField)
         parts.append(f"{label} ({'exact' if exact else 'beginning'})")
-    return "Search by " + ", ".join(parts) + "; large table: no search inside a text."
+    return ("Search by " + ", ".join(parts) + f"; large table: no search inside a text, at most the newest "
+            f"{SEARCH_ROWS_PER_FIELD:,} matches of each.")
 
 
 def _label(model: type[models.Model], path: str) -> tuple[str, Any]:

@@ -62,10 +62,11 @@ def test_the_changelist_says_about_when_the_count_is_an_estimate(
         boss: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     _events(VehicleFactory(), 30)
     url = reverse("admin:fleet_vehicleevent_changelist")
-    assert "about</span>" not in boss.get(url).content.decode()
+    assert "fw-estimate" not in boss.get(url).content.decode()
     monkeypatch.setattr(EstimatedCountPaginator, "exact_limit", 10)
     page = boss.get(url).content.decode()
-    assert "about</span>" in page and "vehicle events" in page
+    assert re.search(r"(about [\d,]+|more than 10) results", page)  # the search box
+    assert re.search(r'class="fw-estimate"[^>]*>(about [\d,]+|more than 10)</span> vehicle events', page)
 
 
 def test_every_registered_admin_counts_with_the_estimating_paginator() -> None:
@@ -87,7 +88,8 @@ def test_large_table_search_uses_exact_ids_and_prefixes_through_relations() -> N
     assert by_trip is not None and by_trip.children == [("trip_id", trip)]
     assert VehicleEvent.objects.filter(indexed_condition(VehicleEvent, "vehicle__code", "BCD")).count() == 0
     assert search_help(Command, ["vehicle__code", "=correlation_id"]) == (
-        "Search by vehicle code (beginning), correlation id (exact); large table: no search inside a text.")
+        "Search by vehicle code (beginning), correlation id (exact); large table: no search inside a text, at most "
+        "the newest 1,000 matches of each.")
 
 
 def test_large_table_changelist_search_filter_and_date_filter_answer(boss: Client) -> None:
@@ -136,3 +138,17 @@ def test_the_row_checkbox_is_django_s_own_html() -> None:
     ours = admin.site.get_model_admin(Vehicle).action_checkbox(vehicle)
     django_s = admin.ModelAdmin(Vehicle, admin.site).action_checkbox(vehicle)
     assert ours == django_s
+
+
+def test_the_count_label_reads_as_an_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Fixed(EstimatedCountPaginator):
+        exact_limit = 10_000
+
+    def label(count: int, estimated: bool) -> str:
+        paginator = Fixed([], 10)
+        paginator.__dict__["count"], paginator.estimated = count, estimated
+        return paginator.count_label
+
+    assert label(1234, False) == "1,234"
+    assert label(10_001, True) == "more than 10,000"
+    assert label(10_234_567, True) == "about 10,200,000"
