@@ -106,6 +106,7 @@ class ZoneAdmin(PolicyImportMixin, SimpleHistoryAdmin):
     form = ZoneAdminForm
     change_list_template = "admin/fleet/zone/change_list.html"  # adds "Import MDS Policy"
     change_form_template = "admin/fleet/zone/change_form.html"  # the map, the GBFS preview
+    object_history_form_template = "admin/fleet/zone/object_history_form.html"  # a version, on the map
     empty_help = ("No zones yet: add a city's operating area and its no-parking, slow and no-ride zones here "
                   "(drawn on a map), or import them from the city's MDS Policy.")
     list_display = ["name", "city", "kind", "vehicles_vs_cap", "priority", "active", "starts_at", "ends_at",

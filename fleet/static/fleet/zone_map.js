@@ -10,7 +10,8 @@
     operating_area: "#2b8a3e", no_parking: "#e67700", no_ride: "#c92a2a", slow: "#1971c2",
     parking_mandatory: "#6741d9", parking_preferred: "#9c36b5", cap: "#495057"
   };
-  var DEFAULT_VIEW = {center: [52.52, 13.405], zoom: 12};  // before anything is drawn in a city without zones
+  // Before anything is drawn in a city without zones. SVG, not the foundation's canvas: Geoman edits SVG paths.
+  var DEFAULT_VIEW = {center: [52.52, 13.405], zoom: 12, preferCanvas: false};
 
   function readJSON(id) {
     var element = document.getElementById(id);
@@ -134,13 +135,26 @@
   };
 
   ZoneMap.prototype.fit = function () {
-    var bounds = this.drawn.getLayers().length ? this.drawn.getBounds() : null;
-    if (!bounds) {
-      var context = L.featureGroup(this.context.getLayers());
-      bounds = context.getLayers().length ? context.getBounds() : null;
+    var own = this.drawn.getLayers().length > 0;
+    var group = own ? this.drawn : L.featureGroup(this.context.getLayers());
+    var bounds = group.getLayers().length ? group.getBounds() : null;
+    if (bounds && bounds.isValid()) {
+      this.map.fitBounds(bounds, {padding: [24, 24], maxZoom: 16, animate: false});
+      // One level out from the zone's own tight fit, so that the zones around it show too.
+      if (own) { this.map.setZoom(Math.max(this.map.getZoom() - 1, 2), {animate: false}); }
     }
-    if (bounds && bounds.isValid()) { this.map.fitBounds(bounds, {padding: [24, 24], maxZoom: 16}); }
   };
+
+  // GEOS's reasons in words for the marker on the map (the banner keeps the full message).
+  function problemInWords(message) {
+    if (/Ring Self-intersection/.test(message)) { return "A ring touches itself here"; }
+    if (/Self-intersection/.test(message)) {
+      return /overlap/.test(message) ? "The polygons overlap here" : "The outline crosses itself here";
+    }
+    if (/at least 4 positions/.test(message)) { return "Too few points: a zone needs at least 3 corners"; }
+    if (/not closed/.test(message)) { return "The outline is not closed"; }
+    return message;
+  }
 
   ZoneMap.prototype.enableDrawing = function () {
     var self = this;
@@ -197,7 +211,7 @@
       var at = [problem.location[1], problem.location[0]];
       var marker = L.circleMarker(at, {radius: 9, color: "#c92a2a", weight: 3, fillColor: "#ffe3e3", fillOpacity: 0.9,
                                        className: "fw-zone-problem-marker", pmIgnore: true});
-      marker.bindTooltip(problem.message, {permanent: true, direction: "top", className: "fw-zone-problem-tip"});
+      marker.bindTooltip(problemInWords(problem.message), {permanent: true, direction: "top", className: "fw-zone-problem-tip"});
       this.problems.addLayer(marker);
     }
   };
