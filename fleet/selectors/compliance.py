@@ -13,11 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from fleet.models import Vehicle, VehicleType, Zone, ZoneKind
+from fleet.models import Vehicle, Zone, ZoneKind
 from fleet.selectors import zones as zone_selectors
 from fleet.selectors.zone_caps import PARKED_STATUSES
 
@@ -73,36 +74,36 @@ def compliance_report(*, city_id: uuid.UUID, idle_days: int, at: datetime | None
     at = at or timezone.now()
     report = ComplianceReport(city_id=city_id, at=at, idle_days=idle_days)
     compiled = zone_selectors.geofence_for_city(city_id)
-    zones = {str(z.id): z for z in Zone.objects.filter(city_id=city_id, active=True).prefetch_related("vehicle_types")}
+    zones = {str(z.id): z for z in Zone.objects.filter(city_id=city_id, active=True)  # not the geometries: the
+             .only("id", "name", "kind", "vehicle_cap").prefetch_related("vehicle_types")}  # geofence has them
     report.has_operating_area = any(z.kind == ZoneKind.OPERATING_AREA for z in zones.values())
-    type_codes = dict(VehicleType.objects.values_list("id", "code"))
-    ids, lons, lats, types = [], [], [], []
-    for vehicle_id, lon, lat, type_id in Vehicle.objects.filter(
+    # Codes, not ids: a string costs the client a fraction of a UUID object, at 100k rows a third of the time.
+    rows = list(Vehicle.objects.filter(
         city_id=city_id, status__in=PARKED_STATUSES, lat__isnull=False, lon__isnull=False,
-    ).values_list("id", "lon", "lat", "vehicle_type_id").iterator(chunk_size=10_000):
-        ids.append(vehicle_id)
-        lons.append(lon)
-        lats.append(lat)
-        types.append(type_codes.get(type_id))
-    report.parked = len(ids)
-    verdicts = compiled.evaluate_batch(lons, lats, types, at) if ids else []
-    misparked: dict[uuid.UUID, str] = {}
-    outside: list[uuid.UUID] = []
+    ).values_list("code", "lon", "lat", "vehicle_type__code"))
+    codes = [row[0] for row in rows]
+    lons = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))  # not null: filtered
+    lats = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
+    types = [row[3] for row in rows]
+    report.parked = len(codes)
+    verdicts = compiled.evaluate_batch(lons, lats, types, at) if codes else []
+    misparked: dict[str, str] = {}  # vehicle code -> zone id
+    outside: list[str] = []
     inside: Counter[str] = Counter()
     capped = {zid: z for zid, z in zones.items() if z.vehicle_cap is not None}
     capped_types = {zid: {t.code for t in z.vehicle_types.all()} for zid, z in capped.items()}
-    for vehicle_id, type_code, verdict in zip(ids, types, verdicts, strict=True):
+    for code, type_code, verdict in zip(codes, types, verdicts, strict=True):
         if not verdict.ride_end_allowed:
             if verdict.zone_id is None:
-                outside.append(vehicle_id)
+                outside.append(code)
             elif verdict.zone_id in zones:  # (a zone saved this very second may not be compiled yet)
-                misparked[vehicle_id] = verdict.zone_id
+                misparked[code] = verdict.zone_id
         for zone_id in verdict.zone_ids:
             if zone_id in capped and (not capped_types[zone_id] or type_code in capped_types[zone_id]):
                 inside[zone_id] += 1
     report.misparked_total, report.outside_area_total = len(misparked), len(outside)
     shown = list(misparked)[:rows_max] + outside[:rows_max]
-    details = _rows(Vehicle.objects.filter(id__in=shown))
+    details = _rows(Vehicle.objects.filter(code__in=shown))
     report.misparked = [_in_zone(details[v], zones[misparked[v]]) for v in list(misparked)[:rows_max] if v in details]
     report.outside_area = [details[v] for v in outside[:rows_max] if v in details]
     report.misparked.sort(key=lambda row: (row.zone_name, row.code))
@@ -124,10 +125,11 @@ def _idle(report: ComplianceReport, rows_max: int) -> None:
     report.idle = list(_rows(idle.order_by(F("since").asc(), "code")[:rows_max]).values())
 
 
-def _rows(vehicles: QuerySet[Vehicle]) -> dict[uuid.UUID, VehicleRow]:
+def _rows(vehicles: QuerySet[Vehicle]) -> dict[str, VehicleRow]:
+    """By vehicle code, in the queryset's order."""
     rows = vehicles.values_list("id", "code", "status", "vehicle_type__code", "lat", "lon",
                                 Coalesce("last_event_at", "created_at"))
-    return {row[0]: VehicleRow(*row) for row in rows}
+    return {row[1]: VehicleRow(*row) for row in rows}
 
 
 def _in_zone(row: VehicleRow, zone: Zone) -> VehicleRow:
