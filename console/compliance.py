@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from fleet import selectors as fleet_selectors
 from fleet.selectors import compliance
@@ -35,6 +36,7 @@ def compliance_view(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request), "title": f"Compliance: {city.name}" if city else "Compliance",
         "cities": cities, "city": city, "report": report, "idle_days": idle_days, "form": form,
-        "rows_max": compliance.ROWS_MAX,
+        # Links per row from the lists' URLs: one reverse() each, not one per row of up to 600.
+        "vehicles_url": reverse("admin:fleet_vehicle_changelist"), "zones_url": reverse("admin:fleet_zone_changelist"),
     }
     return TemplateResponse(request, "console/compliance.html", context)

@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models.signals import post_save
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.templatetags.static import static
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -116,7 +117,6 @@ class ZoneAdmin(PolicyImportMixin, SimpleHistoryAdmin):
     list_select_related = ["city"]
     filter_horizontal = ["vehicle_types"]
     readonly_fields = ["map_editor", "gbfs_preview", "vehicles_vs_cap", "mds_source", "created_at", "updated_at"]
-    history_list_display = ["history_summary"]
     fieldsets = [
         (None, {"fields": ["city", "name", "kind", "priority", "active"]}),
         ("Geometry", {"fields": ["map_editor", "geometry"],
@@ -140,6 +140,23 @@ class ZoneAdmin(PolicyImportMixin, SimpleHistoryAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra = {"can_import_mds_policy": self.has_change_permission(request), **(extra_context or {})}
         return super().changelist_view(request, extra)
+
+    def get_form(self, request: HttpRequest, obj: Zone | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        match = request.resolver_match
+        if match is None or match.url_name != "fleet_zone_simple_history":
+            return form
+        # A version's page (django-simple-history's revert form) starts from the version's vehicle types, which
+        # its instance cannot carry (a many-to-many is read from the current rows).
+        version = get_object_or_404(Zone.history.model, history_id=match.args[1], id=match.args[0])
+        types = [row.vehicletype_id for row in version.vehicle_types.all()]
+
+        class VersionForm(form):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **form_kwargs: Any) -> None:
+                super().__init__(*args, **form_kwargs)
+                self.initial["vehicle_types"] = types
+
+        return VersionForm
 
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
                            change: bool = False, form_url: str = "", obj: Zone | None = None) -> Any:
@@ -210,10 +227,6 @@ class ZoneAdmin(PolicyImportMixin, SimpleHistoryAdmin):
         if obj.mds_policy_id is None:
             return "— (made by hand)"
         return f"policy {obj.mds_policy_id}, rule {obj.mds_rule_id}, geography {obj.mds_geography_id}"
-
-    @admin.display(description="Summary")
-    def history_summary(self, record: Any) -> str:
-        return f"{record.name} ({record.get_kind_display()}), {'active' if record.active else 'inactive'}"
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("city").prefetch_related("vehicle_types")

@@ -21,8 +21,9 @@ from django.utils import timezone
 from fleet.models import Vehicle, Zone, ZoneKind
 from fleet.selectors import zones as zone_selectors
 from fleet.selectors.zone_caps import PARKED_STATUSES
+from fleet.states import Status
 
-ROWS_MAX = 500  # rows per list on the page; the totals are always complete
+ROWS_MAX = 200  # rows per list on the page; the totals are always complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,14 @@ class VehicleRow:
     zone_id: uuid.UUID | None = None
     zone_name: str = ""
     zone_kind: str = ""
+
+    @property
+    def status_label(self) -> str:
+        return str(Status(self.status).label).lower()
+
+    @property
+    def zone_kind_label(self) -> str:
+        return str(ZoneKind(self.zone_kind).label).lower() if self.zone_kind else ""
 
 
 @dataclass(frozen=True, slots=True)

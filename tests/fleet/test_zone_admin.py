@@ -130,8 +130,9 @@ def test_every_save_is_one_version_with_its_author_and_what_changed(client: Clie
     page = client.get(f"{ZONES}{zone.id}/history/").content.decode()
     assert "Alexanderplatz north" in page and "mia@example.com" in page  # the author of each version
     assert "Changed" in page and "Created" in page
-    old = client.get(f"{ZONES}{zone.id}/history/{versions[0].history_id}/")
-    assert old.status_code == 200 and 'value="Alexanderplatz"' in old.content.decode()
+    old = client.get(f"{ZONES}{zone.id}/history/{versions[0].history_id}/").content.decode()
+    assert 'value="Alexanderplatz"' in old and "Revert to this version" in old
+    assert f'<option value="{scooter.id}" selected>' in old  # the version's types, not today's (none)
 
 
 @pytest.mark.django_db
