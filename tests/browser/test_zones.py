@@ -67,6 +67,7 @@ def test_a_zone_drawn_on_the_map_is_saved_and_is_a_geofence(admin_page: Any) -> 
     assert verdict.zone_id == str(zone.id) and verdict.ride_end_allowed is False
     assert zone_selectors.geofence_for_city(city.id).evaluate(corners[0][0] - 0.01, lat).zone_id != str(zone.id)
     assert zone.history.get().history_user == manager
+    assert page.console_errors == []  # no script error, nothing the Content-Security-Policy refused
 
 
 def test_a_self_intersecting_outline_is_marked_on_the_map_before_saving(admin_page: Any) -> None:
