@@ -34,8 +34,9 @@ def zone_gbfs_preview(request: HttpRequest) -> JsonResponse:
     """POST the zone change form's fields (``multipart/form-data`` or urlencoded, with the CSRF token).
 
     200 ``{"valid": false, "errors": {field: [{message, code}]}, "geometry_problem": {message, location} | null}``
-    or ``{"valid": true, "published": bool, "note": str, "v3": {...}, "v2": {...}}`` where ``v3``/``v2`` are the
-    ``data`` of the two versions' ``geofencing_zones.json`` with only this zone (geometry left out: it is the map's).
+    or ``{"valid": true, "published": bool, "note": str, "v3": {...}, "v2": {...}, "warning": {message, location} |
+    null}`` where ``v3``/``v2`` are the ``data`` of the two versions' ``geofencing_zones.json`` with only this zone
+    (geometry left out: it is the map's), and ``warning`` says that the zone lies outside the city's operating area.
     """
     model_admin = admin.site.get_model_admin(Zone)
     if not model_admin.has_view_permission(request):
@@ -58,4 +59,13 @@ def zone_gbfs_preview(request: HttpRequest) -> JsonResponse:
             item["geometry"] = {"type": item["geometry"]["type"], "coordinates": "(as on the map)"}
     reason = _unpublished_reason(zone)
     return JsonResponse({"valid": True, "published": not reason, "note": reason, "v3": document["data"],
-                         "v2": v2_data})
+                         "v2": v2_data, "warning": _outside_warning(zone)})
+
+
+def _outside_warning(zone: Zone) -> dict[str, Any] | None:
+    """A zone that meets none of the city's operating areas is allowed, but likely a mistake: said, and placed."""
+    where = fleet_selectors.zone_outside_operating_area(city_id=zone.city_id, kind=zone.kind, geometry=zone.geometry)
+    if where is None:
+        return None
+    return {"message": f"The zone lies wholly outside {zone.city.name}'s operating area: is it the right city, or "
+                       "are latitude and longitude swapped?", "location": list(where)}

@@ -50,6 +50,7 @@ from fleet.selectors.zones import (
     gbfs_geofencing_zones,
     geofence_for_city,
     zone_gbfs_feature,
+    zone_outside_operating_area,
     zones_at_point,
 )
 
@@ -101,5 +102,6 @@ __all__ = [
     "vehicles_nearby",
     "vehicles_silent",
     "zone_gbfs_feature",
+    "zone_outside_operating_area",
     "zones_at_point",
 ]

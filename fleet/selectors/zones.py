@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import shapely
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -155,3 +156,20 @@ def city_global_rules(*, city_id: uuid.UUID) -> list[dict[str, Any]]:
     """The GBFS 3.0 ``global_rules`` of the city: outside its operating area, if it has one, no ride starts or ends."""
     has_area = Zone.objects.filter(city_id=city_id, active=True, kind=ZoneKind.OPERATING_AREA).exists()
     return [OUTSIDE_AREA_RULE.to_gbfs()] if has_area else []
+
+
+def zone_outside_operating_area(*, city_id: uuid.UUID, kind: str, geometry: dict[str, Any]) -> tuple[float, float] | None:
+    """A point of a (valid) zone geometry that lies outside every active operating area of the city, when the zone
+    does not meet any of them at all (a likely mistake: the wrong city, or [lat, lon] swapped); ``None`` when it
+    meets one, when the zone is an operating area itself, or when the city has none. Only a warning: a zone outside
+    the area is allowed."""
+    if kind == ZoneKind.OPERATING_AREA:
+        return None
+    areas = [shapely.geometry.shape(g) for g in Zone.objects.filter(
+        city_id=city_id, active=True, kind=ZoneKind.OPERATING_AREA).values_list("geometry", flat=True)]
+    shape = shapely.geometry.shape(geometry)
+    if not areas or any(area.intersects(shape) for area in areas):
+        return None
+    point = shape.representative_point()
+    return point.x, point.y
+

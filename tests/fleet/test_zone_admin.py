@@ -185,3 +185,18 @@ def test_gbfs_preview_needs_a_staff_member_who_may_read_zones(client: Client, ci
     client.force_login(UserFactory.create(is_staff=True))  # staff, no fleet permission
     assert client.post(PREVIEW, zone_form(city)).status_code == 403
     assert client.get(PREVIEW).status_code in (403, 405)
+
+
+@pytest.mark.django_db
+def test_gbfs_preview_warns_of_a_zone_outside_the_operating_area(ops: Client, city: Any) -> None:
+    ZoneFactory.create(city=city)  # the operating area: 13-14 E, 52-53 N
+    inside = ops.post(PREVIEW, zone_form(city)).json()
+    assert inside["valid"] is True and inside["warning"] is None
+    swapped = {"type": "Polygon", "coordinates": [[[52.52, 13.41], [52.53, 13.41], [52.53, 13.42], [52.52, 13.41]]]}
+    body = ops.post(PREVIEW, zone_form(city, geometry=json.dumps(swapped))).json()
+    assert body["valid"] is True  # allowed: only a warning
+    assert "outside Berlin's operating area" in body["warning"]["message"]
+    lon, lat = body["warning"]["location"]
+    assert 52.52 <= lon <= 52.53 and 13.41 <= lat <= 13.42
+    area = ops.post(PREVIEW, zone_form(city, kind="operating_area", geometry=json.dumps(swapped))).json()
+    assert area["warning"] is None  # a second operating area is where it is

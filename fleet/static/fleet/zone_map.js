@@ -94,6 +94,7 @@
   ZoneMap.prototype.readField = function () {
     if (!this.field) { return false; }
     var raw = this.field.value.trim();
+    if (raw === "null") { this.field.value = raw = ""; }  // an empty JSONField renders as "null": not for pasting into
     var geometry = null;
     if (raw) {
       try { geometry = JSON.parse(raw); } catch (e) { return false; }
@@ -199,19 +200,25 @@
     }
   };
 
-  // A problem of the geometry: a banner above the map and, where it can be placed, a marker on the spot.
-  ZoneMap.prototype.showProblem = function (problem) {
+  // A problem of the geometry: a banner above the map and, where it can be placed, a marker on the spot. A warning
+  // (the zone lies outside the operating area) looks the same in amber and does not stop a save.
+  ZoneMap.prototype.showProblem = function (problem, warning) {
     this.problems.clearLayers();
     if (!this.problemBox) { return; }
+    this.problemBox.classList.toggle("fw-zone-warning", Boolean(warning));
     if (!problem) { this.problemBox.hidden = true; this.problemBox.textContent = ""; return; }
     this.problemBox.hidden = false;
-    this.problemBox.textContent = "Geometry: " + problem.message +
+    this.problemBox.textContent = (warning ? "Warning: " : "Geometry: ") + problem.message +
       (problem.location ? " (marked on the map)" : "");
     if (problem.location) {
+      var colour = warning ? "#b35c00" : "#c92a2a";
       var at = [problem.location[1], problem.location[0]];
-      var marker = L.circleMarker(at, {radius: 9, color: "#c92a2a", weight: 3, fillColor: "#ffe3e3", fillOpacity: 0.9,
-                                       className: "fw-zone-problem-marker", pmIgnore: true});
-      marker.bindTooltip(problemInWords(problem.message), {permanent: true, direction: "top", className: "fw-zone-problem-tip"});
+      var marker = L.circleMarker(at, {radius: 9, color: colour, weight: 3, fillColor: warning ? "#fff4e0" : "#ffe3e3",
+                                       fillOpacity: 0.9, pmIgnore: true,
+                                       className: warning ? "fw-zone-warning-marker" : "fw-zone-problem-marker"});
+      marker.bindTooltip(warning ? "Outside the operating area" : problemInWords(problem.message),
+                         {permanent: true, direction: "top",
+                          className: warning ? "fw-zone-warning-tip" : "fw-zone-problem-tip"});
       this.problems.addLayer(marker);
     }
   };
@@ -248,7 +255,8 @@
       box.appendChild(list);
       return;
     }
-    this.showProblem(null);
+    this.showProblem(answer.warning || null, true);
+    if (answer.warning) { box.appendChild(text("p", "Warning: " + answer.warning.message, "fw-gbfs-warning")); }
     if (!answer.published) { box.appendChild(text("p", answer.note, "fw-gbfs-note")); return; }
     var v3 = answer.v3.geofencing_zones.features[0].properties;
     var v2 = answer.v2.geofencing_zones.features[0].properties;
