@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -128,10 +128,13 @@ def compliance_report(*, city_id: uuid.UUID, idle_days: int, at: datetime | None
 
 def _idle(report: ComplianceReport, rows_max: int) -> None:
     idle = (Vehicle.objects.filter(city_id=report.city_id, status__in=PARKED_STATUSES)
-            .alias(since=Coalesce("last_event_at", "created_at"))
+            .annotate(since=Coalesce("last_event_at", "created_at"))
             .filter(since__lt=report.at - timedelta(days=report.idle_days)))
-    report.idle_total = idle.count()
-    report.idle = list(_rows(idle.order_by(F("since").asc(), "code")[:rows_max]).values())
+    # The total rides along on every row (a window count): one scan of the city's vehicles, not a second for COUNT.
+    rows = list(idle.annotate(total=Window(Count("id"))).order_by(F("since").asc(), "code").values_list(
+        "id", "code", "status", "vehicle_type__code", "lat", "lon", "since", "total")[:rows_max])
+    report.idle_total = rows[0][-1] if rows else 0
+    report.idle = [VehicleRow(*row[:-1]) for row in rows]
 
 
 def _rows(vehicles: QuerySet[Vehicle]) -> dict[str, VehicleRow]:
