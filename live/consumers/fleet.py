@@ -17,7 +17,8 @@ from live.consumers.coalesce import Coalescer
 
 
 class FleetConsumer(LiveConsumer):
-    """``/ws/v1/fleet?city=<id>[&bbox=minlon,minlat,maxlon,maxlat]``: staff with the fleet read permission.
+    """``/ws/v1/fleet?city=<id>[&bbox=minlon,minlat,maxlon,maxlat][&view=<json>]``: staff with the fleet read
+    permission.
 
     The client may change its view without reconnecting: ``{"type": "view", "bbox", "filter", "grid",
     "max_vehicles"}`` answers with a fresh snapshot; with a ``grid`` and more than ``max_vehicles`` vehicles in
@@ -41,7 +42,10 @@ class FleetConsumer(LiveConsumer):
         if "city" not in query:
             raise Refused()
         self.city_id = uuid.UUID(query["city"][0])
-        self.view = fleet_view.View(bbox=fleet_view.parse_bbox(query["bbox"][0]) if "bbox" in query else None)
+        # ``view``: the JSON of a view message, so a map (re)connects straight into its view and grid.
+        self.view = fleet_view.View.parse(json_loads(query["view"][0])) if "view" in query else fleet_view.View()
+        if "bbox" in query:
+            self.view.bbox = fleet_view.parse_bbox(query["bbox"][0])
         self.groups = [f"fleet.{self.city_id}"]
         self.pending: dict[str, dict[str, Any]] = {}
         self.held = False  # an interval's positions wait for the client to catch up

@@ -91,6 +91,15 @@ class View:
     @classmethod
     def parse(cls, message: dict[str, Any]) -> View:
         """A client's ``{"type": "view", "bbox", "filter", "grid", "max_vehicles"}``; ``ValueError`` if wrong."""
+        if not isinstance(message, dict):
+            raise ValueError("a view is a JSON object")
+        try:
+            return cls._parse(message)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+
+    @classmethod
+    def _parse(cls, message: dict[str, Any]) -> View:
         bbox = message.get("bbox")
         grid = message.get("grid")
         if grid is not None and (isinstance(grid, bool) or not isinstance(grid, int | float)

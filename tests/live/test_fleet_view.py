@@ -125,3 +125,24 @@ def test_view_validation():
                 {"filter": {"battery_below": "20"}}, {"max_vehicles": 10 ** 6}, {"filter": {"status": [1]}}):
         with pytest.raises((ValueError, TypeError)):
             fleet_view.View.parse({"type": "view", **bad})
+
+
+def test_a_map_connects_straight_into_its_view_and_a_bad_view_is_refused_at_the_handshake(city, scooter,
+                                                                                         fleet_staff):
+    from urllib.parse import quote
+
+    from tests.live.conftest import bearer, communicator
+
+    VehicleFactory.create_batch(5, city=city, vehicle_type=scooter, lat=52.501, lon=13.401)
+    view = quote('{"grid": 0.01, "max_vehicles": 2, "filter": {"status": ["available"]}}')
+
+    async def body() -> None:
+        comm, snapshot = await opened(f"/ws/v1/fleet?city={city.id}&view={view}", fleet_staff)
+        assert (snapshot["data"]["mode"], [c["n"] for c in snapshot["data"]["cells"]]) == ("cells", [5])
+        await comm.disconnect()
+        for bad in ("[1]", quote('{"grid": "x"}'), "not-json"):
+            refused = communicator(f"/ws/v1/fleet?city={city.id}&view={bad}", bearer(fleet_staff))
+            assert (await refused.connect())[0] is False, bad
+            await refused.disconnect()
+
+    run(body)
