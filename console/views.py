@@ -70,9 +70,7 @@ def map_ticket(request: HttpRequest) -> JsonResponse:
     _require(request, map_selectors.VIEW_PERMISSION)
     lifetime = min(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(), request.session.get_expiry_age())
     ticket = live_services.ws_ticket_issue(user=request.user, token_expires_at=time.time() + lifetime)
-    response = JsonResponse({"ticket": ticket, "expires_in": settings.LIVE_TICKET_TTL_S})
-    response["Cache-Control"] = "no-store"
-    return response
+    return JsonResponse({"ticket": ticket, "expires_in": settings.LIVE_TICKET_TTL_S})  # admin_view: never cached
 
 
 @require_GET

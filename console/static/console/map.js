@@ -5,7 +5,7 @@
 (function () {
   "use strict";
 
-  const config = JSON.parse(document.getElementById("fw-map-config").textContent);
+  const config = JSON.parse(document.getElementById("fw-fleet-map-config").textContent);
   const el = document.getElementById("fw-map");
   const statusLine = document.getElementById("fw-map-status");
   const panel = document.getElementById("fw-map-panel");
