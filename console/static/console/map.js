@@ -15,6 +15,17 @@
   const MAX_VEHICLES = 1500;   // a view with more vehicles than this shows grid cells
   const CELL_PX = 64;          // a grid cell is about this many pixels wide
   const LOW_BATTERY = 20;
+  const LOW_RING = "#111827";
+  // Zones are drawn on the map's canvas, which CSS classes cannot colour: one style per kind here.
+  const ZONE_STYLES = {
+    operating_area: {color: "#2563eb", fillColor: "#2563eb", fillOpacity: 0.03, dashArray: "6 4", weight: 2},
+    no_parking: {color: "#dc2626", fillColor: "#dc2626", fillOpacity: 0.12, weight: 2},
+    no_ride: {color: "#7f1d1d", fillColor: "#7f1d1d", fillOpacity: 0.2, weight: 2},
+    slow: {color: "#d97706", fillColor: "#f59e0b", fillOpacity: 0.12, weight: 2},
+    parking_mandatory: {color: "#059669", fillColor: "#10b981", fillOpacity: 0.15, weight: 2},
+    parking_preferred: {color: "#059669", fillColor: "#10b981", fillOpacity: 0.1, weight: 2, dashArray: "3 3"},
+    cap: {color: "#7c3aed", fillColor: "#8b5cf6", fillOpacity: 0.06, weight: 2},
+  };
 
   const extent = config.extent;
   const map = FreewheelMap.create(el, {center: extent ? [(extent[1] + extent[3]) / 2, (extent[0] + extent[2]) / 2]
@@ -43,7 +54,7 @@
     const low = v.battery_pct != null && v.battery_pct < LOW_BATTERY;
     return {
       radius: radiusFor(v.battery_pct), fillColor: FreewheelMap.statusColor(v.status), fillOpacity: 0.9,
-      color: low ? "#b91c1c" : "#ffffff", weight: low ? 3 : 1.5,
+      color: low ? LOW_RING : "#ffffff", weight: low ? 3 : 1.5,
       className: "fw-vehicle fw-status-" + v.status + (low ? " fw-low" : ""),
     };
   }
@@ -390,7 +401,7 @@
       const kind = feature.properties.kind;
       const layer = zoneLayers[kind];
       if (layer) {
-        L.geoJSON(feature, {style: {className: "fw-zone fw-zone-" + kind}, interactive: false}).addTo(layer);
+        L.geoJSON(feature, {style: ZONE_STYLES[kind] || {}, interactive: false}).addTo(layer);
       }
     });
     alertLayer.clearLayers();
@@ -417,7 +428,7 @@
   const lowRow = document.createElement("span");
   const lowSwatch = document.createElement("i");
   lowSwatch.className = "fw-swatch fw-swatch-low";
-  lowRow.append(lowSwatch, " battery < " + LOW_BATTERY + " % (red ring); size: battery");
+  lowRow.append(lowSwatch, " battery < " + LOW_BATTERY + " % (dark ring); the fuller, the bigger");
   legend.appendChild(lowRow);
 
   // ---- the vehicle panel ------------------------------------------------------------------------------------
@@ -458,7 +469,10 @@
 
   async function openPanel(id) {
     selected = id;
-    panel.hidden = false;
+    if (panel.hidden) {
+      panel.hidden = false;
+      map.invalidateSize();  // the panel took some of the map's width
+    }
     panelBody.replaceChildren(node("p", "Loading…"));
     const answer = await fetch(config.urls.vehicle.replace("00000000-0000-0000-0000-000000000000", id),
                                {credentials: "same-origin"});
@@ -597,6 +611,7 @@
   document.getElementById("fw-map-panel-close").addEventListener("click", function () {
     panel.hidden = true;
     selected = null;
+    map.invalidateSize();
   });
 
   window.fwMap = {map: map, markers: markers, cells: cells};  // for the browser tests and the curious
