@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import admin
@@ -39,7 +40,8 @@ def _city(cities: list[City], slug: str | None) -> City | None:
 
 def _page_policy() -> dict[str, Any]:
     """The site's policy, plus the socket's origin (another host or port) and the tile server's when set."""
-    policy: dict[str, Any] = {key: list(value) for key, value in settings.SECURE_CSP.items()}
+    site = cast(dict[str, list[str]], settings.SECURE_CSP)
+    policy: dict[str, Any] = {key: list(value) for key, value in site.items()}
     if settings.CONSOLE_MAP_SOCKET_ORIGIN:
         policy["connect-src"] = [CSP.SELF, settings.CONSOLE_MAP_SOCKET_ORIGIN]
     return policy
@@ -68,7 +70,8 @@ def map_ticket(request: HttpRequest) -> JsonResponse:
     another site cannot mint one). The socket it opens lives as long as an access token would (JWT_ACCESS_MINUTES),
     and never past the session; then it closes with 4001 and the page fetches a new ticket."""
     _require(request, map_selectors.VIEW_PERMISSION)
-    lifetime = min(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(), request.session.get_expiry_age())
+    access = cast(timedelta, settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"])
+    lifetime = min(access.total_seconds(), request.session.get_expiry_age())
     ticket = live_services.ws_ticket_issue(user=request.user, token_expires_at=time.time() + lifetime)
     return JsonResponse({"ticket": ticket, "expires_in": settings.LIVE_TICKET_TTL_S})  # admin_view: never cached
 
