@@ -27,7 +27,7 @@ from tests.accounts.factories import UserFactory
 from tests.fleet.factories import CityFactory, VehicleFactory, VehicleTypeFactory
 from tests.telemetry.conftest import message
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 
 
