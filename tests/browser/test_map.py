@@ -122,7 +122,7 @@ def test_a_command_from_the_panel_is_shown_acknowledged_when_the_vehicle_acks(ad
     assert panel.locator("h2 a").inner_text() == "MOVER1"
     assert panel.locator("#fw-panel-battery").inner_text() == "80 %"
     assert panel.locator("button[data-kind]").all_inner_texts() == [
-        "Lock", "Unlock", "Ring / locate", "Alarm", "Speed limit", "Back in service"]
+        "Lock", "Unlock", "Ring / locate", "Alarm", "Speed limit"]  # back in service: for a vehicle in maintenance
 
     panel.locator("button[data-kind=locate]").click()
     queued = panel.locator(".fw-panel-acks li[data-command]")

@@ -348,6 +348,7 @@
     const what = mode === "cells" ? cells.size + " areas, " + shown + " vehicles" : shown + " vehicles";
     say("Live · " + what + " in view", "live");
     el.setAttribute("data-mode", mode);
+    legend.setAttribute("data-mode", mode);
     el.setAttribute("data-ready", String(Date.now()));
   }
 
@@ -430,6 +431,12 @@
   lowSwatch.className = "fw-swatch fw-swatch-low";
   lowRow.append(lowSwatch, " battery < " + LOW_BATTERY + " % (dark ring); the fuller, the bigger");
   legend.appendChild(lowRow);
+  const cellRow = document.createElement("span");
+  const cellSwatch = document.createElement("i");
+  cellSwatch.className = "fw-swatch fw-swatch-cell";
+  cellRow.append(cellSwatch, " area: vehicles in it, green share available, red badge under " + LOW_BATTERY + " %");
+  cellRow.className = "fw-legend-cells";
+  legend.appendChild(cellRow);
 
   // ---- the vehicle panel ------------------------------------------------------------------------------------
   const timeFormat = new Intl.DateTimeFormat(undefined, {dateStyle: "short", timeStyle: "medium",
@@ -507,6 +514,9 @@
       const labels = {};
       config.commands.forEach(function (c) { labels[c.kind] = c.label; });
       v.allowed.forEach(function (kind) {
+        if (kind === "back_in_service" && v.status !== "maintenance") {
+          return;  // only a vehicle in maintenance goes back in service (the server refuses the others too)
+        }
         if (kind === "set_speed_limit") {
           const wrap = node("span", null, "fw-speed");
           const input = node("input");
