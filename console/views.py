@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
@@ -60,7 +61,9 @@ def _map_page(request: HttpRequest) -> HttpResponse:
                                "city": city}
     if city is not None:
         context["map_config"] = {**map_selectors.map_config(user=request.user, city=city, cities=cities),
-                                 "socket_origin": settings.CONSOLE_MAP_SOCKET_ORIGIN}
+                                 "socket_origin": settings.CONSOLE_MAP_SOCKET_ORIGIN,
+                                 # the admin's zone (staff member's, OPS_TIME_ZONE, the city's: docs/admin.md)
+                                 "time_zone": timezone.get_current_timezone_name()}
     return render(request, "console/map.html", context)
 
 

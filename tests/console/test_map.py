@@ -59,6 +59,7 @@ def test_the_page_is_for_staff_with_the_fleet_read_permission(city, vehicle):
     assert config["city"]["id"] == str(city.id)
     assert list(config["extent"]) == [13.40, 52.52, 13.40, 52.52]
     assert config["commands"] == []  # a support agent reads, sends nothing
+    assert config["time_zone"] == "Europe/Berlin"  # the admin's zone (here: the only city's)
     # No inline script or style on the page: the CSP allows none (json_script is data, not script).
     assert "<script>" not in body and "style=" not in body
     assert "unsafe-inline" not in page["Content-Security-Policy"]

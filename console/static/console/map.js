@@ -440,7 +440,7 @@
 
   // ---- the vehicle panel ------------------------------------------------------------------------------------
   const timeFormat = new Intl.DateTimeFormat(undefined, {dateStyle: "short", timeStyle: "medium",
-                                                        timeZone: config.city.timezone});
+                                                        timeZone: config.time_zone});
   function when(iso) {
     return iso ? timeFormat.format(new Date(iso)) : "never";
   }
