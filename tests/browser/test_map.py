@@ -145,3 +145,22 @@ def test_a_support_agent_sees_the_panel_without_commands(admin_page, city_map):
     _click_vehicle(page, vehicle)
     page.wait_for_selector("#fw-panel-status")
     assert page.locator("#fw-map-panel button[data-kind]").count() == 0
+
+
+def test_zoom_and_filters_change_the_view_on_the_same_socket(admin_page, city_map):
+    city, vehicle = city_map
+    page = admin_page(_staff(roles.SUPPORT_AGENT))
+    sockets: list[Any] = []
+    page.on("websocket", lambda ws: sockets.append(ws))
+    page.goto(f"{page.base_url}/admin/map/?city=berlin")
+    page.wait_for_selector("#fw-map[data-ready]")
+    first = page.get_attribute("#fw-map", "data-ready")
+
+    page.evaluate("() => window.fwMap.map.setZoom(window.fwMap.map.getZoom() - 3)")
+    page.wait_for_function("(before) => document.getElementById('fw-map').dataset.ready !== before", arg=first)
+    page.fill("#fw-map-battery", "50")
+    page.dispatch_event("#fw-map-battery", "change")
+    page.wait_for_function("(id) => !window.fwMap.markers.has(id)", arg=str(vehicle.id))
+    assert page.evaluate("() => Array.from(window.fwMap.markers.values()).map(m => m.fw.code)") == ["STILL1"]
+    assert page.locator("#fw-map-status").inner_text() == "Live · 1 vehicle in view"
+    assert len(sockets) == 1  # a new view is a message on the open socket, not a reconnect

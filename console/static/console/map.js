@@ -345,7 +345,8 @@
   }
 
   function ready() {
-    const what = mode === "cells" ? cells.size + " areas, " + shown + " vehicles" : shown + " vehicles";
+    const vehicles = shown + (shown === 1 ? " vehicle" : " vehicles");
+    const what = mode === "cells" ? cells.size + (cells.size === 1 ? " area, " : " areas, ") + vehicles : vehicles;
     say("Live · " + what + " in view", "live");
     el.setAttribute("data-mode", mode);
     legend.setAttribute("data-mode", mode);
