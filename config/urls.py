@@ -30,6 +30,8 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("metrics", access.ops_only(core_views.metrics), name="metrics"),
+    # The ops console's fleet map lives under the admin's URL and login (console/urls.py, docs/console.md).
+    path("admin/map/", include("console.urls")),
     path("admin/", admin.site.urls),
     # Uploaded photos, for staff only and with safe headers (core.views.media); never a static file route.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", core_views.media, name="media"),
