@@ -384,6 +384,9 @@ LIVE_PONG_TIMEOUT_S = env_int("LIVE_PONG_TIMEOUT_S", 20, minimum=1)
 LIVE_SEND_BUFFER_KB = env_int("LIVE_SEND_BUFFER_KB", 512, minimum=16)
 LIVE_TICKET_TTL_S = env_int("LIVE_TICKET_TTL_S", 30, minimum=5, maximum=300)
 LIVE_METRICS_FLUSH_S = env_int("LIVE_METRICS_FLUSH_S", 5, minimum=1)
+# Where the admin's fleet map opens its socket, e.g. wss://ws.example.com; empty: the page's own origin (the proxy
+# sends /ws/ to daphne). Also added to the map page's Content-Security-Policy connect-src (docs/console.md).
+CONSOLE_MAP_SOCKET_ORIGIN = env_str("CONSOLE_MAP_SOCKET_ORIGIN", "").rstrip("/")
 # The sockets' Prometheus figures live in Redis under the channel layer's prefix (one deployment, one prefix).
 LIVE_METRICS_PREFIX = CHANNEL_LAYER_PREFIX
 

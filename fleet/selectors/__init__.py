@@ -8,7 +8,13 @@ from fleet.selectors.cities import (
     only_city_timezone,
     vehicle_types_by_code,
 )
-from fleet.selectors.commands import command_get, command_state, commands_acked, commands_with_key
+from fleet.selectors.commands import (
+    command_get,
+    command_state,
+    commands_acked,
+    commands_with_key,
+    vehicle_commands_recent,
+)
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
 from fleet.selectors.events import (
     city_events_between,
@@ -39,7 +45,9 @@ from fleet.selectors.vehicles import (
     vehicle_is_silent,
     vehicle_normal_speed_limits,
     vehicle_status_counts,
+    vehicle_types_all,
     vehicles_available,
+    vehicles_extent,
     vehicles_in_city,
     vehicles_silent,
 )
@@ -89,6 +97,7 @@ __all__ = [
     "ops_tasks_list",
     "register_pricing_plan_resolver",
     "vehicle_authenticate",
+    "vehicle_commands_recent",
     "vehicle_get",
     "vehicle_get_by_code",
     "vehicle_is_moving",
@@ -96,7 +105,9 @@ __all__ = [
     "vehicle_normal_speed_limits",
     "vehicle_status_counts",
     "vehicle_types_by_code",
+    "vehicle_types_all",
     "vehicles_available",
+    "vehicles_extent",
     "vehicles_awaiting_lock",
     "vehicles_in_city",
     "vehicles_nearby",
