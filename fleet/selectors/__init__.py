@@ -52,10 +52,13 @@ from fleet.selectors.vehicles import (
     vehicles_silent,
 )
 from fleet.selectors.zones import (
+    city_global_rules,
     city_zones,
     feature_collection,
     gbfs_geofencing_zones,
     geofence_for_city,
+    zone_gbfs_feature,
+    zone_outside_operating_area,
     zones_at_point,
 )
 
@@ -75,6 +78,7 @@ __all__ = [
     "city_timezones",
     "only_city_timezone",
     "city_vehicle_ids",
+    "city_global_rules",
     "city_zones",
     "command_get",
     "command_state",
@@ -108,5 +112,7 @@ __all__ = [
     "vehicles_in_city",
     "vehicles_nearby",
     "vehicles_silent",
+    "zone_gbfs_feature",
+    "zone_outside_operating_area",
     "zones_at_point",
 ]
