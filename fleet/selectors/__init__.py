@@ -8,7 +8,13 @@ from fleet.selectors.cities import (
     only_city_timezone,
     vehicle_types_by_code,
 )
-from fleet.selectors.commands import command_get, command_state, commands_acked, commands_with_key
+from fleet.selectors.commands import (
+    command_get,
+    command_state,
+    commands_acked,
+    commands_with_key,
+    vehicle_commands_recent,
+)
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
 from fleet.selectors.events import (
     city_events_between,
@@ -39,15 +45,20 @@ from fleet.selectors.vehicles import (
     vehicle_is_silent,
     vehicle_normal_speed_limits,
     vehicle_status_counts,
+    vehicle_types_all,
     vehicles_available,
+    vehicles_extent,
     vehicles_in_city,
     vehicles_silent,
 )
 from fleet.selectors.zones import (
+    city_global_rules,
     city_zones,
     feature_collection,
     gbfs_geofencing_zones,
     geofence_for_city,
+    zone_gbfs_feature,
+    zone_outside_operating_area,
     zones_at_point,
 )
 
@@ -67,6 +78,7 @@ __all__ = [
     "city_timezones",
     "only_city_timezone",
     "city_vehicle_ids",
+    "city_global_rules",
     "city_zones",
     "command_get",
     "command_state",
@@ -85,6 +97,7 @@ __all__ = [
     "ops_tasks_list",
     "register_pricing_plan_resolver",
     "vehicle_authenticate",
+    "vehicle_commands_recent",
     "vehicle_get",
     "vehicle_get_by_code",
     "vehicle_is_moving",
@@ -92,10 +105,14 @@ __all__ = [
     "vehicle_normal_speed_limits",
     "vehicle_status_counts",
     "vehicle_types_by_code",
+    "vehicle_types_all",
     "vehicles_available",
+    "vehicles_extent",
     "vehicles_awaiting_lock",
     "vehicles_in_city",
     "vehicles_nearby",
     "vehicles_silent",
+    "zone_gbfs_feature",
+    "zone_outside_operating_area",
     "zones_at_point",
 ]
