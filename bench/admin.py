@@ -7,7 +7,8 @@
 2. Admin: granian serves ``config.wsgi`` (2 workers, as in production, DEBUG off); a superuser signs in through
    the login form. Every model of ``admin.site.get_app_list`` is requested: its changelist, one change page, the
    first choice of every filter in the changelist's sidebar (read from the page as a user clicks it), the first
-   date-hierarchy step, and a search for a value of a real row; plus the dashboard (admin home, the map's city).
+   date-hierarchy step, and a search for a value of a real row; plus the dashboard (admin home, the map's city)
+   and the admin's other pages linked from its header and sidebar (the fleet map's page, compliance).
    ``BENCH_ADMIN_REQUESTS`` (default 20) requests each, one at a time after one warm-up; p95 per page.
 3. Map: Daphne serves ``config.asgi``; ``map_snapshot_ms`` is the time from opening ``/ws/v1/fleet?city=<Berlin,
    10k vehicles>`` to its last ``snapshot.part`` (the map's first render waits for it), p95 of
@@ -118,6 +119,38 @@ def _page_plan(base: str, session: Any) -> list[tuple[str, str]]:
             if term:
                 plan.append((f"{label} search", changelist + "?" + urlencode({"q": term})))
     return plan
+
+
+class _Hrefs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href") or ""
+        if tag == "a" and href.startswith("/admin/"):
+            self.hrefs.append(html.unescape(href))
+
+
+def _linked_pages(base: str, session: Any, home: str, plan: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The admin's own pages that are not a model's (the fleet map, compliance, ...), as linked from the admin
+    home's header and sidebar; each with the home's query (the map's city) when it has none."""
+    known = {urlsplit(path).path for _, path in plan}
+    page = session.get(base + home)
+    page.raise_for_status()
+    links = _Hrefs()
+    links.feed(page.text)
+    query = urlsplit(home).query
+    found: list[tuple[str, str]] = []
+    for href in dict.fromkeys(links.hrefs):
+        path = urlsplit(href).path
+        if path in known or any(skip in path for skip in ("logout", "password_change", "/add/", "/login")):
+            continue
+        if path.rstrip("/").count("/") > 3:  # a model's own page (history, change): not a page of the header
+            continue
+        known.add(path)
+        found.append((f"page {path}", href if urlsplit(href).query or not query else f"{href}?{query}"))
+    return found
 
 
 def _search_term(model_admin: Any, obj: Any) -> str | None:
@@ -291,8 +324,10 @@ def run(scale: float, requests: int, map_runs: int) -> dict[str, Any]:
         base = f"http://127.0.0.1:{port}"
         try:
             session = _login(base)
-            plan = [("dashboard", f"/admin/?city={data['map_city_slug']}"), ("admin home", "/admin/")]
+            home = f"/admin/?city={data['map_city_slug']}"
+            plan = [("dashboard", home), ("admin home", "/admin/")]
             plan += _page_plan(base, session)
+            plan += _linked_pages(base, session, home, plan)
             print(f"admin: {len(plan)} pages, {requests} requests each", flush=True)
             pages = _time_pages(base, session, plan, requests)
         finally:

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('fleet', '0014_admin_plurals'),
+        ('fleet', '0015_zone_history'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
