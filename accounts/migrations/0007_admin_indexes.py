@@ -18,6 +18,16 @@ class Migration(migrations.Migration):
 
     operations = [
         AddIndexConcurrently(
+            model_name='user',
+            index=models.Index(condition=models.Q(('is_staff', True)), fields=['-created_at'],
+                               name='user_staff_created'),
+        ),
+        AddIndexConcurrently(
+            model_name='user',
+            index=models.Index(condition=models.Q(('is_superuser', True)), fields=['-created_at'],
+                               name='user_superuser_created'),
+        ),
+        AddIndexConcurrently(
             model_name='notification',
             index=models.Index(fields=['kind', '-created_at'], name='notification_kind_created'),
         ),
