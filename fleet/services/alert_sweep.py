@@ -1,0 +1,73 @@
+"""The beat sweep that makes open alerts and swap tasks follow the vehicles' state (``fleet.tasks.ops_alerts_sweep``,
+every minute). Telemetry reactions open and resolve most alerts as readings arrive; this catches what no reading
+announces (a vehicle that went silent is marked ``non_contactable`` by the liveness sweep) and anything a failed
+reaction missed. Each step is one set-based query plus the opens (one INSERT) and resolves: safe to run twice.
+
+- ``comms_lost``: open for every vehicle ``non_contactable`` or ``missing``; resolved once it is neither.
+- ``battery_low``: open for every vehicle in service below ``FLEET_LOW_BATTERY_PCT``; resolved at
+  ``FLEET_CHARGED_BATTERY_PCT`` or more (charged or swapped).
+- ``unauthorised_movement``: resolved once the vehicle has a reservation or trip (a ride started); telemetry
+  resolves it sooner when the vehicle reports while on the trip, or once it stands still.
+- swap tasks: every vehicle in ``low_battery`` has exactly one open ``swap_battery`` task (the constraint makes it
+  at most one; this makes it at least one, also for a vehicle whose earlier task was closed).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db.models import Q
+
+from fleet.models import OpsAlert, OpsAlertKind, OpsAlertSeverity, OpsTask, OpsTaskKind, Vehicle
+from fleet.models.ops import TASK_OPEN_STATES
+from fleet.services import ops
+from fleet.states import Status
+
+LOST = (Status.NON_CONTACTABLE, Status.MISSING)
+# A battery is nobody's business in these: retired, in the workshop or on the charger.
+OFF_STREET = (Status.RETIRED, Status.IN_WORKSHOP, Status.CHARGING)
+
+
+def _open_without(kind: str, vehicles: Q) -> list[tuple[uuid.UUID, uuid.UUID, str, int | None]]:
+    has_open = OpsAlert.objects.filter(kind=kind, resolved_at__isnull=True).values("vehicle_id")
+    return list(Vehicle.objects.filter(vehicles).exclude(id__in=has_open)
+                .values_list("id", "city_id", "code", "battery_pct"))
+
+
+def _cleared(kind: str, vehicles: Q) -> list[uuid.UUID]:
+    return list(OpsAlert.objects.filter(kind=kind, resolved_at__isnull=True).exclude(
+        vehicle_id__in=Vehicle.objects.filter(vehicles).values("id")).values_list("vehicle_id", flat=True))
+
+
+def ops_alerts_sweep() -> dict[str, int]:
+    low, charged = settings.FLEET_LOW_BATTERY_PCT, settings.FLEET_CHARGED_BATTERY_PCT
+    lost = Q(status__in=LOST)
+    low_q = Q(battery_pct__lt=low) & ~Q(status__in=OFF_STREET)
+    specs = [ops.AlertSpec(v, c, OpsAlertKind.COMMS_LOST, OpsAlertSeverity.WARNING,
+                           f"Vehicle {code} stopped reporting", {}) for v, c, code, _ in
+             _open_without(OpsAlertKind.COMMS_LOST, lost)]
+    specs += [ops.AlertSpec(v, c, OpsAlertKind.BATTERY_LOW, OpsAlertSeverity.INFO,
+                            f"Vehicle {code} battery at {pct} % (below {low} %)", {"battery_pct": pct})
+              for v, c, code, pct in _open_without(OpsAlertKind.BATTERY_LOW, low_q)]
+    opened = ops.ops_alerts_open(alerts=specs)
+    back = ops.ops_alerts_resolve_for(vehicle_ids=_cleared(OpsAlertKind.COMMS_LOST, lost),
+                                      kind=OpsAlertKind.COMMS_LOST, reason="comms restored")
+    still_low = Q(battery_pct__lt=charged) & ~Q(status__in=OFF_STREET) | Q(battery_pct__isnull=True)
+    recharged = ops.ops_alerts_resolve_for(vehicle_ids=_cleared(OpsAlertKind.BATTERY_LOW, still_low),
+                                           kind=OpsAlertKind.BATTERY_LOW, reason="battery charged or swapped")
+    riding = ops.ops_alerts_resolve_for(vehicle_ids=_cleared(OpsAlertKind.UNAUTHORISED_MOVEMENT, Q(trip_id__isnull=True)),
+                                        kind=OpsAlertKind.UNAUTHORISED_MOVEMENT, reason="a ride started")
+    tasks = ops.ops_tasks_open(tasks=low_battery_tasks_missing())
+    resolved = len(back) + len(recharged) + len(riding)
+    return {"alerts_opened": len(opened), "alerts_resolved": resolved, "tasks_opened": len(tasks)}
+
+
+def low_battery_tasks_missing() -> list[ops.TaskSpec]:
+    """A swap task for every ``low_battery`` vehicle without an open one (e.g. its earlier task was closed)."""
+    has_task = OpsTask.objects.filter(kind=OpsTaskKind.SWAP_BATTERY, state__in=TASK_OPEN_STATES).values("vehicle_id")
+    rows = Vehicle.objects.filter(status=Status.LOW_BATTERY).exclude(id__in=has_task).values_list(
+        "id", "city_id", "battery_pct")
+    return [ops.TaskSpec(v, c, OpsTaskKind.SWAP_BATTERY,
+                         f"battery {pct} % (low_battery, no open swap task)" if pct is not None else "low_battery")
+            for v, c, pct in rows]
