@@ -291,7 +291,7 @@ VEHICLE_GATEWAY_SIM_MODE = env_str("VEHICLE_GATEWAY_SIM_MODE", "ack")
 VEHICLE_GATEWAY_SIM_LAG_S = env_int("VEHICLE_GATEWAY_SIM_LAG_S", 0, minimum=0)
 # Ops alerts beyond the admin (docs/fleet.md#alerts): a vehicle moving without a trip, delivery and rate limiting.
 ALERT_MOVEMENT_SPEED_KPH = env_int("ALERT_MOVEMENT_SPEED_KPH", 8, minimum=1)
-ALERT_MOVEMENT_DISTANCE_M = env_int("ALERT_MOVEMENT_DISTANCE_M", 40, minimum=5)
+ALERT_MOVEMENT_DISTANCE_M = env_int("ALERT_MOVEMENT_DISTANCE_M", 50, minimum=5)
 ALERT_MOVEMENT_CLEAR_S = env_int("ALERT_MOVEMENT_CLEAR_S", 300, minimum=0)
 ALERT_DIGEST_WINDOW_S = env_int("ALERT_DIGEST_WINDOW_S", 60, minimum=1)
 ALERT_IMMEDIATE_PER_WINDOW = env_int("ALERT_IMMEDIATE_PER_WINDOW", 1, minimum=0)

@@ -51,9 +51,10 @@ class OpsAlert(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # db_default: the batch INSERT of fleet.services.ops names only the columns it fills.
     resolved_by_system = models.BooleanField(
-        default=False, help_text="Resolved automatically because the condition cleared (no staff member)")
-    resolution = models.CharField(max_length=120, blank=True, help_text="Why it was resolved, e.g. comms restored")
+        default=False, db_default=False, help_text="Resolved automatically because the condition cleared (no staff member)")
+    resolution = models.CharField(max_length=120, blank=True, default="", db_default="", help_text="Why it was resolved, e.g. comms restored")
     condition_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="Last time the condition was observed (unauthorised movement)")
 

@@ -6,8 +6,8 @@ reaction missed. Each step is one set-based query plus the opens (one INSERT) an
 - ``comms_lost``: open for every vehicle ``non_contactable`` or ``missing``; resolved once it is neither.
 - ``battery_low``: open for every vehicle in service below ``FLEET_LOW_BATTERY_PCT``; resolved at
   ``FLEET_CHARGED_BATTERY_PCT`` or more (charged or swapped).
-- ``unauthorised_movement``: resolved once the vehicle has a reservation or trip (a ride started); telemetry
-  resolves it sooner when the vehicle reports while on the trip, or once it stands still.
+- ``unauthorised_movement`` (opened by telemetry): resolved once the vehicle has a reservation or trip (a ride
+  started), or once it has kept reporting without moving for ``ALERT_MOVEMENT_CLEAR_S``.
 - swap tasks: every vehicle in ``low_battery`` has exactly one open ``swap_battery`` task (the constraint makes it
   at most one; this makes it at least one, also for a vehicle whose earlier task was closed).
 """
@@ -15,9 +15,12 @@ reaction missed. Each step is one set-based query plus the opens (one INSERT) an
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from fleet.models import OpsAlert, OpsAlertKind, OpsAlertSeverity, OpsTask, OpsTaskKind, Vehicle
 from fleet.models.ops import TASK_OPEN_STATES
@@ -40,7 +43,18 @@ def _cleared(kind: str, vehicles: Q) -> list[uuid.UUID]:
         vehicle_id__in=Vehicle.objects.filter(vehicles).values("id")).values_list("vehicle_id", flat=True))
 
 
-def ops_alerts_sweep() -> dict[str, int]:
+def movement_stopped(*, now: datetime) -> list[uuid.UUID]:
+    """Vehicles whose ``unauthorised_movement`` was last seen ``ALERT_MOVEMENT_CLEAR_S`` ago and that reported
+    since (a vehicle that went silent while being carried off keeps its alert)."""
+    quiet = now - timedelta(seconds=settings.ALERT_MOVEMENT_CLEAR_S)
+    seen = Coalesce("condition_seen_at", "opened_at")
+    return list(OpsAlert.objects.annotate(seen=seen).filter(
+        kind=OpsAlertKind.UNAUTHORISED_MOVEMENT, resolved_at__isnull=True, seen__lt=quiet,
+        vehicle__last_seen_at__gt=F("seen")).exclude(vehicle__status__in=LOST).values_list("vehicle_id", flat=True))
+
+
+def ops_alerts_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    now = now or timezone.now()
     low, charged = settings.FLEET_LOW_BATTERY_PCT, settings.FLEET_CHARGED_BATTERY_PCT
     lost = Q(status__in=LOST)
     low_q = Q(battery_pct__lt=low) & ~Q(status__in=OFF_STREET)
@@ -58,6 +72,8 @@ def ops_alerts_sweep() -> dict[str, int]:
                                            kind=OpsAlertKind.BATTERY_LOW, reason="battery charged or swapped")
     riding = ops.ops_alerts_resolve_for(vehicle_ids=_cleared(OpsAlertKind.UNAUTHORISED_MOVEMENT, Q(trip_id__isnull=True)),
                                         kind=OpsAlertKind.UNAUTHORISED_MOVEMENT, reason="a ride started")
+    riding += ops.ops_alerts_resolve_for(vehicle_ids=movement_stopped(now=now),
+                                         kind=OpsAlertKind.UNAUTHORISED_MOVEMENT, reason="movement stopped")
     tasks = ops.ops_tasks_open(tasks=low_battery_tasks_missing())
     resolved = len(back) + len(recharged) + len(riding)
     return {"alerts_opened": len(opened), "alerts_resolved": resolved, "tasks_opened": len(tasks)}

@@ -1,14 +1,14 @@
 """Condition alerts a batch opens and resolves (docs/fleet.md#alerts): unauthorised movement, battery low, comms
 lost (resolved only: the liveness sweep finds silence, ``fleet.services.alert_sweep`` opens it), outside the
 operating area. Opening goes into the batch's one ``ops_alerts_open``; resolving is one indexed SELECT per kind,
-only for the vehicles where the condition may have cleared, so a quiet batch pays at most one query here."""
+only for the vehicles whose condition crossed back (charged, back in contact, back inside): a batch of plain
+positions pays no query here."""
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from datetime import timedelta
 
 from django.conf import settings
 
@@ -20,6 +20,7 @@ from telemetry.reactions.geo import GeoResult, on_trip
 from telemetry.reactions.summary import VehicleBatch
 from telemetry.reactions.vehicle import LOST, Guard
 
+OFF_STREET = frozenset({Status.RETIRED, Status.IN_WORKSHOP, Status.CHARGING})  # no battery alert for these
 # Vehicles that ops move on purpose (van, workshop, charger, pound) or that are on a trip do not raise it.
 MOVED_BY_OPS = frozenset({Status.ON_TRIP, Status.REBALANCING, Status.IN_WORKSHOP, Status.CHARGING, Status.IMPOUNDED,
                           Status.RETIRED, Status.MAINTENANCE})
@@ -38,53 +39,36 @@ def _displacement_m(vehicle: VehicleBatch) -> float:
     return geofence.haversine_m(before.lon, before.lat, fix.lon, fix.lat)
 
 
-def movement(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Guard,
-             alerts: list[fleet_services.AlertSpec]) -> None:
+def movement(vehicles: Iterable[VehicleBatch], guard: Guard, alerts: list[fleet_services.AlertSpec]) -> None:
     """Moving without a trip (a fresh reading at ``ALERT_MOVEMENT_SPEED_KPH`` or more, or the position moved
-    ``ALERT_MOVEMENT_DISTANCE_M``) opens ``unauthorised_movement`` (critical) and refreshes its
-    ``condition_seen_at``; it resolves when a ride starts or the vehicle reports standing still
-    ``ALERT_MOVEMENT_CLEAR_S`` after its last movement."""
-    fast, far, still = settings.ALERT_MOVEMENT_SPEED_KPH, settings.ALERT_MOVEMENT_DISTANCE_M, settings.FLEET_MOVING_SPEED_KPH
+    ``ALERT_MOVEMENT_DISTANCE_M`` beyond the fix's accuracy) opens ``unauthorised_movement`` (critical) and
+    refreshes its ``condition_seen_at`` (one UPDATE, only when something moves). Resolving is the beat sweep's
+    (``fleet.services.alert_sweep``): a ride started, or no movement for ``ALERT_MOVEMENT_CLEAR_S`` while the
+    vehicle kept reporting; so a batch of parked vehicles pays no query here."""
+    fast, far = settings.ALERT_MOVEMENT_SPEED_KPH, settings.ALERT_MOVEMENT_DISTANCE_M
     moving: list[VehicleBatch] = []
-    stopped: list[uuid.UUID] = []
-    riding: list[uuid.UUID] = []
     for vehicle in vehicles:
         newest = vehicle.newest
-        if newest is None:
-            continue
-        if on_trip(vehicle) or vehicle.before.trip_id is not None:
-            riding.append(vehicle.vehicle_id)
+        if newest is None or on_trip(vehicle) or vehicle.before.trip_id is not None:
             continue
         if vehicle.before.status in MOVED_BY_OPS:
             continue
         speed = max((r.speed_kph for r in vehicle.fixes if r.speed_kph is not None), default=newest.speed_kph or 0)
+        fix = vehicle.fixes[-1] if vehicle.fixes else newest
         distance = _displacement_m(vehicle)
-        if speed >= fast or distance >= far:
-            moving.append(vehicle)
-            fix = vehicle.fixes[-1] if vehicle.fixes else newest
-            alerts.append(fleet_services.AlertSpec(
-                vehicle.vehicle_id, vehicle.before.city_id, OpsAlertKind.UNAUTHORISED_MOVEMENT,
-                OpsAlertSeverity.CRITICAL,
-                f"Vehicle {_name(vehicle)} is moving without a trip ({speed:.0f} km/h, {distance:.0f} m)",
-                {"speed_kph": speed, "distance_m": round(distance), "lat": fix.lat, "lon": fix.lon,
-                 "at": newest.at.isoformat(), "status": vehicle.before.status},
-            ))
-        elif (newest.speed_kph or 0) <= still:
-            stopped.append(vehicle.vehicle_id)
+        if speed < fast and distance - (fix.accuracy_m or 0) < far:
+            continue
+        moving.append(vehicle)
+        alerts.append(fleet_services.AlertSpec(
+            vehicle.vehicle_id, vehicle.before.city_id, OpsAlertKind.UNAUTHORISED_MOVEMENT, OpsAlertSeverity.CRITICAL,
+            f"Vehicle {_name(vehicle)} is moving without a trip ({speed:.0f} km/h, {distance:.0f} m)",
+            {"speed_kph": speed, "distance_m": round(distance), "lat": fix.lat, "lon": fix.lon,
+             "at": newest.at.isoformat(), "status": vehicle.before.status},
+        ))
     if moving:
         at = max(v.received_at for v in moving)
         guard("movement_seen", None, lambda: fleet_services.ops_alerts_seen(
             vehicle_ids=[v.vehicle_id for v in moving], kind=OpsAlertKind.UNAUTHORISED_MOVEMENT, at=at))
-    kind = OpsAlertKind.UNAUTHORISED_MOVEMENT
-    if riding:
-        done = guard("movement_ride", None, lambda: fleet_services.ops_alerts_resolve_for(
-            vehicle_ids=riding, kind=kind, reason="a ride started"))
-        counters["alerts_resolved"] += len(done or [])
-    if stopped:
-        quiet_since = max(v.received_at for v in vehicles) - timedelta(seconds=settings.ALERT_MOVEMENT_CLEAR_S)
-        done = guard("movement_stopped", None, lambda: fleet_services.ops_alerts_resolve_for(
-            vehicle_ids=stopped, kind=kind, reason="movement stopped", seen_before=quiet_since))
-        counters["alerts_resolved"] += len(done or [])
 
 
 def battery(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Guard,
@@ -97,7 +81,7 @@ def battery(vehicles: Iterable[VehicleBatch], counters: Counter[str], guard: Gua
         level, previous = vehicle.battery_pct, vehicle.before.battery_pct
         if level is None:
             continue
-        if level < low and (previous is None or previous >= low):
+        if level < low and (previous is None or previous >= low) and vehicle.before.status not in OFF_STREET:
             alerts.append(fleet_services.AlertSpec(
                 vehicle.vehicle_id, vehicle.before.city_id, OpsAlertKind.BATTERY_LOW, OpsAlertSeverity.INFO,
                 f"Vehicle {_name(vehicle)} battery at {level} % (below {low} %)", {"battery_pct": level}))

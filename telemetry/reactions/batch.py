@@ -52,7 +52,7 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
     tipped = vehicle.alarms(vehicles.values(), alerts)
     condition_alerts.comms(vehicles.values(), counters, guard)
     condition_alerts.battery(vehicles.values(), counters, guard, alerts)
-    condition_alerts.movement(vehicles.values(), counters, guard, alerts)
+    condition_alerts.movement(vehicles.values(), guard, alerts)
     condition_alerts.operating_area(zones, counters, guard, alerts)
 
     counters["alerts_opened"] = len(guard.batch("alerts", alerts, lambda a: fleet_services.ops_alerts_open(alerts=a)))
