@@ -27,6 +27,8 @@ class AlertEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = AlertEndpoint
         fields = ["name", "active", "channel", "url", "secret", "emails", "city", "min_severity", "kinds"]
+        widgets = {"emails": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                   "url": forms.URLInput(attrs={"size": 80})}
 
     def clean_secret(self) -> str:
         secret: str = self.cleaned_data.get("secret") or ""
@@ -117,6 +119,9 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
     list_filter = ["state", "digest", "endpoint"]
     list_select_related = ["endpoint"]
     date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AlertDelivery]:
+        return super().get_queryset(request).select_related("endpoint")
     fields = readonly_fields = ("endpoint", "what", "alerts", "state", "attempts", "window_start", "created_at",
                                 "next_attempt_at", "delivered_at", "last_error")
     inlines = [AttemptInline]

@@ -23,7 +23,7 @@ class AlertEndpoint(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100)
     channel = models.CharField(max_length=8, choices=AlertChannel.choices, default=AlertChannel.WEBHOOK)
-    url = models.URLField(max_length=500, blank=True, help_text="Webhook: where the POST goes (e.g. a Slack "
+    url = models.URLField("URL", max_length=500, blank=True, help_text="Webhook: where the POST goes (e.g. a Slack "
                                                                 "incoming webhook or your own receiver)")
     secret = models.CharField(max_length=200, blank=True,
                               help_text="Webhook: the key of the X-Freewheel-Signature HMAC-SHA256 (docs/fleet.md)")
@@ -52,7 +52,7 @@ class AlertEndpoint(models.Model):
 
 
 class DeliveryState(models.TextChoices):
-    COLLECTING = "collecting", "Collecting (digest of a storm, sent when the window ends)"
+    COLLECTING = "collecting", "Collecting (digest)"
     PENDING = "pending"
     SENDING = "sending"
     DELIVERED = "delivered"
@@ -66,7 +66,8 @@ class AlertDelivery(models.Model):
     endpoint = models.ForeignKey(AlertEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     alert_ids = ArrayField(models.UUIDField(), default=list)
     digest = models.BooleanField(default=False)
-    window_start = models.DateTimeField(help_text="Start of the rate-limit window this message counts in")
+    window_start = models.DateTimeField(help_text="Start of the rate-limit window this message counts in; a digest "
+                                                  "collects the window's later alerts and is sent when it ends")
     state = models.CharField(max_length=12, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -87,8 +88,8 @@ class AlertDelivery(models.Model):
                                 condition=Q(state__in=["collecting", "pending", "sending"]))]
 
     def __str__(self) -> str:
-        what = f"digest of {len(self.alert_ids)} alerts" if self.digest else "alert"
-        return f"{what} to {self.endpoint_id} ({self.state})"
+        what = f"Digest of {len(self.alert_ids)} alerts" if self.digest else "Alert" if self.alert_ids else "Test"
+        return f"{what} to {self.endpoint.name} ({self.get_state_display()})"
 
 
 class AlertDeliveryAttempt(models.Model):
@@ -105,4 +106,4 @@ class AlertDeliveryAttempt(models.Model):
         constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="alertattempt_unique_number")]
 
     def __str__(self) -> str:
-        return f"attempt {self.number} ({'ok' if self.ok else self.error or self.status_code})"
+        return f"Attempt {self.number}"
