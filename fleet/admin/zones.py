@@ -13,6 +13,7 @@ from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from core.admin import CityTimeZoneAdmin
 from fleet import geojson
 from fleet.admin.policy_import import PolicyImportMixin
 from fleet.admin.svg import zone_preview
@@ -72,7 +73,7 @@ class _ZoneChangeList(ChangeList):
 
 
 @admin.register(Zone)
-class ZoneAdmin(PolicyImportMixin, admin.ModelAdmin):
+class ZoneAdmin(PolicyImportMixin, CityTimeZoneAdmin):
     form = ZoneAdminForm
     change_list_template = "admin/fleet/zone/change_list.html"  # adds "Import MDS Policy"
     empty_help = ("No zones yet: add a city's operating area and its no-parking, slow and no-ride zones here "
