@@ -55,7 +55,10 @@ def test_bulk_set_maintenance_and_retire_go_through_the_services(ops: Client) ->
 @pytest.mark.django_db
 def test_bulk_command_and_credential_rotation(ops: Client) -> None:
     vehicle = VehicleFactory.create()
-    ops.post(VEHICLES, {"action": "send_locate", "_selected_action": [str(vehicle.id)]})
+    chosen = {"action": "send_locate", "index": "0", "_selected_action": [str(vehicle.id)]}
+    page = ops.post(VEHICLES, chosen).content.decode()  # a confirmation page first
+    assert "Send <strong>ring / locate</strong> to vehicle" in page and not Command.objects.filter(vehicle=vehicle)
+    ops.post(VEHICLES, {**chosen, "confirm": "yes", "command_token": "a" * 32})
     assert Command.objects.get(vehicle=vehicle).kind == "locate"
     page = ops.post(VEHICLES, {"action": "rotate_credential", "_selected_action": [str(vehicle.id)]},
                     follow=True).content.decode()
