@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Generator, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -99,3 +99,36 @@ def history_drained_before(at: datetime) -> bool:
     for shard in range(streams.shards()):
         pipe.xrange(streams.stream_key(shard), min="-", max=str(before), count=1)
     return not any(pipe.execute())
+
+
+class HistorySample(NamedTuple):
+    """The last reading of a vehicle in one time bucket (``vehicle_history``); position and battery may be None."""
+
+    at: datetime
+    lat: float | None
+    lon: float | None
+    battery_pct: int | None
+    speed_kph: float | None
+
+
+# The last reading per bucket of ``step`` (date_bin), of one vehicle in a window. Bounded: the window's day
+# partitions only (``at`` is the partition key), and in each the primary key's leading vehicle_id; at most
+# ``window / step`` rows come back whatever the vehicle's reporting rate.
+_HISTORY_SQL = """
+SELECT DISTINCT ON (bucket) at, lat, lon, battery_pct, speed_kph
+  FROM (SELECT date_bin(make_interval(secs => %(step)s), at, %(since)s) AS bucket, at, lat, lon, battery_pct, speed_kph
+          FROM telemetry_reading
+         WHERE vehicle_id = %(vehicle)s AND at >= %(since)s AND at <= %(until)s
+           AND (lat IS NOT NULL OR battery_pct IS NOT NULL)) r
+ ORDER BY bucket, at DESC
+"""
+
+
+def vehicle_history(*, vehicle_id: uuid.UUID, since: datetime, until: datetime,
+                    max_points: int = 720) -> list[HistorySample]:
+    """A vehicle's readings between ``since`` and ``until``, thinned to at most ``max_points`` (the last reading of
+    each equal time bucket), oldest first: for a track on a map and a battery chart."""
+    step = max((until - since) / max_points, timedelta(seconds=1))
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY_SQL, {"step": step.total_seconds(), "since": since, "until": until, "vehicle": vehicle_id})
+        return [HistorySample(*row) for row in cursor.fetchall()]
