@@ -1,3 +1,9 @@
+# The admin's browser libraries (Leaflet, Geoman) from the npm registry, pinned by package-lock.json.
+FROM node:20-slim AS vendor
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+
 # One image for every Freewheel process: api (granian, WSGI), ws (daphne, ASGI), worker and beat (Celery),
 # migrate. docker-compose.yml picks the process with `command:`. Installs exactly the pinned versions.
 FROM python:3.12-slim
@@ -11,6 +17,7 @@ RUN useradd --system --create-home --home-dir /home/freewheel --uid 10001 freewh
 WORKDIR /app
 
 COPY . .
+COPY --from=vendor /app/node_modules ./node_modules
 RUN pip install -c constraints.txt .
 
 # Static files (admin, Swagger UI) are collected into the image; granian serves them under /static/.

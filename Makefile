@@ -1,11 +1,13 @@
 # Freewheel: two commands for a newcomer. `make run` serves the platform, `make test` checks it.
-# Both create .venv and install from constraints.txt when needed. Without DATABASE_URL / REDIS_URL they start
-# an embedded PostgreSQL and Valkey under .services/ (see README "Services") and stop them on exit.
+# Both create .venv and install from constraints.txt, and node_modules from package-lock.json, when needed.
+# Without DATABASE_URL / REDIS_URL they start an embedded PostgreSQL and Valkey under .services/ (see README
+# "Services") and stop them on exit.
 
 PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
 WITH_SERVICES := $(PY) -m config.devservices --
 
 .PHONY: run test lint typecheck pytest schema install lock clean-services
@@ -17,9 +19,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
-install: $(STAMP)
+# The admin's browser libraries (Leaflet, Geoman) from the npm registry, exactly as package-lock.json pins them.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
 
-run: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+run: $(STAMP) $(NODE_STAMP)
 	$(WITH_SERVICES) $(PY) manage.py devrun
 
 # Lint, types, OpenAPI schema, then the suite: the output ends with pytest's summary line.
@@ -39,7 +46,7 @@ typecheck: $(STAMP)
 schema: $(STAMP)
 	$(WITH_SERVICES) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
 
 # Re-resolve the pinned versions (after changing dependencies in pyproject.toml).

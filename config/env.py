@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -146,3 +146,20 @@ def env_redis_url(name: str = "REDIS_URL") -> str:
     if not raw.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"{name} must be a redis:// URL, got {raw!r}")
     return raw
+
+
+def map_tile_origins(url: str) -> list[str]:
+    """The CSP source of an XYZ tile URL: its scheme and host; a ``{s}`` subdomain placeholder becomes ``*.``.
+
+    >>> map_tile_origins("https://{s}.tile.example.org/{z}/{x}/{y}.png")
+    ['https://*.tile.example.org']
+    """
+    if not url:
+        return []
+    parsed = urlsplit(url.replace("{s}.", "x-placeholder."))
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ImproperlyConfigured(f"MAP_TILE_URL must be an http(s) URL with {{z}}/{{x}}/{{y}}, got {url!r}")
+    if not all(part in url for part in ("{z}", "{x}", "{y}")):
+        raise ImproperlyConfigured(f"MAP_TILE_URL must contain {{z}}, {{x}} and {{y}}, got {url!r}")
+    host = parsed.netloc.replace("x-placeholder.", "*.")
+    return [f"{parsed.scheme}://{host}"]

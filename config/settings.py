@@ -23,6 +23,7 @@ from config.env import (
     env_networks,
     env_redis_url,
     env_str,
+    map_tile_origins,
 )
 
 if sys.version_info < (3, 12):  # pragma: no cover - guarded by requires-python too
@@ -155,6 +156,19 @@ if OPS_TIME_ZONE:
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Browser libraries from the npm registry (package.json; `make install` runs `npm ci`), served as our own static
+# files under static/vendor/, never from a CDN. core's system check core.E010 says when they are missing.
+NODE_MODULES = BASE_DIR / "node_modules"
+VENDOR_STATIC = {
+    "vendor/leaflet": NODE_MODULES / "leaflet" / "dist",
+    "vendor/leaflet-geoman": NODE_MODULES / "@geoman-io" / "leaflet-geoman-free" / "dist",
+}
+STATICFILES_DIRS = [(prefix, path) for prefix, path in VENDOR_STATIC.items() if path.is_dir()]
+# Admin maps (docs/admin.md "Maps"): an XYZ tile URL and its attribution. Empty URL: maps draw vehicles and zones
+# on a blank background (no tile requests at all). The tile server's origin is added to the CSP's img-src.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env_str(
+    "MAP_TILE_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors')
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 # Uploaded photos (docs/security.md "Uploads"): a storage backend class, e.g. an S3 one from django-storages.
@@ -410,7 +424,7 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
-    "img-src": [CSP.SELF, "data:"],
+    "img-src": [CSP.SELF, "data:", *map_tile_origins(MAP_TILE_URL)],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
     "form-action": [CSP.SELF],

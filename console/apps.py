@@ -15,3 +15,6 @@ class ConsoleConfig(AppConfig):
 
         # The stock admin index with the dashboard above the list of models (a public AdminSite attribute).
         admin.site.index_template = "console/admin_index.html"
+        # Staff see the product's name, not the framework's (public AdminSite attributes).
+        admin.site.site_header = admin.site.site_title = "Freewheel ops"
+        admin.site.index_title = "Dashboard"

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register, run_checks
+from django.core.checks import CheckMessage, Error, Tags, Warning, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -87,3 +87,12 @@ def refuse_unsafe_start() -> None:
     errors = [m for m in run_checks(tags=[TAG]) if m.is_serious() and not m.is_silenced()]
     if errors:
         raise ImproperlyConfigured("refusing to start:\n" + "\n".join(str(error) for error in errors))
+
+
+@register(Tags.staticfiles)
+def vendor_static_installed(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """The browser libraries of package.json are installed (``make install`` runs ``npm ci``): without them the
+    admin's maps have no Leaflet."""
+    return [Warning(f"{path} is missing: the admin's maps cannot load {prefix}.",
+                    hint="Run `make install` (it runs `npm ci`), or `npm ci` in the project root.", id="core.W010")
+            for prefix, path in settings.VENDOR_STATIC.items() if not path.is_dir()]

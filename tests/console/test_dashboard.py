@@ -203,7 +203,7 @@ def test_the_page_renders_for_a_superuser_with_demo_data(client, django_assert_m
     page = r.content.decode()
     assert r.status_code == 200
     assert 'name="city"' in page and "Rides per hour, today" in page and "<svg" in page
-    assert "Net revenue" in page and "Site administration" in page  # the stock index is still below
+    assert "Net revenue" in page and 'id="content-main"' in page and "Vehicle types" in page  # the stock index is still below
     assert "style=" not in page.split('class="console-dashboard"')[1].split("</section>")[0]  # CSP: no inline style
 
 
