@@ -36,12 +36,12 @@ def bar_chart(*, values: Sequence[int | Decimal], labels: Sequence[str], titles:
 
 def line_chart(*, points: Sequence[tuple[float, float]], x_range: tuple[float, float], x_labels: Sequence[tuple[float, str]],
                y_max: float, y_ticks: Sequence[float], y_unit: str, title: str, threshold: float | None = None,
-               gap: float | None = None) -> SafeString:
+               gap: float | None = None, width: int = WIDTH, height: int = HEIGHT) -> SafeString:
     """A line through ``(x, y)`` points (x in ``x_range``, y from 0 to ``y_max``), broken where two points are more
     than ``gap`` apart on x (no reading then); ``y_ticks`` get a grid line, ``x_labels`` a label under the axis and
     ``threshold`` a dashed line (e.g. the low-battery level)."""
-    left, right = 34, 8
-    plot_w, plot_h = WIDTH - left - right, HEIGHT - TOP - BOTTOM
+    left, right = 40, 8
+    plot_w, plot_h = width - left - right, height - TOP - BOTTOM
     x0, x1 = x_range
     span = (x1 - x0) or 1.0
 
@@ -57,12 +57,12 @@ def line_chart(*, points: Sequence[tuple[float, float]], x_range: tuple[float, f
         last_x = x
     grid = format_html_join("", '<line class="grid" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
                             '<text class="label" x="{}" y="{}" text-anchor="end">{}{}</text>', (
-                                (left, y, WIDTH - right, y, left - 4, y + 4, f"{tick:g}", y_unit)
+                                (left, y, width - right, y, left - 4, y + 4, f"{tick:g}", y_unit)
                                 for tick in y_ticks for y in [round(TOP + plot_h * (1 - tick / y_max), 1)]))
     labels = format_html_join("", '<text class="label" x="{}" y="{}" text-anchor="middle">{}</text>', (
-        (round(left + plot_w * (x - x0) / span, 1), HEIGHT - 6, text) for x, text in x_labels))
+        (round(left + plot_w * (x - x0) / span, 1), height - 6, text) for x, text in x_labels))
     limit = format_html('<line class="threshold" x1="{}" y1="{}" x2="{}" y2="{}"></line>', left,
-                        round(TOP + plot_h * (1 - threshold / y_max), 1), WIDTH - right,
+                        round(TOP + plot_h * (1 - threshold / y_max), 1), width - right,
                         round(TOP + plot_h * (1 - threshold / y_max), 1)) if threshold is not None else ""
     paths = format_html_join("", '<polyline class="line" points="{}"></polyline>',
                              ((" ".join(line),) for line in lines if len(line) > 1))
@@ -70,4 +70,4 @@ def line_chart(*, points: Sequence[tuple[float, float]], x_range: tuple[float, f
                             (tuple(line[0].split(",")) for line in lines if len(line) == 1))
     return format_html(
         '<svg class="console-chart console-line-chart" viewBox="0 0 {} {}" role="img" aria-label="{}">{}{}{}{}{}</svg>',
-        WIDTH, HEIGHT, title, grid, limit, paths, dots, labels)
+        width, height, title, grid, limit, paths, dots, labels)

@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString
 from console import charts
 from fleet import selectors as fleet_selectors
 from fleet.models import Vehicle
+from fleet.models.commands import OPEN_STATES as OPEN_COMMAND_STATES
 from rides import selectors as ride_selectors
 from telemetry import selectors as telemetry_selectors
 
@@ -24,6 +25,7 @@ TRACK_HOURS = (1, 6, 24)
 DEFAULT_TRACK_HOURS = 6
 TRACK_POINTS = 720
 ROWS = 20
+COMMAND_ROWS = 8
 SIMPLIFY_M = 3.0  # the track drawn on the map: detail below this is invisible at street zoom
 
 
@@ -59,7 +61,13 @@ def _battery_chart(samples: list[telemetry_selectors.HistorySample], window: Tra
     return charts.line_chart(
         points=readings, x_range=(start, end), x_labels=labels, y_max=100.0, y_ticks=(0, 50, 100), y_unit=" %",
         title=f"Battery over the last {window.hours} h", threshold=float(settings.FLEET_LOW_BATTERY_PCT),
-        gap=(end - start) / 24)
+        gap=(end - start) / 24, width=420, height=170)
+
+
+def command_panel(vehicle: Vehicle) -> dict[str, Any]:
+    commands = fleet_selectors.vehicle_commands_recent(vehicle_id=vehicle.id, limit=COMMAND_ROWS)
+    return {"commands": commands, "commands_waiting": any(c.state in OPEN_COMMAND_STATES for c in commands),
+            "command_rows": COMMAND_ROWS}
 
 
 def vehicle_panels(vehicle: Vehicle, *, track: str | None, now: datetime | None = None) -> dict[str, Any]:
@@ -81,5 +89,5 @@ def vehicle_panels(vehicle: Vehicle, *, track: str | None, now: datetime | None 
                       .select_related("assignee").order_by("-created_at")[:ROWS]),
         "alerts": list(fleet_selectors.ops_alerts_list(vehicle_id=vehicle.id, state="all")
                        .order_by("-opened_at")[:ROWS]),
-        "rows": ROWS,
+        "rows": ROWS, **command_panel(vehicle),
     }

@@ -48,8 +48,9 @@ class VehicleEventInline(admin.TabularInline):
     model = VehicleEvent
     formset = RecentFirstFormSet
     verbose_name_plural = f"event log (newest {INLINE_ROWS}; all: the history link above)"
-    fields = ("timestamp", "vehicle_state", "event_types", "status", "applied", "battery_pct", "trip_id",
-              "actor_kind", "actor", "lat", "lon")
+    # Fits 1440 px beside the navigation; the position is on the map (and on each event's own page).
+    fields = ("timestamp", "event_types", "vehicle_state", "status", "applied", "battery_pct", "trip_id",
+              "actor_kind", "actor")
     readonly_fields = fields
     ordering = ["-timestamp"]
     extra = 0

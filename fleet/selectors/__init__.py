@@ -8,7 +8,13 @@ from fleet.selectors.cities import (
     only_city_timezone,
     vehicle_types_by_code,
 )
-from fleet.selectors.commands import command_get, command_state, commands_acked, commands_with_key
+from fleet.selectors.commands import (
+    command_get,
+    command_state,
+    commands_acked,
+    commands_with_key,
+    vehicle_commands_recent,
+)
 from fleet.selectors.credentials import VehicleIdentity, credentials_bounded, vehicle_authenticate
 from fleet.selectors.events import (
     city_events_between,
@@ -85,6 +91,7 @@ __all__ = [
     "ops_tasks_list",
     "register_pricing_plan_resolver",
     "vehicle_authenticate",
+    "vehicle_commands_recent",
     "vehicle_get",
     "vehicle_get_by_code",
     "vehicle_is_moving",

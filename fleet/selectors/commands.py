@@ -32,3 +32,8 @@ def commands_with_key(*, idempotency_key: Any) -> QuerySet[Command]:
     """The command queued under this key (a string, or an expression such as ``Concat(..., OuterRef(...))`` in a
     subquery); at most one, the key is unique."""
     return Command.objects.filter(idempotency_key=idempotency_key)
+
+
+def vehicle_commands_recent(*, vehicle_id: uuid.UUID, limit: int) -> list[Command]:
+    """The vehicle's newest commands with who sent them (index command_vehicle_created)."""
+    return list(Command.objects.filter(vehicle_id=vehicle_id).select_related("actor").order_by("-created_at")[:limit])
