@@ -37,6 +37,7 @@ def page_url(vehicle: Vehicle) -> str:
 def history(vehicle: Vehicle, *, hours: float, every_s: int, now: datetime | None = None) -> int:
     """Readings of a vehicle driving a loop for the last ``hours``, one every ``every_s``; battery falling."""
     now = now or timezone.now()
+    assert vehicle.lat is not None and vehicle.lon is not None
     total = int(hours * 3600)
     rows = []
     for seq, s in enumerate(range(0, total, every_s)):
@@ -160,6 +161,12 @@ def action(vehicle: Vehicle, name: str, **extra: Any) -> dict[str, Any]:
     return {"CHANGE_FORM-action": name, "index": "0", "_selected_action": str(vehicle.pk), **extra}
 
 
+def token_of(html: str) -> str:
+    found = re.search(r'name="command_token" value="(\w+)"', html)
+    assert found is not None, "no confirmation form"
+    return found.group(1)
+
+
 def choices(html: str) -> set[str]:
     menu = re.search(r'<select name="CHANGE_FORM-action".*?</select>', html, re.S)
     return set(re.findall(r'value="(\w+)"', menu.group(0))) - {""} if menu else set()
@@ -188,7 +195,7 @@ def test_a_command_from_the_page_is_confirmed_queued_once_and_its_ack_shows(
     html = confirm.content.decode()
     assert confirm.status_code == 200 and "Send <strong>lock</strong> to vehicle <strong>PG0001</strong>?" in html
     assert "refused while a vehicle is moving" in html and not Command.objects.filter(vehicle=vehicle).exists()
-    token = re.search(r'name="command_token" value="(\w+)"', html).group(1)
+    token = token_of(html)
     confirmed = action(vehicle, "send_lock", confirm="yes", command_token=token)
     done = technician.post(page_url(vehicle), confirmed)
     assert done.status_code == 302 and done["Location"] == page_url(vehicle)
@@ -208,7 +215,7 @@ def test_speed_limit_asks_for_a_valid_value_in_kmh(client: Client, vehicle: Vehi
     manager = signed_in(client, member("fleet_manager"))
     html = manager.post(page_url(vehicle), action(vehicle, "send_set_speed_limit")).content.decode()
     assert 'name="max_speed_kph"' in html and "Speed limit (km/h)" in html
-    token = re.search(r'name="command_token" value="(\w+)"', html).group(1)
+    token = token_of(html)
     for bad in ("150", "-1", "fast", ""):
         refused = manager.post(page_url(vehicle), action(vehicle, "send_set_speed_limit", confirm="yes",
                                                          command_token=token, max_speed_kph=bad))

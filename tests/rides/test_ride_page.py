@@ -47,15 +47,16 @@ def map_data(html: str) -> dict[str, Any]:
 def a_ride(vehicle: Any, *, ended: bool = True, track: bool = True) -> Ride:
     """A 10-minute ride east along 52.525 N from 13.390 to 13.420 E, through the no-parking square 13.40-13.41."""
     now = timezone.now()
+    started = now - timedelta(minutes=20)
     rider = UserFactory.create()
     ride = Ride.objects.create(
         rider=rider, vehicle=vehicle, vehicle_type=vehicle.vehicle_type, city=vehicle.city, currency="EUR",
         tariff=SNAPSHOT.to_json(), state=RideState.ENDED if ended else RideState.ACTIVE,
-        started_at=now - timedelta(minutes=20), ended_at=now - timedelta(minutes=10) if ended else None,
+        started_at=started, ended_at=now - timedelta(minutes=10) if ended else None,
         start_lat=52.525, start_lon=13.390, end_lat=52.525 if ended else None, end_lon=13.420 if ended else None)
     if track:
         RideTrackPoint.objects.bulk_create([
-            RideTrackPoint(ride=ride, at=ride.started_at + timedelta(seconds=20 * i), lat=52.525, lon=13.390 + 0.001 * i)
+            RideTrackPoint(ride=ride, at=started + timedelta(seconds=20 * i), lat=52.525, lon=13.390 + 0.001 * i)
             for i in range(31)])
     return ride
 
