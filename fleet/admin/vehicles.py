@@ -137,8 +137,9 @@ def _queue_confirmed(modeladmin: admin.ModelAdmin, request: HttpRequest, queryse
 
     _each(modeladmin, request, queryset, send, f"{label} queued")
     if len(queued) == 1:
-        modeladmin.message_user(request, f"{queued[0].vehicle.code}: {label} is {queued[0].state}; the command table "
-                                "of the vehicle page shows when the vehicle acknowledges it.", messages.INFO)
+        command = queued[0]
+        modeladmin.message_user(request, f"{command.vehicle.code}: {label} is {command.state}; the vehicle page's "
+                                "commands panel shows when the vehicle acknowledges it.", messages.INFO)
     return None
 
 
