@@ -203,7 +203,7 @@ def test_a_command_from_the_page_is_confirmed_queued_once_and_its_ack_shows(
     command = Command.objects.get(vehicle=vehicle)
     assert (command.kind, command.params, command.actor_id) == ("lock", {}, user.pk)
     page = technician.get(page_url(vehicle)).content.decode()
-    assert "PG0001: lock is queued; the vehicle page's commands panel" in page
+    assert "PG0001: lock is queued; the vehicle page&#x27;s commands panel" in page
     assert 'data-waiting="true"' in page  # the panel keeps itself up to date until the vehicle answers
     fleet_services.command_deliver(command_id=command.id)  # the vehicle answers (the silent gateway does not)
     fleet_services.command_ack(command_id=command.id, ok=True)
