@@ -19,7 +19,9 @@ from fleet.models import Vehicle
 
 class VehiclePageAdmin(fleet_vehicles.VehicleAdmin):
     change_form_template = "console/vehicle_change_form.html"
-    inlines = [fleet_vehicles.VehicleEventInline]  # commands: the page's own panel, next to the command action
+    # Commands and events are the page's own panels (plain tables: the admin's read-only inline rendered each of its
+    # cells through a form field, most of the page's time).
+    inlines = []
 
     def get_urls(self) -> list[URLPattern]:
         return [path("<path:object_id>/commands/", self.admin_site.admin_view(self.commands_view),

@@ -26,6 +26,7 @@ DEFAULT_TRACK_HOURS = 6
 TRACK_POINTS = 720
 ROWS = 20
 COMMAND_ROWS = 8
+EVENT_ROWS = 30
 SIMPLIFY_M = 3.0  # the track drawn on the map: detail below this is invisible at street zoom
 
 
@@ -70,6 +71,13 @@ def command_panel(vehicle: Vehicle) -> dict[str, Any]:
             "command_rows": COMMAND_ROWS}
 
 
+def _events(vehicle: Vehicle) -> dict[str, Any]:
+    events = fleet_selectors.vehicle_events_recent(vehicle_id=vehicle.id, limit=EVENT_ROWS)
+    trips = [e.trip_id for e in events if e.trip_id is not None]
+    return {"events": events, "event_rides": ride_selectors.ride_ids_existing(ids=trips) if trips else set(),
+            "event_rows": EVENT_ROWS}
+
+
 def vehicle_panels(vehicle: Vehicle, *, track: str | None, now: datetime | None = None) -> dict[str, Any]:
     window = track_window(track, now or timezone.now())
     samples = telemetry_selectors.vehicle_history(vehicle_id=vehicle.id, since=window.since, until=window.until,
@@ -89,5 +97,5 @@ def vehicle_panels(vehicle: Vehicle, *, track: str | None, now: datetime | None 
                       .select_related("assignee").order_by("-created_at")[:ROWS]),
         "alerts": list(fleet_selectors.ops_alerts_list(vehicle_id=vehicle.id, state="all")
                        .order_by("-opened_at")[:ROWS]),
-        "rows": ROWS, **command_panel(vehicle),
+        "rows": ROWS, **command_panel(vehicle), **_events(vehicle),
     }

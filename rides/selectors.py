@@ -271,3 +271,8 @@ def zones_geojson(*, city_id: uuid.UUID, zone_ids: Sequence[str]) -> dict[str, A
 def rides_of_vehicle(*, vehicle_id: uuid.UUID, limit: int = 20) -> list[Ride]:
     """The vehicle's newest rides (index ride_vehicle_created), with their riders."""
     return list(Ride.objects.filter(vehicle_id=vehicle_id).select_related("rider").order_by("-created_at")[:limit])
+
+
+def ride_ids_existing(*, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these ids are rides (a vehicle event's trip id may also be a reservation's)."""
+    return set(Ride.objects.filter(id__in=ids).values_list("id", flat=True))
