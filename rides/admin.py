@@ -19,6 +19,7 @@ from accounts.auth import admin_user
 from billing import selectors as billing_selectors
 from core.admin import CityTimeZoneAdmin, ReadOnlyAdmin
 from core.errors import DomainError
+from fleet.models import ZoneKind
 from rides import selectors, services
 from rides.models import CityRideSettings, ProblemReport, Reservation, Ride
 
@@ -27,6 +28,10 @@ RECEIPT_PERMISSION = "billing.view_ridebilling"  # what the receipt view itself 
 
 def _when(at: Any) -> str:
     return f"{timezone.localtime(at):%H:%M:%S}"
+
+
+def _kind(kind: str) -> str:
+    return str(ZoneKind(kind).label).lower() if kind in ZoneKind.values else kind
 
 
 def ride_map(ride: Ride) -> tuple[dict[str, Any], list[selectors.ZoneCrossing], list[str]]:
@@ -44,7 +49,8 @@ def ride_map(ride: Ride) -> tuple[dict[str, Any], list[selectors.ZoneCrossing], 
                         "label": f"Start {_when(ride.started_at or ride.created_at)}"})
     for c in crossings:
         markers.append({"lat": c.lat, "lon": c.lon, "kind": "enter" if c.entered else "leave",
-                        "label": f"{'Entered' if c.entered else 'Left'} {c.zone_name} ({c.zone_kind}) {_when(c.at)}"})
+                        "label": f"{'Entered' if c.entered else 'Left'} {c.zone_name} ({_kind(c.zone_kind)}) "
+                                 f"{_when(c.at)}"})
     if end is not None:
         markers.append({"lat": end[0], "lon": end[1], "kind": "end",
                         "label": f"End {_when(ride.ended_at)}" if ride.ended_at else "End"})
@@ -106,7 +112,7 @@ class RideAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
         receipt = reverse("billing-ride-receipt-html", args=[ride.id]) \
             if charged and request.user.has_perm(RECEIPT_PERMISSION) else None
         return {
-            "ride_map": map_data, "crossings": crossings,
+            "ride_map": map_data, "crossings": [(c, _kind(c.zone_kind)) for c in crossings],
             "started_in": [f["properties"]["name"] for f in map_data["zones"]["features"]
                            if f["properties"]["id"] in started_in],
             "fare": fare_table(billing.fare if billing is not None and billing.fare else ride.fare),

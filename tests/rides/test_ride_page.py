@@ -87,7 +87,7 @@ def test_the_track_its_start_end_and_zone_crossings(vehicle: Any, no_parking: An
     assert kinds == ["start", "enter", "leave", "end"]
     enter, leave = data["markers"][1:3]
     assert enter["lon"] == pytest.approx(13.400) and leave["lon"] == pytest.approx(13.411)
-    assert enter["label"].startswith("Entered Mitte no parking (no_parking)")
+    assert enter["label"].startswith("Entered Mitte no parking (no parking)")
     assert sorted(f["properties"]["kind"] for f in data["zones"]["features"]) == ["no_parking", "operating_area"]
     assert "<td>entered</td><td>Mitte no parking</td>" in html and "<td>left</td><td>Mitte no parking</td>" in html
     assert "Started in: " in html
