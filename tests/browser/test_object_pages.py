@@ -28,6 +28,11 @@ def drawn(page: Any, selector: str) -> int:
     return int(page.locator(selector).get_attribute("data-drawn"))
 
 
+def fits(page: Any) -> bool:
+    """No horizontal scrollbar at 1440 px (docs/admin.md)."""
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
 def test_the_vehicle_page_draws_its_position_and_track(admin_page: Any) -> None:
     vehicle = VehicleFactory.create(city=CityFactory.create(slug="berlin"))
     history(vehicle, hours=3, every_s=30)
@@ -40,6 +45,7 @@ def test_the_vehicle_page_draws_its_position_and_track(admin_page: Any) -> None:
     assert box is not None and box["width"] > 100 and box["height"] > 100
     assert page.locator("#vehicle-map path.fw-marker-vehicle").count() == 1
     assert page.locator("svg.console-line-chart polyline.line").count() >= 1  # the battery chart
+    assert fits(page)
     assert page.console_errors == []
 
 
@@ -59,6 +65,7 @@ def test_the_ride_page_draws_the_track_with_start_end_and_crossings(admin_page: 
     start = page.locator("#ride-map path.fw-marker-start").bounding_box()
     end = page.locator("#ride-map path.fw-marker-end").bounding_box()
     assert start is not None and end is not None and end["x"] - start["x"] > 200  # the ride went east
+    assert fits(page)
     assert page.console_errors == []
 
 
