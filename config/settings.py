@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "corsheaders",
+    "simple_history",
     "core",
     "accounts",
     "fleet",
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "fleet.middleware.AdminTimeZoneMiddleware",
+    # Who made a change, for the versioned history of zones (django-simple-history; docs/admin.md#zone-history).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.idempotency.IdempotencyMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns its lockout into the lockout page
@@ -286,6 +289,8 @@ FLEET_NEARBY_LIMIT = env_int("FLEET_NEARBY_LIMIT", 50, minimum=1, maximum=500)
 FLEET_MOVING_SPEED_KPH = env_int("FLEET_MOVING_SPEED_KPH", 3, minimum=0)
 FLEET_COMMAND_ACK_TIMEOUT_S = env_int("FLEET_COMMAND_ACK_TIMEOUT_S", 20, minimum=1)
 FLEET_CREDENTIAL_CACHE_S = env_int("FLEET_CREDENTIAL_CACHE_S", 60, minimum=1)
+# The admin's compliance page: a parked vehicle with no event for this many days counts as idle (docs/console.md).
+FLEET_IDLE_DAYS = env_int("FLEET_IDLE_DAYS", 3, minimum=1, maximum=365)
 VEHICLE_GATEWAY = env_str("VEHICLE_GATEWAY", "fleet.gateway.SimulatedGateway")
 VEHICLE_GATEWAY_SIM_MODE = env_str("VEHICLE_GATEWAY_SIM_MODE", "ack")
 VEHICLE_GATEWAY_SIM_LAG_S = env_int("VEHICLE_GATEWAY_SIM_LAG_S", 0, minimum=0)
@@ -379,6 +384,9 @@ LIVE_PONG_TIMEOUT_S = env_int("LIVE_PONG_TIMEOUT_S", 20, minimum=1)
 LIVE_SEND_BUFFER_KB = env_int("LIVE_SEND_BUFFER_KB", 512, minimum=16)
 LIVE_TICKET_TTL_S = env_int("LIVE_TICKET_TTL_S", 30, minimum=5, maximum=300)
 LIVE_METRICS_FLUSH_S = env_int("LIVE_METRICS_FLUSH_S", 5, minimum=1)
+# Where the admin's fleet map opens its socket, e.g. wss://ws.example.com; empty: the page's own origin (the proxy
+# sends /ws/ to daphne). Also added to the map page's Content-Security-Policy connect-src (docs/console.md).
+CONSOLE_MAP_SOCKET_ORIGIN = env_str("CONSOLE_MAP_SOCKET_ORIGIN", "").rstrip("/")
 # The sockets' Prometheus figures live in Redis under the channel layer's prefix (one deployment, one prefix).
 LIVE_METRICS_PREFIX = CHANNEL_LAYER_PREFIX
 

@@ -38,6 +38,11 @@ def rides_locking_by_vehicle(*, vehicle_ids: list[uuid.UUID]) -> dict[uuid.UUID,
     return dict(rides)
 
 
+def ride_open_for_vehicle(*, vehicle_id: uuid.UUID) -> Ride | None:
+    """The vehicle's open ride (unlocking, active, paused or locking), if any: at most one (a unique constraint)."""
+    return Ride.objects.filter(vehicle_id=vehicle_id, state__in=OPEN_STATES).select_related("rider").first()
+
+
 def ride_get_for_rider(*, rider: User, ride_id: uuid.UUID) -> Ride:
     """The rider's own ride; 404 for anyone else's (never reveal that it exists)."""
     ride = Ride.objects.filter(id=ride_id, rider=rider).select_related("vehicle", "vehicle_type", "city").first()

@@ -35,4 +35,5 @@ def console_dashboard(context: template.Context) -> dict[str, Any]:
         titles=[f"{d:%a %d %b}: {amount:.2f} {city.currency} net" for d, amount in board.revenue_by_day],
         title=f"Net revenue per day in {city.name}") if show_money else None
     return {"cities": cities, "city": city, "board": board, "show_money": show_money, "currency": city.currency,
-            "rides_chart": rides_chart, "revenue_chart": revenue_chart}
+            "rides_chart": rides_chart, "revenue_chart": revenue_chart,
+            "show_map": request.user.has_perm("fleet.view_vehicle")}

@@ -46,15 +46,20 @@ from fleet.selectors.vehicles import (
     vehicle_is_silent,
     vehicle_normal_speed_limits,
     vehicle_status_counts,
+    vehicle_types_all,
     vehicles_available,
+    vehicles_extent,
     vehicles_in_city,
     vehicles_silent,
 )
 from fleet.selectors.zones import (
+    city_global_rules,
     city_zones,
     feature_collection,
     gbfs_geofencing_zones,
     geofence_for_city,
+    zone_gbfs_feature,
+    zone_outside_operating_area,
     zones_at_point,
 )
 
@@ -74,6 +79,7 @@ __all__ = [
     "city_timezones",
     "only_city_timezone",
     "city_vehicle_ids",
+    "city_global_rules",
     "city_zones",
     "command_get",
     "command_state",
@@ -101,10 +107,14 @@ __all__ = [
     "vehicle_normal_speed_limits",
     "vehicle_status_counts",
     "vehicle_types_by_code",
+    "vehicle_types_all",
     "vehicles_available",
+    "vehicles_extent",
     "vehicles_awaiting_lock",
     "vehicles_in_city",
     "vehicles_nearby",
     "vehicles_silent",
+    "zone_gbfs_feature",
+    "zone_outside_operating_area",
     "zones_at_point",
 ]

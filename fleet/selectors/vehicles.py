@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
 from fleet import errors
 from fleet.models import Vehicle, VehicleType
@@ -90,3 +90,16 @@ def vehicle_status_counts(*, city_id: uuid.UUID) -> dict[str, int]:
     """``{status: vehicles}`` of the city now (index ``vehicle_city_status``); statuses without a vehicle left out."""
     rows = Vehicle.objects.filter(city_id=city_id).values("status").annotate(n=Count("id")).order_by()
     return {row["status"]: row["n"] for row in rows}
+
+
+def vehicles_extent(*, city_id: uuid.UUID) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of the city's vehicles in service with a position; None without any."""
+    found = Vehicle.objects.filter(city_id=city_id, lat__isnull=False).exclude(status=Status.RETIRED).aggregate(
+        min_lon=Min("lon"), min_lat=Min("lat"), max_lon=Max("lon"), max_lat=Max("lat"))
+    if found["min_lon"] is None:
+        return None
+    return found["min_lon"], found["min_lat"], found["max_lon"], found["max_lat"]
+
+
+def vehicle_types_all() -> list[VehicleType]:
+    return list(VehicleType.objects.order_by("code"))

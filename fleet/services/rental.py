@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from core import push
 from core.db import joins_transaction
 from fleet import errors
 from fleet.models import ActorKind, Vehicle, VehicleEvent
@@ -110,6 +111,25 @@ def vehicle_set_maintenance(*, vehicle_id: uuid.UUID, actor: Any = None) -> Vehi
         )
     return vehicle_transition(vehicle_id=vehicle.id, event_types=[event], status=Status.MAINTENANCE,
                               actor=actor, actor_kind=ActorKind.OPS)
+
+
+@transaction.atomic
+def vehicle_back_in_service(*, vehicle_id: uuid.UUID, actor: Any = None) -> VehicleEvent:
+    """Ops: a vehicle in maintenance is rentable again (MDS ``maintenance``: non_operational -> available), the
+    reverse of ``vehicle_set_maintenance``. Its city's ops sockets see the new status at once."""
+    vehicle = lock_vehicle(vehicle_id)
+    if vehicle.status != Status.MAINTENANCE:
+        raise errors.TransitionNotAllowed(
+            f"Only a vehicle in maintenance goes back in service; this one is {vehicle.status}.",
+            from_state=vehicle.mds_state,
+        )
+    event = vehicle_transition(vehicle_id=vehicle.id, event_types=["maintenance"], status=Status.AVAILABLE,
+                               actor=actor, actor_kind=ActorKind.OPS, locked=vehicle)
+    push.fleet_positions(vehicle.city_id, [{
+        "id": str(vehicle.id), "code": vehicle.code, "lat": vehicle.lat, "lon": vehicle.lon,
+        "status": Status.AVAILABLE, "battery_pct": vehicle.battery_pct,
+        "at": vehicle.position_at.isoformat() if vehicle.position_at else None}])
+    return event
 
 
 def vehicle_retire(*, vehicle_id: uuid.UUID, actor: Any = None) -> VehicleEvent:

@@ -47,7 +47,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     stream = "live"
     # A kind whose volume the consumer paces itself (coalesced state that it withholds while the client is behind,
     # so its memory is bounded by the state, not by time): never a reason to drop the socket.
-    paced: str | None = None
+    paced: tuple[str, ...] = ()
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.seq = 0
@@ -133,7 +133,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.sent_bytes += len(raw)  # bytes on the wire (UTF-8), what the client's buffer holds
         # Snapshots, paced kinds and the heartbeat itself are never the reason to drop (a ping is how the
         # client gets to say it caught up).
-        if not kind.startswith("snapshot") and kind not in (self.paced, "ping", "pong") and (
+        if not kind.startswith("snapshot") and kind not in (*self.paced, "ping", "pong") and (
                 self.sent_bytes - self.acked_bytes > self.buffer_limit + self.grace):
             await self.drop(CLOSE_TOO_SLOW, "too slow")
             return

@@ -329,7 +329,10 @@ def test_a_cancelled_queued_command_is_never_sent(django_capture_on_commit_callb
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         cancelled = services.command_cancel(command_id=command.id, reason="ride cancelled: ops")
     assert cancelled is not None and cancelled.state == CommandState.CANCELLED
-    assert len(callbacks) == 1  # command_closed, as for any closed command; no re-lock for an unsent unlock
+    # command_closed, as for any closed command, and its push to the city's ops sockets (fleet.receivers); no
+    # re-lock for an unsent unlock
+    assert len(callbacks) == 2
+    assert not Command.objects.filter(vehicle=vehicle, kind="lock").exists()
     assert services.command_deliver(command_id=command.id).state == CommandState.CANCELLED
     assert RecordingGateway.sent == []
     assert services.command_cancel(command_id=command.id, reason="again") is None  # already closed

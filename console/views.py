@@ -1,0 +1,130 @@
+"""The fleet map's admin pages (docs/console.md "Fleet map"): the page, a socket ticket for its staff member, a
+vehicle's panel, a command from the panel, and the map's layers. Every view is wrapped in
+``admin.site.admin_view`` (staff, signed in, CSRF-protected) in ``console/urls.py`` and checks its permission."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import timedelta
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
+from django.views.decorators.http import require_GET, require_POST
+
+from console import map_selectors
+from core.errors import DomainError
+from core.keys import digest_key
+from fleet import errors as fleet_errors
+from fleet import selectors as fleet_selectors
+from fleet import services as fleet_services
+from fleet.models import City
+from live import services as live_services
+
+
+def _require(request: HttpRequest, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+
+
+def _city(cities: list[City], slug: str | None) -> City | None:
+    return next((c for c in cities if c.slug == slug), cities[0] if cities else None)
+
+
+def _page_policy() -> dict[str, Any]:
+    """The site's policy, plus the socket's origin (another host or port) and the tile server's when set."""
+    site = cast(dict[str, list[str]], settings.SECURE_CSP)
+    policy: dict[str, Any] = {key: list(value) for key, value in site.items()}
+    if settings.CONSOLE_MAP_SOCKET_ORIGIN:
+        policy["connect-src"] = [CSP.SELF, settings.CONSOLE_MAP_SOCKET_ORIGIN]
+    return policy
+
+
+def map_page(request: HttpRequest) -> HttpResponse:
+    return csp_override(_page_policy())(_map_page)(request)
+
+
+@require_GET
+def _map_page(request: HttpRequest) -> HttpResponse:
+    _require(request, map_selectors.VIEW_PERMISSION)
+    cities = fleet_selectors.cities_all()
+    city = _city(cities, request.GET.get("city"))
+    context: dict[str, Any] = {**admin.site.each_context(request), "title": "Fleet map", "cities": cities,
+                               "city": city}
+    if city is not None:
+        context["map_config"] = {**map_selectors.map_config(user=request.user, city=city, cities=cities),
+                                 "socket_origin": settings.CONSOLE_MAP_SOCKET_ORIGIN,
+                                 # the admin's zone (staff member's, OPS_TIME_ZONE, the city's: docs/admin.md)
+                                 "time_zone": timezone.get_current_timezone_name()}
+    return render(request, "console/map.html", context)
+
+
+@require_POST
+def map_ticket(request: HttpRequest) -> JsonResponse:
+    """A single-use socket ticket for the signed-in staff member (POST: the admin's CSRF token is required, so
+    another site cannot mint one). The socket it opens lives as long as an access token would (JWT_ACCESS_MINUTES),
+    and never past the session; then it closes with 4001 and the page fetches a new ticket."""
+    _require(request, map_selectors.VIEW_PERMISSION)
+    access = cast(timedelta, settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"])
+    lifetime = min(access.total_seconds(), request.session.get_expiry_age())
+    ticket = live_services.ws_ticket_issue(user=request.user, token_expires_at=time.time() + lifetime)
+    return JsonResponse({"ticket": ticket, "expires_in": settings.LIVE_TICKET_TTL_S})  # admin_view: never cached
+
+
+@require_GET
+def map_vehicle(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
+    _require(request, map_selectors.VIEW_PERMISSION)
+    try:
+        vehicle = fleet_selectors.vehicle_get(vehicle_id=vehicle_id)
+    except fleet_errors.VehicleNotFound:
+        raise Http404 from None
+    return JsonResponse(map_selectors.vehicle_panel(user=request.user, vehicle=vehicle))
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+@require_POST
+def map_command(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
+    """``{"kind", "max_speed_kph"?, "key"?}`` from the panel: queued through ``fleet.services`` (202), whose
+    answer arrives on the fleet socket as ``command.closed``; ``back_in_service`` is done at once (200)."""
+    _require(request, map_selectors.VIEW_PERMISSION)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _error(400, "invalid_json", "The body is not JSON.")
+    kind = body.get("kind") if isinstance(body, dict) else None
+    if kind not in map_selectors.COMMANDS:
+        return _error(422, "command_invalid", f"Unknown command {kind!r}.")
+    _require(request, map_selectors.COMMANDS[kind][1])
+    try:
+        if kind == "back_in_service":
+            fleet_services.vehicle_back_in_service(vehicle_id=vehicle_id, actor=request.user)
+            return JsonResponse({"kind": kind, "state": "done", "status": "available"})
+        params = {"max_speed_kph": body.get("max_speed_kph")} if kind == "set_speed_limit" else {}
+        key = body.get("key")
+        command = fleet_services.command_queue(
+            vehicle_id=vehicle_id, kind=kind, params=params, actor=request.user,
+            idempotency_key=digest_key("console-map", request.user.pk, key) if isinstance(key, str) and key else None)
+    except DomainError as exc:
+        return _error(exc.status, exc.code, exc.detail_message)
+    return JsonResponse({"command_id": str(command.id), "kind": command.kind, "params": command.params,
+                         "state": command.state}, status=202)
+
+
+@require_GET
+def map_layers(request: HttpRequest, city_id: uuid.UUID) -> JsonResponse:
+    _require(request, map_selectors.VIEW_PERMISSION)
+    city = next((c for c in fleet_selectors.cities_all() if c.id == city_id), None)
+    if city is None:
+        raise Http404
+    return JsonResponse(map_selectors.map_layers(user=request.user, city=city))
