@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "corsheaders",
+    "simple_history",
     "core",
     "accounts",
     "fleet",
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "fleet.middleware.AdminTimeZoneMiddleware",
+    # Who made a change, for the versioned history of zones (django-simple-history; docs/admin.md#zone-history).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.idempotency.IdempotencyMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns its lockout into the lockout page
@@ -286,6 +289,8 @@ FLEET_NEARBY_LIMIT = env_int("FLEET_NEARBY_LIMIT", 50, minimum=1, maximum=500)
 FLEET_MOVING_SPEED_KPH = env_int("FLEET_MOVING_SPEED_KPH", 3, minimum=0)
 FLEET_COMMAND_ACK_TIMEOUT_S = env_int("FLEET_COMMAND_ACK_TIMEOUT_S", 20, minimum=1)
 FLEET_CREDENTIAL_CACHE_S = env_int("FLEET_CREDENTIAL_CACHE_S", 60, minimum=1)
+# The admin's compliance page: a parked vehicle with no event for this many days counts as idle (docs/console.md).
+FLEET_IDLE_DAYS = env_int("FLEET_IDLE_DAYS", 3, minimum=1, maximum=365)
 VEHICLE_GATEWAY = env_str("VEHICLE_GATEWAY", "fleet.gateway.SimulatedGateway")
 VEHICLE_GATEWAY_SIM_MODE = env_str("VEHICLE_GATEWAY_SIM_MODE", "ack")
 VEHICLE_GATEWAY_SIM_LAG_S = env_int("VEHICLE_GATEWAY_SIM_LAG_S", 0, minimum=0)

@@ -7,8 +7,10 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from console import compliance as console_compliance
 from core import access
 from core import views as core_views
+from feeds.gbfs import preview as gbfs_preview
 
 # Redoc styles its page with <style> elements it creates at run time and searches in a blob: worker.
 _redoc_policy: dict[str, Any] = dict(settings.SECURE_CSP)
@@ -32,6 +34,9 @@ urlpatterns = [
     path("metrics", access.ops_only(core_views.metrics), name="metrics"),
     # The ops console's fleet map lives under the admin's URL and login (console/urls.py, docs/console.md).
     path("admin/map/", include("console.urls")),
+    # Ops pages of the admin that belong to no model (before the admin's own URLs, which would 404 them).
+    path("admin/compliance/", admin.site.admin_view(console_compliance.compliance_view), name="admin-compliance"),
+    path("admin/gbfs/zone-preview/", admin.site.admin_view(gbfs_preview.zone_gbfs_preview), name="gbfs-zone-preview"),
     path("admin/", admin.site.urls),
     # Uploaded photos, for staff only and with safe headers (core.views.media); never a static file route.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", core_views.media, name="media"),

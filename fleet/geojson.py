@@ -10,6 +10,7 @@ carry the same location for clients.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import shapely
@@ -116,3 +117,37 @@ def _checked_shape(rings: list[list[list[tuple[float, float]]]]) -> shapely.Mult
     oriented = shapely.orient_polygons(multi, exterior_cw=False)
     assert isinstance(oriented, shapely.MultiPolygon)
     return oriented
+
+
+# GEOS names the place of an invalid shape in its reason, e.g. "Self-intersection[13.41 52.52]".
+_GEOS_POINT = re.compile(r"\[(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?) (-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\]")
+
+
+def error_location(obj: object, error: GeometryInvalid) -> tuple[float, float] | None:
+    """Where on a map the problem ``validate_multipolygon(obj)`` raised lies, as ``(lon, lat)``, when it can be
+    placed: the point GEOS names (a self-intersection, polygons that overlap), else the offending position, else
+    the first position of the offending ring or polygon. ``None`` for problems without a place (not an object...)."""
+    found = _GEOS_POINT.search(error.detail_message)
+    if found:
+        return _on_earth([float(found.group(1)), float(found.group(2))])
+    if not isinstance(obj, dict) or not isinstance(obj.get("coordinates"), list):
+        return None
+    polygons = [obj["coordinates"]] if obj.get("type") == "Polygon" else obj["coordinates"]
+    path = [error.details.get(key) for key in ("polygon", "ring", "position")]
+    node: object = polygons
+    for depth, index in enumerate(path):
+        if index is None:  # descend along the first element to a position
+            index = 0
+        if not isinstance(node, list) or not isinstance(index, int) or not 0 <= index < len(node):
+            return None
+        node = node[index]
+        if depth == 0 and error.details.get("polygon") is None:
+            return None
+    return _on_earth(node)
+
+
+def _on_earth(position: object) -> tuple[float, float] | None:
+    if not isinstance(position, list) or len(position) < 2 or not all(_is_number(v) for v in position[:2]):
+        return None
+    lon, lat = float(position[0]), float(position[1])
+    return (lon, lat) if -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0 else None

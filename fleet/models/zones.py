@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from fleet.models.catalog import City, VehicleType
 
@@ -35,6 +36,16 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     # A cap zone only counts vehicles for ops (``vehicle_cap``): it takes no part in the geofence.
     ZoneKind.CAP: {"ride_start_allowed": True, "ride_end_allowed": True, "ride_through_allowed": True},
 }
+
+
+class _ZoneHistory(HistoricalRecords):
+    """django-simple-history's records, with readable names for the zone types' history table (its default,
+    "HistoricalZone_vehicle_types", would read "...typess" in the plural)."""
+
+    def get_meta_options_m2m(self, through_model: Any) -> dict[str, Any]:
+        return super().get_meta_options_m2m(through_model) | {
+            "verbose_name": "historical zone vehicle type", "verbose_name_plural": "historical zone vehicle types",
+        }
 
 
 class Zone(models.Model):
@@ -67,6 +78,8 @@ class Zone(models.Model):
     mds_geography_id = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Every save is a version (who, when, what changed), shown and restorable in the admin (docs/admin.md).
+    history = _ZoneHistory(m2m_fields=[vehicle_types], excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["city", "priority", "created_at"]

@@ -22,6 +22,7 @@ from fleet.selectors.events import (
     city_operated_before,
     city_timezones,
     city_vehicle_ids,
+    vehicle_events_recent,
 )
 from fleet.selectors.mds import (
     MdsVehicleStatus,
@@ -52,10 +53,13 @@ from fleet.selectors.vehicles import (
     vehicles_silent,
 )
 from fleet.selectors.zones import (
+    city_global_rules,
     city_zones,
     feature_collection,
     gbfs_geofencing_zones,
     geofence_for_city,
+    zone_gbfs_feature,
+    zone_outside_operating_area,
     zones_at_point,
 )
 
@@ -75,6 +79,7 @@ __all__ = [
     "city_timezones",
     "only_city_timezone",
     "city_vehicle_ids",
+    "city_global_rules",
     "city_zones",
     "command_get",
     "command_state",
@@ -94,6 +99,7 @@ __all__ = [
     "register_pricing_plan_resolver",
     "vehicle_authenticate",
     "vehicle_commands_recent",
+    "vehicle_events_recent",
     "vehicle_get",
     "vehicle_get_by_code",
     "vehicle_is_moving",
@@ -108,5 +114,7 @@ __all__ = [
     "vehicles_in_city",
     "vehicles_nearby",
     "vehicles_silent",
+    "zone_gbfs_feature",
+    "zone_outside_operating_area",
     "zones_at_point",
 ]

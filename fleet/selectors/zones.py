@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import shapely
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -47,8 +49,12 @@ def _active_zones(city_id: uuid.UUID) -> list[Zone]:
                 .order_by("priority", "created_at", "id"))
 
 
-def zone_spec(zone: Zone) -> geofence.ZoneSpec:
-    type_codes = frozenset(t.code for t in zone.vehicle_types.all()) or None
+def zone_spec(zone: Zone, vehicle_type_codes: Collection[str] | None = None) -> geofence.ZoneSpec:
+    """The zone as the engine sees it. ``vehicle_type_codes`` stands for ``zone.vehicle_types`` of a zone not saved
+    yet (a form's data: the admin's GBFS preview)."""
+    if vehicle_type_codes is None:
+        vehicle_type_codes = [t.code for t in zone.vehicle_types.all()]
+    type_codes = frozenset(vehicle_type_codes) or None
     rule = geofence.Rule(
         vehicle_type_ids=type_codes, ride_start_allowed=zone.ride_start_allowed,
         ride_end_allowed=zone.ride_end_allowed, ride_through_allowed=zone.ride_through_allowed,
@@ -107,17 +113,17 @@ def city_zones(*, city_id: uuid.UUID) -> list[Zone]:
     return _active_zones(city_id)
 
 
-def zone_feature(zone: Zone) -> dict[str, Any]:
+def zone_feature(zone: Zone, vehicle_type_codes: Collection[str] | None = None) -> dict[str, Any]:
     """A GBFS 3.0 ``geofencing_zones`` Feature, with our id, kind and priority added to its properties."""
-    spec = zone_spec(zone)
+    spec = zone_spec(zone, vehicle_type_codes)
     properties: dict[str, Any] = {
         "id": str(zone.id), "name": [{"text": zone.name, "language": zone.city.default_language}],
         "kind": zone.kind, "priority": zone.priority, "rules": [rule.to_gbfs() for rule in spec.rules],
     }
-    if zone.starts_at:
-        properties["start"] = zone.starts_at.isoformat()
+    if zone.starts_at:  # in UTC, as read from the database (an unsaved form's value is in the admin's zone)
+        properties["start"] = zone.starts_at.astimezone(UTC).isoformat()
     if zone.ends_at:
-        properties["end"] = zone.ends_at.isoformat()
+        properties["end"] = zone.ends_at.astimezone(UTC).isoformat()
     return {"type": "Feature", "geometry": zone.geometry, "properties": properties}
 
 
@@ -130,14 +136,40 @@ def gbfs_geofencing_zones(*, city_id: uuid.UUID, ttl: int = 60) -> dict[str, Any
     precedence; ``global_rules`` apply outside every zone. For whoever serves the GBFS feeds."""
     zones = [z for z in city_zones(city_id=city_id) if z.kind != ZoneKind.CAP]  # ops-only, not for riders' apps
     has_area = any(z.kind == ZoneKind.OPERATING_AREA for z in zones)
-    features = []
-    for zone in zones:
-        feature = zone_feature(zone)
-        feature["properties"] = {k: v for k, v in feature["properties"].items() if k in ("name", "start", "end", "rules")}
-        features.append(feature)
+    features = [zone_gbfs_feature(zone) for zone in zones]
     updated = max((z.updated_at for z in zones), default=timezone.now())
     return {
         "last_updated": updated.isoformat(timespec="seconds"), "ttl": ttl, "version": "3.0",
         "data": {"geofencing_zones": {"type": "FeatureCollection", "features": features},
                  "global_rules": [OUTSIDE_AREA_RULE.to_gbfs()] if has_area else []},
     }
+
+
+def zone_gbfs_feature(zone: Zone, vehicle_type_codes: Collection[str] | None = None) -> dict[str, Any]:
+    """The zone's strict GBFS 3.0 Feature (name, start, end, rules only), as ``gbfs_geofencing_zones`` serves it."""
+    feature = zone_feature(zone, vehicle_type_codes)
+    feature["properties"] = {k: v for k, v in feature["properties"].items() if k in ("name", "start", "end", "rules")}
+    return feature
+
+
+def city_global_rules(*, city_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The GBFS 3.0 ``global_rules`` of the city: outside its operating area, if it has one, no ride starts or ends."""
+    has_area = Zone.objects.filter(city_id=city_id, active=True, kind=ZoneKind.OPERATING_AREA).exists()
+    return [OUTSIDE_AREA_RULE.to_gbfs()] if has_area else []
+
+
+def zone_outside_operating_area(*, city_id: uuid.UUID, kind: str, geometry: dict[str, Any]) -> tuple[float, float] | None:
+    """A point of a (valid) zone geometry that lies outside every active operating area of the city, when the zone
+    does not meet any of them at all (a likely mistake: the wrong city, or [lat, lon] swapped); ``None`` when it
+    meets one, when the zone is an operating area itself, or when the city has none. Only a warning: a zone outside
+    the area is allowed."""
+    if kind == ZoneKind.OPERATING_AREA:
+        return None
+    areas = [shapely.geometry.shape(g) for g in Zone.objects.filter(
+        city_id=city_id, active=True, kind=ZoneKind.OPERATING_AREA).values_list("geometry", flat=True)]
+    shape = shapely.geometry.shape(geometry)
+    if not areas or any(area.intersects(shape) for area in areas):
+        return None
+    point = shape.representative_point()
+    return point.x, point.y
+

@@ -186,3 +186,19 @@ def test_any_star_shaped_ring_is_accepted_and_normalised(
     assert shapely.LinearRing(exterior).is_ccw
     assert shapely.geometry.shape(result).equals(shapely.Polygon(ring))
     assert validate_multipolygon(result) == result
+
+
+@pytest.mark.parametrize(("obj", "where"), [
+    # GEOS names the crossing of a bow tie, and where two polygons overlap
+    (polygon([[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]), (1.0, 1.0)),
+    ({"type": "MultiPolygon", "coordinates": [[[[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]],
+                                              [[[1, 1], [3, 1], [3, 3], [1, 3], [1, 1]]]]}, (1.0, 2.0)),
+    (polygon([[5, 6], [7, 8], [5, 6]]), (5.0, 6.0)),  # too few positions: the ring's first
+    (polygon([[5, 6], [7, 8], [7, 6], [5, 7]]), (5.0, 6.0)),  # not closed
+    (polygon([[5, 6], [7, 8], [7, 6], [500, 7], [5, 6]]), None),  # the offending position is not on Earth
+    ({"type": "Point", "coordinates": [1, 2]}, None),  # nothing to place
+])
+def test_error_location_places_the_problem(obj: Any, where: tuple[float, float] | None) -> None:
+    from fleet.geojson import error_location
+
+    assert error_location(obj, refusal(obj)) == where
