@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fleet', '0014_admin_plurals'),
+        ('fleet', '0015_zone_history'),
     ]
 
     operations = [
