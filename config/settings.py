@@ -295,6 +295,7 @@ VEHICLE_GATEWAY = env_str("VEHICLE_GATEWAY", "fleet.gateway.SimulatedGateway")
 VEHICLE_GATEWAY_SIM_MODE = env_str("VEHICLE_GATEWAY_SIM_MODE", "ack")
 VEHICLE_GATEWAY_SIM_LAG_S = env_int("VEHICLE_GATEWAY_SIM_LAG_S", 0, minimum=0)
 # Ops alerts beyond the admin (docs/fleet.md#alerts): a vehicle moving without a trip, delivery and rate limiting.
+FLEET_IDLE_REBALANCE_H = env_int("FLEET_IDLE_REBALANCE_H", 48, minimum=1)
 ALERT_MOVEMENT_SPEED_KPH = env_int("ALERT_MOVEMENT_SPEED_KPH", 8, minimum=1)
 ALERT_MOVEMENT_DISTANCE_M = env_int("ALERT_MOVEMENT_DISTANCE_M", 50, minimum=5)
 ALERT_MOVEMENT_CLEAR_S = env_int("ALERT_MOVEMENT_CLEAR_S", 300, minimum=0)

@@ -9,7 +9,9 @@ reaction missed. Each step is one set-based query plus the opens (one INSERT) an
 - ``unauthorised_movement`` (opened by telemetry): resolved once the vehicle has a reservation or trip (a ride
   started), or once it has kept reporting without moving for ``ALERT_MOVEMENT_CLEAR_S``.
 - swap tasks: every vehicle in ``low_battery`` has exactly one open ``swap_battery`` task (the constraint makes it
-  at most one; this makes it at least one, also for a vehicle whose earlier task was closed).
+  at most one; this makes it at least one, also for a vehicle whose earlier task was closed); a vehicle charged
+  again has its swap task closed by the system.
+- rebalance tasks: an idle vehicle (``FLEET_IDLE_REBALANCE_H``) or one parked outside the operating area gets one.
 """
 
 from __future__ import annotations
@@ -74,9 +76,11 @@ def ops_alerts_sweep(*, now: datetime | None = None) -> dict[str, int]:
                                         kind=OpsAlertKind.UNAUTHORISED_MOVEMENT, reason="a ride started")
     riding += ops.ops_alerts_resolve_for(vehicle_ids=movement_stopped(now=now),
                                          kind=OpsAlertKind.UNAUTHORISED_MOVEMENT, reason="movement stopped")
-    tasks = ops.ops_tasks_open(tasks=low_battery_tasks_missing())
+    tasks = ops.ops_tasks_open(tasks=[*low_battery_tasks_missing(), *rebalance_tasks_missing(now=now)])
+    closed = ops.ops_tasks_close_for(vehicle_ids=swapped_with_open_task(), kind=OpsTaskKind.SWAP_BATTERY)
     resolved = len(back) + len(recharged) + len(riding)
-    return {"alerts_opened": len(opened), "alerts_resolved": resolved, "tasks_opened": len(tasks)}
+    return {"alerts_opened": len(opened), "alerts_resolved": resolved, "tasks_opened": len(tasks),
+            "tasks_closed": closed}
 
 
 def low_battery_tasks_missing() -> list[ops.TaskSpec]:
@@ -87,3 +91,33 @@ def low_battery_tasks_missing() -> list[ops.TaskSpec]:
     return [ops.TaskSpec(v, c, OpsTaskKind.SWAP_BATTERY,
                          f"battery {pct} % (low_battery, no open swap task)" if pct is not None else "low_battery")
             for v, c, pct in rows]
+
+
+def swapped_with_open_task() -> list[uuid.UUID]:
+    """Vehicles with an open swap task that are charged again (``FLEET_CHARGED_BATTERY_PCT``) and no longer
+    ``low_battery``: the system closes the task as done (a reaction missed the charge, or ops swapped it and
+    forgot to close it)."""
+    charged = Vehicle.objects.filter(battery_pct__gte=settings.FLEET_CHARGED_BATTERY_PCT).exclude(
+        status=Status.LOW_BATTERY).values("id")
+    return list(OpsTask.objects.filter(kind=OpsTaskKind.SWAP_BATTERY, state__in=TASK_OPEN_STATES,
+                                       vehicle_id__in=charged).values_list("vehicle_id", flat=True))
+
+
+def rebalance_tasks_missing(*, now: datetime) -> list[ops.TaskSpec]:
+    """A rebalance task for every parked vehicle that must be moved and has none open: idle (``available`` with no
+    event for ``FLEET_IDLE_REBALANCE_H`` hours: nobody rents it where it is), or parked outside the operating area
+    (an open ``outside_operating_area`` alert and no trip)."""
+    has_task = OpsTask.objects.filter(kind=OpsTaskKind.REBALANCE, state__in=TASK_OPEN_STATES).values("vehicle_id")
+    idle_since = now - timedelta(hours=settings.FLEET_IDLE_REBALANCE_H)
+    outside = OpsAlert.objects.filter(kind=OpsAlertKind.OUTSIDE_OPERATING_AREA, resolved_at__isnull=True).values(
+        "vehicle_id")
+    parked = Q(status__in=[Status.AVAILABLE, Status.LOW_BATTERY], trip_id__isnull=True)
+    rows = (Vehicle.objects.filter(parked & (Q(status=Status.AVAILABLE, last_event_at__lt=idle_since)
+                                             | Q(id__in=outside)))
+            .exclude(id__in=has_task).values_list("id", "city_id", "last_event_at"))
+    specs = []
+    for vehicle_id, city_id, last_event_at in rows:
+        idle = last_event_at is not None and last_event_at < idle_since
+        reason = (f"idle since {last_event_at:%Y-%m-%d %H:%M} UTC" if idle else "parked outside the operating area")
+        specs.append(ops.TaskSpec(vehicle_id, city_id, OpsTaskKind.REBALANCE, reason))
+    return specs

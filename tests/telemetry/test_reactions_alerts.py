@@ -170,3 +170,33 @@ def test_every_low_battery_vehicle_gets_exactly_one_open_swap_task(city: Any, sc
     assert alert_sweep.ops_alerts_sweep()["tasks_opened"] == 0
     open_ = OpsTask.objects.filter(kind="swap_battery", state__in=["open", "assigned"])
     assert sorted(open_.values_list("vehicle_id", flat=True)) == sorted(v.id for v in low)
+
+
+def test_a_vehicle_charged_again_has_its_swap_task_closed_by_the_sweep(city: Any, scooter: Any) -> None:
+    vehicle = parked(city, scooter, status=Status.AVAILABLE, battery_pct=95)
+    still_low = parked(city, scooter, status=Status.LOW_BATTERY, battery_pct=95)  # not released yet: keeps it
+    task = fleet_services.ops_task_open(vehicle_id=vehicle.id, kind="swap_battery")
+    kept = fleet_services.ops_task_open(vehicle_id=still_low.id, kind="swap_battery")
+    assert alert_sweep.ops_alerts_sweep()["tasks_closed"] == 1
+    task.refresh_from_db()
+    kept.refresh_from_db()
+    assert (task.state, task.closed_by) == ("done", None) and kept.state == "open"
+
+
+def test_idle_vehicles_and_vehicles_parked_outside_get_one_rebalance_task(
+    city: Any, scooter: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.FLEET_IDLE_REBALANCE_H = 48
+    idle = parked(city, scooter, status=Status.AVAILABLE)
+    busy = parked(city, scooter, status=Status.AVAILABLE)
+    Vehicle.objects.filter(id=idle.id).update(last_event_at=timezone.now() - timedelta(hours=49))
+    Vehicle.objects.filter(id=busy.id).update(last_event_at=timezone.now() - timedelta(hours=2))
+    outside = parked(city, scooter, status=Status.AVAILABLE)
+    Vehicle.objects.filter(id=outside.id).update(last_event_at=timezone.now())
+    run(django_capture_on_commit_callbacks, [reading(outside, 1, FAR_OUTSIDE)], outside)  # pushed out of the area
+    assert alerts("outside_operating_area")[0].vehicle_id == outside.id
+    assert alert_sweep.ops_alerts_sweep()["tasks_opened"] == 2
+    assert alert_sweep.ops_alerts_sweep()["tasks_opened"] == 0
+    tasks = {t.vehicle_id: t.reason for t in OpsTask.objects.filter(kind="rebalance")}
+    assert set(tasks) == {idle.id, outside.id}
+    assert tasks[idle.id].startswith("idle since") and tasks[outside.id] == "parked outside the operating area"
