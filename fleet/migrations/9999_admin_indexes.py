@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('fleet', '0015_zone_history'),
+        ('fleet', '0016_ops_alert_kinds_delivery'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('rides', '0003_ride_city_ended'),
+        ('rides', '0004_ride_vehicle_created'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
