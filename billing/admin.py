@@ -12,7 +12,7 @@ from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.auth import admin_user
 from billing import fares
@@ -110,7 +110,7 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
 class _EntryInline(admin.TabularInline):  # type: ignore[type-arg]
     model = LedgerEntry
     fields = ["account", "debit", "credit", "currency", "signed_amount"]
-    readonly_fields = fields
+    readonly_fields = ["account", "debit", "credit", "currency", "signed_amount"]
     extra = 0
     can_delete = False
 
@@ -131,7 +131,7 @@ class _EntryInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 def _entries_lines(entries: list[LedgerEntry]) -> SafeString:
-    return format_html_join(format_html("<br>"), "{} {}", ((e.account.code, _money(abs(e.amount))) for e in entries))
+    return format_html_join(mark_safe("<br>"), "{} {}", ((e.account.code, _money(abs(e.amount))) for e in entries))  # noqa: S308
 
 
 @admin.register(LedgerTransaction)
