@@ -198,7 +198,20 @@ class ReconcileRunAdmin(ReadOnlyAdmin):
     empty_help = ("No run yet: the beat task billing.tasks.reconcile_nightly checks the ledger every night at "
                   "02:30 UTC and lists each night here; a mismatch is emailed to staff who may read the ledger.")
     list_display = ["night", "result", "started_at", "finished_at", "alerted_at"]
-    fields = ["night", "started_at", "finished_at", "mismatch_count", "mismatches", "alerted_at", "alerted_to"]
+    fields = ["night", "started_at", "finished_at", "mismatch_count", "mismatch_table", "alerted_at", "alerted_to"]
+    readonly_fields = ["mismatch_table"]
+
+    @admin.display(description="mismatches")
+    def mismatch_table(self, obj: ReconcileRun) -> SafeString:
+        """Account first, then the cached balance, what its entries add up to and the difference (jsonb does not
+        keep the keys' order, so the generic JSON table would shuffle the columns)."""
+        if not obj.mismatches:
+            return format_html("{}", "none")
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (m["account"], m["cached"], m["from_entries"], m["difference"]) for m in obj.mismatches))
+        return format_html('<table class="fw-json"><thead><tr><th>account or transaction</th><th>cached balance'
+                           '</th><th>sum of its entries</th><th>difference</th></tr></thead><tbody>{}</tbody></table>',
+                           rows)
 
     @admin.display(description="result", ordering="mismatch_count")
     def result(self, obj: ReconcileRun) -> str:

@@ -63,9 +63,10 @@ def _today() -> date:
     return timezone.localdate()  # in the admin's zone (docs/admin.md "Local time")
 
 
-def _context(request: HttpRequest, title: str, tab: str, **extra: Any) -> dict[str, Any]:
+def _context(request: HttpRequest, crumb: str, tab: str, **extra: Any) -> dict[str, Any]:
     last_run = ReconcileRun.objects.order_by("-night").first()
-    return {**admin.site.each_context(request), "title": title, "tab": tab, "last_run": last_run,
+    return {**admin.site.each_context(request), "title": f"Finance: {crumb.lower()}", "crumb": crumb, "tab": tab,
+            "last_run": last_run,
             "runs_url": reverse("admin:billing_reconcilerun_changelist"), **extra}
 
 
@@ -98,7 +99,7 @@ def revenue(request: HttpRequest) -> HttpResponseBase:
     if request.GET.get("format") == "csv":
         return _csv(f"revenue_{first}_{last}.csv", reports.REVENUE_HEADER, reports.revenue_rows(report))
     return render(request, "billing/finance/revenue.html", _context(
-        request, "Finance: daily revenue per city", "revenue", form=form, first=first, last=last, cities=cities,
+        request, "Daily revenue per city", "revenue", form=form, first=first, last=last, cities=cities,
         city_slug=slug if len(chosen) == 1 and slug else "", report=report))
 
 
@@ -117,7 +118,7 @@ def transactions(request: HttpRequest) -> HttpResponseBase:
     page = Paginator(finance.transactions_between(start=start, end=end, kind=kind), 50).get_page(
         request.GET.get("page"))
     return render(request, "billing/finance/transactions.html", _context(
-        request, "Finance: ledger transactions", "transactions", form=form, first=first, last=last, kind=kind,
+        request, "Ledger transactions", "transactions", form=form, first=first, last=last, kind=kind,
         kinds=finance.transaction_kinds(), page=page, zone=zone,
         users_url=reverse("admin:accounts_user_changelist")))
 
@@ -135,7 +136,7 @@ def captures(request: HttpRequest) -> HttpResponseBase:
     if request.GET.get("format") == "csv":
         return _csv(f"captures_refunds_{first}_{last}.csv", reports.PSP_HEADER, reports.psp_rows(days))
     return render(request, "billing/finance/captures.html", _context(
-        request, "Finance: captures and refunds per day", "captures", form=form, first=first, last=last,
+        request, "Captures and refunds per day", "captures", form=form, first=first, last=last,
         zones=zones, zone=zone, days=days))
 
 
@@ -145,5 +146,5 @@ def debtors(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     page = Paginator(finance.debtor_accounts(search=search), 50).get_page(request.GET.get("page"))
     return render(request, "billing/finance/debtors.html", _context(
-        request, "Finance: debtors", "debtors", search=search, page=page,
+        request, "Debtors", "debtors", search=search, page=page,
         debtors=finance.debtors(list(page.object_list)), users_url=reverse("admin:accounts_user_changelist")))
