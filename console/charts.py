@@ -32,3 +32,42 @@ def bar_chart(*, values: Sequence[int | Decimal], labels: Sequence[str], titles:
         format_html_join("", '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>', bars),
         format_html_join("", '<text class="label" x="{}" y="{}" text-anchor="middle">{}</text>', texts),
     )
+
+
+def line_chart(*, points: Sequence[tuple[float, float]], x_range: tuple[float, float], x_labels: Sequence[tuple[float, str]],
+               y_max: float, y_ticks: Sequence[float], y_unit: str, title: str, threshold: float | None = None,
+               gap: float | None = None, width: int = WIDTH, height: int = HEIGHT) -> SafeString:
+    """A line through ``(x, y)`` points (x in ``x_range``, y from 0 to ``y_max``), broken where two points are more
+    than ``gap`` apart on x (no reading then); ``y_ticks`` get a grid line, ``x_labels`` a label under the axis and
+    ``threshold`` a dashed line (e.g. the low-battery level)."""
+    left, right = 40, 8
+    plot_w, plot_h = width - left - right, height - TOP - BOTTOM
+    x0, x1 = x_range
+    span = (x1 - x0) or 1.0
+
+    def xy(x: float, y: float) -> str:
+        return f"{left + plot_w * (x - x0) / span:.1f},{TOP + plot_h * (1 - min(max(y, 0.0), y_max) / y_max):.1f}"
+
+    lines: list[list[str]] = []
+    last_x: float | None = None
+    for x, y in points:
+        if last_x is None or (gap is not None and x - last_x > gap):
+            lines.append([])
+        lines[-1].append(xy(x, y))
+        last_x = x
+    grid = format_html_join("", '<line class="grid" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
+                            '<text class="label" x="{}" y="{}" text-anchor="end">{}{}</text>', (
+                                (left, y, width - right, y, left - 4, y + 4, f"{tick:g}", y_unit)
+                                for tick in y_ticks for y in [round(TOP + plot_h * (1 - tick / y_max), 1)]))
+    labels = format_html_join("", '<text class="label" x="{}" y="{}" text-anchor="middle">{}</text>', (
+        (round(left + plot_w * (x - x0) / span, 1), height - 6, text) for x, text in x_labels))
+    limit = format_html('<line class="threshold" x1="{}" y1="{}" x2="{}" y2="{}"></line>', left,
+                        round(TOP + plot_h * (1 - threshold / y_max), 1), width - right,
+                        round(TOP + plot_h * (1 - threshold / y_max), 1)) if threshold is not None else ""
+    paths = format_html_join("", '<polyline class="line" points="{}"></polyline>',
+                             ((" ".join(line),) for line in lines if len(line) > 1))
+    dots = format_html_join("", '<circle class="dot" cx="{}" cy="{}" r="2"></circle>',
+                            (tuple(line[0].split(",")) for line in lines if len(line) == 1))
+    return format_html(
+        '<svg class="console-chart console-line-chart" viewBox="0 0 {} {}" role="img" aria-label="{}">{}{}{}{}{}</svg>',
+        width, height, title, grid, limit, paths, dots, labels)

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -118,6 +121,42 @@ class ReadOnlyAdmin(ReadableJsonAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class CityTimeZoneAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A page about one object of one city (a vehicle, a ride, a zone, a task ...) shows its times in that city's
+    zone, named at the top ("Times in Europe/Berlin, this city's zone"), instead of the staff member's zone
+    (``fleet.middleware.AdminTimeZoneMiddleware``, which still applies to lists and to objects of no city).
+
+    ``city_time_zone_path`` is the lookup from the model to its city's IANA zone (``"timezone"`` on a city).
+    The zone is active for the whole change view, its form's input included, and for rendering the response.
+    """
+
+    city_time_zone_path = "city__timezone"
+
+    def object_time_zone(self, request: HttpRequest, object_id: str) -> zoneinfo.ZoneInfo | None:
+        try:
+            name = (self.model._default_manager.filter(pk=object_id)
+                    .values_list(self.city_time_zone_path, flat=True).first())
+        except (ValidationError, ValueError):  # a malformed id: the view itself answers it
+            return None
+        try:
+            return zoneinfo.ZoneInfo(name) if name else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return None
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        zone = self.object_time_zone(request, object_id) if object_id else None
+        if zone is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with timezone.override(zone):
+            response = super().changeform_view(request, object_id, form_url,
+                                               {**(extra_context or {}), "city_time_zone": zone.key})
+            render = getattr(response, "render", None)
+            if render is not None and not getattr(response, "is_rendered", True):
+                render()  # a TemplateResponse renders later, outside this zone, unless rendered here
+        return response
 
 
 @admin.register(IdempotencyKey)

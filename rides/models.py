@@ -127,7 +127,9 @@ class Ride(models.Model):
         indexes = [models.Index(fields=["rider", "-created_at"], name="ride_rider_created"),
                    models.Index(fields=["state", "created_at"], name="ride_state_created"),
                    # MDS /trips (the rides of the agency's cities that ended in an hour) and the dashboard's hourly rollup.
-                   models.Index(fields=["city", "ended_at"], name="ride_city_ended")]
+                   models.Index(fields=["city", "ended_at"], name="ride_city_ended"),
+                   # A vehicle's newest rides on its admin page (a vehicle in service for years has thousands).
+                   models.Index(fields=["vehicle", "-created_at"], name="ride_vehicle_created")]
         permissions = [("force_end_ride", "Can force-end a ride")]
 
     def __str__(self) -> str:

@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 import shapely
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 
 from accounts.models import User
 from fleet import geofence
+from fleet.selectors import zones as zone_selectors
 from rides import errors
 from rides.models import OPEN_STATES, Ride, RideState, RideTrackPoint
 
@@ -201,3 +203,81 @@ def ride_stats_by_hour(*, city_id: uuid.UUID, timezone: str, start: datetime,
 def rides_open_count(*, city_id: uuid.UUID) -> int:
     """Rides of the city now open (unlocking, active, paused or locking); at most one per vehicle."""
     return Ride.objects.filter(city_id=city_id, state__in=OPEN_STATES).count()
+
+
+class TrackPoint(NamedTuple):
+    at: datetime
+    lat: float
+    lon: float
+
+
+# The last point of each equal time bucket of the ride (date_bin): a ride of hours at 1 Hz is tens of thousands of
+# points; a map needs a few thousand. Read by the index ridetrack_ride_at.
+_TRACK_SQL = """
+SELECT DISTINCT ON (bucket) at, lat, lon
+  FROM (SELECT date_bin(make_interval(secs => %(step)s), at, %(origin)s) AS bucket, at, lat, lon
+          FROM rides_ridetrackpoint WHERE ride_id = %(ride)s) p
+ ORDER BY bucket, at DESC
+"""
+
+
+def ride_track_points(*, ride: Ride, max_points: int = 2000) -> list[TrackPoint]:
+    """The ride's track in time order, thinned to about ``max_points`` (the last point of each time bucket)."""
+    first = ride.started_at or ride.created_at
+    last = ride.ended_at or datetime.now(UTC)
+    step = max((last - first) / max_points, timedelta(seconds=1))
+    origin = first - timedelta(days=1)  # before every point: a bucket never straddles the origin
+    with connection.cursor() as cursor:
+        cursor.execute(_TRACK_SQL, {"step": step.total_seconds(), "origin": origin, "ride": ride.id})
+        return [TrackPoint(*row) for row in cursor.fetchall()]
+
+
+class ZoneCrossing(NamedTuple):
+    at: datetime
+    lat: float
+    lon: float
+    zone_id: str
+    zone_name: str
+    zone_kind: str
+    entered: bool  # False: left
+
+
+def ride_zone_crossings(*, ride: Ride, points: Sequence[TrackPoint]) -> tuple[list[str], list[ZoneCrossing]]:
+    """The zones the ride started in, and where it entered or left a zone along ``points`` (consecutive points
+    compared: a crossing is placed at the first point on its far side).
+
+    Judged against the city's zones as they are now (active ones, with their schedules at the ride's start): a zone
+    changed since the ride may show crossings the rider did not see then.
+    """
+    if not points:
+        return [], []
+    compiled = zone_selectors.geofence_for_city(ride.city_id)
+    at = ride.started_at or ride.created_at
+    verdicts = compiled.evaluate_batch([p.lon for p in points], [p.lat for p in points], ride.vehicle_type.code, at)
+    specs = {spec.id: spec for spec in compiled.zones}
+    crossings: list[ZoneCrossing] = []
+    for point, before, after in zip(points[1:], verdicts, verdicts[1:], strict=False):
+        change = compiled.zone_transitions(before.zone_ids, after.zone_ids)
+        for zone_id, entered in [*((z, False) for z in change.exited), *((z, True) for z in change.entered)]:
+            spec = specs[zone_id]
+            crossings.append(ZoneCrossing(point.at, point.lat, point.lon, zone_id, spec.name, spec.kind, entered))
+    return list(verdicts[0].zone_ids), crossings
+
+
+def zones_geojson(*, city_id: uuid.UUID, zone_ids: Sequence[str]) -> dict[str, Any]:
+    """The named active zones of a city as a GeoJSON FeatureCollection (name and kind in the properties)."""
+    wanted = set(zone_ids)
+    features = [{"type": "Feature", "geometry": spec.geometry,
+                 "properties": {"id": spec.id, "name": spec.name, "kind": spec.kind}}
+                for spec in zone_selectors.geofence_for_city(city_id).zones if spec.id in wanted]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def rides_of_vehicle(*, vehicle_id: uuid.UUID, limit: int = 20) -> list[Ride]:
+    """The vehicle's newest rides (index ride_vehicle_created), with their riders."""
+    return list(Ride.objects.filter(vehicle_id=vehicle_id).select_related("rider").order_by("-created_at")[:limit])
+
+
+def ride_ids_existing(*, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these ids are rides (a vehicle event's trip id may also be a reservation's)."""
+    return set(Ride.objects.filter(id__in=ids).values_list("id", flat=True))

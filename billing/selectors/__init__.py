@@ -5,7 +5,12 @@ What other apps use is re-exported here (``from billing import selectors``); bil
 module they need (``from billing.selectors import wallet as wallet_selectors``)."""
 
 from billing.selectors.revenue import RevenueHour, revenue_by_hour
-from billing.selectors.rides import ride_billing_get, ride_ids_awaiting_charge
+from billing.selectors.rides import (
+    ride_billing_get,
+    ride_ids_awaiting_charge,
+    ride_payments,
+    ride_refunds,
+)
 from billing.selectors.tariffs import current_plan_ids, gbfs_pricing_plans, tariff_for_ride
 from billing.selectors.wallet import RiderMoney, rider_can_start_ride, rider_money, wallet_balance
 
@@ -17,6 +22,8 @@ __all__ = [
     "revenue_by_hour",
     "ride_billing_get",
     "ride_ids_awaiting_charge",
+    "ride_payments",
+    "ride_refunds",
     "rider_can_start_ride",
     "rider_money",
     "tariff_for_ride",

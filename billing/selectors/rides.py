@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from billing.models import AccountKind, LedgerEntry, Payment, RideBilling
+from billing.models import AccountKind, LedgerEntry, Payment, Refund, RideBilling
 from billing.selectors import wallet as wallet_selectors
 
 
@@ -70,3 +70,13 @@ def ride_ids_awaiting_charge(*, since: datetime) -> list[UUID]:
             status__in=[RideBilling.Status.HELD, RideBilling.Status.CHARGING], created_at__gte=since
         ).values_list("ride_id", flat=True)
     )
+
+
+def ride_payments(*, ride_id: UUID) -> list[Payment]:
+    """The ride's card payments (its hold, an extra charge), oldest first (indexed by ride_id)."""
+    return list(Payment.objects.filter(ride_id=ride_id).order_by("created_at"))
+
+
+def ride_refunds(*, ride_id: UUID) -> list[Refund]:
+    """Every refund of the ride, whatever its state, oldest first (indexed by ride_id)."""
+    return list(Refund.objects.filter(ride_id=ride_id).order_by("created_at"))

@@ -1,15 +1,17 @@
 from django.contrib import admin
 
+from core.admin import CityTimeZoneAdmin
 from fleet.models import City, VehicleType
 
 
 @admin.register(City)
-class CityAdmin(admin.ModelAdmin):
+class CityAdmin(CityTimeZoneAdmin):
     empty_help = ("No city yet: add the first one (its time zone sets the times these pages show), then its vehicle "
                   "types, zones and tariffs. `manage.py demo_data` loads a demo Berlin.")
     list_display = ["name", "slug", "timezone", "currency", "default_language"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    city_time_zone_path = "timezone"
 
 
 @admin.register(VehicleType)

@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from core.admin import ReadOnlyAdmin
+from core.admin import CityTimeZoneAdmin, ReadOnlyAdmin
 from core.errors import DomainError
 from fleet import services
 from fleet.models import OpsAlert, OpsTask, OpsTaskState
@@ -43,7 +43,7 @@ def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 
 
 @admin.register(OpsAlert)
-class OpsAlertAdmin(ReadOnlyAdmin):
+class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
     empty_help = ("No alerts: telemetry opens one when a vehicle needs a person (tipped over, tampered with, in a "
                   "no-ride zone on a trip, a speed limit not applied, a ride ended unlocked); ops resolve it here.")
     list_display = ["opened_at", "vehicle", "city", "kind", "severity", "message", "resolved_at", "resolved_by"]
@@ -63,7 +63,7 @@ class OpsAlertAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OpsTask)
-class OpsTaskAdmin(ReadOnlyAdmin):
+class OpsTaskAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
     empty_help = ("No tasks: field work (swap a battery, inspect, retrieve, rebalance, secure) is opened by telemetry "
                   "and by the alerts; assign one to yourself and close it here when done.")
     list_display = ["created_at", "vehicle", "city", "kind", "state", "reason", "assignee", "closed_at"]

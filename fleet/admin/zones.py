@@ -18,6 +18,7 @@ from django.templatetags.static import static
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import CityTimeZoneAdmin
 from fleet import geojson
 from fleet.admin.policy_import import PolicyImportMixin
 from fleet.models import Zone
@@ -103,7 +104,7 @@ def context_zones(*, exclude: Zone | None) -> dict[str, Any]:
 
 
 @admin.register(Zone)
-class ZoneAdmin(PolicyImportMixin, SimpleHistoryAdmin):
+class ZoneAdmin(PolicyImportMixin, CityTimeZoneAdmin, SimpleHistoryAdmin):
     form = ZoneAdminForm
     change_list_template = "admin/fleet/zone/change_list.html"  # adds "Import MDS Policy"
     change_form_template = "admin/fleet/zone/change_form.html"  # the map, the GBFS preview

@@ -22,6 +22,7 @@ from fleet.selectors.events import (
     city_operated_before,
     city_timezones,
     city_vehicle_ids,
+    vehicle_events_recent,
 )
 from fleet.selectors.mds import (
     MdsVehicleStatus,
@@ -98,6 +99,7 @@ __all__ = [
     "register_pricing_plan_resolver",
     "vehicle_authenticate",
     "vehicle_commands_recent",
+    "vehicle_events_recent",
     "vehicle_get",
     "vehicle_get_by_code",
     "vehicle_is_moving",

@@ -35,5 +35,5 @@ def commands_with_key(*, idempotency_key: Any) -> QuerySet[Command]:
 
 
 def vehicle_commands_recent(*, vehicle_id: uuid.UUID, limit: int) -> list[Command]:
-    """The vehicle's newest commands first."""
-    return list(Command.objects.filter(vehicle_id=vehicle_id).order_by("-created_at")[:limit])
+    """The vehicle's newest commands with who sent them (index command_vehicle_created)."""
+    return list(Command.objects.filter(vehicle_id=vehicle_id).select_related("actor").order_by("-created_at")[:limit])

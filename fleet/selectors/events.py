@@ -57,3 +57,9 @@ def city_form_factors(*, city_ids: Sequence[uuid.UUID]) -> list[str]:
 def city_timezones(*, city_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
     """``(id, IANA time zone)`` of each city, by slug."""
     return list(City.objects.filter(id__in=city_ids).order_by("slug").values_list("id", "timezone"))
+
+
+def vehicle_events_recent(*, vehicle_id: uuid.UUID, limit: int) -> list[VehicleEvent]:
+    """The vehicle's newest events with who caused them (index vehicleevent_vehicle_ts)."""
+    return list(VehicleEvent.objects.filter(vehicle_id=vehicle_id).select_related("actor")
+                .order_by("-timestamp", "-recorded_at")[:limit])
