@@ -141,6 +141,7 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["idempotency_key", "user__email", "ride_id"]
     inlines = [_EntryInline]
+    show_full_result_count = False  # a year of transactions: no second COUNT(*) of the whole table per page
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerTransaction]:
         # The total of the debits (= of the credits) per shown row: a correlated subquery, evaluated for the page's
@@ -170,7 +171,9 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "transaction_kind", "account", "debit", "credit", "currency", "signed_amount"]
-    list_filter = ["account__kind", "currency", "transaction__kind"]
+    # Only the account kind (its choices are in the code): a filter of all values (currency, transaction kind)
+    # would scan the whole table for its choices on every page.
+    list_filter = ["account__kind"]
     search_fields = ["account__code", "transaction__idempotency_key"]
     list_select_related = ["transaction", "account"]
     show_full_result_count = False  # a year of entries: no COUNT(*) of the whole table on every page

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import CharField, Count, OuterRef, QuerySet, Subquery, Sum, UUIDField, Value
+from django.db.models import CharField, Count, OuterRef, Q, QuerySet, Subquery, Sum, UUIDField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Trunc
 
@@ -160,8 +160,8 @@ def debtor_accounts(*, search: str = "") -> QuerySet[LedgerAccount]:
                     last_attempt_failure=Subquery(last.values("failure_code")[:1]))
           .order_by("-balance", "pk"))
     if search:
-        qs = qs.filter(user__email__icontains=search) | qs.filter(user__phone__contains=search) \
-            | qs.filter(user__name__icontains=search)
+        qs = qs.filter(Q(user__email__icontains=search) | Q(user__phone__contains=search)
+                       | Q(user__name__icontains=search))
     return qs
 
 

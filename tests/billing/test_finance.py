@@ -265,3 +265,43 @@ def test_signed_out_goes_to_the_login(client):
     for url in URLS:
         r = client.get(url)
         assert r.status_code == 302 and r["Location"].startswith("/admin/login/")
+
+
+def test_a_chargeback_counts_against_the_day_s_net(api, rider):
+    from billing.providers import testpsp
+
+    from tests.billing.conftest import deliver
+
+    payment = fund(rider, "20.00")
+    deliver(api)
+    testpsp.dispute(payment.provider_ref, amount=Decimal("5.00"))
+    deliver(api)
+    today = timezone.now().astimezone(UTC).date()
+    (row,) = finance.psp_by_day(timezone="UTC", first=today, last=today)
+    assert (row.captured, row.chargebacks, row.charged_back, row.net) == (
+        Decimal("20.00"), 1, Decimal("5.00"), Decimal("15.00"))
+
+
+def test_under_an_asgi_server_the_csv_is_an_asynchronous_stream(settings):
+    """In ``runserver`` (Daphne) a synchronous iterator would be read whole before the first byte is sent: the view
+    hands an asynchronous one that reads each chunk in the request's thread."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    settings.ASGI_SERVER = True
+    city = CityFactory.create(slug="fin-asgi", timezone="UTC")
+    for _ in range(3):
+        _charge(city, net="1.00", vat="0.19")
+    staff = _staff("finance")
+    today = timezone.now().astimezone(UTC).date().isoformat()
+
+    async def download() -> list[bytes]:
+        client = AsyncClient()
+        await client.aforce_login(staff)
+        response = await client.get("/admin/finance/transactions/", {"first": today, "last": today,
+                                                                      "format": "csv"})
+        assert response.is_async and response.streaming
+        return [chunk async for chunk in response.streaming_content]
+
+    rows = list(csv.reader(io.StringIO(b"".join(async_to_sync(download)()).decode())))
+    assert rows[0] == reports.ENTRIES_HEADER and len(rows) == 1 + 9
