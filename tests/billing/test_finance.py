@@ -269,7 +269,6 @@ def test_signed_out_goes_to_the_login(client):
 
 def test_a_chargeback_counts_against_the_day_s_net(api, rider):
     from billing.providers import testpsp
-
     from tests.billing.conftest import deliver
 
     payment = fund(rider, "20.00")
@@ -298,8 +297,8 @@ def test_under_an_asgi_server_the_csv_is_an_asynchronous_stream(settings):
     async def download() -> list[bytes]:
         client = AsyncClient()
         await client.aforce_login(staff)
-        response = await client.get("/admin/finance/transactions/", {"first": today, "last": today,
-                                                                      "format": "csv"})
+        response: Any = await client.get("/admin/finance/transactions/", {"first": today, "last": today,
+                                                                           "format": "csv"})
         assert response.is_async and response.streaming
         return [chunk async for chunk in response.streaming_content]
 
