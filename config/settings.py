@@ -297,6 +297,20 @@ FLEET_IDLE_DAYS = env_int("FLEET_IDLE_DAYS", 3, minimum=1, maximum=365)
 VEHICLE_GATEWAY = env_str("VEHICLE_GATEWAY", "fleet.gateway.SimulatedGateway")
 VEHICLE_GATEWAY_SIM_MODE = env_str("VEHICLE_GATEWAY_SIM_MODE", "ack")
 VEHICLE_GATEWAY_SIM_LAG_S = env_int("VEHICLE_GATEWAY_SIM_LAG_S", 0, minimum=0)
+# Ops alerts beyond the admin (docs/fleet.md#alerts): a vehicle moving without a trip, delivery and rate limiting.
+FLEET_IDLE_REBALANCE_H = env_int("FLEET_IDLE_REBALANCE_H", 48, minimum=1)
+ALERT_MOVEMENT_SPEED_KPH = env_int("ALERT_MOVEMENT_SPEED_KPH", 8, minimum=1)
+ALERT_MOVEMENT_DISTANCE_M = env_int("ALERT_MOVEMENT_DISTANCE_M", 50, minimum=5)
+ALERT_MOVEMENT_CLEAR_S = env_int("ALERT_MOVEMENT_CLEAR_S", 300, minimum=0)
+ALERT_DIGEST_WINDOW_S = env_int("ALERT_DIGEST_WINDOW_S", 60, minimum=1)
+ALERT_IMMEDIATE_PER_WINDOW = env_int("ALERT_IMMEDIATE_PER_WINDOW", 1, minimum=0)
+ALERT_WEBHOOK_TIMEOUT_S = env_int("ALERT_WEBHOOK_TIMEOUT_S", 10, minimum=1)
+ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ALERT_DELIVERY_MAX_ATTEMPTS", 6, minimum=1)
+ALERT_DELIVERY_BACKOFF_S = env_int("ALERT_DELIVERY_BACKOFF_S", 10, minimum=0)
+CELERY_BEAT_SCHEDULE |= {
+    "fleet-alerts-sweep": {"task": "fleet.tasks.ops_alerts_sweep", "schedule": 60.0},
+    "fleet-alert-deliveries-due": {"task": "fleet.tasks.alert_deliveries_due", "schedule": 15.0},
+}
 
 # --- Billing (docs/billing.md) ----------------------------------------------------------------------------
 # With DEBUG off the test PSP is refused at start-up unless ALLOW_FAKE_SERVICES names it (core.checks), and its

@@ -13,6 +13,9 @@ _MANAGE = [
     "fleet.add_vehicle", "fleet.retire_vehicle", "fleet.rotate_vehicle_credential",
     "fleet.add_zone", "fleet.change_zone", "fleet.delete_zone",
     "fleet.add_vehicletype", "fleet.change_vehicletype", "fleet.change_city",
+    # Where alerts go (webhook URLs and secrets, email lists): managers only.
+    "fleet.view_alertendpoint", "fleet.add_alertendpoint", "fleet.change_alertendpoint",
+    "fleet.delete_alertendpoint", "fleet.view_alertdelivery", "fleet.view_alertdeliveryattempt",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -80,7 +80,7 @@ class OpsAlertOut(serializers.ModelSerializer[OpsAlert]):
     class Meta:
         model = OpsAlert
         fields = ["id", "vehicle", "vehicle_code", "city", "kind", "severity", "message", "data", "opened_at",
-                  "resolved_at", "resolved_by"]
+                  "resolved_at", "resolved_by", "resolved_by_system", "resolution"]
 
 
 class OpsTaskListIn(serializers.Serializer[Any]):

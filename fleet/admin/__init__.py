@@ -1,6 +1,6 @@
 """Fleet admin for ops: cities, vehicle types, vehicles (filters, bulk actions, event log), zones (map preview),
 ops alerts and tasks."""
 
-from fleet.admin import catalog, ops, vehicles, zones
+from fleet.admin import alerting, catalog, ops, vehicles, zones
 
-__all__ = ["catalog", "ops", "vehicles", "zones"]
+__all__ = ["alerting", "catalog", "ops", "vehicles", "zones"]

@@ -45,9 +45,11 @@ def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 @admin.register(OpsAlert)
 class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
     empty_help = ("No alerts: telemetry opens one when a vehicle needs a person (tipped over, tampered with, in a "
-                  "no-ride zone on a trip, a speed limit not applied, a ride ended unlocked); ops resolve it here.")
-    list_display = ["opened_at", "vehicle", "city", "kind", "severity", "message", "resolved_at", "resolved_by"]
-    list_filter = [AlertOpenFilter, "city", "kind", "severity"]
+                  "no-ride zone on a trip, a speed limit not applied, a ride ended unlocked, lost contact, battery "
+                  "low, moving without a trip, outside the operating area); most resolve by themselves when the "
+                  "condition clears, ops resolve the rest here. Alert endpoints send them to Slack or email.")
+    list_display = ["opened_at", "vehicle", "city", "kind", "severity", "message", "resolved_at", "resolved_by_who"]
+    list_filter = [AlertOpenFilter, "city", "kind", "severity", "resolved_by_system"]
     search_fields = ["vehicle__code", "message"]
     list_select_related = ["vehicle", "city", "resolved_by"]
     date_hierarchy = "opened_at"
@@ -55,6 +57,13 @@ class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("fleet.change_opsalert")
+
+    @admin.display(description="resolved by", ordering="resolved_by")
+    def resolved_by_who(self, obj: OpsAlert) -> str:
+        if obj.resolved_at is None:
+            return "-"
+        who = "System" if obj.resolved_by_system else str(obj.resolved_by or "-")
+        return f"{who}: {obj.resolution}" if obj.resolution else who
 
     @admin.action(description="Resolve", permissions=["resolve"])
     def resolve(self, request: HttpRequest, queryset: QuerySet[OpsAlert]) -> None:

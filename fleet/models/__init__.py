@@ -1,5 +1,12 @@
 """Fleet models, one module per concern; import them from ``fleet.models``."""
 
+from fleet.models.alerting import (
+    AlertChannel,
+    AlertDelivery,
+    AlertDeliveryAttempt,
+    AlertEndpoint,
+    DeliveryState,
+)
 from fleet.models.catalog import (
     City,
     FormFactor,
@@ -16,6 +23,11 @@ from fleet.models.zones import Zone, ZoneKind
 
 __all__ = [
     "ActorKind",
+    "AlertChannel",
+    "AlertDelivery",
+    "AlertDeliveryAttempt",
+    "AlertEndpoint",
+    "DeliveryState",
     "City",
     "Command",
     "CommandKind",

@@ -23,12 +23,19 @@ class OpsAlertKind(models.TextChoices):
     NO_RIDE_ZONE = "no_ride_zone", "Entered a no-ride zone on a trip"
     SPEED_LIMIT_NOT_APPLIED = "speed_limit_not_applied", "Speed limit could not be sent"
     LOCK_UNCONFIRMED = "lock_unconfirmed", "Ride ended without a confirmed lock"
+    COMMS_LOST = "comms_lost", "Lost contact"
+    BATTERY_LOW = "battery_low", "Battery low"
+    UNAUTHORISED_MOVEMENT = "unauthorised_movement", "Moving without a trip"
+    OUTSIDE_OPERATING_AREA = "outside_operating_area", "Outside the operating area"
 
 
 class OpsAlertSeverity(models.TextChoices):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
+
+
+SEVERITY_RANK: dict[str, int] = {OpsAlertSeverity.INFO: 0, OpsAlertSeverity.WARNING: 1, OpsAlertSeverity.CRITICAL: 2}
 
 
 class OpsAlert(models.Model):
@@ -44,6 +51,12 @@ class OpsAlert(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # db_default: the batch INSERT of fleet.services.ops names only the columns it fills.
+    resolved_by_system = models.BooleanField(
+        default=False, db_default=False, help_text="Resolved automatically because the condition cleared (no staff member)")
+    resolution = models.CharField(max_length=120, blank=True, default="", db_default="", help_text="Why it was resolved, e.g. comms restored")
+    condition_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time the condition was observed (unauthorised movement)")
 
     class Meta:
         ordering = ["-opened_at"]

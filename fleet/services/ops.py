@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models, transaction
-from django.db.models import F, Func, Value
+from django.db.models import F, Func, Q, Value
 from django.utils import timezone
 
 from core import push
@@ -92,7 +92,16 @@ def ops_alerts_open(*, alerts: Sequence[AlertSpec], at: datetime | None = None) 
     for alert in found:
         event = "vehicle.alarm" if alert.kind in ALARM_KINDS else "ops_alert.opened"
         push.to_fleet(alert.city_id, event, alert_payload(alert))
+    alert_ids = [str(alert.id) for alert in found]
+    transaction.on_commit(lambda: _dispatch(alert_ids))
     return found
+
+
+def _dispatch(alert_ids: list[str]) -> None:
+    """After commit: one task routes the batch's new alerts to webhooks and email (fleet.services.alerting)."""
+    from fleet import tasks  # fleet.tasks imports the services
+
+    tasks.alerts_dispatch.delay(alert_ids)
 
 
 def ops_tasks_open(*, tasks: Sequence[TaskSpec], at: datetime | None = None) -> list[OpsTask]:
@@ -161,19 +170,43 @@ def vehicles_unflag(*, vehicle_ids: Sequence[uuid.UUID], flag: str) -> int:
 
 
 @transaction.atomic
-def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None) -> OpsAlert:
-    """Mark the alert resolved (a second call changes nothing). A resolved tipped-over alert unflags the vehicle."""
+def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None, reason: str = "") -> OpsAlert:
+    """Mark the alert resolved (a second call changes nothing); without ``actor`` it is recorded as resolved by the
+    system (the condition cleared). A resolved tipped-over alert unflags the vehicle."""
     alert = OpsAlert.objects.select_for_update().filter(id=alert_id).first()
     if alert is None:
         raise errors.OpsAlertNotFound()
     if alert.resolved_at is not None:
         return alert
-    alert.resolved_at, alert.resolved_by = timezone.now(), actor
-    alert.save(update_fields=["resolved_at", "resolved_by"])
+    alert.resolved_at, alert.resolved_by, alert.resolved_by_system = timezone.now(), actor, actor is None
+    alert.resolution = (reason or ("resolved by staff" if actor is not None else "condition cleared"))[:120]
+    alert.save(update_fields=["resolved_at", "resolved_by", "resolved_by_system", "resolution"])
     if (flag := ALERT_FLAGS.get(alert.kind)) is not None:
         vehicles_unflag(vehicle_ids=[alert.vehicle_id], flag=flag)
     push.to_fleet(alert.city_id, "ops_alert.resolved", alert_payload(alert))
     return alert
+
+
+def ops_alerts_resolve_for(*, vehicle_ids: Sequence[uuid.UUID], kind: str, reason: str,
+                           seen_before: datetime | None = None) -> list[OpsAlert]:
+    """The system resolves the open alerts of a kind for these vehicles because the condition cleared (one
+    SELECT, then one savepoint-free resolve each; only vehicles that have one pay). ``seen_before``: only alerts
+    whose condition was last seen before then (movement that stopped long enough)."""
+    if not vehicle_ids:
+        return []
+    open_ = OpsAlert.objects.filter(vehicle_id__in=vehicle_ids, kind=kind, resolved_at__isnull=True)
+    if seen_before is not None:
+        open_ = open_.filter(Q(condition_seen_at__lt=seen_before) | Q(condition_seen_at__isnull=True,
+                                                                       opened_at__lt=seen_before))
+    return [ops_alert_resolve(alert_id=alert_id, reason=reason) for alert_id in open_.values_list("id", flat=True)]
+
+
+def ops_alerts_seen(*, vehicle_ids: Sequence[uuid.UUID], kind: str, at: datetime) -> int:
+    """The condition of these vehicles' open alerts of ``kind`` was observed again at ``at`` (one UPDATE)."""
+    if not vehicle_ids:
+        return 0
+    return OpsAlert.objects.filter(vehicle_id__in=vehicle_ids, kind=kind, resolved_at__isnull=True).update(
+        condition_seen_at=at)
 
 
 def _lock_task(task_id: uuid.UUID) -> OpsTask:
@@ -224,7 +257,8 @@ def alert_payload(alert: OpsAlert) -> dict[str, Any]:
     return {"id": str(alert.id), "vehicle_id": str(alert.vehicle_id), "code": alert.vehicle.code,
             "kind": alert.kind, "severity": alert.severity, "message": alert.message, "data": alert.data,
             "opened_at": alert.opened_at.isoformat(),
-            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None}
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+            "resolved_by_system": alert.resolved_by_system}
 
 
 def task_payload(task: OpsTask) -> dict[str, Any]:

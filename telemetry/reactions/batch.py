@@ -14,6 +14,7 @@ from fleet.models import OpsTaskKind
 from fleet.models.vehicles import Flag
 from rides.services import track as ride_track
 from telemetry.messages import Reading, VehicleBefore
+from telemetry.reactions import alerts as condition_alerts
 from telemetry.reactions import geo, vehicle
 from telemetry.reactions.summary import VehicleBatch, summarise
 
@@ -49,6 +50,10 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
     vehicle.locks_reported(vehicles.values(), counters, guard)
     vehicle.rides_locked(vehicles.values(), counters, guard)
     tipped = vehicle.alarms(vehicles.values(), alerts)
+    condition_alerts.comms(vehicles.values(), counters, guard)
+    condition_alerts.battery(vehicles.values(), counters, guard, alerts)
+    condition_alerts.movement(vehicles.values(), guard, alerts)
+    condition_alerts.operating_area(zones, counters, guard, alerts)
 
     counters["alerts_opened"] = len(guard.batch("alerts", alerts, lambda a: fleet_services.ops_alerts_open(alerts=a)))
     counters["tasks_opened"] = len(guard.batch("tasks", tasks, lambda t: fleet_services.ops_tasks_open(tasks=t)))

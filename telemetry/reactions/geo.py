@@ -51,6 +51,8 @@ class GeoResult:
     points: int = 0
     warnings: list[ZoneEntry] = field(default_factory=list)
     speed_changes: list[SpeedChange] = field(default_factory=list)
+    left_area: list[tuple[VehicleBatch, Reading]] = field(default_factory=list)  # now outside every operating area
+    back_in_area: list[VehicleBatch] = field(default_factory=list)  # back inside one
 
 
 def on_trip(vehicle: VehicleBatch) -> bool:
@@ -127,6 +129,12 @@ def _vehicle_changes(compiled: geofence.CompiledZones, specs: dict[str, geofence
                     zone = next(specs[z] for z in current.zone_ids if specs[z].kind == kind)
                     result.warnings.append(ZoneEntry(vehicle, vehicle.fixes[index - offset], zone, current))
         previous = current
+    if verdicts[-1] is not verdicts[0]:
+        area = compiled.kind_transitions(verdicts[0].zone_ids, verdicts[-1].zone_ids)
+        if geofence.ZoneKind.OPERATING_AREA in area.exited:
+            result.left_area.append((vehicle, vehicle.fixes[-1]))
+        elif geofence.ZoneKind.OPERATING_AREA in area.entered:
+            result.back_in_area.append(vehicle)
     final = verdicts[-1].maximum_speed_kph
     if trip and verdicts[0].maximum_speed_kph != final:
         index = len(verdicts) - 1
