@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('billing', '0008_admin_plurals'),
+        ('billing', '0009_reconcile_run'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
