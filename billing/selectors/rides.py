@@ -89,7 +89,7 @@ def ride_billings_for(*, ride_ids: list[UUID]) -> dict[UUID, RideBilling]:
     return {b.ride_id: b for b in RideBilling.objects.filter(ride_id__in=ride_ids)}
 
 
-def refunds_of_rider(*, user_id: object, limit: int = 20) -> list[Refund]:
+def refunds_of_rider(*, user_id: UUID, limit: int = 20) -> list[Refund]:
     """The rider's refunds, newest first, with who made them."""
     return list(Refund.objects.filter(user_id=user_id).select_related("created_by").order_by("-created_at")[:limit])
 
