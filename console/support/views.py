@@ -72,7 +72,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
 
 def rider_view(request: HttpRequest, rider_id: uuid.UUID) -> HttpResponse:
     rider = _rider(request, rider_id)
-    panels = page.rider_panels(rider, staff=request.user)
+    panels = page.rider_panels(rider, staff=request.user, ride=request.GET.get("ride"))
     note_form = forms.NoteForm(initial={"submission": uuid.uuid4()})
     return TemplateResponse(request, "console/support/rider.html",
                             _context(request, f"Rider: {rider.contact_label or rider.pk}", note_form=note_form,

@@ -84,8 +84,22 @@ def test_the_rider_page_shows_profile_wallet_cards_rides_receipts_notifications_
     assert f"{ride.fare_total} EUR" in html
     assert f'href="/api/v1/billing/rides/{ride.pk}/receipt.html"' in html
     assert "Welcome aboard" in html and "Brakes: squeaks" in html
+    # The newest ride's track and fare, drawn by the ride page's own panels (rides.ride_page).
+    assert 'id="ride-map-data"' in html and '<table class="fw-table fw-fare">' in html
+    assert "Total (incl. VAT 19 %)" in html
     assert "Resend receipt…" in html and "Goodwill credit…" in html
     assert "Refund…" not in html and "Block…" not in html  # support: no refund, no block (role boundaries)
+
+
+def test_the_page_shows_the_track_and_fare_of_the_ride_picked(vehicle: Any) -> None:
+    first = charged(vehicle)
+    second = a_ride(vehicle, track=False)
+    Ride.objects.filter(pk=second.pk).update(rider=first.rider)
+    client, _ = as_role("support_agent")
+    newest = client.get(rider_url(first.rider)).content.decode()
+    assert 'id="ride-map-data"' not in newest and "No track recorded" in newest  # the newest ride has none
+    picked = client.get(rider_url(first.rider), {"ride": str(first.pk)}).content.decode()
+    assert 'id="ride-map-data"' in picked and '<table class="fw-table fw-fare">' in picked
 
 
 def test_an_empty_rider_page_says_what_would_be_there(db: Any) -> None:
