@@ -12,8 +12,8 @@ from accounts.phone import phone_masked
 from billing import selectors as billing_selectors
 from billing.selectors.wallet import WalletBalance
 from console.models import SupportNote
-from rides import selectors as ride_selectors
 from rides import ride_page
+from rides import selectors as ride_selectors
 from rides.models import OPEN_STATES, Ride
 
 ROWS = 20
