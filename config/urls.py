@@ -39,6 +39,7 @@ urlpatterns = [
     # Ops pages of the admin that belong to no model (before the admin's own URLs, which would 404 them).
     path("admin/compliance/", admin.site.admin_view(console_compliance.compliance_view), name="admin-compliance"),
     path("admin/gbfs/zone-preview/", admin.site.admin_view(gbfs_preview.zone_gbfs_preview), name="gbfs-zone-preview"),
+    path("admin/finance/", include("billing.admin_urls")),  # revenue, ledger, captures, debtors (docs/billing.md)
     path("admin/", admin.site.urls),
     # Uploaded photos, for staff only and with safe headers (core.views.media); never a static file route.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", core_views.media, name="media"),

@@ -58,6 +58,16 @@ class LedgerAccount(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    @property
+    def debit_balance(self) -> Decimal | None:
+        """The balance when it is a debit (an asset, an expense: money owed to us or spent), as a positive amount."""
+        return self.balance if self.balance > 0 else None
+
+    @property
+    def credit_balance(self) -> Decimal | None:
+        """The balance when it is a credit (revenue, VAT owed, a rider's wallet), as a positive amount."""
+        return -self.balance if self.balance < 0 else None
+
 
 class LedgerTransaction(models.Model):
     """One balanced movement of money. ``idempotency_key`` makes a retried post a no-op."""
@@ -98,3 +108,12 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount} {self.currency}"
+
+    @property
+    def debit(self) -> Decimal | None:
+        return self.amount if self.amount > 0 else None
+
+    @property
+    def credit(self) -> Decimal | None:
+        """A credit as a positive amount (stored negative)."""
+        return -self.amount if self.amount < 0 else None
