@@ -7,10 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from billing import selectors as billing_selectors
 from fleet.models import ZoneKind
 from rides import selectors
@@ -69,7 +70,7 @@ def fare_table(fare: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def ride_panels(ride: Ride, *, staff: AbstractBaseUser | AnonymousUser) -> dict[str, Any]:
+def ride_panels(ride: Ride, *, staff: User | AnonymousUser) -> dict[str, Any]:
     """The context of ``rides/ride_panels.html``: map data, zone crossings, the fare table, payments and refunds,
     the receipt link for staff who may open it."""
     map_data, crossings, started_in = ride_map(ride)
