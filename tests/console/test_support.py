@@ -10,7 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Notification, User
 from billing.models import Refund
@@ -342,3 +344,22 @@ def test_staff_cannot_credit_themselves(vehicle: Any) -> None:
     r, _sent = confirm(client, action_url(agent, "goodwill"), amount="1.00", currency="EUR", reason="me")
     assert "Not done" in r.content.decode()
     assert wallet_balance(user=agent, currency="EUR").bonus == 0
+
+
+def test_the_page_reads_as_many_queries_for_1_ride_as_for_26(vehicle: Any) -> None:
+    ride = charged(vehicle)
+    client, _ = as_role("support_agent")
+    client.get(rider_url(ride.rider))  # warm the session and permission caches
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as seen:
+            assert client.get(rider_url(ride.rider), {"ride": str(ride.pk)}).status_code == 200
+        return len(seen.captured_queries)
+
+    one = queries()
+    for _ in range(25):  # more rides than the page lists, each with a problem report and a notification
+        extra = a_ride(vehicle, track=False)
+        Ride.objects.filter(pk=extra.pk).update(rider=ride.rider)
+        ProblemReport.objects.create(ride=extra, category="dirty")
+        Notification.objects.create(user=ride.rider, kind="x", title="t")
+    assert queries() <= one  # one query per panel, whatever the rider's history (the first also warmed a cache)
