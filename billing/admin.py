@@ -90,6 +90,7 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
     (revenue earned, VAT owed, a rider's wallet) in their own columns, both positive; the signed balance (debit > 0,
     credit < 0) stays for accountants."""
 
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["code", "kind", "currency", "debit", "credit", "signed_balance", "user", "city"]
     list_filter = ["kind", "currency"]
     search_fields = ["code", "user__email"]
@@ -136,10 +137,12 @@ def _entries_lines(entries: list[LedgerEntry]) -> SafeString:
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["created_at", "kind", "description", "amount", "debited", "credited", "user", "actor",
                     "ride_id"]
     list_filter = ["kind"]
-    search_fields = ["idempotency_key", "user__email", "ride_id"]
+    search_fields = ["=idempotency_key", "user__email", "ride_id"]  # a key exactly: 2M+ rows, no prefix index
+    ordering = ["-created_at"]  # newest first (indexed); the id is a random UUID
     inlines = [_EntryInline]
     show_full_result_count = False  # a year of transactions: no second COUNT(*) of the whole table per page
 
@@ -170,11 +173,12 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["created_at", "transaction_kind", "account", "debit", "credit", "currency", "signed_amount"]
     # Only the account kind (its choices are in the code): a filter of all values (currency, transaction kind)
     # would scan the whole table for its choices on every page.
     list_filter = ["account__kind"]
-    search_fields = ["account__code", "transaction__idempotency_key"]
+    search_fields = ["account__code", "=transaction__idempotency_key"]  # a key exactly: indexed on 2M+ rows
     list_select_related = ["transaction", "account"]
     show_full_result_count = False  # a year of entries: no COUNT(*) of the whole table on every page
 
@@ -225,6 +229,7 @@ class ReconcileRunAdmin(ReadOnlyAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = "No payments: card holds, ride charges and wallet top-ups appear here as the provider confirms them."
     # 1440 px wide: the currency goes with the amount, the provider is a filter (one per deployment)
     list_display = ["created_at", "user", "purpose", "status", "amount_and_currency", "amount_captured",
@@ -239,6 +244,7 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(RideBilling)
 class RideBillingAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["ride_id", "user", "method", "status", "fare_total", "paid_wallet", "paid_card", "debt"]
     list_filter = ["status", "method"]
     search_fields = ["ride_id", "user__email"]

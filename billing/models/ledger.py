@@ -54,6 +54,8 @@ class LedgerAccount(models.Model):
                 name="ledgeraccount_wallet_not_overdrawn",
             ),
         ]
+        # The admin's filter by currency: its values are read by a loose index scan (one account per rider).
+        indexes = [models.Index(fields=["currency"], name="ledgeraccount_currency")]
 
     def __str__(self) -> str:
         return self.code
@@ -87,6 +89,10 @@ class LedgerTransaction(models.Model):
     )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        # The admin's filter by kind (values read by a loose index scan), newest first.
+        indexes = [models.Index(fields=["kind", "-created_at"], name="ledgertransaction_kind_created")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.idempotency_key}"

@@ -4,6 +4,7 @@
 What other apps use is re-exported here (``from billing import selectors``); billing's own modules import the
 module they need (``from billing.selectors import wallet as wallet_selectors``)."""
 
+from billing.selectors.finance import MoneySums
 from billing.selectors.revenue import RevenueHour, revenue_by_hour
 from billing.selectors.rides import (
     refunds_of_rider,
@@ -25,6 +26,7 @@ from billing.selectors.wallet import (
 )
 
 __all__ = [
+    "MoneySums",
     "RevenueHour",
     "RiderMoney",
     "current_plan_ids",

@@ -44,6 +44,7 @@ def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 
 @admin.register(OpsAlert)
 class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No alerts: telemetry opens one when a vehicle needs a person (tipped over, tampered with, in a "
                   "no-ride zone on a trip, a speed limit not applied, a ride ended unlocked, lost contact, battery "
                   "low, moving without a trip, outside the operating area); most resolve by themselves when the "
@@ -73,6 +74,7 @@ class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
 
 @admin.register(OpsTask)
 class OpsTaskAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No tasks: field work (swap a battery, inspect, retrieve, rebalance, secure) is opened by telemetry "
                   "and by the alerts; assign one to yourself and close it here when done.")
     list_display = ["created_at", "vehicle", "city", "kind", "state", "reason", "assignee", "closed_at"]
