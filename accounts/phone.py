@@ -25,6 +25,24 @@ def phone_normalize(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_search_form(raw: str, *, region: str) -> str | None:
+    """A phone number typed in any usual form as E.164, for searching: international (``+49 151 ...``,
+    ``0049 151 ...``) or national in ``region`` (``015100000001`` in DE); ``None`` when ``raw`` is no possible
+    number. Lenient on purpose (a possible number, not a valid one): a search must find what was stored."""
+    text = raw.strip()
+    if sum(ch.isdigit() for ch in text) < 6 or any(ch.isalpha() for ch in text):
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, None if text.startswith("+") else region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def phone_masked(e164: str) -> str:
     """What may be shown of a number: ``+49 151 •••• 5678``, i.e. the country code, the last four digits, and the
     first three of the national number only when at least four digits stay hidden; ``""`` for no number."""

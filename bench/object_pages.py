@@ -169,11 +169,11 @@ def main() -> dict[str, Any]:
         figures["worst_p95_ms"] = max(v for k, v in figures.items() if k.endswith("_p95_ms"))
         # What the pages' own panels cost (their reads and their Python), without the admin's form and rendering.
         from console import vehicle_page
-        from rides import admin as ride_admin
+        from rides import ride_page
 
         parts: dict[str, Callable[[], object]] = {
             f"vehicle_panels_{h}h": partial(vehicle_page.vehicle_panels, busy, track=str(h)) for h in (1, 6, 24)}
-        parts["ride_map_2h"] = partial(ride_admin.ride_map, ride)
+        parts["ride_map_2h"] = partial(ride_page.ride_map, ride)
         for name, call in parts.items():
             ms = _time_call(call)
             figures[f"{name}_p50_ms"], figures[f"{name}_p95_ms"] = ms["p50"], ms["p95"]

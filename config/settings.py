@@ -194,6 +194,8 @@ if MAILERS["default"]["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend
     }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Freewheel <no-reply@freewheel.local>")
 SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.ConsoleSmsBackend")
+# Region of phone numbers typed without a country code in staff searches ("015100000001" in Germany).
+PHONENUMBER_DEFAULT_REGION = env_str("PHONENUMBER_DEFAULT_REGION", "DE").upper()
 # Mobile push of notifications (accounts.push): the default only logs; an FCM/APNs backend plugs in here.
 PUSH_BACKEND = env_str("PUSH_BACKEND", "accounts.push.LogPushBackend")
 PASSWORD_RESET_URL = env_str("PASSWORD_RESET_URL", "freewheel://password-reset?uid={uid}&token={token}")

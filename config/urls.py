@@ -34,6 +34,8 @@ urlpatterns = [
     path("metrics", access.ops_only(core_views.metrics), name="metrics"),
     # The ops console's fleet map lives under the admin's URL and login (console/urls.py, docs/console.md).
     path("admin/map/", include("console.urls")),
+    # Support's one page per rider, its search and actions (console/support, docs/console.md#support).
+    path("admin/support/", include("console.support.urls")),
     # Ops pages of the admin that belong to no model (before the admin's own URLs, which would 404 them).
     path("admin/compliance/", admin.site.admin_view(console_compliance.compliance_view), name="admin-compliance"),
     path("admin/gbfs/zone-preview/", admin.site.admin_view(gbfs_preview.zone_gbfs_preview), name="gbfs-zone-preview"),

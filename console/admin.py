@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from console import vehicle_page
+from console.support import admin as support_admin  # noqa: F401 - registers the user admin with support's search
 from fleet.admin import vehicles as fleet_vehicles
 from fleet.models import Vehicle
 

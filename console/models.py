@@ -8,9 +8,13 @@ the sources, read through their selectors, and any range can be rebuilt from the
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from fleet.models import City
 
@@ -48,3 +52,43 @@ class RollupWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.city_id} rolled up until {self.until:%Y-%m-%d %H:%M}"
+
+
+class SupportNote(models.Model):
+    """What support wrote or did about a rider, shown on the rider page (``console.support``): append-only.
+
+    A note is written by hand, or records an action taken from the page (refund, goodwill, force-end, block,
+    unblock, resend receipt) with who and when. The action's note is written *before* the action runs, keyed by
+    the confirmation form's ``submission`` token (unique), so a double submit finds the note and does nothing;
+    ``outcome`` is then set once ("" while the action runs: a crash in between leaves it visibly unknown)."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        REFUND = "refund", "Refund"
+        GOODWILL = "goodwill", "Goodwill credit"
+        FORCE_END = "force_end", "Force-end"
+        BLOCK = "block", "Block"
+        UNBLOCK = "unblock", "Unblock"
+        RECEIPT = "receipt", "Receipt resent"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    rider = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NOTE)
+    text = models.TextField(max_length=2000)
+    outcome = models.CharField(max_length=255, blank=True, help_text="What the action did, or why it failed")
+    ok = models.BooleanField(null=True, help_text="Whether the action succeeded; empty for a note or while it runs")
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False,
+                                  help_text="The confirmation form's token: one note (and one action) per submit")
+
+    class Meta:
+        indexes = [models.Index(fields=["rider", "-created_at"], name="supportnote_rider_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.rider_id} by {self.author_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("Support notes are append-only: add a new note instead of changing one.")
+        super().save(*args, **kwargs)

@@ -19,7 +19,7 @@ from accounts.models import User
 from fleet import geofence
 from fleet.selectors import zones as zone_selectors
 from rides import errors
-from rides.models import OPEN_STATES, Ride, RideState, RideTrackPoint
+from rides.models import OPEN_STATES, ProblemReport, Ride, RideState, RideTrackPoint
 
 
 def rider_spent_today(*, ride: Ride, now: datetime) -> Decimal:
@@ -46,6 +46,17 @@ def ride_open_for_vehicle(*, vehicle_id: uuid.UUID) -> Ride | None:
 def ride_get_for_rider(*, rider: User, ride_id: uuid.UUID) -> Ride:
     """The rider's own ride; 404 for anyone else's (never reveal that it exists)."""
     ride = Ride.objects.filter(id=ride_id, rider=rider).select_related("vehicle", "vehicle_type", "city").first()
+    if ride is None:
+        raise errors.RideNotFound()
+    return ride
+
+
+def ride_get_for_viewer(*, user: User, ride_id: uuid.UUID) -> Ride:
+    """The access gate of a ride read: the rider's own ride, or any ride for staff holding ``rides.view_ride``
+    (support reads a rider's ride with the admin's token); 404 for anyone else (never reveal that it exists)."""
+    if not (user.is_staff and user.has_perm("rides.view_ride")):
+        return ride_get_for_rider(rider=user, ride_id=ride_id)
+    ride = Ride.objects.filter(id=ride_id).select_related("vehicle", "vehicle_type", "city").first()
     if ride is None:
         raise errors.RideNotFound()
     return ride
@@ -281,3 +292,28 @@ def rides_of_vehicle(*, vehicle_id: uuid.UUID, limit: int = 20) -> list[Ride]:
 def ride_ids_existing(*, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these ids are rides (a vehicle event's trip id may also be a reservation's)."""
     return set(Ride.objects.filter(id__in=ids).values_list("id", flat=True))
+
+
+def rides_of_rider(*, rider_id: Any, limit: int = 20) -> list[Ride]:
+    """The rider's newest rides, with their vehicles (for support's rider page)."""
+    return list(Ride.objects.filter(rider_id=rider_id).select_related("vehicle", "city")
+                .order_by("-created_at")[:limit])
+
+
+def problem_reports_of_rider(*, rider_id: Any, limit: int = 20) -> list[ProblemReport]:
+    """Problems the rider reported at the end of their rides, newest first."""
+    return list(ProblemReport.objects.filter(ride__rider_id=rider_id).select_related("ride__vehicle")
+                .order_by("-created_at")[:limit])
+
+
+def rides_search(*, text: str, limit: int = 50) -> list[Ride]:
+    """Rides a staff search for ``text`` finds: the ride with that id, or the rides of the vehicle with that code
+    (case-insensitive), newest first; ``[]`` for anything else."""
+    text = text.strip()
+    try:
+        ride_id = uuid.UUID(text)
+    except ValueError:
+        ride_id = None
+    rides = Ride.objects.filter(id=ride_id) if ride_id is not None else \
+        Ride.objects.filter(vehicle__code__iexact=text) if text else Ride.objects.none()
+    return list(rides.select_related("rider", "vehicle", "city").order_by("-created_at")[:limit])

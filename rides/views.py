@@ -91,9 +91,10 @@ class RideListView(generics.ListAPIView[Ride]):
 class RideDetailView(APIView):
     domain_errors = (errors.RideNotFound,)
     @extend_schema(responses=serializers.RideDetailOut, tags=TAGS,
-                   summary="One ride with its simplified track, itemised receipt and MDS trip record")
+                   summary="One ride with its simplified track, itemised receipt and MDS trip record (the rider's "
+                           "own; staff with rides.view_ride read any)")
     def get(self, request: Request, ride_id: uuid.UUID) -> Response:
-        ride = _own(request, ride_id)
+        ride = selectors.ride_get_for_viewer(user=signed_in_user(request), ride_id=ride_id)
         data = serializers.RideOut(ride).data
         data.update(track=selectors.track_geojson(ride_id=ride.id), receipt=ride.fare, tariff=ride.tariff,
                     trip=selectors.mds_trip(ride=ride, request_base=request.build_absolute_uri("/")[:-1]))

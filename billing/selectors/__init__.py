@@ -7,13 +7,23 @@ module they need (``from billing.selectors import wallet as wallet_selectors``).
 from billing.selectors.finance import MoneySums
 from billing.selectors.revenue import RevenueHour, revenue_by_hour
 from billing.selectors.rides import (
+    refunds_of_rider,
     ride_billing_get,
+    ride_billings_for,
     ride_ids_awaiting_charge,
     ride_payments,
+    ride_refundable,
     ride_refunds,
 )
 from billing.selectors.tariffs import current_plan_ids, gbfs_pricing_plans, tariff_for_ride
-from billing.selectors.wallet import RiderMoney, rider_can_start_ride, rider_money, wallet_balance
+from billing.selectors.wallet import (
+    RiderMoney,
+    payment_methods_for,
+    rider_can_start_ride,
+    rider_money,
+    wallet_balance,
+    wallet_currencies,
+)
 
 __all__ = [
     "MoneySums",
@@ -21,13 +31,18 @@ __all__ = [
     "RiderMoney",
     "current_plan_ids",
     "gbfs_pricing_plans",
+    "payment_methods_for",
+    "refunds_of_rider",
     "revenue_by_hour",
     "ride_billing_get",
+    "ride_billings_for",
     "ride_ids_awaiting_charge",
     "ride_payments",
+    "ride_refundable",
     "ride_refunds",
     "rider_can_start_ride",
     "rider_money",
     "tariff_for_ride",
     "wallet_balance",
+    "wallet_currencies",
 ]

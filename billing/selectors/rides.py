@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from django.db.models import Sum
+
 from billing.models import AccountKind, LedgerEntry, Payment, Refund, RideBilling
 from billing.selectors import wallet as wallet_selectors
 
@@ -80,3 +82,24 @@ def ride_payments(*, ride_id: UUID) -> list[Payment]:
 def ride_refunds(*, ride_id: UUID) -> list[Refund]:
     """Every refund of the ride, whatever its state, oldest first (indexed by ride_id)."""
     return list(Refund.objects.filter(ride_id=ride_id).order_by("created_at"))
+
+
+def ride_billings_for(*, ride_ids: list[UUID]) -> dict[UUID, RideBilling]:
+    """The billing rows of these rides by ride id (one query; rides never charged are missing)."""
+    return {b.ride_id: b for b in RideBilling.objects.filter(ride_id__in=ride_ids)}
+
+
+def refunds_of_rider(*, user_id: UUID, limit: int = 20) -> list[Refund]:
+    """The rider's refunds, newest first, with who made them."""
+    return list(Refund.objects.filter(user_id=user_id).select_related("created_by").order_by("-created_at")[:limit])
+
+
+def ride_refundable(*, ride_id: UUID) -> Decimal | None:
+    """What is left to refund of a charged ride (what was paid less refunds not failed); ``None`` if not charged.
+    The same sum ``billing.services.refunds`` checks a refund against, under the ride's lock."""
+    billing = RideBilling.objects.filter(ride_id=ride_id).first()
+    if billing is None or billing.status != RideBilling.Status.CHARGED:
+        return None
+    refunded = (Refund.objects.filter(ride_id=ride_id).exclude(status=Refund.Status.FAILED)
+                .aggregate(s=Sum("amount"))["s"]) or Decimal(0)
+    return Decimal(billing.fare_total or 0) - Decimal(billing.debt) - refunded

@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from accounts import services as account_services
+from accounts.models import Notification
 from billing import errors
 from billing.models import Refund, RideBilling
 from billing.selectors import rides as ride_selectors
@@ -44,3 +46,15 @@ def receipt_for_ride(ride_id: UUID) -> dict[str, Any]:
 
 def _d(value: Any) -> Decimal:
     return Decimal(str(value))
+
+
+def receipt_resend(*, ride_id: UUID) -> Notification:
+    """Send the rider their ride's receipt again (support's "resend receipt"): a ``ride_receipt`` notification
+    with the total and the receipt's API path, to the app's inbox and the phone. Errors as ``receipt_for_ride``."""
+    receipt = receipt_for_ride(ride_id)
+    billing = RideBilling.objects.only("user_id").get(ride_id=ride_id)
+    total = receipt["total"]
+    return account_services.notify(
+        user_id=billing.user_id, kind="ride_receipt", title="Your ride receipt",
+        body=f"Your ride cost {total['amount']} {total['currency']}. The itemised receipt is in the app.",
+        data={"ride_id": str(ride_id), "receipt": f"/api/v1/billing/rides/{ride_id}/receipt"})
