@@ -106,6 +106,9 @@ class User(AbstractBaseUser, PermissionsMixin):
                          name="user_superuser_created"),
             models.Index(OpClass(Upper(Cast("email", models.TextField())), name="text_pattern_ops"),
                          name="user_email_upper_prefix"),
+            # The same for a name's beginning (support's rider search, the user list's search).
+            models.Index(OpClass(Upper(Cast("name", models.TextField())), name="text_pattern_ops"),
+                         name="user_name_upper_prefix"),
         ]
 
     def __str__(self) -> str:
