@@ -249,3 +249,39 @@ def test_the_system_closing_a_task_does_not_move_the_vehicle() -> None:
     services.ops_task_close(task_id=task.id)
     vehicle.refresh_from_db()
     assert vehicle.status == Status.MAINTENANCE
+
+
+# --- admin --------------------------------------------------------------------------------------------------------
+
+def test_a_technician_cannot_change_a_vehicles_code_or_imei_in_the_admin() -> None:
+    vehicle = VehicleFactory.create(code="BER001", imei="350000000000001")
+    form = {"code": "HACK01", "imei": "999999999999999", "vehicle_type": str(vehicle.vehicle_type_id),
+            "city": str(vehicle.city_id), "flags": "",
+            **{f"{prefix}-{key}": value for prefix in ("commands", "events")
+               for key, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))}}
+    browser = Client()
+    browser.force_login(member("field_technician"))
+    url = f"/admin/fleet/vehicle/{vehicle.id}/change/"
+    page = browser.get(url).content.decode()
+    assert 'name="code"' not in page and 'name="imei"' not in page and "BER001" in page
+    browser.post(url, form)
+    vehicle.refresh_from_db()
+    assert (vehicle.code, vehicle.imei) == ("BER001", "350000000000001")
+    browser.force_login(member("fleet_manager"))
+    assert 'name="code"' in browser.get(url).content.decode()
+
+
+def test_a_task_is_opened_from_the_vehicle_admin_and_support_cannot(client: Any) -> None:
+    vehicle = VehicleFactory.create()
+    client.force_login(member("support_agent"))
+    client.post("/admin/fleet/vehicle/", {"action": "open_task_repair", "_selected_action": [str(vehicle.id)]})
+    assert not OpsTask.objects.exists()
+    client.force_login(member("field_technician"))
+    r = client.post("/admin/fleet/vehicle/", {"action": "open_task_repair", "_selected_action": [str(vehicle.id)]},
+                    follow=True)
+    assert "open: 1." in r.content.decode()
+    task = OpsTask.objects.get()
+    assert (task.vehicle_id, task.kind, task.priority) == (vehicle.id, "repair", 2)
+    services.ops_task_note_add(task_id=task.id, author=member("field_technician"), text="wheel bent", photo=jpeg())
+    page = client.get(f"/admin/fleet/opstask/{task.id}/change/").content.decode()
+    assert "wheel bent" in page and "open photo" in page
