@@ -74,7 +74,8 @@ class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
 
 class OpsTaskNoteInline(admin.TabularInline):
     model = OpsTaskNote
-    fields = readonly_fields = ["created_at", "author", "text", "photo_link"]
+    fields = ("created_at", "author", "text", "photo_link")
+    readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name_plural = "Notes and photos"

@@ -61,7 +61,7 @@ def ops_alert_get(*, alert_id: uuid.UUID) -> OpsAlert:
 
 
 def ops_task_get(*, task_id: uuid.UUID) -> OpsTask:
-    task = OpsTask.objects.select_related("vehicle", "assignee").filter(id=task_id).first()
+    task = OpsTask.objects.select_related("vehicle", "assignee", "city").filter(id=task_id).first()
     if task is None:
         raise errors.OpsTaskNotFound()
     return task

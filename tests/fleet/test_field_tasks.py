@@ -279,7 +279,7 @@ def test_a_task_is_opened_from_the_vehicle_admin_and_support_cannot(client: Any)
     client.force_login(member("field_technician"))
     r = client.post("/admin/fleet/vehicle/", {"action": "open_task_repair", "_selected_action": [str(vehicle.id)]},
                     follow=True)
-    assert "open: 1." in r.content.decode()
+    assert "open: 1 vehicle(s)." in r.content.decode()
     task = OpsTask.objects.get()
     assert (task.vehicle_id, task.kind, task.priority) == (vehicle.id, "repair", 2)
     services.ops_task_note_add(task_id=task.id, author=member("field_technician"), text="wheel bent", photo=jpeg())
