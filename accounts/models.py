@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower, Upper
 from django.utils import timezone
 
 # Accounts without a real address (phone sign-in, deleted accounts) get a unique placeholder on this reserved
@@ -95,6 +96,17 @@ class User(AbstractBaseUser, PermissionsMixin):
                 fields=["phone"], condition=~models.Q(phone=""), name="user_phone_unique_when_set"
             ),
         ]
+        indexes = [
+            # The admin at city scale (python -m bench admin): newest first, and the search by the beginning of
+            # an e-mail in any case (UPPER(email::text) LIKE 'ANNA%', what Django's istartswith sends).
+            models.Index(fields=["-created_at"], name="user_created"),
+            # The filters "staff" and "superuser": a few rows among millions of riders (tiny partial indexes).
+            models.Index(fields=["-created_at"], condition=models.Q(is_staff=True), name="user_staff_created"),
+            models.Index(fields=["-created_at"], condition=models.Q(is_superuser=True),
+                         name="user_superuser_created"),
+            models.Index(OpClass(Upper(Cast("email", models.TextField())), name="text_pattern_ops"),
+                         name="user_email_upper_prefix"),
+        ]
 
     def __str__(self) -> str:
         return self.contact_label or f"{self.status} account {self.pk}"
@@ -161,7 +173,9 @@ class Notification(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_created")]
+        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_created"),
+                   # The admin's filter by kind (values read by a loose index scan), newest first.
+                   models.Index(fields=["kind", "-created_at"], name="notification_kind_created")]
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}"

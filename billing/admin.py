@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.auth import admin_user
 from billing import fares
@@ -19,6 +24,7 @@ from billing.models import (
     Payment,
     PaymentMethod,
     PromoCode,
+    ReconcileRun,
     Refund,
     RideBilling,
     RiderPass,
@@ -74,34 +80,156 @@ class TariffAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         obj._state.adding = False
 
 
+def _money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
-    list_display = ["code", "kind", "currency", "balance", "user", "city"]
+    """Balances as a non-accountant reads them: a debit balance (money owed to us, an expense) and a credit balance
+    (revenue earned, VAT owed, a rider's wallet) in their own columns, both positive; the signed balance (debit > 0,
+    credit < 0) stays for accountants."""
+
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
+    list_display = ["code", "kind", "currency", "debit", "credit", "signed_balance", "user", "city"]
     list_filter = ["kind", "currency"]
     search_fields = ["code", "user__email"]
+
+    @admin.display(description="debit balance", ordering="balance")
+    def debit(self, obj: LedgerAccount) -> str:
+        return _money(obj.debit_balance)
+
+    @admin.display(description="credit balance", ordering="-balance")
+    def credit(self, obj: LedgerAccount) -> str:
+        return _money(obj.credit_balance)
+
+    @admin.display(description="signed balance (debit +, credit −)", ordering="balance")
+    def signed_balance(self, obj: LedgerAccount) -> str:
+        return _money(obj.balance)
 
 
 class _EntryInline(admin.TabularInline):  # type: ignore[type-arg]
     model = LedgerEntry
-    fields = ["account", "amount", "currency"]
-    readonly_fields = ["account", "amount", "currency"]
+    fields = ["account", "debit", "credit", "currency", "signed_amount"]
+    readonly_fields = ["account", "debit", "credit", "currency", "signed_amount"]
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="debit")
+    def debit(self, obj: LedgerEntry) -> str:
+        return _money(obj.debit)
+
+    @admin.display(description="credit")
+    def credit(self, obj: LedgerEntry) -> str:
+        return _money(obj.credit)
+
+    @admin.display(description="signed amount (debit +, credit −)")
+    def signed_amount(self, obj: LedgerEntry) -> str:
+        return _money(obj.amount)
+
+
+def _entries_lines(entries: list[LedgerEntry]) -> SafeString:
+    return format_html_join(mark_safe("<br>"), "{} {}", ((e.account.code, _money(abs(e.amount))) for e in entries))  # noqa: S308
+
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "description", "user", "actor", "ride_id", "idempotency_key"]
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
+    list_display = ["created_at", "kind", "description", "amount", "debited", "credited", "user", "actor",
+                    "ride_id"]
     list_filter = ["kind"]
-    search_fields = ["idempotency_key", "user__email", "ride_id"]
+    search_fields = ["=idempotency_key", "user__email", "ride_id"]  # a key exactly: 2M+ rows, no prefix index
+    ordering = ["-created_at"]  # newest first (indexed); the id is a random UUID
     inlines = [_EntryInline]
+    show_full_result_count = False  # a year of transactions: no second COUNT(*) of the whole table per page
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerTransaction]:
+        # The total of the debits (= of the credits) per shown row: a correlated subquery, evaluated for the page's
+        # rows only, not an aggregate over the whole table; the entries of the page come in one more query.
+        debits = (LedgerEntry.objects.filter(transaction=OuterRef("pk"), amount__gt=0).values("transaction")
+                  .annotate(s=Sum("amount")).values("s"))
+        return (super().get_queryset(request).select_related("user", "actor")
+                .prefetch_related(Prefetch("entries", queryset=LedgerEntry.objects.select_related("account")
+                                           .order_by("-amount", "pk")))
+                .annotate(total=Subquery(debits)))
+
+    @admin.display(description="amount")
+    def amount(self, obj: LedgerTransaction) -> str:
+        entries = list(obj.entries.all())
+        currency = entries[0].currency if entries else ""
+        return f"{_money(getattr(obj, 'total', None))} {currency}"
+
+    @admin.display(description="debit (money to)")
+    def debited(self, obj: LedgerTransaction) -> SafeString:
+        return _entries_lines([e for e in obj.entries.all() if e.amount > 0])
+
+    @admin.display(description="credit (money from)")
+    def credited(self, obj: LedgerTransaction) -> SafeString:
+        return _entries_lines([e for e in obj.entries.all() if e.amount < 0])
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
+    list_display = ["created_at", "transaction_kind", "account", "debit", "credit", "currency", "signed_amount"]
+    # Only the account kind (its choices are in the code): a filter of all values (currency, transaction kind)
+    # would scan the whole table for its choices on every page.
+    list_filter = ["account__kind"]
+    search_fields = ["account__code", "=transaction__idempotency_key"]  # a key exactly: indexed on 2M+ rows
+    list_select_related = ["transaction", "account"]
+    show_full_result_count = False  # a year of entries: no COUNT(*) of the whole table on every page
+
+    @admin.display(description="transaction")
+    def transaction_kind(self, obj: LedgerEntry) -> SafeString:
+        url = reverse("admin:billing_ledgertransaction_change", args=[obj.transaction_id])
+        return format_html('<a href="{}">{}</a>', url, obj.transaction.kind)
+
+    @admin.display(description="debit", ordering="-amount")
+    def debit(self, obj: LedgerEntry) -> str:
+        return _money(obj.debit)
+
+    @admin.display(description="credit", ordering="amount")
+    def credit(self, obj: LedgerEntry) -> str:
+        return _money(obj.credit)
+
+    @admin.display(description="signed amount (debit +, credit −)", ordering="amount")
+    def signed_amount(self, obj: LedgerEntry) -> str:
+        return _money(obj.amount)
+
+
+@admin.register(ReconcileRun)
+class ReconcileRunAdmin(ReadOnlyAdmin):
+    empty_help = ("No run yet: the beat task billing.tasks.reconcile_nightly checks the ledger every night at "
+                  "02:30 UTC and lists each night here; a mismatch is emailed to staff who may read the ledger.")
+    list_display = ["night", "result", "started_at", "finished_at", "alerted_at"]
+    fields = ["night", "started_at", "finished_at", "mismatch_count", "mismatch_table", "alerted_at", "alerted_to"]
+    readonly_fields = ["mismatch_table"]
+
+    @admin.display(description="mismatches")
+    def mismatch_table(self, obj: ReconcileRun) -> SafeString:
+        """Account first, then the cached balance, what its entries add up to and the difference (jsonb does not
+        keep the keys' order, so the generic JSON table would shuffle the columns)."""
+        if not obj.mismatches:
+            return format_html("{}", "none")
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (m["account"], m["cached"], m["from_entries"], m["difference"]) for m in obj.mismatches))
+        return format_html('<table class="fw-json"><thead><tr><th>account or transaction</th><th>cached balance'
+                           '</th><th>sum of its entries</th><th>difference</th></tr></thead><tbody>{}</tbody></table>',
+                           rows)
+
+    @admin.display(description="result", ordering="mismatch_count")
+    def result(self, obj: ReconcileRun) -> str:
+        if obj.finished_at is None:
+            return "not finished"
+        return "balanced" if obj.mismatch_count == 0 else f"{obj.mismatch_count} MISMATCH(ES)"
 
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = "No payments: card holds, ride charges and wallet top-ups appear here as the provider confirms them."
     # 1440 px wide: the currency goes with the amount, the provider is a filter (one per deployment)
     list_display = ["created_at", "user", "purpose", "status", "amount_and_currency", "amount_captured",
@@ -116,6 +244,7 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(RideBilling)
 class RideBillingAdmin(ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["ride_id", "user", "method", "status", "fare_total", "paid_wallet", "paid_card", "debt"]
     list_filter = ["status", "method"]
     search_fields = ["ride_id", "user__email"]

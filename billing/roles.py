@@ -10,7 +10,8 @@ _READ = [
     "billing.view_tariff", "billing.view_payment", "billing.view_ridebilling", "billing.view_refund",
     "billing.view_passproduct", "billing.view_promocode",
 ]
-_LEDGER = ["billing.view_ledgeraccount", "billing.view_ledgertransaction", "billing.view_webhookevent"]
+_LEDGER = ["billing.view_ledgeraccount", "billing.view_ledgertransaction", "billing.view_ledgerentry",
+           "billing.view_webhookevent", "billing.view_reconcilerun"]
 _FINANCE = ["billing.refund", "billing.grant_goodwill", "billing.approve_large_credit", "billing.add_promocode",
             "billing.change_promocode", "billing.add_passproduct", "billing.change_passproduct"]
 _TARIFFS = ["billing.add_tariff", "billing.change_tariff"]

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from celery.schedules import crontab
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.utils.csp import CSP
 
@@ -275,6 +276,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "rides-auto-end": {"task": "rides.tasks.rides_auto_end", "schedule": 60.0},
     "rides-charge-pending": {"task": "rides.tasks.rides_charge_pending", "schedule": float(RIDES_CHARGE_SWEEP_S)},
     "billing-orphan-holds-void": {"task": "billing.tasks.orphan_holds_void", "schedule": 300.0},
+    # Every night at 02:30 UTC, once per night however often it fires; a mismatch emails finance (docs/billing.md).
+    "billing-reconcile-nightly": {"task": "billing.tasks.reconcile_nightly", "schedule": crontab(hour=2, minute=30)},
     "telemetry-liveness-sweep": {"task": "telemetry.tasks.liveness_sweep", "schedule": 60.0},
 }
 

@@ -37,6 +37,7 @@ urlpatterns = [
     # Ops pages of the admin that belong to no model (before the admin's own URLs, which would 404 them).
     path("admin/compliance/", admin.site.admin_view(console_compliance.compliance_view), name="admin-compliance"),
     path("admin/gbfs/zone-preview/", admin.site.admin_view(gbfs_preview.zone_gbfs_preview), name="gbfs-zone-preview"),
+    path("admin/finance/", include("billing.admin_urls")),  # revenue, ledger, captures, debtors (docs/billing.md)
     path("admin/", admin.site.urls),
     # Field technicians' phone page: their tasks and nearby ones, notes, photos, closing (docs/fleet.md).
     path("ops/tasks/", include("fleet.page_urls")),

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from core.admin_scale import ScaleAdmin
 from core.models import IdempotencyKey
 
 _EMPTY = "—"
@@ -74,7 +75,7 @@ def json_field_display(field_name: str, label: str) -> Callable[[models.Model], 
     return display
 
 
-class ReadableJsonAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadableJsonAdmin(ScaleAdmin):
     """Shows every JSONField of the model as a table (``json_display``), on the change page and in the list,
     unless it is named in ``editable_json`` (JSON that staff are meant to edit, e.g. a zone's GeoJSON)."""
 

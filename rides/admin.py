@@ -78,12 +78,14 @@ def fare_table(fare: dict[str, Any] | None) -> dict[str, Any] | None:
 
 @admin.register(Ride)
 class RideAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No rides: a ride appears when a rider unlocks a vehicle in the app and stays here for good "
                   "(read-only; an open ride can be force-ended with the action).")
     list_display = ["id", "rider", "vehicle", "state", "created_at", "ended_at", "fare_total", "end_reason"]
     list_filter = ["state", "city", "end_reason"]
     search_fields = ["id", "rider__email", "vehicle__code"]
     date_hierarchy = "created_at"
+    ordering = ["-created_at"]  # newest first (index ride_created); the id is a random UUID
     list_select_related = ["rider", "vehicle"]
     actions = ["force_end"]
     change_form_template = "admin/rides/ride/change_form.html"
@@ -139,6 +141,7 @@ class RideAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
 
 @admin.register(Reservation)
 class ReservationAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = "No reservations: riders hold a vehicle from the app for a few minutes before unlocking it."
     list_display = ["id", "rider", "vehicle", "state", "created_at", "expires_at", "fee"]
     list_filter = ["state", "city"]

@@ -129,7 +129,10 @@ class Ride(models.Model):
                    # MDS /trips (the rides of the agency's cities that ended in an hour) and the dashboard's hourly rollup.
                    models.Index(fields=["city", "ended_at"], name="ride_city_ended"),
                    # A vehicle's newest rides on its admin page (a vehicle in service for years has thousands).
-                   models.Index(fields=["vehicle", "-created_at"], name="ride_vehicle_created")]
+                   models.Index(fields=["vehicle", "-created_at"], name="ride_vehicle_created"),
+                   # The admin: newest first, and its filter by end reason (values read by a loose index scan).
+                   models.Index(fields=["-created_at"], name="ride_created"),
+                   models.Index(fields=["end_reason"], name="ride_end_reason")]
         permissions = [("force_end_ride", "Can force-end a ride")]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from accounts.models import Notification, User
 from accounts.phone import phone_normalize
 from accounts.services import users
 from core.admin import ReadOnlyAdmin
+from core.admin_scale import ScaleAdmin
 from core.errors import DomainError
 
 
@@ -66,7 +67,8 @@ class BlockForm(forms.Form):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
+class UserAdmin(ScaleAdmin, DjangoUserAdmin):  # type: ignore[misc]
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     form = UserEditForm
     add_form = UserAddForm
     ordering = ("-created_at",)
@@ -146,6 +148,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
 class NotificationAdmin(ReadOnlyAdmin):
     """What riders were told (support looks here first); written only by ``accounts.services.notify``."""
 
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["created_at", "user", "kind", "title", "read_at"]
     list_filter = ["kind"]
     search_fields = ["user__email", "title"]

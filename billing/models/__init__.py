@@ -3,6 +3,7 @@
 from billing.models.ledger import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 from billing.models.passes import PassProduct, PassUse, PromoCode, PromoRedemption, RiderPass
 from billing.models.payments import Payment, PaymentCustomer, PaymentMethod, RideBilling, WebhookEvent
+from billing.models.reconcile import ReconcileRun
 from billing.models.refunds import Refund
 from billing.models.tariffs import ReservationMode, Tariff
 from billing.models.testpsp import TestPspCall, TestPspEvent, TestPspIntent
@@ -19,6 +20,7 @@ __all__ = [
     "PaymentMethod",
     "PromoCode",
     "PromoRedemption",
+    "ReconcileRun",
     "Refund",
     "ReservationMode",
     "RiderPass",

@@ -54,9 +54,21 @@ class LedgerAccount(models.Model):
                 name="ledgeraccount_wallet_not_overdrawn",
             ),
         ]
+        # The admin's filter by currency: its values are read by a loose index scan (one account per rider).
+        indexes = [models.Index(fields=["currency"], name="ledgeraccount_currency")]
 
     def __str__(self) -> str:
         return self.code
+
+    @property
+    def debit_balance(self) -> Decimal | None:
+        """The balance when it is a debit (an asset, an expense: money owed to us or spent), as a positive amount."""
+        return self.balance if self.balance > 0 else None
+
+    @property
+    def credit_balance(self) -> Decimal | None:
+        """The balance when it is a credit (revenue, VAT owed, a rider's wallet), as a positive amount."""
+        return -self.balance if self.balance < 0 else None
 
 
 class LedgerTransaction(models.Model):
@@ -78,6 +90,10 @@ class LedgerTransaction(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    class Meta:
+        # The admin's filter by kind (values read by a loose index scan), newest first.
+        indexes = [models.Index(fields=["kind", "-created_at"], name="ledgertransaction_kind_created")]
+
     def __str__(self) -> str:
         return f"{self.kind} {self.idempotency_key}"
 
@@ -98,3 +114,12 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount} {self.currency}"
+
+    @property
+    def debit(self) -> Decimal | None:
+        return self.amount if self.amount > 0 else None
+
+    @property
+    def credit(self) -> Decimal | None:
+        """A credit as a positive amount (stored negative)."""
+        return -self.amount if self.amount < 0 else None

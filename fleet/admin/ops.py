@@ -45,6 +45,7 @@ def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 
 @admin.register(OpsAlert)
 class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No alerts: telemetry opens one when a vehicle needs a person (tipped over, tampered with, in a "
                   "no-ride zone on a trip, a speed limit not applied, a ride ended unlocked, lost contact, battery "
                   "low, moving without a trip, outside the operating area); most resolve by themselves when the "
@@ -95,12 +96,13 @@ class OpsTaskNoteInline(admin.TabularInline):
 
 @admin.register(OpsTask)
 class OpsTaskAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No tasks: field work (swap a battery, inspect, repair, retrieve, rebalance, secure) is opened by "
                   "telemetry, the alerts and rider reports, or by hand from a vehicle (its 'Open task' actions); "
                   "technicians work through them on their phones at /ops/tasks/.")
     list_display = ["created_at", "vehicle", "city", "kind", "priority", "state", "reason", "assignee", "closed_at",
                     "outcome"]
-    list_filter = ["state", "city", "kind", "priority"]
+    list_filter = ["state", "city", "kind"]
     inlines = [OpsTaskNoteInline]
     search_fields = ["vehicle__code", "reason"]
     list_select_related = ["vehicle", "city", "assignee"]

@@ -26,6 +26,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.admin import CityTimeZoneAdmin, ReadOnlyAdmin, json_field_display
+from core.admin_scale import ScaleAdmin
 from core.errors import DomainError
 from fleet import services
 from fleet.admin.filters import BatteryBelowFilter, LastSeenOlderThanFilter
@@ -187,7 +188,8 @@ IDENTITY_FIELDS = ["code", "imei"]
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(CityTimeZoneAdmin):
+class VehicleAdmin(CityTimeZoneAdmin, ScaleAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("Every scooter and bike of every city. A vehicle is added here by hand (code, IMEI, type, city) and "
                   "then reports its position and battery by itself; status changes only through the actions.")
     list_display = ["code", "vehicle_type", "city", "status", "battery_pct", "locked", "position_at", "speed_kph"]
@@ -261,6 +263,7 @@ class VehicleAdmin(CityTimeZoneAdmin):
 class VehicleEventAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
     """The append-only log, searchable: a vehicle's full history is ``?vehicle__id__exact=<id>``."""
 
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["timestamp", "vehicle", "vehicle_state", "event_types", "status", "applied", "trip_id",
                     "actor_kind", "actor"]
     list_filter = ["vehicle_state", "status", "actor_kind", "applied"]
@@ -272,6 +275,7 @@ class VehicleEventAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
 
 @admin.register(Command)
 class CommandAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["created_at", "vehicle", "kind", "state", "attempts", "sent_at", "acked_at", "failure_reason",
                     "actor"]
     list_filter = ["kind", "state"]

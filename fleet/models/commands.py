@@ -70,6 +70,7 @@ class Command(models.Model):
         indexes = [
             models.Index(fields=["state", "ack_deadline"], name="command_state_deadline"),
             models.Index(fields=["vehicle", "-created_at"], name="command_vehicle_created"),
+            models.Index(fields=["-created_at"], name="command_created"),  # the admin list, newest first
         ]
 
     def __str__(self) -> str:

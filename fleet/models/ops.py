@@ -65,7 +65,8 @@ class OpsAlert(models.Model):
                                     name="opsalert_one_open_per_vehicle_kind"),
         ]
         indexes = [models.Index(fields=["city", "-opened_at"], name="opsalert_city_opened",
-                                condition=Q(resolved_at__isnull=True))]
+                                condition=Q(resolved_at__isnull=True)),
+                   models.Index(fields=["-opened_at"], name="opsalert_opened")]  # the admin list, newest first
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.vehicle_id}"
@@ -143,7 +144,8 @@ class OpsTask(models.Model):
             models.CheckConstraint(condition=Q(state__in=TASK_OPEN_STATES) | Q(closed_at__isnull=False),
                                    name="opstask_closed_has_time"),
         ]
-        indexes = [models.Index(fields=["city", "state", "-created_at"], name="opstask_city_state_created")]
+        indexes = [models.Index(fields=["city", "state", "-created_at"], name="opstask_city_state_created"),
+                   models.Index(fields=["-created_at"], name="opstask_created")]  # the admin list, newest first
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.vehicle_id} ({self.state})"

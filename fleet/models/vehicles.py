@@ -6,8 +6,10 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import OpClass
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Cast, Upper
 
 from fleet import states
 from fleet.models.catalog import City, VehicleType
@@ -73,6 +75,9 @@ class Vehicle(models.Model):
             # the table's fillfactor leaves room for it, migration 0008).
             models.Index(fields=["cell"], condition=models.Q(status=Status.AVAILABLE), name="vehicle_available_cell"),
             models.Index(fields=["city", "status"], name="vehicle_city_status"),
+            # The admin's search by the beginning of a code, any case (UPPER(code::text) LIKE 'V00%').
+            models.Index(OpClass(Upper(Cast("code", models.TextField())), name="text_pattern_ops"),
+                         name="vehicle_code_upper_prefix"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(battery_pct__lte=100), name="vehicle_battery_pct_range"),
@@ -131,6 +136,13 @@ class VehicleEvent(models.Model):
             models.Index(fields=["vehicle", "-timestamp"], name="vehicleevent_vehicle_ts"),
             # The MDS feeds read the log by time (an hour of /events/historical, /events/recent's keyset pages).
             models.Index(fields=["timestamp", "id"], name="vehicleevent_ts_id"),
+            # The admin's filters and search on 10M+ rows (python -m bench admin): each filter value newest first,
+            # rows not applied (rare), and a trip's events.
+            models.Index(fields=["status", "-timestamp"], name="vehicleevent_status_ts"),
+            models.Index(fields=["vehicle_state", "-timestamp"], name="vehicleevent_state_ts"),
+            models.Index(fields=["actor_kind", "-timestamp"], name="vehicleevent_actor_ts"),
+            models.Index(fields=["-timestamp"], condition=models.Q(applied=False), name="vehicleevent_not_applied"),
+            models.Index(fields=["trip_id"], condition=models.Q(trip_id__isnull=False), name="vehicleevent_trip"),
         ]
 
     def __str__(self) -> str:

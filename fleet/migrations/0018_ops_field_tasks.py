@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fleet', '0016_ops_alert_kinds_delivery'),
+        ('fleet', '0017_admin_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
