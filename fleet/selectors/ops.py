@@ -36,7 +36,7 @@ def ops_alerts_list(*, city_id: uuid.UUID | None = None, kind: str | None = None
 
 def ops_tasks_list(*, city_id: uuid.UUID | None = None, kind: str | None = None, state: str = "active",
                    assignee_id: uuid.UUID | None = None, vehicle_id: uuid.UUID | None = None) -> QuerySet[OpsTask]:
-    """Newest first (the admin's and the cursor-paged API's order); ``ops_tasks_for_technician`` sorts for work."""
+    """Newest first (the admin's order); ``ops_tasks_for_technician`` sorts for work (the API and the phone page)."""
     tasks = OpsTask.objects.select_related("vehicle", "assignee")
     if state == "active":
         tasks = tasks.filter(state__in=TASK_OPEN_STATES)
