@@ -24,9 +24,6 @@ import html
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -206,21 +203,6 @@ def _login(base: str) -> Any:
 # --- the map's snapshot ------------------------------------------------------------------------------------------
 
 
-def _daphne(database: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = common.free_port()
-    env = {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
-           "CHANNEL_LAYER_PREFIX": database, "CACHE_KEY_PREFIX": database, "LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen([sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
-                                "--access-log", os.devnull, "config.asgi:application"], cwd=common.ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("daphne did not come up")
 
 
 async def _snapshot_ms(url: str, token: str) -> tuple[float, int]:
@@ -240,7 +222,7 @@ async def _snapshot_ms(url: str, token: str) -> tuple[float, int]:
 
 
 def _map_snapshot(database: str, city_id: str, token: str, runs: int) -> dict[str, Any]:
-    process, port = _daphne(database)
+    process, port = common.serve_daphne(database)
     try:
         url = f"ws://127.0.0.1:{port}/ws/v1/fleet?city={city_id}"
         samples, vehicles = [], 0

@@ -285,6 +285,30 @@ def serve_wsgi(database: str, port: int, *, workers: int, threads: int,
     raise RuntimeError("granian did not come up")
 
 
+def serve_daphne(database: str, *, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """One Daphne serving ``config.asgi`` (the WebSockets) on the bench's database, channel layer and cache prefix,
+    on a free loopback port; returns the process and the port once it accepts connections. ``env`` adds or
+    overrides variables."""
+    port = free_port()
+    environ = {**os.environ, "DATABASE_URL": with_database(os.environ["DATABASE_URL"], database),
+               "CHANNEL_LAYER_PREFIX": database, "CACHE_KEY_PREFIX": database, "LOG_LEVEL": "WARNING",
+               **(env or {})}
+    process = subprocess.Popen([sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
+                                "--access-log", os.devnull, "config.asgi:application"], cwd=ROOT, env=environ)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, port
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.2)
+    process.kill()
+    process.wait()
+    raise RuntimeError("daphne did not come up")
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Ctrl-C, as a terminal would; killed if it has not exited within 15 s."""
     process.send_signal(signal.SIGINT)

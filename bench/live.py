@@ -52,19 +52,15 @@ import json
 import multiprocessing as mp
 import os
 import resource
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from bench import common
 
-ROOT = Path(__file__).resolve().parent.parent
 LAT, LON = 52.52, 13.405
 
 
@@ -180,21 +176,6 @@ def _child_django(database: str) -> None:
 
 
 
-def _daphne(database: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = common.free_port()
-    env = {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
-           "CHANNEL_LAYER_PREFIX": database, "CACHE_KEY_PREFIX": database,
-           "LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen([sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
-                                "--access-log", os.devnull, "config.asgi:application"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, port
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("daphne did not come up")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -444,7 +425,7 @@ def _capacity(database: str, data: dict[str, Any], sockets: int, procs: int) -> 
 
     from core import push
 
-    process, port = _daphne(database)
+    process, port = common.serve_daphne(database)
     try:
         time.sleep(2)
         rss_before = psutil.Process(process.pid).memory_info().rss
@@ -473,7 +454,7 @@ def _latency(database: str, data: dict[str, Any], *, daphnes: int, fleet_sockets
     from telemetry import status
 
     ctx = mp.get_context("spawn")
-    servers = [_daphne(database) for _ in range(daphnes)]
+    servers = [common.serve_daphne(database) for _ in range(daphnes)]
     workers: list[Any] = []
     enders: list[Any] = []
     end = ctx.Event()

@@ -22,18 +22,13 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from bench import common
 
-ROOT = Path(__file__).resolve().parent.parent
 LAT, LON = 48.137, 11.575
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run"]
@@ -73,22 +68,6 @@ def _setup(vehicles: int) -> tuple[Any, Any]:
     return city, user
 
 
-def _daphne(database: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = common.free_port()
-    env = {**os.environ, "DATABASE_URL": common.with_database(os.environ["DATABASE_URL"], database),
-           "CHANNEL_LAYER_PREFIX": database, "CACHE_KEY_PREFIX": database, "LOG_LEVEL": "WARNING",
-           "ALLOWED_HOSTS": "127.0.0.1"}
-    process = subprocess.Popen([sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
-                                "--access-log", os.devnull, "config.asgi:application"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("daphne did not come up")
 
 
 def _session_cookie(user: Any) -> tuple[str, str]:
@@ -140,7 +119,7 @@ def main() -> dict[str, Any]:
         city, user = _setup(vehicles)
         settings.STATIC_ROOT = static_root
         call_command("collectstatic", interactive=False, verbosity=0)
-        daphne, ws_port = _daphne(database)
+        daphne, ws_port = common.serve_daphne(database, env={"ALLOWED_HOSTS": "127.0.0.1"})
         http_port = common.free_port()
         web = common.serve_wsgi(database, http_port, workers=2, threads=4, env={
             "GRANIAN_STATIC_PATH_MOUNT": static_root, "CONSOLE_MAP_SOCKET_ORIGIN": f"ws://127.0.0.1:{ws_port}",

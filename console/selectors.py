@@ -24,40 +24,18 @@ _FIELDS = ("rides", "duration_s", "distance_m", "failed_unlocks",
 
 
 @dataclass
-class Figures:
-    """Sums over some hours of one city; the money properties are what the page shows, all positive."""
+class Figures(billing_selectors.MoneySums):
+    """Sums over some hours of one city: billing's money sums (gross, discounts, VAT, refunds, net, all positive,
+    the same formulas as the finance pages) and the rides' figures."""
 
     rides: int = 0
     duration_s: int = 0
     distance_m: int = 0
     failed_unlocks: int = 0
-    charged_net: Decimal = ZERO
-    charged_vat: Decimal = ZERO
-    discounts: Decimal = ZERO
-    refunded_net: Decimal = ZERO
-    refunded_vat: Decimal = ZERO
 
     def add(self, row: object) -> None:
         for name in _FIELDS:
             setattr(self, name, getattr(self, name) + (getattr(row, name, 0) or 0))
-
-    @property
-    def gross(self) -> Decimal:
-        """List price of what was charged: what riders paid plus the discounts they got."""
-        return self.charged_net + self.charged_vat + self.discounts
-
-    @property
-    def vat(self) -> Decimal:
-        return self.charged_vat - self.refunded_vat
-
-    @property
-    def refunds(self) -> Decimal:
-        return self.refunded_net + self.refunded_vat
-
-    @property
-    def net(self) -> Decimal:
-        """Revenue net of VAT and refunds: the city's revenue account less the refunds of its rides."""
-        return self.charged_net - self.refunded_net
 
     @property
     def avg_duration_min(self) -> float | None:

@@ -4,6 +4,7 @@
 What other apps use is re-exported here (``from billing import selectors``); billing's own modules import the
 module they need (``from billing.selectors import wallet as wallet_selectors``)."""
 
+from billing.selectors.finance import MoneySums
 from billing.selectors.revenue import RevenueHour, revenue_by_hour
 from billing.selectors.rides import (
     ride_billing_get,
@@ -15,6 +16,7 @@ from billing.selectors.tariffs import current_plan_ids, gbfs_pricing_plans, tari
 from billing.selectors.wallet import RiderMoney, rider_can_start_ride, rider_money, wallet_balance
 
 __all__ = [
+    "MoneySums",
     "RevenueHour",
     "RiderMoney",
     "current_plan_ids",

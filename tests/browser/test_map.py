@@ -5,12 +5,7 @@ pipeline, and a command sent from the panel shows as acknowledged when the (simu
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,33 +23,15 @@ from tests.fleet.factories import CityFactory, VehicleFactory, VehicleTypeFactor
 from tests.telemetry.conftest import message
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def daphne(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
     """A Daphne process on the test database: the socket server the page connects to."""
-    port = _free_port()
     url = env.database_url(settings.DATABASES["default"])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port), "config.asgi:application"],
-        cwd=ROOT, env={**os.environ, "DATABASE_URL": url, "DEBUG": "1", "LIVE_FLEET_INTERVAL_MS": "200"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            time.sleep(0.1)
-    yield f"ws://127.0.0.1:{port}"
+    process, base = processes.start_daphne(
+        {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "LIVE_FLEET_INTERVAL_MS": "200"})
+    yield base
     processes.stop(process, timeout=10)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,12 +31,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _env() -> dict[str, str]:
     url = env.database_url(settings.DATABASES["default"])  # the test database
     return {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "LIVE_RIDE_INTERVAL_MS": "300",
@@ -47,19 +40,8 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def daphne(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
-                                "config.asgi:application"], cwd=ROOT, env=_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            time.sleep(0.1)
-    yield f"ws://127.0.0.1:{port}"
+    process, base = processes.start_daphne(_env())
+    yield base
     processes.stop(process, timeout=10)
 
 
