@@ -41,6 +41,8 @@ urlpatterns = [
     path("admin/gbfs/zone-preview/", admin.site.admin_view(gbfs_preview.zone_gbfs_preview), name="gbfs-zone-preview"),
     path("admin/finance/", include("billing.admin_urls")),  # revenue, ledger, captures, debtors (docs/billing.md)
     path("admin/", admin.site.urls),
+    # Field technicians' phone page: their tasks and nearby ones, notes, photos, closing (docs/fleet.md).
+    path("ops/tasks/", include("fleet.page_urls")),
     # Uploaded photos, for staff only and with safe headers (core.views.media); never a static file route.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", core_views.media, name="media"),
     path("api/v1/", include(api_v1)),

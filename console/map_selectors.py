@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from fleet import selectors as fleet_selectors
-from fleet.models import City, CommandKind, Vehicle, ZoneKind
+from fleet.models import City, CommandKind, OpsTaskKind, Vehicle, ZoneKind
 from fleet.states import Status
 from rides import selectors as rides_selectors
 
@@ -44,7 +44,11 @@ def map_config(*, user: Any, city: City, cities: list[City]) -> dict[str, Any]:
             "layers": reverse("console-map-layers", args=[city.id]),
             "vehicle": reverse("console-map-vehicle", args=[uuid.UUID(int=0)]),
             "command": reverse("console-map-command", args=[uuid.UUID(int=0)]),
+            "task": reverse("console-map-task", args=[uuid.UUID(int=0)]),
         },
+        # "Open a task" in the vehicle panel, for staff who may open tasks (fleet.add_opstask).
+        "task_kinds": ([{"kind": value, "label": label} for value, label in OpsTaskKind.choices]
+                       if user.has_perm("fleet.add_opstask") else []),
     }
 
 

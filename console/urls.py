@@ -13,4 +13,5 @@ urlpatterns: list[URLPattern] = [
     path("layers/<uuid:city_id>", _(views.map_layers), name="console-map-layers"),
     path("vehicles/<uuid:vehicle_id>", _(views.map_vehicle), name="console-map-vehicle"),
     path("vehicles/<uuid:vehicle_id>/command", _(views.map_command), name="console-map-command"),
+    path("vehicles/<uuid:vehicle_id>/task", _(views.map_task), name="console-map-task"),
 ]

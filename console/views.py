@@ -26,7 +26,7 @@ from core.keys import digest_key
 from fleet import errors as fleet_errors
 from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
-from fleet.models import City
+from fleet.models import City, OpsTaskKind
 from live import services as live_services
 
 
@@ -128,3 +128,25 @@ def map_layers(request: HttpRequest, city_id: uuid.UUID) -> JsonResponse:
     if city is None:
         raise Http404
     return JsonResponse(map_selectors.map_layers(user=request.user, city=city))
+
+
+@require_POST
+def map_task(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
+    """``{"kind", "reason"?}`` from the panel: open a field task for the vehicle (``fleet.services.ops_task_create``;
+    the one already open of that kind is returned), 201."""
+    _require(request, map_selectors.VIEW_PERMISSION)
+    _require(request, "fleet.add_opstask")
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _error(400, "invalid_json", "The body is not JSON.")
+    kind = body.get("kind") if isinstance(body, dict) else None
+    if kind not in OpsTaskKind.values:
+        return _error(422, "ops_task_kind_invalid", f"Unknown task kind {kind!r}.")
+    reason = body.get("reason") if isinstance(body.get("reason"), str) else ""
+    try:
+        task = fleet_services.ops_task_create(vehicle_id=vehicle_id, kind=kind, actor=request.user,
+                                              reason=reason or f"opened on the map by {request.user}")
+    except DomainError as exc:
+        return _error(exc.status, exc.code, exc.detail_message)
+    return JsonResponse({"id": str(task.id), "kind": task.kind, "state": task.state}, status=201)

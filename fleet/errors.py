@@ -81,3 +81,11 @@ class OpsTaskNotFound(DomainError):
 
 class OpsTaskClosed(DomainError):
     code, status, message = "ops_task_closed", 409, "The task is already done or cancelled."
+
+
+class OpsTaskNoteEmpty(DomainError):
+    code, status, message = "ops_task_note_empty", 422, "A note needs a text, a photo or both."
+
+
+class AssigneeInvalid(DomainError):
+    code, status, message = "ops_task_assignee_invalid", 422, "That person cannot work on ops tasks."

@@ -5,10 +5,11 @@ from __future__ import annotations
 _READ = [
     "fleet.view_city", "fleet.view_vehicletype", "fleet.view_vehicle", "fleet.view_vehicleevent",
     "fleet.view_command", "fleet.view_zone", "fleet.view_opsalert", "fleet.view_opstask",
-    "fleet.view_importedpolicy",
+    "fleet.view_importedpolicy", "fleet.view_opstasknote",
 ]
 _FIELD = ["fleet.change_vehicle", "fleet.add_command", "fleet.set_vehicle_maintenance",
-          "fleet.change_opsalert", "fleet.change_opstask"]
+          "fleet.change_opsalert", "fleet.add_opstask", "fleet.change_opstask", "fleet.view_opstasknote",
+          "fleet.add_opstasknote"]
 _MANAGE = [
     "fleet.add_vehicle", "fleet.retire_vehicle", "fleet.rotate_vehicle_credential",
     "fleet.add_zone", "fleet.change_zone", "fleet.delete_zone",
@@ -24,3 +25,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     "fleet_manager": _READ + _FIELD + _MANAGE,
     "admin": _READ + _FIELD + _MANAGE + ["fleet.add_city", "fleet.delete_vehicletype"],
 }
+
+# Uploaded photos (core.views.media serves them): folder -> permission a staff member needs to open one.
+MEDIA_PERMISSIONS: dict[str, str] = {"fleet/tasks/": "fleet.view_opstasknote"}

@@ -6,7 +6,17 @@ from typing import Any
 
 from rest_framework import serializers
 
-from fleet.models import Command, CommandKind, OpsAlert, OpsAlertKind, OpsTask, OpsTaskKind, OpsTaskState
+from fleet.models import (
+    Command,
+    CommandKind,
+    OpsAlert,
+    OpsAlertKind,
+    OpsTask,
+    OpsTaskKind,
+    OpsTaskNote,
+    OpsTaskPriority,
+    OpsTaskState,
+)
 
 
 class VehicleNearbyIn(serializers.Serializer[Any]):
@@ -86,20 +96,74 @@ class OpsAlertOut(serializers.ModelSerializer[OpsAlert]):
 class OpsTaskListIn(serializers.Serializer[Any]):
     city = serializers.UUIDField(required=False)
     kind = serializers.ChoiceField(choices=OpsTaskKind.choices, required=False)
-    state = serializers.ChoiceField(choices=["active", "open", "assigned", "done", "cancelled", "all"],
+    state = serializers.ChoiceField(choices=["active", "open", "assigned", "done", "not_done", "cancelled", "all"],
                                     default="active", help_text="active = open or assigned")
     vehicle = serializers.UUIDField(required=False)
     mine = serializers.BooleanField(default=False, help_text="Only tasks assigned to you")
+    lat = serializers.FloatField(required=False, help_text="Your position: tasks of one priority nearest first")
+    lon = serializers.FloatField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("lat" in attrs) != ("lon" in attrs):
+            raise serializers.ValidationError("Give both lat and lon, or neither.")
+        return attrs
 
 
 class OpsTaskOut(serializers.ModelSerializer[OpsTask]):
     vehicle_code = serializers.CharField(source="vehicle.code")
+    vehicle_status = serializers.CharField(source="vehicle.status")
+    vehicle_battery_pct = serializers.IntegerField(source="vehicle.battery_pct", allow_null=True)
+    vehicle_lat = serializers.FloatField(source="vehicle.lat", allow_null=True)
+    vehicle_lon = serializers.FloatField(source="vehicle.lon", allow_null=True)
+    distance_m = serializers.SerializerMethodField(help_text="Metres from lat/lon when given, else null")
 
     class Meta:
         model = OpsTask
-        fields = ["id", "vehicle", "vehicle_code", "city", "kind", "state", "reason", "assignee", "created_at",
-                  "closed_at", "closed_by"]
+        fields = ["id", "vehicle", "vehicle_code", "vehicle_status", "vehicle_battery_pct", "vehicle_lat",
+                  "vehicle_lon", "city", "kind", "priority", "state", "reason", "assignee", "created_at",
+                  "closed_at", "closed_by", "outcome", "distance_m"]
+
+    def get_distance_m(self, obj: OpsTask) -> float | None:
+        distance = getattr(obj, "distance_m", None)
+        return round(distance, 1) if distance is not None else None
 
 
 class OpsTaskCloseIn(serializers.Serializer[Any]):
-    outcome = serializers.ChoiceField(choices=[OpsTaskState.DONE, OpsTaskState.CANCELLED], default=OpsTaskState.DONE)
+    outcome = serializers.ChoiceField(choices=[OpsTaskState.DONE, OpsTaskState.NOT_DONE, OpsTaskState.CANCELLED],
+                                      default=OpsTaskState.DONE)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300,
+                                 help_text="What you found or did (required for not_done)")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["outcome"] == OpsTaskState.NOT_DONE and not attrs.get("note", "").strip():
+            raise serializers.ValidationError({"note": "Say why the task was not done."})
+        return attrs
+
+
+class OpsTaskCreateIn(serializers.Serializer[Any]):
+    vehicle = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=OpsTaskKind.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    priority = serializers.ChoiceField(choices=OpsTaskPriority.choices, required=False,
+                                       help_text="1 urgent ... 4 low; default by kind")
+
+
+class OpsTaskAssignIn(serializers.Serializer[Any]):
+    assignee = serializers.UUIDField(required=False, help_text="A staff member who may work on tasks; default you")
+
+
+class OpsTaskNoteIn(serializers.Serializer[Any]):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    photo = serializers.FileField(required=False, help_text="JPEG, PNG or WebP (multipart), up to UPLOAD_MAX_BYTES")
+
+
+class OpsTaskNoteOut(serializers.ModelSerializer[OpsTaskNote]):
+    author_name = serializers.CharField(source="author.get_username")
+    photo_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OpsTaskNote
+        fields = ["id", "task", "author", "author_name", "text", "photo_url", "created_at"]
+
+    def get_photo_url(self, obj: OpsTaskNote) -> str | None:
+        return obj.photo.url if obj.photo else None

@@ -11,6 +11,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("ops/alerts", views.OpsAlertListView.as_view(), name="fleet-ops-alerts"),
     path("ops/alerts/<uuid:alert_id>/resolve", views.OpsAlertResolveView.as_view(), name="fleet-ops-alert-resolve"),
     path("ops/tasks", views.OpsTaskListView.as_view(), name="fleet-ops-tasks"),
+    path("ops/tasks/<uuid:task_id>", views.OpsTaskDetailView.as_view(), name="fleet-ops-task"),
+    path("ops/tasks/<uuid:task_id>/notes", views.OpsTaskNotesView.as_view(), name="fleet-ops-task-notes"),
     path("ops/tasks/<uuid:task_id>/close", views.OpsTaskCloseView.as_view(), name="fleet-ops-task-close"),
     path("ops/tasks/<uuid:task_id>/assign", views.OpsTaskAssignView.as_view(), name="fleet-ops-task-assign"),
 ]

@@ -6,15 +6,20 @@ import uuid
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, pagination, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import selectors as accounts_selectors
 from accounts.permissions import HasPerm
+from core import uploads
 from core.keys import digest_key
 from core.pagination import CursorPagination
+from core.parsers import JSONParser, MultiPartParser
 from core.schema import error_responses
 from fleet import errors, selectors, serializers, services
 from fleet.models import OpsAlert, OpsTask
@@ -120,41 +125,107 @@ class OpsAlertResolveView(APIView):
         return Response(serializers.OpsAlertOut(selectors.ops_alert_get(alert_id=alert_id)).data)
 
 
+class OpsTaskPagination(pagination.LimitOffsetPagination):
+    """Priority and distance are no cursor's ordering: a technician's list pages by offset."""
+
+    default_limit, max_limit = 50, 200
+
+
 class OpsTaskListView(generics.ListAPIView[OpsTask]):
+    domain_errors = (errors.InvalidCoordinates,)
     permission_classes = [HasPerm("fleet.view_opstask")]
     serializer_class = serializers.OpsTaskOut
-    pagination_class = CursorPagination
+    pagination_class = OpsTaskPagination
 
     @extend_schema(parameters=[serializers.OpsTaskListIn], tags=["fleet ops"],
-                   summary="Ops tasks (swap battery, inspect, retrieve, rebalance), newest first; active by default")
+                   summary="Ops tasks by priority (1 urgent first), then distance from lat/lon, then oldest; "
+                           "active by default")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
         query = _list_query(serializers.OpsTaskListIn, self.request)
-        return selectors.ops_tasks_list(city_id=query.get("city"), kind=query.get("kind"), state=query["state"],
-                                        vehicle_id=query.get("vehicle"),
-                                        assignee_id=self.request.user.pk if query["mine"] else None)
+        return selectors.ops_tasks_for_technician(
+            lat=query.get("lat"), lon=query.get("lon"), city_id=query.get("city"), kind=query.get("kind"),
+            state=query["state"], vehicle_id=query.get("vehicle"),
+            assignee_id=self.request.user.pk if query["mine"] else None)
+
+    @extend_schema(request=serializers.OpsTaskCreateIn,
+                   responses={201: serializers.OpsTaskOut, **error_responses(**{"404": "vehicle_not_found"})},
+                   tags=["fleet ops"], summary="Open a task for a vehicle by hand (the open one of that kind if any)")
+    def post(self, request: Request) -> Response:
+        if not request.user.has_perm("fleet.add_opstask"):
+            raise PermissionDenied()
+        data = _valid(serializers.OpsTaskCreateIn, request.data)
+        task = services.ops_task_create(vehicle_id=data["vehicle"], kind=data["kind"], actor=request.user,
+                                        reason=data.get("reason", ""), priority=data.get("priority"))
+        return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task.id)).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class OpsTaskDetailView(APIView):
+    domain_errors = (errors.OpsTaskNotFound,)
+    permission_classes = [HasPerm("fleet.view_opstask")]
+
+    @extend_schema(responses=serializers.OpsTaskOut, tags=["fleet ops"], summary="One task")
+    def get(self, request: Request, task_id: uuid.UUID) -> Response:
+        return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
 
 
 class OpsTaskCloseView(APIView):
+    domain_errors = (errors.OpsTaskNotFound,)
     permission_classes = [HasPerm("fleet.change_opstask")]
 
-    @extend_schema(request=serializers.OpsTaskCloseIn,
-                   responses={200: serializers.OpsTaskOut, **error_responses(**{"404": "ops_task_not_found"})},
-                   tags=["fleet ops"], summary="Close a task as done or cancelled (closing it again changes nothing)")
+    @extend_schema(request=serializers.OpsTaskCloseIn, responses={200: serializers.OpsTaskOut},
+                   tags=["fleet ops"],
+                   summary="Close a task as done, not done or cancelled; done puts the vehicle back in service "
+                           "where no other open task holds it (closing again changes nothing)")
     def post(self, request: Request, task_id: uuid.UUID) -> Response:
         data = _valid(serializers.OpsTaskCloseIn, request.data)
-        services.ops_task_close(task_id=task_id, actor=request.user, outcome=data["outcome"])
+        services.ops_task_close(task_id=task_id, actor=request.user, outcome=data["outcome"],
+                                note=data.get("note", ""))
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
 
 
 class OpsTaskAssignView(APIView):
+    domain_errors = (errors.OpsTaskNotFound, errors.OpsTaskClosed, errors.AssigneeInvalid)
     permission_classes = [HasPerm("fleet.change_opstask")]
 
-    @extend_schema(request=None, responses={200: serializers.OpsTaskOut,
-                                            **error_responses(**{"404": "ops_task_not_found", "409": "ops_task_closed"})},
-                   tags=["fleet ops"], summary="Take an open task (assign it to yourself)")
+    @extend_schema(request=serializers.OpsTaskAssignIn, responses={200: serializers.OpsTaskOut},
+                   tags=["fleet ops"], summary="Take an open task, or give it to a colleague (assignee)")
     def post(self, request: Request, task_id: uuid.UUID) -> Response:
-        services.ops_task_assign(task_id=task_id, assignee=request.user)
+        data = _valid(serializers.OpsTaskAssignIn, request.data)
+        assignee: Any = request.user
+        if data.get("assignee") is not None:
+            assignee = accounts_selectors.user_get(user_id=data["assignee"])
+            if assignee is None or not (assignee.is_active and assignee.is_staff
+                                        and assignee.has_perm("fleet.change_opstask")):
+                raise errors.AssigneeInvalid()
+        services.ops_task_assign(task_id=task_id, assignee=assignee)
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
+
+
+class OpsTaskNotesView(APIView):
+    domain_errors = (errors.OpsTaskNotFound, errors.OpsTaskNoteEmpty, uploads.UploadTooLarge,
+                     uploads.UploadTypeUnsupported)
+    permission_classes = [HasPerm("fleet.view_opstasknote")]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(responses=serializers.OpsTaskNoteOut(many=True), tags=["fleet ops"],
+                   summary="A task's notes and photos, oldest first")
+    def get(self, request: Request, task_id: uuid.UUID) -> Response:
+        selectors.ops_task_get(task_id=task_id)
+        notes = selectors.ops_task_notes(task_id=task_id)
+        return Response(serializers.OpsTaskNoteOut(notes, many=True).data)
+
+    @extend_schema(request={"multipart/form-data": serializers.OpsTaskNoteIn,
+                            "application/json": serializers.OpsTaskNoteIn},
+                   responses={201: serializers.OpsTaskNoteOut}, tags=["fleet ops"],
+                   summary="Add a note, a photo (camera) or both to a task")
+    def post(self, request: Request, task_id: uuid.UUID) -> Response:
+        if not request.user.has_perm("fleet.add_opstasknote"):
+            raise PermissionDenied()
+        data = _valid(serializers.OpsTaskNoteIn, request.data)
+        note = services.ops_task_note_add(task_id=task_id, author=request.user, text=data.get("text", ""),
+                                          photo=data.get("photo"))
+        return Response(serializers.OpsTaskNoteOut(note).data, status=status.HTTP_201_CREATED)

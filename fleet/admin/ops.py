@@ -9,11 +9,12 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from core.admin import CityTimeZoneAdmin, ReadOnlyAdmin
 from core.errors import DomainError
 from fleet import services
-from fleet.models import OpsAlert, OpsTask, OpsTaskState
+from fleet.models import OpsAlert, OpsTask, OpsTaskNote, OpsTaskState
 
 
 class AlertOpenFilter(admin.SimpleListFilter):
@@ -72,13 +73,37 @@ class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
               "Resolved")
 
 
+class OpsTaskNoteInline(admin.TabularInline):
+    model = OpsTaskNote
+    fields = ("created_at", "author", "text", "photo_link")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Notes and photos"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="photo")
+    def photo_link(self, obj: OpsTaskNote) -> str:
+        if not obj.photo:
+            return "-"
+        return format_html('<a href="{}" target="_blank" rel="noopener">open photo</a>', obj.photo.url)
+
+
 @admin.register(OpsTask)
 class OpsTaskAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
-    empty_help = ("No tasks: field work (swap a battery, inspect, retrieve, rebalance, secure) is opened by telemetry "
-                  "and by the alerts; assign one to yourself and close it here when done.")
-    list_display = ["created_at", "vehicle", "city", "kind", "state", "reason", "assignee", "closed_at"]
+    empty_help = ("No tasks: field work (swap a battery, inspect, repair, retrieve, rebalance, secure) is opened by "
+                  "telemetry, the alerts and rider reports, or by hand from a vehicle (its 'Open task' actions); "
+                  "technicians work through them on their phones at /ops/tasks/.")
+    list_display = ["created_at", "vehicle", "city", "kind", "priority", "state", "reason", "assignee", "closed_at",
+                    "outcome"]
     list_filter = ["state", "city", "kind"]
+    inlines = [OpsTaskNoteInline]
     search_fields = ["vehicle__code", "reason"]
     list_select_related = ["vehicle", "city", "assignee"]
     date_hierarchy = "created_at"

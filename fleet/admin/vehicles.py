@@ -30,7 +30,7 @@ from core.admin_scale import ScaleAdmin
 from core.errors import DomainError
 from fleet import services
 from fleet.admin.filters import BatteryBelowFilter, LastSeenOlderThanFilter
-from fleet.models import Command, CommandKind, Vehicle, VehicleEvent
+from fleet.models import Command, CommandKind, OpsTaskKind, Vehicle, VehicleEvent
 from fleet.services.commands import is_immobilising
 
 INLINE_ROWS = 30
@@ -172,6 +172,21 @@ def _command_action(kind: str, label: str) -> Callable[..., TemplateResponse | N
                         location=BOTH_PLACES)(action)
 
 
+def _task_action(kind: str, label: str) -> Callable[..., None]:
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Vehicle]) -> None:
+        _each(modeladmin, request, queryset, lambda v: services.ops_task_create(
+            vehicle_id=v.id, kind=kind, actor=request.user, reason=f"opened in the admin by {request.user}"),
+            f"Task '{label}' open")
+
+    action.__name__ = f"open_task_{kind}"
+    return admin.action(description=f"Open task: {label}", permissions=["open_task"],
+                        location=BOTH_PLACES)(action)
+
+
+# Only fleet managers (who add vehicles) change what identifies a vehicle: its sticker code and modem IMEI.
+IDENTITY_FIELDS = ["code", "imei"]
+
+
 @admin.register(Vehicle)
 class VehicleAdmin(CityTimeZoneAdmin, ScaleAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
@@ -191,8 +206,20 @@ class VehicleAdmin(CityTimeZoneAdmin, ScaleAdmin):
         _command_action(CommandKind.LOCATE, "ring / locate"), _command_action(CommandKind.ALARM, "alarm"),
         _command_action(CommandKind.SET_SPEED_LIMIT, "speed limit"),
         _command_action(CommandKind.OPEN_BATTERY, "open battery compartment"),
+        _task_action(OpsTaskKind.INSPECT, "inspect"), _task_action(OpsTaskKind.REPAIR, "repair"),
+        _task_action(OpsTaskKind.SWAP_BATTERY, "swap battery"), _task_action(OpsTaskKind.RETRIEVE, "retrieve"),
+        _task_action(OpsTaskKind.REBALANCE, "rebalance"), _task_action(OpsTaskKind.SECURE, "secure"),
         "set_maintenance", "retire", "rotate_credential",
     ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Vehicle | None = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.has_perm("fleet.add_vehicle"):
+            return [*IDENTITY_FIELDS, *readonly]
+        return readonly
+
+    def has_open_task_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("fleet.add_opstask")
 
     @admin.display(description="History")
     def history(self, obj: Vehicle) -> SafeString:

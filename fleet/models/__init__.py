@@ -16,7 +16,16 @@ from fleet.models.catalog import (
     validate_timezone,
 )
 from fleet.models.commands import Command, CommandKind, CommandState
-from fleet.models.ops import OpsAlert, OpsAlertKind, OpsAlertSeverity, OpsTask, OpsTaskKind, OpsTaskState
+from fleet.models.ops import (
+    OpsAlert,
+    OpsAlertKind,
+    OpsAlertSeverity,
+    OpsTask,
+    OpsTaskKind,
+    OpsTaskNote,
+    OpsTaskPriority,
+    OpsTaskState,
+)
 from fleet.models.policies import ImportedPolicy
 from fleet.models.vehicles import ActorKind, Vehicle, VehicleEvent
 from fleet.models.zones import Zone, ZoneKind
@@ -39,6 +48,8 @@ __all__ = [
     "OpsAlertSeverity",
     "OpsTask",
     "OpsTaskKind",
+    "OpsTaskNote",
+    "OpsTaskPriority",
     "OpsTaskState",
     "PropulsionType",
     "Vehicle",

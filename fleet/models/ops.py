@@ -79,6 +79,7 @@ class OpsAlert(models.Model):
 class OpsTaskKind(models.TextChoices):
     SWAP_BATTERY = "swap_battery"
     INSPECT = "inspect"
+    REPAIR = "repair"
     RETRIEVE = "retrieve"
     REBALANCE = "rebalance"
     SECURE = "secure", "Secure (lock) a vehicle left unlocked"
@@ -88,7 +89,26 @@ class OpsTaskState(models.TextChoices):
     OPEN = "open"
     ASSIGNED = "assigned"
     DONE = "done"
+    NOT_DONE = "not_done", "Not done"
     CANCELLED = "cancelled"
+
+
+class OpsTaskPriority(models.IntegerChoices):
+    """Lower comes first in a technician's list."""
+
+    URGENT = 1
+    HIGH = 2
+    NORMAL = 3
+    LOW = 4
+
+
+# The priority of a task opened by the system (and the default of one opened by hand): an unlocked or damaged
+# vehicle on the street before an empty battery, before moving a vehicle somewhere better.
+KIND_PRIORITY: dict[str, int] = {
+    OpsTaskKind.SECURE: OpsTaskPriority.URGENT, OpsTaskKind.RETRIEVE: OpsTaskPriority.URGENT,
+    OpsTaskKind.REPAIR: OpsTaskPriority.HIGH, OpsTaskKind.INSPECT: OpsTaskPriority.HIGH,
+    OpsTaskKind.SWAP_BATTERY: OpsTaskPriority.NORMAL, OpsTaskKind.REBALANCE: OpsTaskPriority.LOW,
+}
 
 
 TASK_OPEN_STATES = (OpsTaskState.OPEN, OpsTaskState.ASSIGNED)
@@ -101,6 +121,11 @@ class OpsTask(models.Model):
     kind = models.CharField(max_length=16, choices=OpsTaskKind.choices)
     state = models.CharField(max_length=12, choices=OpsTaskState.choices, default=OpsTaskState.OPEN)
     reason = models.CharField(max_length=300, blank=True)
+    # db_default: the batch INSERT of fleet.services.ops names only the columns it fills.
+    priority = models.PositiveSmallIntegerField(choices=OpsTaskPriority.choices, default=OpsTaskPriority.NORMAL,
+                                                db_default=OpsTaskPriority.NORMAL)
+    outcome = models.CharField(max_length=300, blank=True, default="", db_default="",
+                               help_text="What the technician found or did, said when closing")
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -128,3 +153,21 @@ class OpsTask(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in TASK_OPEN_STATES
+
+
+class OpsTaskNote(models.Model):
+    """A technician's note on a task, optionally with a photo (re-encoded by ``core.uploads.image_clean``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(OpsTask, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(blank=True, max_length=2000)
+    photo = models.FileField(upload_to="fleet/tasks/%Y/%m/", blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.CheckConstraint(condition=~Q(text="") | ~Q(photo=""), name="opstasknote_not_empty")]
+
+    def __str__(self) -> str:
+        return f"Note on {self.task_id}"

@@ -36,6 +36,8 @@ from fleet.selectors.ops import (
     ops_alert_get,
     ops_alerts_list,
     ops_task_get,
+    ops_task_notes,
+    ops_tasks_for_technician,
     ops_tasks_list,
     vehicles_awaiting_lock,
 )
@@ -95,6 +97,8 @@ __all__ = [
     "ops_alert_get",
     "ops_alerts_list",
     "ops_task_get",
+    "ops_task_notes",
+    "ops_tasks_for_technician",
     "ops_tasks_list",
     "register_pricing_plan_resolver",
     "vehicle_authenticate",

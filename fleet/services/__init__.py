@@ -10,6 +10,7 @@ from fleet.services.commands import (
     commands_queue_many,
 )
 from fleet.services.credentials import vehicle_credential_revoke, vehicle_credential_rotate
+from fleet.services.field_tasks import ops_task_close, ops_task_create, ops_task_note_add
 from fleet.services.ops import (
     AlertSpec,
     TaskSpec,
@@ -19,7 +20,6 @@ from fleet.services.ops import (
     ops_alerts_resolve_for,
     ops_alerts_seen,
     ops_task_assign,
-    ops_task_close,
     ops_task_open,
     ops_tasks_close_for,
     ops_tasks_open,
@@ -63,6 +63,8 @@ __all__ = [
     "ops_alerts_seen",
     "ops_task_assign",
     "ops_task_close",
+    "ops_task_create",
+    "ops_task_note_add",
     "ops_task_open",
     "ops_tasks_close_for",
     "ops_tasks_open",

@@ -23,7 +23,7 @@ from django.utils import timezone
 from core import push
 from fleet import errors
 from fleet.models import OpsAlert, OpsAlertKind, OpsAlertSeverity, OpsTask, OpsTaskState, Vehicle
-from fleet.models.ops import TASK_OPEN_STATES
+from fleet.models.ops import KIND_PRIORITY, TASK_OPEN_STATES, OpsTaskPriority
 from fleet.models.vehicles import Flag
 
 # Alerts that come from the vehicle's own alarm are pushed as ``vehicle.alarm``; others as ``ops_alert.opened``.
@@ -48,6 +48,7 @@ class TaskSpec:
     city_id: uuid.UUID
     kind: str
     reason: str = ""
+    priority: int | None = None  # None: the kind's (KIND_PRIORITY)
 
 
 _INSERT_ALERTS = """
@@ -60,9 +61,10 @@ _INSERT_ALERTS = """
 """
 
 _INSERT_TASKS = """
-    INSERT INTO fleet_opstask (id, vehicle_id, city_id, kind, state, reason, created_at)
-    SELECT v.id, v.vehicle_id, v.city_id, v.kind, 'open', v.reason, %s
-      FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[]) AS v(id, vehicle_id, city_id, kind, reason)
+    INSERT INTO fleet_opstask (id, vehicle_id, city_id, kind, state, reason, priority, created_at)
+    SELECT v.id, v.vehicle_id, v.city_id, v.kind, 'open', v.reason, v.priority, %s
+      FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::smallint[])
+           AS v(id, vehicle_id, city_id, kind, reason, priority)
     ON CONFLICT (vehicle_id, kind) WHERE state IN ('open', 'assigned') DO NOTHING
     RETURNING id
 """
@@ -113,6 +115,7 @@ def ops_tasks_open(*, tasks: Sequence[TaskSpec], at: datetime | None = None) -> 
         cursor.execute(_INSERT_TASKS, [
             at or timezone.now(), [uuid.uuid4() for _ in specs], [s.vehicle_id for s in specs],
             [s.city_id for s in specs], [s.kind for s in specs], [s.reason[:300] for s in specs],
+            [s.priority or KIND_PRIORITY.get(s.kind, OpsTaskPriority.NORMAL) for s in specs],
         ])
         opened = {row[0] for row in cursor.fetchall()}
     if not opened:
@@ -209,7 +212,7 @@ def ops_alerts_seen(*, vehicle_ids: Sequence[uuid.UUID], kind: str, at: datetime
         condition_seen_at=at)
 
 
-def _lock_task(task_id: uuid.UUID) -> OpsTask:
+def lock_task(task_id: uuid.UUID) -> OpsTask:
     task = OpsTask.objects.select_for_update().filter(id=task_id).first()
     if task is None:
         raise errors.OpsTaskNotFound()
@@ -219,27 +222,13 @@ def _lock_task(task_id: uuid.UUID) -> OpsTask:
 @transaction.atomic
 def ops_task_assign(*, task_id: uuid.UUID, assignee: Any) -> OpsTask:
     """Give an open task to someone (again: reassigns). ``OpsTaskClosed`` (409) once it is done or cancelled."""
-    task = _lock_task(task_id)
+    task = lock_task(task_id)
     if not task.is_open:
         raise errors.OpsTaskClosed(state=task.state)
     if (task.state, task.assignee_id) != (OpsTaskState.ASSIGNED, assignee.pk):
         task.state, task.assignee = OpsTaskState.ASSIGNED, assignee
         task.save(update_fields=["state", "assignee"])
         push.to_fleet(task.city_id, "ops_task.assigned", task_payload(task))
-    return task
-
-
-@transaction.atomic
-def ops_task_close(*, task_id: uuid.UUID, actor: Any = None, outcome: str = OpsTaskState.DONE) -> OpsTask:
-    """Close a task as ``done`` or ``cancelled``; closing a closed task returns it unchanged."""
-    if outcome not in (OpsTaskState.DONE, OpsTaskState.CANCELLED):
-        raise ValueError(f"outcome must be done or cancelled, not {outcome!r}")
-    task = _lock_task(task_id)
-    if not task.is_open:
-        return task
-    task.state, task.closed_at, task.closed_by = outcome, timezone.now(), actor
-    task.save(update_fields=["state", "closed_at", "closed_by"])
-    push.to_fleet(task.city_id, "ops_task.closed", task_payload(task))
     return task
 
 

@@ -114,20 +114,26 @@ def vehicle_set_maintenance(*, vehicle_id: uuid.UUID, actor: Any = None) -> Vehi
 
 
 @transaction.atomic
-def vehicle_back_in_service(*, vehicle_id: uuid.UUID, actor: Any = None) -> VehicleEvent:
+def vehicle_back_in_service(*, vehicle_id: uuid.UUID, actor: Any = None, by_battery: bool = False,
+                            locked: Vehicle | None = None) -> VehicleEvent:
     """Ops: a vehicle in maintenance is rentable again (MDS ``maintenance``: non_operational -> available), the
-    reverse of ``vehicle_set_maintenance``. Its city's ops sockets see the new status at once."""
-    vehicle = lock_vehicle(vehicle_id)
+    reverse of ``vehicle_set_maintenance``. Its city's ops sockets see the new status at once.
+
+    ``by_battery``: a vehicle whose last battery reading is below ``FLEET_LOW_BATTERY_PCT`` goes to ``low_battery``
+    instead (MDS ``maintenance`` then ``battery_low``), so that nobody rents an empty vehicle."""
+    vehicle = lock_vehicle(vehicle_id, held=locked)
     if vehicle.status != Status.MAINTENANCE:
         raise errors.TransitionNotAllowed(
             f"Only a vehicle in maintenance goes back in service; this one is {vehicle.status}.",
             from_state=vehicle.mds_state,
         )
-    event = vehicle_transition(vehicle_id=vehicle.id, event_types=["maintenance"], status=Status.AVAILABLE,
+    low = by_battery and vehicle.battery_pct is not None and vehicle.battery_pct < settings.FLEET_LOW_BATTERY_PCT
+    events, status = (["maintenance", "battery_low"], Status.LOW_BATTERY) if low else (["maintenance"], Status.AVAILABLE)
+    event = vehicle_transition(vehicle_id=vehicle.id, event_types=events, status=status,
                                actor=actor, actor_kind=ActorKind.OPS, locked=vehicle)
     push.fleet_positions(vehicle.city_id, [{
         "id": str(vehicle.id), "code": vehicle.code, "lat": vehicle.lat, "lon": vehicle.lon,
-        "status": Status.AVAILABLE, "battery_pct": vehicle.battery_pct,
+        "status": status, "battery_pct": vehicle.battery_pct,
         "at": vehicle.position_at.isoformat() if vehicle.position_at else None}])
     return event
 

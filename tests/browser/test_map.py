@@ -19,6 +19,7 @@ from fleet.models import Command
 from telemetry import ingest, pipeline
 from tests import processes
 from tests.accounts.factories import UserFactory
+from tests.browser.conftest import SCREENSHOTS
 from tests.fleet.factories import CityFactory, VehicleFactory, VehicleTypeFactory
 from tests.telemetry.conftest import message
 
@@ -141,3 +142,19 @@ def test_zoom_and_filters_change_the_view_on_the_same_socket(admin_page, city_ma
     assert page.evaluate("() => Array.from(window.fwMap.markers.values()).map(m => m.fw.code)") == ["STILL1"]
     assert page.locator("#fw-map-status").inner_text() == "Live · 1 vehicle in view"
     assert len(sockets) == 1  # a new view is a message on the open socket, not a reconnect
+
+
+def test_a_task_opened_from_the_panel_is_listed_in_the_panel(admin_page, city_map):
+    city, vehicle = city_map
+    page = _open_map(admin_page, _staff(roles.FIELD_TECHNICIAN))
+    _click_vehicle(page, vehicle)
+    page.wait_for_selector("#fw-panel-status")
+    panel = page.locator("#fw-map-panel")
+    panel.locator("#fw-task-kind").select_option("repair")
+    panel.locator("#fw-task-create").click()
+    panel.locator(".fw-panel-list a", has_text="repair · open").wait_for()
+    shots = SCREENSHOTS.parent / "tasks_page"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "map_panel_task.png"))
+    assert vehicle.ops_tasks.get().kind == "repair"
+    assert page.console_errors == []

@@ -544,6 +544,9 @@
       box.appendChild(node("ul", null, "fw-panel-acks"));
       parts.push(box);
     }
+    if (config.task_kinds && config.task_kinds.length) {
+      parts.push(taskForm(v));
+    }
     parts.push(list("Open alerts", v.alerts, function (a) { return link(a.url, a.kind + (a.message ? ": " + a.message : "") + " (" + when(a.opened_at) + ")"); }));
     parts.push(list("Open tasks", v.tasks, function (t) { return link(t.url, t.kind + " · " + t.state + (t.reason ? ": " + t.reason : "")); }));
     parts.push(list("Recent commands", v.commands, function (c) {
@@ -551,6 +554,37 @@
                   " · " + c.state.replace(/_/g, " ") + " · " + when(c.created_at) + (c.failure_reason ? " (" + c.failure_reason + ")" : ""));
     }));
     panelBody.replaceChildren.apply(panelBody, parts);
+  }
+
+  // "Open a task": a field task for this vehicle (the one already open of that kind comes back as it is).
+  function taskForm(v) {
+    const box = node("div", null, "fw-panel-commands fw-panel-task");
+    box.appendChild(node("h3", "Open a task"));
+    const select = node("select");
+    select.id = "fw-task-kind";
+    select.setAttribute("aria-label", "Task kind");
+    config.task_kinds.forEach(function (k) {
+      const option = node("option", k.label);
+      option.value = k.kind;
+      select.appendChild(option);
+    });
+    const button = node("button", "Create task", "button");
+    button.type = "button";
+    button.id = "fw-task-create";
+    button.addEventListener("click", async function () {
+      button.disabled = true;
+      const answer = await post(config.urls.task.replace("00000000-0000-0000-0000-000000000000", v.id), {kind: select.value});
+      const body = await answer.json().catch(function () { return {}; });
+      button.disabled = false;
+      if (answer.ok) {
+        say("Task " + body.kind.replace(/_/g, " ") + " open for " + v.code + ".");
+        openPanel(v.id);  // the panel's "Open tasks" list shows it
+      } else {
+        say((body.error && body.error.message) || ("Could not open the task (" + answer.status + ")."), "error");
+      }
+    });
+    box.append(select, " ", button);
+    return box;
   }
 
   function list(title, items, render) {
