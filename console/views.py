@@ -98,11 +98,10 @@ def map_command(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
     """``{"kind", "max_speed_kph"?, "key"?}`` from the panel: queued through ``fleet.services`` (202), whose
     answer arrives on the fleet socket as ``command.closed``; ``back_in_service`` is done at once (200)."""
     _require(request, map_selectors.VIEW_PERMISSION)
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return _error(400, "invalid_json", "The body is not JSON.")
-    kind = body.get("kind") if isinstance(body, dict) else None
+    body = _json_object(request)
+    if body is None:
+        return _error(400, "invalid_json", "The body is not a JSON object.")
+    kind = body.get("kind")
     if kind not in map_selectors.COMMANDS:
         return _error(422, "command_invalid", f"Unknown command {kind!r}.")
     _require(request, map_selectors.COMMANDS[kind][1])
@@ -121,6 +120,15 @@ def map_command(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
                          "state": command.state}, status=202)
 
 
+def _json_object(request: HttpRequest) -> dict[str, Any] | None:
+    """The request's JSON body if it is an object (an empty body is ``{}``), else None."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 @require_GET
 def map_layers(request: HttpRequest, city_id: uuid.UUID) -> JsonResponse:
     _require(request, map_selectors.VIEW_PERMISSION)
@@ -136,11 +144,10 @@ def map_task(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
     the one already open of that kind is returned), 201."""
     _require(request, map_selectors.VIEW_PERMISSION)
     _require(request, "fleet.add_opstask")
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return _error(400, "invalid_json", "The body is not JSON.")
-    kind = body.get("kind") if isinstance(body, dict) else None
+    body = _json_object(request)
+    if body is None:
+        return _error(400, "invalid_json", "The body is not a JSON object.")
+    kind = body.get("kind")
     if kind not in OpsTaskKind.values:
         return _error(422, "ops_task_kind_invalid", f"Unknown task kind {kind!r}.")
     reason = body.get("reason") if isinstance(body.get("reason"), str) else ""

@@ -187,6 +187,9 @@ def test_commands_from_the_panel_are_permission_checked_and_queued_through_the_f
     refused = _command(client, vehicle, kind="set_speed_limit", max_speed_kph=500)
     assert (refused.status_code, refused.json()["error"]["code"]) == (422, "command_invalid")
     assert _command(client, vehicle, kind="self_destruct").status_code == 422
+    for body in ("[1]", "not json", '"lock"'):  # a body that is no JSON object is a 400, not a 500
+        bad = client.post(reverse("console-map-command", args=[vehicle.id]), body, content_type="application/json")
+        assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_json")
     assert Command.objects.count() == 1
 
 
