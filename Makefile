@@ -43,7 +43,7 @@ typecheck: $(STAMP)
 	DEBUG="$${DEBUG:-1}" DATABASE_URL="$${DATABASE_URL:-postgres://localhost/typecheck}" \
 		REDIS_URL="$${REDIS_URL:-redis://localhost}" $(VENV)/bin/mypy .
 
-schema: $(STAMP)
+schema: $(STAMP) $(NODE_STAMP)
 	$(WITH_SERVICES) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 pytest: $(STAMP) $(NODE_STAMP)

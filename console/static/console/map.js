@@ -31,7 +31,9 @@
   const map = FreewheelMap.create(el, {center: extent ? [(extent[1] + extent[3]) / 2, (extent[0] + extent[2]) / 2]
     : [52.52, 13.405], zoom: 13});
   if (extent) {
-    map.fitBounds([[extent[1], extent[0]], [extent[3], extent[2]]], {padding: [20, 20], maxZoom: 16});
+    // At once, not animated: the page opens on the fleet, and a zoom asked for at once is not dropped (Leaflet
+    // ignores a new zoom while a zoom animation runs).
+    map.fitBounds([[extent[1], extent[0]], [extent[3], extent[2]]], {padding: [20, 20], maxZoom: 16, animate: false});
   }
 
   const vehicleLayer = L.layerGroup().addTo(map);
