@@ -54,7 +54,7 @@
       bounds.extend(dot.getLatLng());
     });
     if (bounds.isValid()) {
-      map.fitBounds(bounds, {padding: [24, 24], maxZoom: 17});
+      map.fitBounds(bounds, {padding: [24, 24], maxZoom: 17, animate: false});  // opens on it, no zoom race
     }
     element.dataset.drawn = String((data.track || []).length);
   }
