@@ -246,12 +246,26 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_links"],
-    # Several serializers have a "kind" field with different choices: name each enum component after its model.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_links",
+                             "core.schema.name_request_components"],
+    # Each enum component is named after what it is (a generated client's type): several serializers have a "kind",
+    # "state" or "status" field with different choices, which drf-spectacular would name by field and hash.
     "ENUM_NAME_OVERRIDES": {
         "CommandKindEnum": "fleet.models.commands.CommandKind",
+        "CommandStateEnum": "fleet.models.commands.CommandState",
         "OpsAlertKindEnum": "fleet.models.ops.OpsAlertKind",
+        "OpsAlertSeverityEnum": "fleet.models.ops.OpsAlertSeverity",
         "OpsTaskKindEnum": "fleet.models.ops.OpsTaskKind",
+        "OpsTaskStateEnum": "fleet.models.ops.OpsTaskState",
+        "OpsTaskPriorityEnum": "fleet.models.ops.OpsTaskPriority",
+        "OpsTaskOutcomeEnum": ["done", "not_done", "cancelled"],
+        "PaymentPurposeEnum": "billing.models.payments.Payment.Purpose",
+        "PaymentStatusEnum": "billing.models.payments.Payment.Status",
+        "ProblemCategoryEnum": "rides.models.ProblemReport.Category",
+        "RideStateEnum": "rides.models.RideState",
+        "ReservationStateEnum": "rides.models.Reservation.State",
+        "TelemetryAlarmEnum": ["tipped_over", "tamper"],
+        "UserStatusEnum": "accounts.models.User.Status",
     },
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fleet.models import (
@@ -44,6 +45,7 @@ class VehicleNearbyOut(serializers.Serializer[Any]):
     distance_m = serializers.FloatField()
     pricing_plan_id = serializers.CharField(allow_null=True)
 
+    @extend_schema_field(VehiclePositionOut)
     def get_position(self, obj: Any) -> dict[str, Any]:
         return dict(VehiclePositionOut(obj).data)
 

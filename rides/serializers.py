@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing.serializers.fields import BillingMoney
 from core.money import money
-from rides.models import ProblemReport, Reservation, Ride
+from rides.models import ProblemReport, Reservation, Ride, RideState
 
 
 class RideStartIn(serializers.Serializer[Any]):
@@ -33,6 +35,11 @@ class RideRatingIn(serializers.Serializer[Any]):
     comment = serializers.CharField(max_length=500, required=False, default="")
 
 
+class RideRatingOut(serializers.Serializer[Any]):
+    stars = serializers.IntegerField()
+    comment = serializers.CharField()
+
+
 class RideProblemIn(serializers.Serializer[Any]):
     category = serializers.ChoiceField(choices=ProblemReport.Category.choices)
     description = serializers.CharField(max_length=1000, required=False, default="")
@@ -51,20 +58,23 @@ class ReservationCreateIn(serializers.Serializer[Any]):
 
 class ReservationOut(serializers.ModelSerializer[Reservation]):
     vehicle_code = serializers.CharField(source="vehicle.code", read_only=True)
-    state = serializers.CharField(read_only=True, help_text="active | cancelled | expired | converted")
+    state = serializers.ChoiceField(choices=Reservation.State.choices, read_only=True)
     fee = serializers.SerializerMethodField()
 
     class Meta:
         model = Reservation
         fields = ["id", "state", "vehicle_id", "vehicle_code", "created_at", "expires_at", "closed_at", "fee"]
 
+    @extend_schema_field(BillingMoney)
     def get_fee(self, obj: Reservation) -> dict[str, str]:
         return money(obj.fee, obj.currency)
 
 
 class RideOut(serializers.ModelSerializer[Ride]):
     vehicle_code = serializers.CharField(source="vehicle.code", read_only=True)
-    state = serializers.CharField(read_only=True, help_text="unlocking | active | paused | locking | ended | cancelled")
+    state = serializers.ChoiceField(choices=RideState.choices, read_only=True,
+                                    help_text="unlocking until the vehicle confirms the unlock, locking until it "
+                                              "confirms the lock")
     fare_total = serializers.SerializerMethodField()
 
     class Meta:
@@ -73,6 +83,7 @@ class RideOut(serializers.ModelSerializer[Ride]):
                   "ended_at", "paused_seconds", "pause_count", "duration_s", "distance_m", "fare_total",
                   "end_reason", "cancel_reason"]
 
+    @extend_schema_field(BillingMoney(allow_null=True))
     def get_fare_total(self, obj: Ride) -> dict[str, str] | None:
         return None if obj.fare_total is None else money(obj.fare_total, obj.currency)
 
