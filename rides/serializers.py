@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from billing.serializers.fields import BillingMoney
@@ -12,6 +12,10 @@ from core.money import money
 from rides.models import ProblemReport, Reservation, Ride, RideState
 
 
+@extend_schema_serializer(examples=[
+    OpenApiExample("By the code on the vehicle", value={"code": "FW01042"}),
+    OpenApiExample("From your reservation", value={"reservation_id": "0b8e7c1a-3f7d-4a51-9c2e-5d1f0a6b7c8d"}),
+])
 class RideStartIn(serializers.Serializer[Any]):
     code = serializers.CharField(required=False, max_length=32, help_text="Vehicle code from the QR sticker")
     reservation_id = serializers.UUIDField(required=False)
@@ -52,10 +56,16 @@ class RideProblemOut(serializers.ModelSerializer[ProblemReport]):
         fields = ["id", "category", "description", "created_at"]
 
 
+@extend_schema_serializer(examples=[OpenApiExample("A vehicle by its code", value={"code": "FW01042"})])
 class ReservationCreateIn(serializers.Serializer[Any]):
     code = serializers.CharField(max_length=32)
 
 
+@extend_schema_serializer(examples=[OpenApiExample("Held for you", response_only=True, value={
+    "id": "0b8e7c1a-3f7d-4a51-9c2e-5d1f0a6b7c8d", "state": "active",
+    "vehicle_id": "5f0c3a2e-8d41-4b7e-a6c9-1e2d3f4a5b6c", "vehicle_code": "FW01042",
+    "created_at": "2026-12-07T09:00:00Z", "expires_at": "2026-12-07T09:15:00Z", "closed_at": None,
+    "fee": {"amount": "0.00", "currency": "EUR"}})])
 class ReservationOut(serializers.ModelSerializer[Reservation]):
     vehicle_code = serializers.CharField(source="vehicle.code", read_only=True)
     state = serializers.ChoiceField(choices=Reservation.State.choices, read_only=True)
@@ -70,6 +80,21 @@ class ReservationOut(serializers.ModelSerializer[Reservation]):
         return money(obj.fee, obj.currency)
 
 
+_RIDE = {"id": "8d3f6a2b-1c4e-4f7a-9b0d-2e5c7a9f1b3d", "vehicle_id": "5f0c3a2e-8d41-4b7e-a6c9-1e2d3f4a5b6c",
+         "vehicle_code": "FW01042", "reservation_id": None, "created_at": "2026-12-07T09:02:00Z",
+         "started_at": None, "ended_at": None, "paused_seconds": 0, "pause_count": 0, "duration_s": None,
+         "distance_m": None, "fare_total": None, "end_reason": "", "cancel_reason": ""}
+_OK = ["200", "201", "202"]  # examples of every success answer (drf-spectacular's default: 200 and 201)
+
+
+@extend_schema_serializer(examples=[
+    OpenApiExample("Started, waiting for the unlock", response_only=True, status_codes=_OK,
+                   value={**_RIDE, "state": "unlocking"}),
+    OpenApiExample("Ended and charged", response_only=True, status_codes=_OK, value={
+        **_RIDE, "state": "ended", "started_at": "2026-12-07T09:02:03Z", "ended_at": "2026-12-07T09:14:40Z",
+        "paused_seconds": 120, "pause_count": 1, "duration_s": 757, "distance_m": 2350,
+        "fare_total": {"amount": "4.20", "currency": "EUR"}, "end_reason": "rider"}),
+])
 class RideOut(serializers.ModelSerializer[Ride]):
     vehicle_code = serializers.CharField(source="vehicle.code", read_only=True)
     state = serializers.ChoiceField(choices=RideState.choices, read_only=True,

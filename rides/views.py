@@ -36,7 +36,7 @@ def _own(request: Request, ride_id: uuid.UUID) -> Ride:
 
 
 class RideStartView(APIView):
-    domain_errors = (errors.VehicleNotFound, errors.ReservationNotFound, errors.RideAlreadyOpen, errors.ReservationAlreadyActive, errors.ReservationStateConflict, errors.RideStartInProgress, errors.VehicleUnavailable, errors.RiderNotActive, errors.RiderTooYoung, errors.RiderBirthDateMissing, errors.BatteryTooLow, errors.StartNotAllowedHere, errors.TariffMissing, errors.VehiclePositionUnknown, billing_errors.NoPaymentMethod, billing_errors.OutstandingDebt, billing_errors.InsufficientFunds, billing_errors.PaymentActionRequired, billing_errors.PaymentProviderUnavailable)
+    domain_errors = (errors.VehicleNotFound, errors.ReservationNotFound, errors.RideAlreadyOpen, errors.ReservationAlreadyActive, errors.ReservationStateConflict, errors.RideStartInProgress, errors.VehicleUnavailable, errors.RiderNotActive, errors.RiderTooYoung, errors.RiderBirthDateMissing, errors.BatteryTooLow, errors.StartNotAllowedHere, errors.TariffMissing, errors.VehiclePositionUnknown, billing_errors.NoPaymentMethod, billing_errors.OutstandingDebt, billing_errors.InsufficientFunds, billing_errors.PaymentDeclined, billing_errors.PaymentInsufficientFunds, billing_errors.PaymentActionRequired, billing_errors.PaymentProviderUnavailable)
     @extend_schema(request=serializers.RideStartIn, responses={201: serializers.RideOut}, tags=TAGS,
                    summary="Start a ride by vehicle code or from your reservation (ride is 'unlocking' until the ack)")
     def post(self, request: Request) -> Response:

@@ -33,7 +33,8 @@ class WalletGetView(APIView):
 
 
 class WalletTopUpView(APIView):
-    domain_errors = (errors.AmountInvalid, errors.PaymentMethodNotFound, errors.NoPaymentMethod, errors.PaymentProviderUnavailable)
+    domain_errors = (errors.AmountInvalid, errors.PaymentMethodNotFound, errors.NoPaymentMethod, errors.PaymentDeclined,
+                     errors.PaymentInsufficientFunds, errors.PaymentProviderUnavailable)
     @extend_schema(
         request=wallet_serializers.WalletTopUpIn,
         responses={201: wallet_serializers.PaymentOut,

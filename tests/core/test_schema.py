@@ -100,3 +100,18 @@ def test_request_bodies_keep_their_serializer_names(schema: dict[str, Any]) -> N
     assert [name for name in names if name.endswith("Request")] == []
     body = schema["paths"]["/api/v1/rides/start"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/RideStartIn"}
+
+
+@pytest.mark.parametrize(("path", "method", "status"), [
+    ("/api/v1/auth/register", "post", None), ("/api/v1/auth/register", "post", "201"),
+    ("/api/v1/payment-methods", "post", None), ("/api/v1/payment-methods", "post", "201"),
+    ("/api/v1/vehicles/nearby", "get", "200"), ("/api/v1/reservations", "post", None),
+    ("/api/v1/reservations", "post", "201"), ("/api/v1/rides/start", "post", None),
+    ("/api/v1/rides/start", "post", "201"), ("/api/v1/rides/{ride_id}/end", "post", "202"),
+    ("/api/v1/billing/rides/{ride_id}/receipt", "get", "200"), ("/api/v1/wallet/top-ups", "post", None),
+])
+def test_the_main_bodies_carry_examples(schema: dict[str, Any], path: str, method: str, status: str | None) -> None:
+    operation = schema["paths"][path][method]
+    body = operation["requestBody"] if status is None else operation["responses"][status]
+    examples = next(iter(body["content"].values()))["examples"]
+    assert examples and all(example["value"] for example in examples.values())

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from billing.services import methods
 from tests.accounts.factories import UserFactory
 from tests.fleet.factories import VehicleFactory
 from tests.rides.conftest import START_URL, add_card
@@ -60,6 +61,17 @@ def top_up_too_small(api: Any, rider: Any, vehicle: Any) -> Any:
                                                           "payment_method": str(card.pk)}, format="json")
 
 
+def top_up_declined(api: Any, rider: Any, vehicle: Any) -> Any:
+    card = methods.payment_method_add(user=rider, token="tok_chargeDeclined")
+    return api.as_(rider).post("/api/v1/wallet/top-ups", {"amount": {"amount": "10.00", "currency": "EUR"},
+                                                          "payment_method": str(card.pk)}, format="json")
+
+
+def start_with_an_empty_card(api: Any, rider: Any, vehicle: Any) -> Any:
+    methods.payment_method_add(user=rider, token="tok_insufficientFunds")  # the hold is refused
+    return _start(api, rider, vehicle.code)
+
+
 def key_reused(api: Any, rider: Any, vehicle: Any) -> Any:
     for code in ("NOPE0001", "NOPE0002"):
         response = api.as_(rider).post(RES_URL, {"code": code}, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
@@ -83,6 +95,8 @@ CASES: dict[str, tuple[str, Callable[[Any, Any, Any], Any]]] = {
     "card refused by the provider": ("payment_methods_add", lambda api, rider, vehicle: api.as_(rider).post(
         "/api/v1/payment-methods", {"token": "tok_nonsense"}, format="json")),
     "top-up below the minimum": ("wallet_top_up", top_up_too_small),
+    "top-up declined by the card": ("wallet_top_up", top_up_declined),
+    "ride hold refused by the card": ("rides_start", start_with_an_empty_card),
     "not signed in": ("rides_list", lambda api, rider, vehicle: api.anonymous().get("/api/v1/rides")),
     "idempotency key reused for another body": ("reservations_create", key_reused),
 }
