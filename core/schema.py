@@ -75,10 +75,12 @@ _ACTION_SUFFIXES = {"list": "list", "retrieve": "get", "create": "create", "part
 # Every POST under /api/ may carry one (core/idempotency.py, docs/api-conventions.md): in the schema, so a generated
 # client has the argument and its documentation says when to send one.
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255}, OpenApiParameter.HEADER,
+    "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    OpenApiParameter.HEADER,
     description="Makes a retry safe: send a fresh UUID v4 with each new action and the same key when you retry it "
                 "after a timeout or a lost connection. The retry gets the first answer again (header "
-                "`Idempotent-Replayed: true`) and nothing runs twice. Keys are kept for 24 hours.",
+                "`Idempotent-Replayed: true`) and nothing runs twice. Keys are kept for 24 hours (the server's "
+                "IDEMPOTENCY_KEY_TTL_HOURS).",
 )
 
 
