@@ -74,6 +74,13 @@ _ACTION_SUFFIXES = {"list": "list", "retrieve": "get", "create": "create", "part
 
 # Every POST under /api/ may carry one (core/idempotency.py, docs/api-conventions.md): in the schema, so a generated
 # client has the argument and its documentation says when to send one.
+# What core.idempotency.IdempotencyMiddleware answers on a POST that carries the header.
+_IDEMPOTENCY_ERRORS = [
+    (400, "idempotency_key_invalid", "the Idempotency-Key is not 1-255 printable characters"),
+    (409, "idempotency_request_in_progress", "the first request with this key is still running: send it again "
+                                             "after Retry-After seconds"),
+    (422, "idempotency_key_reused", "this Idempotency-Key came with a different request"),
+]
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
@@ -122,6 +129,9 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
         for status, codes in self._domain_errors().items():
             errors.setdefault(status, [])
             errors[status] += [(code, message) for code, message in codes if code not in dict(errors[status])]
+        if self.method == "POST" and self.path.startswith("/api/"):
+            for status, code, message in _IDEMPOTENCY_ERRORS:
+                errors.setdefault(status, []).append((code, message))
         for status_text in responses:
             if int(status_text) >= 400:
                 errors.setdefault(int(status_text), [])
@@ -129,10 +139,11 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
             response = responses.setdefault(str(status), {"description": ""})
             response.setdefault("content", {"application/json": {"schema": self._error_ref()}})
             own = response["description"].split(", ") if _CODE_LIST.fullmatch(response["description"]) else []
-            added = [(code, message) for code, message in codes if code not in own]
-            text = "; ".join(f"{code}: {message}" for code, message in added)
-            response["description"] = "; ".join(filter(None, [response["description"], text]))
-            errors[status] = [(code, "") for code in own] + added
+            known = dict(codes)
+            errors[status] = [(code, known.get(code, "")) for code in own] + [(c, m) for c, m in codes if c not in own]
+            if own or not response["description"]:
+                response["description"] = "\n".join(f"- `{code}`" + (f": {message}" if message else "")
+                                                     for code, message in errors[status])
             response["x-error-codes"] = [code for code, _ in errors[status]]
         if errors:  # a generated client's docstring shows the description, not the responses
             listed = "\n".join(f"- {status}: {', '.join(code for code, _ in codes)}"
@@ -167,12 +178,6 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
                            ("malformed_request", "the body is not valid JSON or form data")]
             if any(p.get("name") == "cursor" for p in parameters):
                 errors[400].append(("cursor_invalid", "a cursor the server did not issue"))
-        if method == "POST" and self.path.startswith("/api/"):
-            errors.setdefault(400, []).append(("idempotency_key_invalid", "the Idempotency-Key is not 1-255 "
-                                                                           "printable characters"))
-            errors[409] = [("idempotency_request_in_progress", "the first request with this Idempotency-Key is "
-                                                               "still running; retry after Retry-After")]
-            errors[422] = [("idempotency_key_reused", "this Idempotency-Key came with a different request")]
         if view.get_authenticators():
             errors[401] = [("not_authenticated", "no credentials"),
                            ("authentication_failed", "bad credentials"),
