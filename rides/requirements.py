@@ -31,10 +31,13 @@ def ride_requirements(rider: User) -> list[Requirement]:
 
 
 def _money(rider: User) -> list[Requirement]:
+    currencies = fleet_selectors.city_currencies()
+    if not currencies:
+        return []  # no city, nothing to ride: no need to read the card
     method = wallet_selectors.payment_method_default(user=rider)
     gates = [wallet_selectors.RiderMoney(balance=wallet_selectors.wallet_balance(user=rider, currency=currency),
                                          method=method)
-             for currency in fleet_selectors.city_currencies()]
+             for currency in currencies]
     found = []
     owed = [money(gate.balance.debt, gate.balance.currency) for gate in gates if gate.refusal == "outstanding_debt"]
     if owed:

@@ -54,6 +54,16 @@ def test_a_debt_below_the_minimum_top_up_is_charged_exactly_and_cleared(api, rid
     assert Payment.objects.filter(purpose="debt_settle").count() == 1
 
 
+def test_a_retry_with_the_same_idempotency_key_replays_the_answer_and_charges_once(api, rider):
+    _owe(rider)
+    add_card(rider)
+    first = api.as_(rider).post(SETTLE, {}, format="json", HTTP_IDEMPOTENCY_KEY="settle-1")
+    retry = api.as_(rider).post(SETTLE, {}, format="json", HTTP_IDEMPOTENCY_KEY="settle-1")
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.json() == first.json()
+    assert Payment.objects.filter(purpose="debt_settle").count() == 1 and TestPspIntent.objects.count() == 1
+
+
 def test_the_charge_is_what_is_owed_when_charging_and_the_answer_says_it_changed(api, rider):
     _owe(rider, "1.25")
     card = add_card(rider, "tok_chargeDeclined")

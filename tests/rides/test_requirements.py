@@ -93,6 +93,13 @@ def test_a_new_rider_sees_everything_in_the_order_the_start_checks_it(api, vehic
     assert (r.status_code, r.json()["ride_requirements"]) == (200, [])  # PATCH me answers with the new list
 
 
+def test_me_with_a_city_costs_a_few_queries(api, rider, vehicle, django_assert_num_queries):
+    client = api.as_(rider)
+    # account, role groups; city currencies, default card, the EUR balance (the rider has a date of birth)
+    with django_assert_num_queries(5):
+        assert client.get(ME).status_code == 200
+
+
 def test_nothing_is_listed_that_the_start_does_not_ask_for(api, rider, vehicle):
     """No date of birth without a minimum age; an unverified phone is never asked for; a wallet is enough."""
     from billing.models import AccountKind
