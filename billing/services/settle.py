@@ -8,7 +8,9 @@ when the two differ). The card money then takes the top-up path: it lands in the
 Two settles at once charge once: the second waits for the first's row lock, then finds its unfinished payment
 (409 ``settlement_in_progress``) or no debt left (409 ``nothing_to_settle``); a partial unique constraint
 (``payment_one_open_settlement``) backs this up. A settlement left waiting for 3-D Secure is voided by the next
-settle, so an abandoned challenge never blocks the rider, and a voided challenge cannot be completed later.
+settle, so an abandoned challenge never blocks the rider, and a voided challenge cannot be completed later. One
+whose answer was lost (``unknown``: the provider timed out) is asked again with its own idempotency key, so the
+provider replays what it did instead of charging twice.
 """
 
 from __future__ import annotations
@@ -53,11 +55,32 @@ def wallet_settle(
     """
     method = _method(user, payment_method_id)
     currency = currency or _owed_currency(user)
+    recovered = _unknown_asked_again(user, currency)
+    if recovered is not None:
+        return Settlement(payment=recovered, expected=expected)
     for unfinished in Payment.objects.filter(user=user, purpose=Payment.Purpose.DEBT_SETTLE, currency=currency,
                                              status=S.REQUIRES_ACTION):
         payments.payment_void(payment=unfinished)  # a provider call: outside the transaction below
     payment = _payment_open(user=user, currency=currency, method=method)
     return Settlement(payment=payments.payment_authorise(payment=payment, capture=True), expected=expected)
+
+
+def _unknown_asked_again(user: User, currency: str) -> Payment | None:
+    """Ask the provider again about a settlement whose answer was lost; the answer if it went through.
+
+    The same idempotency key (``authorise:<payment id>``) makes the provider replay its first result. A conditional
+    UPDATE (unknown -> pending) claims the payment, so two settles never ask at once (a concurrent one then sees
+    ``settlement_in_progress``). A decline frees the way for a new settlement; a timeout again is 503.
+    """
+    for payment in Payment.objects.filter(user=user, purpose=Payment.Purpose.DEBT_SETTLE, currency=currency,
+                                          status=S.UNKNOWN).select_related("payment_method"):
+        if not Payment.objects.filter(pk=payment.pk, status=S.UNKNOWN).update(status=S.PENDING):
+            continue  # another request claimed it
+        try:
+            return payments.payment_authorise(payment=payment, capture=True)
+        except (errors.PaymentDeclined, errors.PaymentInsufficientFunds):
+            continue  # failed: no longer in the way
+    return None
 
 
 def _method(user: User, payment_method_id: uuid.UUID | None) -> PaymentMethod:

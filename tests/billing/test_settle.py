@@ -130,7 +130,7 @@ def test_3ds_settles_by_webhook_and_an_abandoned_challenge_is_replaced(api, ride
         testpsp.confirm_3ds(old.provider_ref)
 
 
-def test_a_settlement_whose_answer_is_lost_blocks_a_second_charge(api, rider, monkeypatch):
+def test_a_settlement_whose_answer_is_lost_is_not_charged_again(api, rider, monkeypatch):
     from billing.providers.base import ProviderTimeout
 
     _owe(rider)
@@ -144,13 +144,36 @@ def test_a_settlement_whose_answer_is_lost_blocks_a_second_charge(api, rider, mo
     monkeypatch.setattr(testpsp.TestPsp, "authorise", authorise_then_lose_the_answer)
     r = api.as_(rider).post(SETTLE, {}, format="json")
     assert (r.status_code, r.json()["error"]["code"]) == (503, "payment_provider_unavailable")
+    # Asked again (same key): the provider replays the same intent, and the answer is lost again.
     again = api.as_(rider).post(SETTLE, {}, format="json")
-    assert (again.status_code, again.json()["error"]["code"]) == (409, "settlement_in_progress")
-    assert again.json()["error"]["details"]["status"] == "unknown"
+    assert (again.status_code, again.json()["error"]["code"]) == (503, "payment_provider_unavailable")
+    assert Payment.objects.get(purpose="debt_settle").status == "unknown"
     assert TestPspIntent.objects.count() == 1
     deliver(api)  # the provider's webhook brings the answer: the debt is paid
     assert _balance(rider).debt == Decimal(0)
     assert api.as_(rider).post(SETTLE, {}, format="json").json()["error"]["code"] == "nothing_to_settle"
+
+
+def test_a_lost_answer_is_asked_again_with_the_same_key_and_never_charged_twice(api, rider, monkeypatch):
+    from billing.providers.base import ProviderTimeout
+
+    _owe(rider)
+    add_card(rider)
+    real = testpsp.TestPsp.authorise
+
+    def authorise_then_lose_the_answer(self, **kwargs):
+        real(self, **kwargs)
+        raise ProviderTimeout("network")
+
+    monkeypatch.setattr(testpsp.TestPsp, "authorise", authorise_then_lose_the_answer)
+    assert api.as_(rider).post(SETTLE, {}, format="json").status_code == 503
+    monkeypatch.setattr(testpsp.TestPsp, "authorise", real)  # the network is back; no webhook came
+    again = api.as_(rider).post(SETTLE, {}, format="json")
+    assert again.status_code == 201, again.json()
+    payment = Payment.objects.get(purpose="debt_settle")  # the same payment, asked again
+    assert again.json()["payment"]["id"] == str(payment.pk) and payment.status == "captured"
+    assert TestPspIntent.objects.count() == 1 and TestPspIntent.objects.get().amount_received == Decimal("1.25")
+    assert (_balance(rider).debt, _balance(rider).cash) == (Decimal(0), Decimal(0))
 
 
 @pytest.mark.django_db(transaction=True)
