@@ -9,7 +9,8 @@ Two settles at once charge once: the second waits for the first's row lock, then
 (409 ``settlement_in_progress``) or no debt left (409 ``nothing_to_settle``); a partial unique constraint
 (``payment_one_open_settlement``) backs this up. A settlement left waiting for 3-D Secure is voided by the next
 settle, so an abandoned challenge never blocks the rider, and a voided challenge cannot be completed later. One
-whose answer was lost (``unknown``: the provider timed out) is asked again with its own idempotency key, so the
+whose answer was lost (``unknown``: the provider timed out; or ``pending`` for ``STALE_PENDING``: the request died)
+is asked again with its own idempotency key, so the
 provider replays what it did instead of charging twice.
 """
 
@@ -17,9 +18,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import User
 from billing import errors
@@ -29,6 +33,10 @@ from billing.services import ledger, payments
 
 S = Payment.Status
 OPEN_STATUSES = (S.PENDING, S.UNKNOWN, S.REQUIRES_ACTION, S.AUTHORISED)
+# A settlement still ``pending`` this long after its last change lost its request (a crash between writing the row
+# and recording the provider's answer): it is asked again like an ``unknown`` one. Far longer than a provider call
+# with its retries, so a request still waiting for its answer is never overtaken.
+STALE_PENDING = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -69,12 +77,14 @@ def _unknown_asked_again(user: User, currency: str) -> Payment | None:
     """Ask the provider again about a settlement whose answer was lost; the answer if it went through.
 
     The same idempotency key (``authorise:<payment id>``) makes the provider replay its first result. A conditional
-    UPDATE (unknown -> pending) claims the payment, so two settles never ask at once (a concurrent one then sees
+    UPDATE (to pending, now) claims the payment, so two settles never ask at once (a concurrent one then sees
     ``settlement_in_progress``). A decline frees the way for a new settlement; a timeout again is 503.
     """
-    for payment in Payment.objects.filter(user=user, purpose=Payment.Purpose.DEBT_SETTLE, currency=currency,
-                                          status=S.UNKNOWN).select_related("payment_method"):
-        if not Payment.objects.filter(pk=payment.pk, status=S.UNKNOWN).update(status=S.PENDING):
+    now = timezone.now()
+    lost = Q(status=S.UNKNOWN) | Q(status=S.PENDING, updated_at__lt=now - STALE_PENDING)
+    for payment in Payment.objects.filter(lost, user=user, purpose=Payment.Purpose.DEBT_SETTLE,
+                                          currency=currency).select_related("payment_method"):
+        if not Payment.objects.filter(lost, pk=payment.pk).update(status=S.PENDING, updated_at=now):
             continue  # another request claimed it
         try:
             return payments.payment_authorise(payment=payment, capture=True)

@@ -176,6 +176,31 @@ def test_a_lost_answer_is_asked_again_with_the_same_key_and_never_charged_twice(
     assert (_balance(rider).debt, _balance(rider).cash) == (Decimal(0), Decimal(0))
 
 
+def test_a_settlement_whose_request_died_is_recovered_after_a_while(api, rider, monkeypatch):
+    from billing.services import settle
+
+    _owe(rider)
+    add_card(rider)
+    real = testpsp.TestPsp.authorise
+
+    def authorise_then_crash(self, **kwargs):  # the process dies after the provider moved the money
+        real(self, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(testpsp.TestPsp, "authorise", authorise_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        api.as_(rider).post(SETTLE, {}, format="json")
+    monkeypatch.setattr(testpsp.TestPsp, "authorise", real)
+    payment = Payment.objects.get(purpose="debt_settle")
+    assert payment.status == "pending"
+    soon = api.as_(rider).post(SETTLE, {}, format="json")  # it may still be in flight: not overtaken
+    assert (soon.status_code, soon.json()["error"]["code"]) == (409, "settlement_in_progress")
+    Payment.objects.filter(pk=payment.pk).update(updated_at=payment.updated_at - settle.STALE_PENDING)
+    later = api.as_(rider).post(SETTLE, {}, format="json")
+    assert later.status_code == 201 and later.json()["payment"]["id"] == str(payment.pk)
+    assert TestPspIntent.objects.count() == 1 and _balance(rider).debt == Decimal(0)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_settles_charge_once():
     from django.test import Client
