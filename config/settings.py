@@ -265,7 +265,7 @@ SPECTACULAR_SETTINGS = {
         "RideStateEnum": "rides.models.RideState",
         "ReservationStateEnum": "rides.models.Reservation.State",
         "TelemetryAlarmEnum": ["tipped_over", "tamper"],
-        "UserStatusEnum": "accounts.models.User.Status",
+        "UserStatusEnum": "accounts.models.User.Status",  # UserOut and MeOut share it
     },
 }
 
