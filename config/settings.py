@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
         "ProblemCategoryEnum": "rides.models.ProblemReport.Category",
         "RideStateEnum": "rides.models.RideState",
         "ReservationStateEnum": "rides.models.Reservation.State",
+        "RideRequirementCodeEnum": ["outstanding_debt", "payment_method_required", "date_of_birth_required"],
         "TelemetryAlarmEnum": ["tipped_over", "tamper"],
         "UserStatusEnum": "accounts.models.User.Status",  # UserOut and MeOut share it
     },

@@ -55,6 +55,7 @@ ACTION_WORDS = frozenset({
 OPERATION_IDS = {
     ("POST", "/auth/token"): "auth_sign_in",
     ("POST", "/billing/goodwill"): "billing_goodwill_grant",
+    ("GET", "/cities"): "cities_list",  # a list in an object ({"results": [...]}): not paginated
     ("POST", "/billing/rides/{ride_id}/refunds"): "billing_rides_refund",
     ("POST", "/billing/webhooks/{provider}"): "billing_webhooks_receive",
     ("POST", "/me/password"): "me_password_change",

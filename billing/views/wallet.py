@@ -61,7 +61,7 @@ class WalletSettleView(APIView):
         responses={201: wallet_serializers.WalletSettlementOut,
                    202: OpenApiResponse(wallet_serializers.WalletSettlementOut,
                                         "3-D Secure needed: the webhook settles the debt once the rider confirms")},
-        tags=["billing"], operation_id="wallet_settle",
+        tags=["billing"],
         summary="Settle my balance: charge exactly the outstanding debt to a saved card",
     )
     def post(self, request: Request) -> Response:

@@ -75,14 +75,19 @@ def test_a_whole_journey_with_the_generated_client(client_package: ModuleType, l
     models: Any = importlib.import_module(f"{PACKAGE}.models")
     auth_register, = _modules("api.auth", "auth_register")
     payment_methods_add, wallet_get = _modules("api.billing", "payment_methods_add", "wallet_get")
+    cities_list, cities_get = _modules("api.fleet", "cities_list", "cities_get")
     receipt_get, = _modules("api.billing", "billing_rides_receipt_get")
     vehicles_nearby, = _modules("api.fleet", "vehicles_nearby")
     me_get, = _modules("api.me", "me_get")
     reservations_create, rides_start, rides_get, rides_pause, rides_resume, rides_end = _modules(
         "api.rides", "reservations_create", "rides_start", "rides_get", "rides_pause", "rides_resume", "rides_end")
 
-    # Sign up: the answer carries the tokens; every later call is the rider's.
+    # Before signing up: where can I ride?
     anonymous = fw.Client(base_url=live_server.url, raise_on_unexpected_status=True)
+    cities = cities_list.sync(client=anonymous)
+    assert isinstance(cities, models.CityListOut) and [c.slug for c in cities.results] == [vehicle.city.slug]
+
+    # Sign up: the answer carries the tokens; every later call is the rider's.
     signed_up = auth_register.sync(client=anonymous, body=models.RegisterIn(
         email="ada@example.org", password="correct horse battery staple", name="Ada",
         date_of_birth=dt.date(1990, 5, 17)))
@@ -90,18 +95,23 @@ def test_a_whole_journey_with_the_generated_client(client_package: ModuleType, l
     app = fw.AuthenticatedClient(base_url=live_server.url, token=signed_up.tokens.access,
                                  raise_on_unexpected_status=True)
     me = me_get.sync(client=app)
-    assert isinstance(me, models.UserOut) and me.status == models.UserStatusEnum.ACTIVE
+    assert isinstance(me, models.MeOut) and me.status == models.UserStatusEnum.ACTIVE
+    # What a first ride still needs, and the call that provides it: a card.
+    assert [(r.code, r.action.path) for r in me.ride_requirements] == [
+        (models.RideRequirementCodeEnum.PAYMENT_METHOD_REQUIRED, "/api/v1/payment-methods")]
 
     # A card: the app's card form gives the payment provider's token (the test PSP's tok_visa).
     card = payment_methods_add.sync(client=app, body=models.PaymentMethodAddIn(token="tok_visa"),
                                     idempotency_key=str(uuid.uuid4()))
     assert isinstance(card, models.PaymentMethodOut) and card.last4 == "4242"
+    assert me_get.sync(client=app).ride_requirements == []
 
     # Nearby vehicles, then reserve the one found and start the ride from the reservation.
     nearby = vehicles_nearby.sync(client=app, lat=vehicle.lat, lon=vehicle.lon)
     assert isinstance(nearby, models.VehicleNearbyListOut)
     found = next(v for v in nearby.results if v.code == vehicle.code)
     assert isinstance(found.position, models.VehiclePositionOut)
+    assert cities_get.sync(str(found.city.id), client=app).slug == found.city.slug == vehicle.city.slug
     reservation = reservations_create.sync(client=app, body=models.ReservationCreateIn(code=found.code),
                                            idempotency_key=str(uuid.uuid4()))
     assert isinstance(reservation, models.ReservationOut)
