@@ -52,7 +52,7 @@ def _command_state(field: str) -> Subquery:
 def _with_status(rides: QuerySet[Ride]) -> QuerySet[Ride]:
     """What the ride's status answer needs, in the same query: its vehicle and type, and the states of its unlock
     and lock commands (``unlock_command_state``, ``lock_command_state``: two primary-key subqueries)."""
-    return rides.select_related("vehicle", "vehicle_type", "city").annotate(
+    return rides.select_related("vehicle", "vehicle_type").annotate(
         unlock_command_state=_command_state("unlock_command_id"), lock_command_state=_command_state("lock_command_id"))
 
 
