@@ -13,7 +13,9 @@ authentication, view, rendering; no HTTP server, so no network or queueing in th
 
 The variants are interleaved, round by round (``BENCH_RIDE_STATUS_ROUNDS``, 200, after 5 warm-up rounds), so the
 machine's other work weighs on all alike; ``full_over_status_304`` and ``full_over_status`` are ratios of p50s
-measured in the same run. Also reported: queries and bytes per answer.
+measured in the same run, ``full_over_status_304_cpu`` the ratio of this process's CPU time per answer (the
+database's own CPU is not in it), which depends less on what else runs on the machine. Also reported: queries and
+bytes per answer.
 """
 
 from __future__ import annotations
@@ -87,19 +89,22 @@ def _seed(now: datetime) -> tuple[Any, Any]:
 def _measure(calls: dict[str, Callable[[], tuple[int, int, int]]]) -> dict[str, Any]:
     """Time the calls round by round; each returns (status, bytes, queries) and must answer the same every time."""
     samples: dict[str, list[float]] = {name: [] for name in calls}
+    cpu: dict[str, list[float]] = {name: [] for name in calls}
     shapes: dict[str, tuple[int, int, int]] = {}
     for round_ in range(WARM_UP + ROUNDS):
         for name, call in calls.items():
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             shape = call()
-            elapsed = (time.perf_counter() - started) * 1000
+            elapsed, elapsed_cpu = (time.perf_counter() - started) * 1000, (time.process_time() - started_cpu) * 1000
             if round_ >= WARM_UP:
                 samples[name].append(elapsed)
+                cpu[name].append(elapsed_cpu)
             assert shapes.setdefault(name, shape)[0] == shape[0], (name, shape, shapes[name])
     figures: dict[str, Any] = {}
     for name, ms in samples.items():
         p = common.percentiles(ms, (50, 95))
         figures[f"{name}_p50_ms"], figures[f"{name}_p95_ms"] = round(p["p50"], 2), round(p["p95"], 2)
+        figures[f"{name}_cpu_p50_ms"] = round(common.percentiles(cpu[name], (50,))["p50"], 2)
         status, size, queries = shapes[name]
         figures[f"{name}_status"], figures[f"{name}_bytes"], figures[f"{name}_queries"] = status, size, queries
     return figures
@@ -138,11 +143,14 @@ def main() -> dict[str, Any]:
         connection.force_debug_cursor = False
         figures["full_over_status"] = round(figures["full_p50_ms"] / figures["status_p50_ms"], 1)
         figures["full_over_status_304"] = round(figures["full_p50_ms"] / figures["status_304_p50_ms"], 1)
+        figures["full_over_status_304_cpu"] = round(figures["full_cpu_p50_ms"] / figures["status_304_cpu_p50_ms"], 1)
         figures.update(track_points=POINTS, rounds=ROUNDS)
         for name in ("full", "status", "status_304", "track", "track_304", "current", "current_304"):
             print(f"{name:12} {figures[f'{name}_status']}  p50 {figures[f'{name}_p50_ms']:7.2f} ms  "
-                  f"p95 {figures[f'{name}_p95_ms']:7.2f} ms  {figures[f'{name}_bytes']:7,} bytes  "
+                  f"p95 {figures[f'{name}_p95_ms']:7.2f} ms  CPU p50 {figures[f'{name}_cpu_p50_ms']:6.2f} ms  "
+                  f"{figures[f'{name}_bytes']:7,} bytes  "
                   f"{figures[f'{name}_queries']} queries")
         print(f"full detail / light status: {figures['full_over_status']}x at p50; "
-              f"/ its 304: {figures['full_over_status_304']}x")
+              f"/ its 304: {figures['full_over_status_304']}x (CPU of this process: "
+              f"{figures['full_over_status_304_cpu']}x)")
         return figures
