@@ -46,6 +46,7 @@ def test_every_change_an_app_sees_changes_the_etag_and_nothing_else_does(
     assert api.get(url(ride), HTTP_IF_NONE_MATCH=f'"x", {etag}').status_code == 304  # a list of tags
     assert api.get(url(ride), HTTP_IF_NONE_MATCH="*").status_code == 304
 
+    assert ride.unlock_command_id is not None
     fleet_services.command_deliver(command_id=ride.unlock_command_id)  # only the command's row changes
     r = _changed(api, ride, etag)
     assert r.json()["unlock_command_state"] == "sent"
