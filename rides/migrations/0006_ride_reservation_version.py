@@ -42,12 +42,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='reservation',
             name='version',
-            field=models.PositiveIntegerField(default=1, editable=False, help_text="Bumped by the database on every change of the row (the API's ETag)"),
+            field=models.PositiveIntegerField(db_default=1, editable=False, help_text="Bumped by the database on every change of the row (the API's ETag)"),
         ),
         migrations.AddField(
             model_name='ride',
             name='version',
-            field=models.PositiveIntegerField(default=1, editable=False, help_text="Bumped by the database on every change of the row (the API's ETag)"),
+            field=models.PositiveIntegerField(db_default=1, editable=False, help_text="Bumped by the database on every change of the row (the API's ETag)"),
         ),
         migrations.RunSQL(FORWARD, BACKWARD),
     ]
