@@ -95,7 +95,8 @@ def test_a_stale_instance_saved_whole_does_not_roll_the_version_back(api, card_r
 
 
 def test_the_track_has_its_own_url_and_etag_that_grows_with_the_ride(
-        api, card_rider, other_rider, staff_user, vehicle, django_capture_on_commit_callbacks):
+        api, card_rider, other_rider, staff_user, vehicle, django_capture_on_commit_callbacks,
+        django_assert_num_queries):
     ride = started(api, card_rider, vehicle.code, django_capture_on_commit_callbacks)
     r = api.get(url(ride, "track"))
     assert r.json() == {"ride_id": str(ride.id), "points": 0, "track": None}
@@ -103,10 +104,12 @@ def test_the_track_has_its_own_url_and_etag_that_grows_with_the_ride(
     for i in range(3):
         services.ride_track_append(vehicle_id=vehicle.id, at=now + dt.timedelta(seconds=i), lat=52.52 + 0.001 * i,
                                    lon=13.405)
-    r = api.get(url(ride, "track"), HTTP_IF_NONE_MATCH=r["ETag"])
+    with django_assert_num_queries(4):  # the rider (token), the ride, the points' count and newest time, the points
+        r = api.get(url(ride, "track"), HTTP_IF_NONE_MATCH=r["ETag"])
     assert r.status_code == 200 and r.json()["points"] == 3 and r.json()["track"]["type"] == "LineString"
     assert r["Cache-Control"] == "private, no-cache"
-    assert api.get(url(ride, "track"), HTTP_IF_NONE_MATCH=r["ETag"]).status_code == 304
+    with django_assert_num_queries(3):  # unchanged: the points are not read
+        assert api.get(url(ride, "track"), HTTP_IF_NONE_MATCH=r["ETag"]).status_code == 304
     miss = api.as_(other_rider).get(url(ride, "track"))
     assert (miss.status_code, miss.json()["error"]["code"]) == (404, "ride_not_found")
     assert api.as_(staff_user).get(url(ride, "track")).json()["points"] == 3  # support reads any ride
