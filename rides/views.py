@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser
@@ -26,6 +27,9 @@ TAGS = ["rides"]
 # How long an app waits before asking again about a ride waiting for its vehicle (a command usually answers
 # within seconds). The ride socket (docs/live.md) tells the outcome at once and makes polling unnecessary.
 POLL_RETRY_AFTER_S = 2
+# Part of every ETag here: bump it when what an answer shows for the same rows changes (a field added or renamed),
+# so an app holding a tag from before the deploy gets the new answer rather than a 304.
+REPRESENTATION = 1
 
 
 def _valid(serializer_class: type[Any], data: Any) -> dict[str, Any]:
@@ -100,8 +104,8 @@ class RideListView(generics.ListAPIView[Ride]):
 
 def _ride_etag(ride: Ride) -> str:
     """The row's version (bumped by the database on every change) and the states of its commands (other rows)."""
-    return conditional.weak_etag("ride", ride.id, ride.version, getattr(ride, "unlock_command_state", None),
-                                 getattr(ride, "lock_command_state", None))
+    return conditional.weak_etag("ride", REPRESENTATION, ride.id, ride.version,
+                                 getattr(ride, "unlock_command_state", None), getattr(ride, "lock_command_state", None))
 
 
 def _retry_after(ride: Ride | None) -> int | None:
@@ -140,7 +144,8 @@ class RideTrackView(APIView):
         def body() -> dict[str, Any]:
             return {"ride_id": str(ride.id), "points": points, "track": selectors.track_geojson(ride_id=ride.id)}
 
-        return conditional.respond(request, conditional.weak_etag("track", ride.id, points, last), body)
+        etag = conditional.weak_etag("track", REPRESENTATION, ride.id, points, last, settings.RIDES_TRACK_SIMPLIFY_M)
+        return conditional.respond(request, etag, body)
 
 
 class RideRatingView(APIView):
@@ -182,7 +187,7 @@ def _reservation_etag(reservation: Reservation) -> str:
     vehicle = reservation.vehicle
     where = ((vehicle.lat, vehicle.lon, vehicle.battery_pct, vehicle.range_meters)
              if reservation.state == Reservation.State.ACTIVE else None)
-    return conditional.weak_etag("reservation", reservation.id, reservation.version, where)
+    return conditional.weak_etag("reservation", REPRESENTATION, reservation.id, reservation.version, where)
 
 
 class ReservationListCreateView(generics.ListAPIView[Reservation]):
