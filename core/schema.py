@@ -299,3 +299,21 @@ def _rewrite_refs(node: Any, refs: dict[str, str]) -> Any:
     if isinstance(node, list):
         return [_rewrite_refs(item, refs) for item in node]
     return node
+
+
+def reference_parameter_enums(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Postprocessing hook: a query parameter whose choices are those of an enum component refers to it.
+
+    drf-spectacular names enums of bodies only; a parameter's stays inline, and a generated client makes it a type
+    of its own per operation (``ReservationsListState`` beside ``ReservationStateEnum``).
+    """
+    enums = {tuple(sorted(map(str, schema["enum"]))): name
+             for name, schema in result.get("components", {}).get("schemas", {}).items() if "enum" in schema}
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                name = enums.get(tuple(sorted(map(str, schema.get("enum", [])))))
+                if name is not None:
+                    parameter["schema"] = {"$ref": f"#/components/schemas/{name}"}
+    return result

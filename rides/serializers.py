@@ -136,7 +136,7 @@ _OK = ["200", "201", "202"]  # examples of every success answer (drf-spectacular
 
 
 @extend_schema_serializer(examples=[
-    OpenApiExample("Started, waiting for the unlock", response_only=True, status_codes=_OK,
+    OpenApiExample("Started and waiting for the unlock", response_only=True, status_codes=_OK,
                    value={**_RIDE, "state": "unlocking"}),
     OpenApiExample("Ended and charged", response_only=True, status_codes=_OK, value={
         **_RIDE, "state": "ended", "started_at": "2026-12-07T09:02:03Z", "ended_at": "2026-12-07T09:14:40Z",

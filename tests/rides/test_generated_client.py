@@ -79,8 +79,10 @@ def test_a_whole_journey_with_the_generated_client(client_package: ModuleType, l
     receipt_get, = _modules("api.billing", "billing_rides_receipt_get")
     vehicles_nearby, = _modules("api.fleet", "vehicles_nearby")
     me_get, = _modules("api.me", "me_get")
-    reservations_create, rides_start, rides_get, rides_pause, rides_resume, rides_end = _modules(
-        "api.rides", "reservations_create", "rides_start", "rides_get", "rides_pause", "rides_resume", "rides_end")
+    reservations_create, reservations_get, rides_start, rides_get, rides_pause, rides_resume, rides_end = _modules(
+        "api.rides", "reservations_create", "reservations_get", "rides_start", "rides_get", "rides_pause",
+        "rides_resume", "rides_end")
+    me_current_get, = _modules("api.rides", "me_current_get")
 
     # Before signing up: where can I ride?
     anonymous = fw.Client(base_url=live_server.url, raise_on_unexpected_status=True)
@@ -126,8 +128,21 @@ def test_a_whole_journey_with_the_generated_client(client_package: ModuleType, l
                                         idempotency_key=start_key)
     assert retried.headers["Idempotent-Replayed"] == "true" and retried.parsed.id == ride.id
 
+    # The app is killed and restarted: one launch call finds the open ride (and no reservation: it became the ride).
+    launched = me_current_get.sync(client=fw.AuthenticatedClient(base_url=live_server.url,
+                                                                 token=signed_up.tokens.access))
+    assert isinstance(launched, models.CurrentOut) and launched.reservation is None
+    assert (launched.ride.id, launched.ride.state) == (ride.id, models.RideStateEnum.UNLOCKING)
+    converted = reservations_get.sync(reservation.id, client=app)
+    assert (converted.state, converted.ride_id) == (models.ReservationStateEnum.CONVERTED, ride.id)
+
+    # Polling while the vehicle unlocks is cheap: the ETag answers 304 until something changes.
+    polled = rides_get.sync_detailed(ride.id, client=app)
+    assert polled.status_code == 200 and polled.parsed.state == models.RideStateEnum.UNLOCKING
+    assert rides_get.sync_detailed(ride.id, client=app, if_none_match=polled.headers["ETag"]).status_code == 304
     _vehicle_answers(Ride.objects.get(id=ride.id).unlock_command_id)
-    assert rides_get.sync(ride.id, client=app).state == models.RideStateEnum.ACTIVE
+    unlocked = rides_get.sync_detailed(ride.id, client=app, if_none_match=polled.headers["ETag"])
+    assert unlocked.status_code == 200 and unlocked.parsed.state == models.RideStateEnum.ACTIVE
     assert rides_pause.sync(ride.id, client=app, idempotency_key=str(uuid.uuid4())).state == \
         models.RideStateEnum.PAUSED
     assert rides_resume.sync(ride.id, client=app, idempotency_key=str(uuid.uuid4())).state == \
@@ -135,9 +150,15 @@ def test_a_whole_journey_with_the_generated_client(client_package: ModuleType, l
 
     ending = rides_end.sync(ride.id, client=app, idempotency_key=str(uuid.uuid4()))
     assert isinstance(ending, models.RideOut) and ending.state == models.RideStateEnum.LOCKING
+    # A double tap on "end" (a new action, so a new key) answers the ride as it is: still locking.
+    tapped_again = rides_end.sync_detailed(ride.id, client=app, idempotency_key=str(uuid.uuid4()))
+    assert (tapped_again.status_code, tapped_again.parsed.state) == (202, models.RideStateEnum.LOCKING)
     _vehicle_answers(Ride.objects.get(id=ride.id).lock_command_id)
     ended = rides_get.sync(ride.id, client=app)
     assert isinstance(ended, models.RideDetailOut) and ended.state == models.RideStateEnum.ENDED
+    tapped_late = rides_end.sync_detailed(ride.id, client=app, idempotency_key=str(uuid.uuid4()))
+    assert (tapped_late.status_code, tapped_late.parsed.state) == (200, models.RideStateEnum.ENDED)
+    assert me_current_get.sync(client=app).ride is None
 
     receipt = receipt_get.sync(ride.id, client=app)
     assert isinstance(receipt, models.ReceiptOut) and isinstance(receipt.total, models.Money)
