@@ -114,7 +114,7 @@ def notification_preferences_of(*, user: User) -> dict[str, Any]:
         quiet = {"start": preference.quiet_hours_start, "end": preference.quiet_hours_end}
     return {
         "push": push,
-        "required": [category for category, policy in notification_kinds.POLICIES.items() if policy.required],
+        "always_on": [category for category, policy in notification_kinds.POLICIES.items() if policy.required],
         "quiet_hours": quiet,
         "language": recipient.language if recipient.language_explicit else None,
         "effective_language": recipient.language,

@@ -236,8 +236,8 @@ class NotificationPreferencesIn(serializers.Serializer[Any]):
 
 class NotificationPreferencesOut(serializers.Serializer[Any]):
     push = PushChoicesOut()
-    required = serializers.ListField(child=serializers.ChoiceField(choices=NotificationCategory.choices),
-                                     help_text="categories that cannot be switched off")
+    always_on = serializers.ListField(child=serializers.ChoiceField(choices=NotificationCategory.choices),
+                                      help_text="categories that cannot be switched off")
     quiet_hours = QuietHours(allow_null=True, help_text="pushes that are not urgent wait until they end")
     language = serializers.ChoiceField(choices=settings.LANGUAGES, allow_null=True,
                                        help_text="chosen by the rider; null: the app's")

@@ -267,6 +267,7 @@ SPECTACULAR_SETTINGS = {
         "CommandKindEnum": "fleet.models.commands.CommandKind",
         "OpsAlertKindEnum": "fleet.models.ops.OpsAlertKind",
         "OpsTaskKindEnum": "fleet.models.ops.OpsTaskKind",
+        "LanguageEnum": LANGUAGES,
     },
 }
 

@@ -90,7 +90,7 @@ def push_backend_configured(app_configs: Sequence[AppConfig] | None = None, **kw
         backend = import_string(settings.PUSH_BACKEND)
     except ImportError:
         return []  # fake_services_refused names it
-    errors = getattr(backend, "configuration_errors", lambda: [])()
+    errors: list[str] = getattr(backend, "configuration_errors", list)()
     return [Error(str(error), hint="docs/accounts.md \"Push notifications\"", id="freewheel.E002")
             for error in errors]
 

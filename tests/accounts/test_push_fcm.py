@@ -120,7 +120,7 @@ def test_503_is_retried_by_the_celery_task_with_exponential_backoff(rider, fcm, 
     fcm.fail("tok-1", 503, "UNAVAILABLE")
     notification = notify(user_id=rider.id, kind="ride_auto_ended", title="t")
     delivery = PushDelivery.objects.get(notification=notification)
-    tasks.push_delivery_send.apply(args=[str(delivery.id)])  # eager: the retry runs at once and finds it not due
+    tasks.push_delivery_send.apply(args=(str(delivery.id),))  # eager: the retry runs at once and finds it not due
     delivery.refresh_from_db()
     # The first attempt failed; the retry is due PUSH_RETRY_BACKOFF_S later (15 s), then 30 s, 60 s ...
     assert (delivery.state, delivery.attempts) == (PushDeliveryState.PENDING, 1)
@@ -133,7 +133,7 @@ def test_503_is_retried_by_the_celery_task_with_exponential_backoff(rider, fcm, 
     with django_capture_on_commit_callbacks(execute=True):
         pass
     delivery = PushDelivery.objects.get(notification=second)
-    tasks.push_delivery_send.apply(args=[str(delivery.id)])
+    tasks.push_delivery_send.apply(args=(str(delivery.id),))
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == (PushDeliveryState.SENT, 2)
 
