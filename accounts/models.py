@@ -90,6 +90,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     language = models.CharField(
         max_length=8,
         blank=True,
+        db_default="",  # rows inserted in SQL (bench seeders, imports) get the app's language too
         validators=[validate_language],
         help_text="language of notifications and pushes, e.g. de (empty: the app's, from its latest device)",
     )

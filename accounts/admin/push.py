@@ -35,12 +35,20 @@ class PushDeliveryAdmin(ReadOnlyAdmin):
     with a later time), dropped as stale, or did the token turn out invalid (the device was removed)?"""
 
     large_table = True
-    list_display = ["created_at", "notification", "device", "state", "attempts", "next_attempt_at", "sent_at",
+    list_display = ["created_at", "rider", "kind", "device", "state", "attempts", "next_attempt_at", "sent_at",
                     "last_error"]
     list_filter = ["state"]
     search_fields = ["notification__user__email"]
     date_hierarchy = "created_at"
-    list_select_related = ["notification", "device"]
+    list_select_related = ["notification__user", "device"]
+
+    @admin.display(description="rider")
+    def rider(self, delivery: PushDelivery) -> str:
+        return str(delivery.notification.user)
+
+    @admin.display(description="kind")
+    def kind(self, delivery: PushDelivery) -> str:
+        return delivery.notification.kind
 
 
 @admin.register(NotificationPreference)

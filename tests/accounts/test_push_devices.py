@@ -85,3 +85,38 @@ def test_the_device_list_takes_one_query(api, rider, django_assert_num_queries):
     client.get(URL)
     with django_assert_num_queries(2):  # the account (authentication), the devices
         assert len(client.get(URL).json()) == 3
+
+
+def test_a_deleted_account_gets_no_more_pushes(api, rider):
+    register(rider, "tok-1")
+    assert api.as_(rider).delete("/api/v1/me").status_code == 204
+    assert not Device.objects.filter(user=rider).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_accounts_registering_one_token_at_once_leave_one_row(rider, other_rider):
+    """Both requests run at the same moment on their own connections; the unique token constraint and the retry
+    in device_register leave exactly one device holding the token, whoever won."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(user):  # type: ignore[no-untyped-def]
+        try:
+            barrier.wait()
+            register(user, "tok-shared", install_id="phone")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(user,)) for user in (rider, other_rider)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Device.objects.filter(token="tok-shared").count() == 1
