@@ -185,3 +185,17 @@ def test_the_fcm_backend_refuses_to_start_without_its_key(settings, tmp_path):
     assert any(m.msg.startswith("FCM_PROJECT_ID is required") for m in run_checks(tags=[checks.TAG]))
     settings.FCM_PROJECT_ID = "p"
     assert [m for m in run_checks(tags=[checks.TAG]) if m.id == "freewheel.E002"] == []
+
+
+def test_the_beat_sweep_sends_what_is_due_and_retries_a_send_whose_worker_died(rider, fcm, eager_celery):
+    register(rider, "tok-1")
+    notification = notify(user_id=rider.id, kind="ride_auto_ended", title="t")  # its task was never queued
+    lost = PushDelivery.objects.get(notification=notification)
+    stuck_notification = notify(user_id=rider.id, kind="ride_auto_ended", title="t2")
+    stuck = PushDelivery.objects.get(notification=stuck_notification)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    PushDelivery.objects.filter(id=stuck.id).update(state=PushDeliveryState.SENDING, next_attempt_at=long_ago)
+    assert tasks.push_deliveries_due() == 2
+    assert set(PushDelivery.objects.values_list("state", flat=True)) == {PushDeliveryState.SENT}
+    assert sorted(m["notification"]["title"] for m in [s["message"] for s in fcm.sent]) == ["t", "t2"]
+    assert lost.id != stuck.id and tasks.push_deliveries_due() == 0
