@@ -66,3 +66,39 @@ def test_every_text_sent_to_riders_has_a_german_translation():
     with translation.override("de"):
         untranslated = [text for text in texts if translation.gettext(text) == text]
     assert untranslated == []
+
+
+def _po_entries(path):
+    """msgid -> msgstr of a .po file (singular entries; enough for ours)."""
+    import ast
+
+    entries, current, field = {}, {"msgid": "", "msgstr": ""}, None
+    for line in path.read_text().splitlines() + [""]:
+        if line.startswith(("msgid ", "msgstr ")):
+            field, _, literal = line.partition(" ")
+            if field == "msgid" and current["msgid"]:
+                entries[current["msgid"]] = current["msgstr"]
+                current = {"msgid": "", "msgstr": ""}
+            current[field] = ast.literal_eval(literal)
+        elif line.startswith('"') and field:
+            current[field] += ast.literal_eval(line)
+        elif not line.strip():
+            if current["msgid"]:
+                entries[current["msgid"]] = current["msgstr"]
+            current, field = {"msgid": "", "msgstr": ""}, None
+    return entries
+
+
+def test_the_committed_mo_is_compiled_from_the_committed_po():
+    """The app reads django.mo (no gettext needed to run or test): it must say what django.po says."""
+    import gettext
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(settings.LOCALE_PATHS[0]) / "de" / "LC_MESSAGES"
+    with (folder / "django.mo").open("rb") as mo:
+        compiled = gettext.GNUTranslations(mo)
+    translated = {msgid: msgstr for msgid, msgstr in _po_entries(folder / "django.po").items() if msgstr}
+    assert len(translated) >= 12
+    assert {msgid: compiled.gettext(msgid) for msgid in translated} == translated
