@@ -43,3 +43,9 @@ def push_deliveries_due() -> int:
     for delivery_id in due:
         push_delivery_send.delay(str(delivery_id))
     return len(due)
+
+
+@shared_task
+def push_deliveries_purge() -> int:
+    """Beat: forget finished pushes after 30 days."""
+    return push_deliveries.push_deliveries_purge()

@@ -289,6 +289,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "accounts-phone-otp-purge": {"task": "accounts.tasks.phone_otp_purge", "schedule": 3600.0},
     "accounts-tokens-flush": {"task": "accounts.tasks.tokens_flush_expired", "schedule": 86400.0},
     "accounts-push-deliveries-due": {"task": "accounts.tasks.push_deliveries_due", "schedule": 30.0},
+    "accounts-push-deliveries-purge": {"task": "accounts.tasks.push_deliveries_purge", "schedule": 86400.0},
     "fleet-commands-expire": {"task": "fleet.tasks.commands_expire_overdue", "schedule": 5.0},
     "rides-sweep-commands": {"task": "rides.tasks.rides_sweep_commands", "schedule": 10.0},
     "rides-reservations-expire": {"task": "rides.tasks.reservations_expire", "schedule": 15.0},

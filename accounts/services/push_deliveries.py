@@ -148,3 +148,20 @@ def push_deliveries_due(*, now: datetime | None = None, limit: int = 1000) -> li
         PushDelivery.objects.filter(state=S.SENDING, next_attempt_at__lte=stuck).update(state=S.PENDING)
     return list(PushDelivery.objects.filter(state=S.PENDING, next_attempt_at__lte=now)
                 .order_by("next_attempt_at").values_list("id", flat=True)[:limit])
+
+
+PURGE_AFTER = timedelta(days=30)
+
+
+def push_deliveries_purge(*, now: datetime | None = None, batch: int = 5000) -> int:
+    """Beat: forget finished deliveries older than 30 days (the notification itself stays in the inbox).
+    Deletes in batches of ``batch`` so a big backlog never holds one long transaction."""
+    now = now or timezone.now()
+    finished = [S.SENT, S.FAILED, S.INVALID_TOKEN, S.EXPIRED]
+    total = 0
+    while True:
+        ids = list(PushDelivery.objects.filter(state__in=finished, created_at__lt=now - PURGE_AFTER)
+                   .values_list("id", flat=True)[:batch])
+        if not ids:
+            return total
+        total += PushDelivery.objects.filter(id__in=ids).delete()[0]

@@ -199,3 +199,16 @@ def test_the_beat_sweep_sends_what_is_due_and_retries_a_send_whose_worker_died(r
     assert set(PushDelivery.objects.values_list("state", flat=True)) == {PushDeliveryState.SENT}
     assert sorted(m["notification"]["title"] for m in [s["message"] for s in fcm.sent]) == ["t", "t2"]
     assert lost.id != stuck.id and tasks.push_deliveries_due() == 0
+
+
+def test_finished_deliveries_are_forgotten_after_30_days_pending_ones_never(rider, locmem_push):
+    register(rider, "tok-1")
+    old = notify(user_id=rider.id, kind="ride_auto_ended", title="old")
+    waiting = notify(user_id=rider.id, kind="ride_auto_ended", title="waiting")
+    recent = notify(user_id=rider.id, kind="ride_auto_ended", title="recent")
+    PushDelivery.objects.filter(notification__in=[old, recent]).update(state=PushDeliveryState.SENT)
+    PushDelivery.objects.filter(notification__in=[old, waiting]).update(
+        created_at=timezone.now() - timedelta(days=31))
+    assert push_deliveries.push_deliveries_purge(batch=1) == 1
+    assert sorted(PushDelivery.objects.values_list("notification__title", flat=True)) == ["recent", "waiting"]
+    assert rider.notifications.count() == 3
