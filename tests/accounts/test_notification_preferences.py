@@ -136,3 +136,12 @@ def test_a_held_push_that_went_stale_is_dropped_and_stays_in_the_inbox(api, ride
     assert lapse.state == PushDeliveryState.EXPIRED and locmem_push == []
     assert rider.notifications.filter(kind="reservation_expired").exists()
 
+
+
+def test_notifying_a_rider_with_devices_takes_a_fixed_number_of_queries(rider, django_assert_num_queries):
+    for _ in range(3):
+        register(rider)
+    # the rider's language and zone, their devices, their preferences; savepoint, the notification, the deliveries
+    with django_assert_num_queries(7):
+        notification = notify(user_id=rider.id, kind="ride_auto_ended", title="t")
+    assert notification.push_deliveries.count() == 3
