@@ -6,6 +6,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from accounts import services as account_services
 from accounts.models import Notification
 from billing import errors
@@ -55,6 +58,7 @@ def receipt_resend(*, ride_id: UUID) -> Notification:
     billing = RideBilling.objects.only("user_id").get(ride_id=ride_id)
     total = receipt["total"]
     return account_services.notify(
-        user_id=billing.user_id, kind="ride_receipt", title="Your ride receipt",
-        body=f"Your ride cost {total['amount']} {total['currency']}. The itemised receipt is in the app.",
+        user_id=billing.user_id, kind="ride_receipt", title=_("Your ride receipt"),
+        body=format_lazy(_("Your ride cost {amount} {currency}. The itemised receipt is in the app."),
+                         amount=total["amount"], currency=total["currency"]),
         data={"ride_id": str(ride_id), "receipt": f"/api/v1/billing/rides/{ride_id}/receipt"})
