@@ -270,6 +270,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
     "ENUM_NAME_OVERRIDES": {
         "CommandKindEnum": "fleet.models.commands.CommandKind",
+        "DevicePlatformEnum": "accounts.models.DevicePlatform",
+        "NotificationCategoryEnum": "accounts.models.NotificationCategory",
+        "PushProviderEnum": "accounts.models.PushProvider",
         "CommandStateEnum": "fleet.models.commands.CommandState",
         "OpsAlertKindEnum": "fleet.models.ops.OpsAlertKind",
         "OpsAlertSeverityEnum": "fleet.models.ops.OpsAlertSeverity",

@@ -58,6 +58,8 @@ OPERATION_IDS = {
     ("GET", "/cities"): "cities_list",  # a list in an object ({"results": [...]}): not paginated
     ("POST", "/billing/rides/{ride_id}/refunds"): "billing_rides_refund",
     ("POST", "/billing/webhooks/{provider}"): "billing_webhooks_receive",
+    ("PUT", "/me/devices/{install_id}"): "me_devices_register",
+    ("DELETE", "/me/devices/{install_id}"): "me_devices_unregister",
     ("POST", "/me/password"): "me_password_change",
     ("POST", "/passes"): "passes_buy",
     ("POST", "/payment-methods"): "payment_methods_add",

@@ -79,6 +79,7 @@ def test_a_whole_journey_with_the_generated_client(client_package: ModuleType, l
     receipt_get, = _modules("api.billing", "billing_rides_receipt_get")
     vehicles_nearby, = _modules("api.fleet", "vehicles_nearby")
     me_get, = _modules("api.me", "me_get")
+    me_devices_register, = _modules("api.me", "me_devices_register")
     reservations_create, reservations_get, rides_start, rides_get, rides_pause, rides_resume, rides_end = _modules(
         "api.rides", "reservations_create", "reservations_get", "rides_start", "rides_get", "rides_pause",
         "rides_resume", "rides_end")
@@ -98,6 +99,12 @@ def test_a_whole_journey_with_the_generated_client(client_package: ModuleType, l
                                  raise_on_unexpected_status=True)
     me = me_get.sync(client=app)
     assert isinstance(me, models.MeOut) and me.status == models.UserStatusEnum.ACTIVE
+    # Push: this install registers its FCM token (again at every start of the app).
+    device = me_devices_register.sync("install-7f3a", client=app, body=models.DeviceRegisterIn(
+        provider=models.PushProviderEnum.FCM, platform=models.DevicePlatformEnum.ANDROID, token="fcm-token-1",
+        app_version="1.0.0", locale="de-DE", time_zone="Europe/Berlin"))
+    assert isinstance(device, models.DeviceOut) and device.install_id == "install-7f3a"
+
     # What a first ride still needs, and the call that provides it: a card.
     assert [(r.code, r.action.path) for r in me.ride_requirements] == [
         (models.RideRequirementCodeEnum.PAYMENT_METHOD_REQUIRED, "/api/v1/payment-methods")]
