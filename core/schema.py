@@ -33,9 +33,11 @@ def error_responses(**codes: str) -> dict[int, OpenApiResponse]:
     return {int(code): OpenApiResponse(ErrorOut, description=text) for code, text in codes.items()}
 
 
+# A response description that is a list of codes, as error_responses() takes them: "email_taken, phone_taken".
+_CODE_LIST = re.compile(r"[a-z][a-z0-9_]*(?:, [a-z][a-z0-9_]*)*")
+
 # The statuses DRF itself may answer on an operation, from what the view declares: every operation documents them
 # (a generated client branches on them, and a fuzzer treats an undocumented status as a bug).
-_CODE_LIST = re.compile(r"[a-z][a-z0-9_]*(?:, [a-z][a-z0-9_]*)*")  # "email_taken, phone_taken"
 _OPEN_PERMISSIONS = {"AllowAny", "IsAuthenticated", "IsAuthenticatedOrReadOnly"}
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -75,8 +77,6 @@ OPERATION_IDS = {
 _ACTION_SUFFIXES = {"list": "list", "retrieve": "get", "create": "create", "partial_update": "update",
                     "update": "replace", "destroy": "delete"}
 
-# Every POST under /api/ may carry one (core/idempotency.py, docs/api-conventions.md): in the schema, so a generated
-# client has the argument and its documentation says when to send one.
 # What core.idempotency.IdempotencyMiddleware answers on a POST that carries the header.
 _IDEMPOTENCY_ERRORS = [
     (400, "idempotency_key_invalid", "the Idempotency-Key is not 1-255 printable characters"),
@@ -84,6 +84,8 @@ _IDEMPOTENCY_ERRORS = [
                                              "after Retry-After seconds"),
     (422, "idempotency_key_reused", "this Idempotency-Key came with a different request"),
 ]
+# Every POST under /api/ may carry one (core/idempotency.py, docs/api-conventions.md): in the schema, so a generated
+# client has the argument and its documentation says when to send one.
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
@@ -101,7 +103,8 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
     Each error status gets the error envelope, a description naming its codes and ``x-error-codes``: the codes as a
     list (a generated client or a test reads them there). The codes are the framework's, from what the view
     declares (``_framework_errors``), the idempotency middleware's on a POST, and the domain errors in the view's
-    ``domain_errors`` (``_domain_errors``). A status the view documents itself keeps its own description and body.
+    ``domain_errors`` (``_domain_errors``), and those a view documents itself with ``error_responses`` (its
+    description is then the codes' list, with their messages). A status the view documents keeps its body.
     """
 
     def get_operation_id(self) -> str:
