@@ -41,6 +41,16 @@ from fleet.selectors.ops import (
     ops_tasks_list,
     vehicles_awaiting_lock,
 )
+from fleet.selectors.staff import (
+    staff_cities,
+    staff_city_filter,
+    staff_city_ids,
+    staff_city_ids_forget,
+    staff_grants,
+    staff_scope,
+    staff_sees_city,
+    staff_vehicle_check,
+)
 from fleet.selectors.vehicles import (
     vehicle_get,
     vehicle_get_by_code,
@@ -101,6 +111,14 @@ __all__ = [
     "ops_tasks_for_technician",
     "ops_tasks_list",
     "register_pricing_plan_resolver",
+    "staff_cities",
+    "staff_city_filter",
+    "staff_city_ids",
+    "staff_city_ids_forget",
+    "staff_grants",
+    "staff_scope",
+    "staff_sees_city",
+    "staff_vehicle_check",
     "vehicle_authenticate",
     "vehicle_commands_recent",
     "vehicle_events_recent",
