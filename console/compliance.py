@@ -27,7 +27,7 @@ class ComplianceFilter(forms.Form):
 def compliance_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perms(PERMISSIONS):
         raise PermissionDenied
-    cities = fleet_selectors.cities_all()
+    cities = list(fleet_selectors.staff_cities(request.user))  # the staff member's cities only
     form = ComplianceFilter(request.GET)
     data = form.cleaned_data if form.is_valid() else {}
     idle_days = data.get("idle_days") or settings.FLEET_IDLE_DAYS

@@ -19,7 +19,7 @@ MONEY_PERMISSION = "billing.view_ledgertransaction"
 @register.inclusion_tag("console/dashboard.html", takes_context=True)
 def console_dashboard(context: template.Context) -> dict[str, Any]:
     request = context["request"]
-    cities = fleet_selectors.cities_all()
+    cities = list(fleet_selectors.staff_cities(request.user))  # the staff member's cities only
     if not cities:
         return {"cities": []}
     wanted = request.GET.get("city")

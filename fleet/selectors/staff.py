@@ -6,10 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.db import models
 from django.db.models import Q, QuerySet
 
+from core.errors import DomainError
 from fleet import errors
-from fleet.models import City, StaffCities, Vehicle
+from fleet.models import City, Command, OpsAlert, OpsTask, StaffCities, Vehicle
 
 # Cached on the user object for one request: the admin asks once per queryset, choice list and action.
 _CACHE_ATTR = "fw_staff_city_ids"
@@ -75,11 +77,33 @@ def staff_cities(user: Any) -> QuerySet[City]:
     return staff_scope(City.objects.order_by("name"), user=user, path="id")
 
 
+def staff_row_check(*, user: Any, model: type[models.Model], pk: Any, path: str,
+                    error: type[DomainError]) -> None:
+    """``error`` (a 404) unless row ``pk`` of ``model`` is in one of the user's cities (``path`` to its city): the
+    gate of the staff API before it reads or acts on a city-bound row. No query for staff of every city (the
+    view's own read answers a missing row)."""
+    if staff_city_ids(user) is None:
+        return
+    if not staff_scope(model._default_manager.filter(pk=pk), user=user, path=path).exists():
+        raise error()
+
+
 def staff_vehicle_check(*, user: Any, vehicle_id: uuid.UUID) -> None:
     """``VehicleNotFound`` (404) unless the vehicle is in one of the user's cities: the gate of every staff action
-    on a vehicle (commands, tasks) whatever door it comes through."""
-    if not staff_scope(Vehicle.objects.filter(id=vehicle_id), user=user, path="city").exists():
-        raise errors.VehicleNotFound()
+    on a vehicle (commands, tasks) through the API."""
+    staff_row_check(user=user, model=Vehicle, pk=vehicle_id, path="city", error=errors.VehicleNotFound)
+
+
+def staff_command_check(*, user: Any, command_id: uuid.UUID) -> None:
+    staff_row_check(user=user, model=Command, pk=command_id, path="vehicle__city", error=errors.CommandNotFound)
+
+
+def staff_ops_alert_check(*, user: Any, alert_id: uuid.UUID) -> None:
+    staff_row_check(user=user, model=OpsAlert, pk=alert_id, path="city", error=errors.OpsAlertNotFound)
+
+
+def staff_ops_task_check(*, user: Any, task_id: uuid.UUID) -> None:
+    staff_row_check(user=user, model=OpsTask, pk=task_id, path="city", error=errors.OpsTaskNotFound)
 
 
 def staff_grants(user: Any) -> StaffCities | None:
