@@ -42,17 +42,25 @@ class StaffCitiesFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
     def save(self, commit: bool = True) -> list[StaffCities]:
         """Every change through ``staff_cities_set`` (one place that writes a grant, for the audit log)."""
         saved = []
+        # What the admin's change message reads (a formset's save sets them).
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
         editor_scope = selectors.staff_city_ids(self.editor)
         for form in self.forms:
             if not form.has_changed() or not form.is_valid():
                 continue
+            is_new = form in self.extra_forms
             data = form.cleaned_data
             cities = list(data.get("cities") or [])
-            if editor_scope is not None and form.instance.pk is not None:
+            if editor_scope is not None and not is_new:
                 # Cities the editor cannot see stay as they were: the form could not show them.
                 cities += [c for c in form.instance.cities.all() if c.pk not in editor_scope]
-            saved.append(services.staff_cities_set(user=self.instance, cities=cities,
-                                                   all_cities=bool(data.get("all_cities")), by=self.editor))
+            grant = services.staff_cities_set(user=self.instance, cities=cities,
+                                              all_cities=bool(data.get("all_cities")), by=self.editor)
+            if is_new:
+                self.new_objects.append(grant)
+            else:
+                self.changed_objects.append((grant, form.changed_data))
+            saved.append(grant)
         return saved
 
 
@@ -64,8 +72,8 @@ class StaffCitiesInline(admin.StackedInline):  # type: ignore[type-arg]
     extra = 1
     max_num = 1
     can_delete = False
-    verbose_name = "cities"
-    verbose_name_plural = "Cities (what this staff member sees and acts on)"
+    verbose_name = "Cities (what this staff member sees and acts on)"  # the box's title (one box: max_num 1)
+    verbose_name_plural = "Cities"
     classes = ["fw-staff-cities"]
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
