@@ -113,17 +113,6 @@ class CityScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [_scoped_filter(self.model, entry) for entry in super().get_list_filter(request)]
 
 
-class ScopedChoicesAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """For an admin of a model that is not city-bound but points at city-bound ones (a rider pass's product):
-    only the choices and filters are limited."""
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        return _limited(super().formfield_for_foreignkey(db_field, request, **kwargs), db_field, request)
-
-    def get_list_filter(self, request: HttpRequest) -> Any:
-        return [_scoped_filter(self.model, entry) for entry in super().get_list_filter(request)]
-
-
 def _limited(field: Any, db_field: Any, request: HttpRequest) -> Any:
     """A form field of a relation, its choices cut to the user's cities when the related model is city-bound."""
     if field is None or not hasattr(field, "queryset"):

@@ -35,6 +35,7 @@ class StaffCitiesFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
         for form in self.forms:
             cities: Any = form.fields["cities"]
             cities.queryset = selectors.staff_cities(self.editor)
+            cities.widget.can_add_related = False  # the admin's "+": cities are made on their own page
             if editor_scope is not None:
                 form.fields["all_cities"].disabled = True
                 form.fields["all_cities"].help_text = "Only staff who see every city may give every city."
@@ -72,8 +73,7 @@ class StaffCitiesInline(admin.StackedInline):  # type: ignore[type-arg]
     extra = 1
     max_num = 1
     can_delete = False
-    verbose_name = "Cities (what this staff member sees and acts on)"  # the box's title (one box: max_num 1)
-    verbose_name_plural = "Cities"
+    verbose_name = verbose_name_plural = "Cities"
     classes = ["fw-staff-cities"]
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:

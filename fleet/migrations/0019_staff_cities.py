@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='staff_cities', serialize=False, to=settings.AUTH_USER_MODEL)),
                 ('all_cities', models.BooleanField(default=False, help_text="Every city, today's and future ones (head office, on-call managers)")),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cities', models.ManyToManyField(blank=True, help_text='The cities this staff member sees and acts on', related_name='+', to='fleet.city')),
+                ('cities', models.ManyToManyField(blank=True, help_text='The cities this staff member sees and acts on (lists, pages, actions, the map, the API)', related_name='+', to='fleet.city')),
                 ('updated_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={

@@ -21,7 +21,7 @@ class StaffCities(models.Model):
     all_cities = models.BooleanField(
         default=False, help_text="Every city, today's and future ones (head office, on-call managers)")
     cities = models.ManyToManyField(City, blank=True, related_name="+",
-                                    help_text="The cities this staff member sees and acts on")
+                                    help_text="The cities this staff member sees and acts on (lists, pages, actions, the map, the API)")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+", editable=False)

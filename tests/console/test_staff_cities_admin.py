@@ -49,13 +49,14 @@ def _editor(cities: list[Any] | None, *, superuser: bool = False) -> tuple[Any, 
 
 
 def test_an_admin_gives_a_new_technician_berlin_on_the_users_page() -> None:
-    berlin, hamburg = CityFactory.create(slug="berlin", name="Berlin"), CityFactory.create(slug="hamburg")
+    berlin = CityFactory.create(slug="berlin", name="Berlin")
+    CityFactory.create(slug="hamburg", name="Hamburg")
     boss, client = _editor(None, superuser=True)
     tech = UserFactory.create(is_staff=True, staff_cities=[])
     StaffCities.objects.filter(user=tech).delete()  # a staff member added after cities came: none
     page = client.get(f"/admin/accounts/user/{tech.pk}/change/")
     html = page.content.decode()
-    assert "Cities (what this staff member sees and acts on)" in html and "Hamburg" in html
+    assert "The cities this staff member sees and acts on" in html and "Hamburg" in html
     data = _page_data(page)
     data[f"{PREFIX}-0-cities"] = [str(berlin.pk)]
     r = client.post(f"/admin/accounts/user/{tech.pk}/change/", data)

@@ -15,7 +15,6 @@ from django.db import models
 from django.test import Client
 from django.urls import reverse
 
-from fleet import services as fleet_services
 from fleet.admin.scope import CityScopedAdmin
 from fleet.models import City
 from tests.accounts.factories import UserFactory
