@@ -58,7 +58,7 @@ def _map_page(request: HttpRequest) -> HttpResponse:
     cities = list(fleet_selectors.staff_cities(request.user))  # the staff member's cities only
     city = _city(cities, request.GET.get("city"))
     context: dict[str, Any] = {**admin.site.each_context(request), "title": "Fleet map", "cities": cities,
-                               "city": city}
+                               "city": city, "no_city_of_yours": not cities and bool(fleet_selectors.cities_all())}
     if city is not None:
         context["map_config"] = {**map_selectors.map_config(user=request.user, city=city, cities=cities),
                                  "socket_origin": settings.CONSOLE_MAP_SOCKET_ORIGIN,

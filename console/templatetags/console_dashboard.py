@@ -21,7 +21,7 @@ def console_dashboard(context: template.Context) -> dict[str, Any]:
     request = context["request"]
     cities = list(fleet_selectors.staff_cities(request.user))  # the staff member's cities only
     if not cities:
-        return {"cities": []}
+        return {"cities": [], "no_city_of_yours": bool(fleet_selectors.cities_all())}
     wanted = request.GET.get("city")
     city = next((c for c in cities if c.slug == wanted), cities[0])
     board = selectors.dashboard(city=city, now=timezone.now())

@@ -230,3 +230,10 @@ def test_the_task_page_lists_and_acts_on_own_city_only(tech: Any, ber: Vehicle, 
     assert client.post(f"/ops/tasks/{ham_task.id}/close", {"outcome": "done"}).status_code == 404
     ham_task.refresh_from_db()
     assert (ham_task.state, ham_task.assignee_id) == ("open", None)
+
+
+def test_a_staff_member_of_no_city_is_told_why_the_console_is_empty(ber: Vehicle) -> None:
+    client = logged_in(member("fleet_manager", []))
+    for path in ("/admin/", "/admin/map/", "/admin/compliance/"):
+        page = client.get(path).content.decode()
+        assert "You work in no city yet" in page and "BER100" not in page, path
