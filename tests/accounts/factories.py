@@ -23,11 +23,12 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     def staff_cities(self, create: bool, extracted: Any, **kwargs: Any) -> None:
         """Staff get every city unless told (``staff_cities=[berlin]``, or ``[]`` for none), as the migration
         gave every staff member who existed before cities: tests of other things keep seeing everything."""
-        if not create or not self.is_staff:
+        user: Any = self  # factory-boy passes the created User here
+        if not create or not user.is_staff:
             return
         from fleet import services as fleet_services
 
-        fleet_services.staff_cities_set(user=self, cities=extracted or [], all_cities=extracted is None, by=None)
+        fleet_services.staff_cities_set(user=user, cities=extracted or [], all_cities=extracted is None, by=None)
 
     @classmethod
     def _after_postgeneration(cls, instance: User, create: bool, results: object = None) -> None:
