@@ -133,8 +133,11 @@ def test_a_manager_creates_zones_in_own_cities_only(berlin: Any, hamburg: Any) -
         "ride_start_allowed": "on", "ride_end_allowed": "on", "ride_through_allowed": "on"})
     assert r.status_code == 200 and "city" in r.context["adminform"].form.errors
     assert not Zone.objects.filter(name="Sneaky").exists()
-    other = ZoneFactory.create(city=hamburg)
+    other, own = ZoneFactory.create(city=hamburg), ZoneFactory.create(city=berlin)
     assert manager.get(f"/admin/fleet/zone/{other.id}/history/").status_code == 404
+    for zone, status in ((own, 200), (other, 404)):  # a version's page (django-simple-history's own view)
+        version = zone.history.first()
+        assert manager.get(f"/admin/fleet/zone/{zone.id}/history/{version.history_id}/").status_code == status
     assert manager.get(f"/admin/fleet/zone/{other.id}/delete/").status_code == 404
     import_form = manager.get("/admin/fleet/zone/import-mds-policy/").context["form"]
     assert list(import_form.fields["city"].queryset) == [berlin]
