@@ -240,3 +240,24 @@ def test_a_staff_member_of_no_city_is_told_why_the_console_is_empty(ber: Vehicle
     for path in ("/admin/", "/admin/map/", "/admin/compliance/"):
         page = client.get(path).content.decode()
         assert "You work in no city yet" in page and "BER100" not in page, path
+
+
+def test_the_staff_cities_command_shows_and_sets_a_staff_members_cities(berlin: Any, hamburg: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    tech = member("field_technician", [])
+
+    def scope() -> Any:  # read afresh: the command changed another copy of the user
+        return selectors.staff_city_ids(type(tech).objects.get(pk=tech.pk))
+
+    out = StringIO()
+    call_command("staff_cities", tech.email, "--city", "berlin", "--city", "hamburg", stdout=out)
+    assert scope() == {berlin.id, hamburg.id}
+    assert out.getvalue().strip() == f"{tech.email}: berlin, hamburg"
+    call_command("staff_cities", tech.email, "--all", stdout=out)
+    assert scope() is None
+    with pytest.raises(CommandError, match="potsdam"):
+        call_command("staff_cities", tech.email, "--city", "potsdam")
+    assert scope() is None  # unchanged
