@@ -14,7 +14,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("email", help="The staff member's email")
-        parser.add_argument("--city", action="append", default=[], metavar="SLUG", help="A city slug, e.g. berlin")
+        parser.add_argument("--city", action="append", default=[], metavar="SLUG",
+                            help="A city slug, e.g. berlin; repeat for several (default: %(default)s, no change)")
         parser.add_argument("--all", action="store_true", help="Every city, today's and future ones")
 
     def handle(self, *args: Any, **options: Any) -> None:
