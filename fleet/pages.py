@@ -54,7 +54,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
     position = _position(request)
     lat, lon = position if position else (None, None)
     kind = request.GET.get("kind") if request.GET.get("kind") in OpsTaskKind.values else None
-    active = selectors.ops_tasks_for_technician(lat=lat, lon=lon, kind=kind).select_related("city")
+    active = selectors.staff_scope(  # the technician's cities only
+        selectors.ops_tasks_for_technician(lat=lat, lon=lon, kind=kind), user=request.user, path="city",
+    ).select_related("city")
     mine = [_local(t) for t in active.filter(assignee_id=request.user.pk)[:LIST_LIMIT]]
     nearby = [_local(t) for t in active.exclude(assignee_id=request.user.pk)[:LIST_LIMIT]]
     return render(request, "fleet/ops_tasks/list.html", {
@@ -67,6 +69,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 def task_detail(request: HttpRequest, task_id: uuid.UUID) -> HttpResponse:
     _require(request, "fleet.view_opstask")
     try:
+        selectors.staff_ops_task_check(user=request.user, task_id=task_id)
         task = _local(selectors.ops_task_get(task_id=task_id))
     except errors.OpsTaskNotFound:
         return render(request, "fleet/ops_tasks/missing.html", status=404)
@@ -82,6 +85,10 @@ def task_detail(request: HttpRequest, task_id: uuid.UUID) -> HttpResponse:
 def _act(request: HttpRequest, task_id: uuid.UUID, permission: str, work: Any, done: str) -> HttpResponse:
     """Run one service; its refusal becomes the page's error message. ``work`` may return a second message."""
     _require(request, permission)
+    try:
+        selectors.staff_ops_task_check(user=request.user, task_id=task_id)
+    except errors.OpsTaskNotFound:
+        return render(request, "fleet/ops_tasks/missing.html", status=404)  # another city's: as if none
     try:
         more = work()
         messages.success(request, done)

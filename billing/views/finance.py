@@ -90,7 +90,7 @@ async def _async(chunks: Iterator[str]) -> AsyncIterator[str]:
 @require_GET
 def revenue(request: HttpRequest) -> HttpResponseBase:
     _require(request)
-    cities = fleet_selectors.cities_all()
+    cities = list(fleet_selectors.staff_cities(request.user))  # per-city figures of the staff member's cities
     form = RangeForm(request.GET or None)
     first, last = form.range(_today())
     slug = request.GET.get("city", "")

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from core.admin import ReadOnlyAdmin
+from fleet.admin.scope import CityScopedAdmin
 from fleet.models import AlertChannel, AlertDelivery, AlertDeliveryAttempt, AlertEndpoint, OpsAlertKind
 from fleet.services import alerting
 
@@ -67,7 +68,7 @@ class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(AlertEndpoint)
-class AlertEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AlertEndpointAdmin(CityScopedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     form = AlertEndpointForm
     empty_help = ("No alert endpoints: alerts are only in the admin and the fleet map. Add a webhook (Slack or your "
                   "own receiver, HMAC-signed) or an email list, for one city or all, from a minimum severity.")
@@ -111,7 +112,8 @@ class AlertEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(ReadOnlyAdmin):
+class AlertDeliveryAdmin(CityScopedAdmin, ReadOnlyAdmin):
+    city_field = "endpoint__city"
     empty_help = ("No alert deliveries yet: each message sent to an alert endpoint (one alert, or a digest of a "
                   "storm) is listed here with every attempt.")
     list_display = ["created_at", "endpoint", "what", "state", "attempts", "next_attempt_at", "delivered_at",

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from core.admin import CityTimeZoneAdmin, ReadOnlyAdmin
 from core.errors import DomainError
 from fleet import services
+from fleet.admin.scope import CityScopedAdmin
 from fleet.models import OpsAlert, OpsTask, OpsTaskNote, OpsTaskState
 
 
@@ -44,7 +45,7 @@ def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 
 
 @admin.register(OpsAlert)
-class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+class OpsAlertAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No alerts: telemetry opens one when a vehicle needs a person (tipped over, tampered with, in a "
                   "no-ride zone on a trip, a speed limit not applied, a ride ended unlocked, lost contact, battery "
@@ -95,7 +96,7 @@ class OpsTaskNoteInline(admin.TabularInline):
 
 
 @admin.register(OpsTask)
-class OpsTaskAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+class OpsTaskAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No tasks: field work (swap a battery, inspect, repair, retrieve, rebalance, secure) is opened by "
                   "telemetry, the alerts and rider reports, or by hand from a vehicle (its 'Open task' actions); "

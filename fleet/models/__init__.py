@@ -27,6 +27,7 @@ from fleet.models.ops import (
     OpsTaskState,
 )
 from fleet.models.policies import ImportedPolicy
+from fleet.models.staff import StaffCities
 from fleet.models.vehicles import ActorKind, Vehicle, VehicleEvent
 from fleet.models.zones import Zone, ZoneKind
 
@@ -52,6 +53,7 @@ __all__ = [
     "OpsTaskPriority",
     "OpsTaskState",
     "PropulsionType",
+    "StaffCities",
     "Vehicle",
     "VehicleEvent",
     "VehicleType",

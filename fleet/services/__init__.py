@@ -40,6 +40,7 @@ from fleet.services.rental import (
     vehicle_set_maintenance,
 )
 from fleet.services.securing import trip_end_unsecured, vehicle_lock_confirmed
+from fleet.services.staff import staff_cities_set
 from fleet.services.transitions import Location, lock_vehicle, vehicle_transition
 from fleet.services.zones import ZoneImportInvalid, zone_create, zones_changed, zones_import
 
@@ -70,6 +71,7 @@ __all__ = [
     "ops_tasks_open",
     "reservation_cancel",
     "reservation_start",
+    "staff_cities_set",
     "trip_cancel",
     "trip_end",
     "trip_end_unsecured",
