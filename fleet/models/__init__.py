@@ -5,6 +5,7 @@ from fleet.models.alerting import (
     AlertDelivery,
     AlertDeliveryAttempt,
     AlertEndpoint,
+    AlertEvent,
     DeliveryState,
 )
 from fleet.models.catalog import (
@@ -21,6 +22,7 @@ from fleet.models.ops import (
     OpsAlertKind,
     OpsAlertSeverity,
     OpsTask,
+    OpsTaskCondition,
     OpsTaskKind,
     OpsTaskNote,
     OpsTaskPriority,
@@ -36,6 +38,7 @@ __all__ = [
     "AlertDelivery",
     "AlertDeliveryAttempt",
     "AlertEndpoint",
+    "AlertEvent",
     "DeliveryState",
     "City",
     "Command",
@@ -47,6 +50,7 @@ __all__ = [
     "OpsAlertKind",
     "OpsAlertSeverity",
     "OpsTask",
+    "OpsTaskCondition",
     "OpsTaskKind",
     "OpsTaskNote",
     "OpsTaskPriority",
