@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 
 from core.admin import ReadOnlyAdmin
 from fleet.models import AlertChannel, AlertDelivery, AlertDeliveryAttempt, AlertEndpoint, OpsAlertKind
-from fleet.services import alerting
+from fleet.services import alerting, webhook_target
 
 
 class AlertEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -26,7 +26,8 @@ class AlertEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = AlertEndpoint
-        fields = ["name", "active", "channel", "url", "secret", "emails", "city", "min_severity", "kinds"]
+        fields = ["name", "active", "channel", "url", "secret", "emails", "city", "min_severity", "kinds",
+                  "send_resolved"]
         widgets = {"emails": forms.Textarea(attrs={"rows": 3, "cols": 60}),
                    "url": forms.URLInput(attrs={"size": 80})}
 
@@ -39,8 +40,11 @@ class AlertEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
         channel = data.get("channel")
         if channel == AlertChannel.WEBHOOK and not data.get("url"):
             self.add_error("url", "A webhook needs a URL.")
-        if channel == AlertChannel.WEBHOOK and data.get("url", "").split(":", 1)[0] not in ("http", "https"):
-            self.add_error("url", "Use an http:// or https:// URL.")
+        if channel == AlertChannel.WEBHOOK and data.get("url"):
+            try:  # checked again before every send (fleet.services.webhook_target)
+                webhook_target.check(data["url"])
+            except webhook_target.TargetRefused as exc:
+                self.add_error("url", str(exc))
         if channel == AlertChannel.EMAIL:
             emails = [a.strip() for a in (data.get("emails") or "").replace(",", "\n").splitlines() if a.strip()]
             if not emails:

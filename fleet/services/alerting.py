@@ -19,8 +19,6 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -42,6 +40,7 @@ from fleet.models import (
     OpsAlert,
 )
 from fleet.models.ops import SEVERITY_RANK
+from fleet.services import webhook_target
 
 logger = logging.getLogger(__name__)
 
@@ -202,14 +201,16 @@ def _post(endpoint: AlertEndpoint, body: bytes, timestamp: int) -> tuple[int | N
                TIMESTAMP_HEADER: str(timestamp)}
     if endpoint.secret:
         headers[SIGNATURE_HEADER] = signature(endpoint.secret, timestamp, body)
-    if not endpoint.url.startswith(("http://", "https://")):  # URLField also allows ftp: never open a file: URL
-        return None, "URL scheme must be http or https"
-    request = urllib.request.Request(endpoint.url, data=body, headers=headers, method="POST")  # noqa: S310 (checked)
-    try:
-        with urllib.request.urlopen(request, timeout=settings.ALERT_WEBHOOK_TIMEOUT_S) as response:  # noqa: S310
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
+    try:  # again at every attempt: the host's addresses may have changed since the endpoint was saved
+        target = webhook_target.check(endpoint.url)
+    except webhook_target.TargetRefused as exc:
+        return None, f"Refused: {exc}"
+    status = webhook_target.post(target, body, headers, timeout=settings.ALERT_WEBHOOK_TIMEOUT_S)
+    if 200 <= status < 300:
+        return status, ""
+    if 300 <= status < 400:
+        return status, f"HTTP {status}: redirects are not followed"
+    return status, f"HTTP {status}"
 
 
 def _alert_json(alert: OpsAlert) -> dict[str, Any]:

@@ -71,6 +71,7 @@ def _settings(settings: Any) -> None:
     settings.ALERT_DELIVERY_BACKOFF_S = 10
     settings.ALERT_DELIVERY_MAX_ATTEMPTS = 4
     settings.ALERT_WEBHOOK_TIMEOUT_S = 5
+    settings.ALERT_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on 127.0.0.1 (test_webhook_target: refused without)
 
 
 T0 = datetime(2026, 12, 7, 12, 0, 5, tzinfo=UTC)  # 5 s into a 60 s window
@@ -154,7 +155,7 @@ def test_an_unreachable_receiver_is_an_attempt_that_failed() -> None:
     (delivery,) = alerting.alerts_dispatch(alert_ids=[open_alert(VehicleFactory.create()).id], now=T0)
     assert alerting.alert_delivery_attempt(delivery_id=delivery.id, now=T0) == 10
     attempt = AlertDeliveryAttempt.objects.get()
-    assert attempt.status_code is None and "URLError" in attempt.error
+    assert attempt.status_code is None and "ConnectionRefusedError" in attempt.error
 
 
 def test_a_storm_is_one_message_then_one_digest_per_endpoint_and_window(receiver: Receiver) -> None:
