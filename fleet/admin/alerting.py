@@ -75,7 +75,7 @@ class AlertEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = AlertEndpointForm
     empty_help = ("No alert endpoints: alerts are only in the admin and the fleet map. Add a webhook (Slack or your "
                   "own receiver, HMAC-signed) or an email list, for one city or all, from a minimum severity.")
-    list_display = ["name", "active", "channel", "target", "city_or_all", "min_severity", "kinds_list",
+    list_display = ["name", "active", "channel", "target", "city_or_all", "min_severity", "kinds_list", "send_resolved",
                     "last_delivery"]
     list_filter = ["active", "channel", "city", "min_severity"]
     search_fields = ["name", "url", "emails"]
@@ -120,7 +120,7 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
                   "storm) is listed here with every attempt.")
     list_display = ["created_at", "endpoint", "what", "state", "attempts", "next_attempt_at", "delivered_at",
                     "last_error"]
-    list_filter = ["state", "digest", "endpoint"]
+    list_filter = ["state", "event", "digest", "endpoint"]
     list_select_related = ["endpoint"]
     date_hierarchy = "created_at"
 
@@ -132,9 +132,10 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="message")
     def what(self, obj: AlertDelivery) -> str:
+        resolved = " resolved" if obj.event == "resolved" else ""
         if obj.digest:
-            return f"Digest of {len(obj.alert_ids)} alerts"
-        return "Test message" if not obj.alert_ids else "One alert"
+            return f"Digest of {len(obj.alert_ids)} alerts{resolved}"
+        return "Test message" if not obj.alert_ids else f"One alert{resolved}"
 
     @admin.display(description="alerts")
     def alerts(self, obj: AlertDelivery) -> SafeString:

@@ -96,15 +96,16 @@ def ops_alerts_open(*, alerts: Sequence[AlertSpec], at: datetime | None = None) 
         event = "vehicle.alarm" if alert.kind in ALARM_KINDS else "ops_alert.opened"
         push.to_fleet(alert.city_id, event, alert_payload(alert))
     alert_ids = [str(alert.id) for alert in found]
-    transaction.on_commit(lambda: _dispatch(alert_ids))
+    transaction.on_commit(lambda: _dispatch(alert_ids, "opened"))
     return found
 
 
-def _dispatch(alert_ids: list[str]) -> None:
-    """After commit: one task routes the batch's new alerts to webhooks and email (fleet.services.alerting)."""
+def _dispatch(alert_ids: list[str], event: str) -> None:
+    """After commit: one task routes the batch's opened or resolved alerts to webhooks and email
+    (fleet.services.alerting)."""
     from fleet import tasks  # fleet.tasks imports the services
 
-    tasks.alerts_dispatch.delay(alert_ids)
+    tasks.alerts_dispatch.delay(alert_ids, event)
 
 
 def ops_tasks_open(*, tasks: Sequence[TaskSpec], at: datetime | None = None) -> list[OpsTask]:
@@ -182,9 +183,10 @@ def vehicles_unflag(*, vehicle_ids: Sequence[uuid.UUID], flag: str) -> int:
 
 
 @transaction.atomic
-def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None, reason: str = "") -> OpsAlert:
+def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None, reason: str = "", dispatch: bool = True) -> OpsAlert:
     """Mark the alert resolved (a second call changes nothing); without ``actor`` it is recorded as resolved by the
-    system (the condition cleared). A resolved tipped-over alert unflags the vehicle."""
+    system (the condition cleared). A resolved tipped-over alert unflags the vehicle. After commit the resolution
+    goes to the endpoints that received the alert (``dispatch=False``: the caller dispatches a batch)."""
     alert = OpsAlert.objects.select_for_update().filter(id=alert_id).first()
     if alert is None:
         raise errors.OpsAlertNotFound()
@@ -196,6 +198,9 @@ def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None, reason: str = "
     if (flag := ALERT_FLAGS.get(alert.kind)) is not None:
         vehicles_unflag(vehicle_ids=[alert.vehicle_id], flag=flag)
     push.to_fleet(alert.city_id, "ops_alert.resolved", alert_payload(alert))
+    if dispatch:
+        resolved_ids = [str(alert.id)]
+        transaction.on_commit(lambda: _dispatch(resolved_ids, "resolved"))
     return alert
 
 
@@ -210,7 +215,12 @@ def ops_alerts_resolve_for(*, vehicle_ids: Sequence[uuid.UUID], kind: str, reaso
     if seen_before is not None:
         open_ = open_.filter(Q(condition_seen_at__lt=seen_before) | Q(condition_seen_at__isnull=True,
                                                                        opened_at__lt=seen_before))
-    return [ops_alert_resolve(alert_id=alert_id, reason=reason) for alert_id in open_.values_list("id", flat=True)]
+    resolved = [ops_alert_resolve(alert_id=alert_id, reason=reason, dispatch=False)
+                for alert_id in open_.values_list("id", flat=True)]
+    if resolved:  # one routing task for the batch: a storm clearing is digested like the storm itself
+        resolved_ids = [str(alert.id) for alert in resolved]
+        transaction.on_commit(lambda: _dispatch(resolved_ids, "resolved"))
+    return resolved
 
 
 def ops_alerts_seen(*, vehicle_ids: Sequence[uuid.UUID], kind: str, at: datetime) -> int:
