@@ -71,6 +71,17 @@ def fleet_may_watch(*, user: Any, city_id: uuid.UUID) -> bool:
                 and fleet_selectors.city_exists(city_id=city_id))
 
 
+TASKS_PERMISSION = "fleet.view_opstask"
+
+
+def task_cities_for(*, user: Any) -> list[uuid.UUID] | None:
+    """The cities whose task events this staff member's task page follows; None when they may not see tasks.
+    Every city for now: staff are not scoped to cities yet (docs/live.md "Limits")."""
+    if not (user.is_authenticated and user.has_perm(TASKS_PERMISSION)):
+        return None
+    return [city.id for city in fleet_selectors.cities_all()]
+
+
 def vehicle_live_json(vehicle: Vehicle) -> dict[str, Any]:
     """One vehicle as fleet sockets show it (the shape telemetry's ``fleet_positions`` pushes)."""
     return {"id": str(vehicle.id), "code": vehicle.code, "lat": vehicle.lat, "lon": vehicle.lon,
