@@ -181,9 +181,9 @@ def rebalance_tasks_follow(needed: dict[uuid.UUID, Need]) -> dict[str, int]:
     return {"closed": closed, "marked": marked}
 
 
-CLEARED = {OpsTaskCondition.IDLE: "no longer idle (ridden or moved since)",
-           OpsTaskCondition.MISPARKED: "moved to a place where rides may end",
-           OpsTaskCondition.OUTSIDE_AREA: "back in the operating area"}
+CLEARED: dict[str, str] = {OpsTaskCondition.IDLE: "no longer idle (ridden or moved since)",
+                           OpsTaskCondition.MISPARKED: "moved to a place where rides may end",
+                           OpsTaskCondition.OUTSIDE_AREA: "back in the operating area"}
 
 
 def cleared_reasons(cleared: dict[uuid.UUID, str]) -> dict[uuid.UUID, str]:

@@ -73,10 +73,10 @@ def alerts_dispatch(*, alert_ids: Sequence[uuid.UUID], now: datetime | None = No
     if not alerts:
         return []
     cities = {a.city_id for a in alerts}
-    endpoints = AlertEndpoint.objects.filter(Q(city__isnull=True) | Q(city_id__in=cities), active=True)
+    wanted = AlertEndpoint.objects.filter(Q(city__isnull=True) | Q(city_id__in=cities), active=True)
     if event == AlertEvent.RESOLVED:
-        endpoints = endpoints.filter(send_resolved=True)
-    endpoints = list(endpoints)
+        wanted = wanted.filter(send_resolved=True)
+    endpoints = list(wanted)
     received = _received(endpoints, alerts) if event == AlertEvent.RESOLVED else None
     routed: dict[uuid.UUID, list[OpsAlert]] = defaultdict(list)
     for endpoint in endpoints:
@@ -274,7 +274,7 @@ def _resolved_line(alert: OpsAlert) -> str:
     return f":white_check_mark: *{alert.get_kind_display()}* {alert.vehicle.code} ({alert.city.slug}) resolved {who}{why}"
 
 
-EVENTS = {(AlertEvent.OPENED, False): "ops_alert.opened", (AlertEvent.OPENED, True): "ops_alert.digest",
+EVENTS: dict[tuple[str, bool], str] = {(AlertEvent.OPENED, False): "ops_alert.opened", (AlertEvent.OPENED, True): "ops_alert.digest",
           (AlertEvent.RESOLVED, False): "ops_alert.resolved", (AlertEvent.RESOLVED, True): "ops_alert.resolved_digest"}
 
 

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from fleet import services
-from fleet.services import ops
 from fleet.models import OpsTask, OpsTaskNote
+from fleet.services import ops
 from fleet.states import Status
 from tests.fleet.factories import VehicleFactory
 from tests.fleet.test_field_tasks import in_maintenance, jpeg, member
