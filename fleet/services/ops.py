@@ -313,11 +313,19 @@ def ops_tasks_mark_cleared(*, vehicle_ids: Sequence[uuid.UUID], kind: str) -> in
 
 
 def ops_tasks_condition_back(*, vehicle_ids: Sequence[uuid.UUID], kind: str) -> int:
-    """A cleared condition holds again (the vehicle is idle or misparked again): the mark comes off (one UPDATE)."""
+    """A cleared condition holds again (the vehicle is idle or misparked again): the mark comes off (pushed)."""
     if not vehicle_ids:
         return 0
-    return OpsTask.objects.filter(vehicle_id__in=vehicle_ids, kind=kind, state__in=TASK_OPEN_STATES,
-                                  condition_cleared_at__isnull=False).update(condition_cleared_at=None)
+    with transaction.atomic():
+        found = list(OpsTask.objects.select_for_update(skip_locked=True, of=("self",)).select_related("vehicle")
+                     .filter(vehicle_id__in=vehicle_ids, kind=kind, state__in=TASK_OPEN_STATES,
+                             condition_cleared_at__isnull=False))
+        for task in found:
+            task.condition_cleared_at = None
+        OpsTask.objects.bulk_update(found, ["condition_cleared_at"])
+        for task in found:
+            task_pushed(task, "ops_task.updated")
+    return len(found)
 
 
 def alert_payload(alert: OpsAlert) -> dict[str, Any]:

@@ -136,9 +136,12 @@ def test_a_task_someone_holds_is_marked_not_closed_and_the_mark_goes_when_the_co
     assert alert_sweep.ops_alerts_sweep()["tasks_marked_cleared"] == 0  # marked once
 
     move(vehicle, IN_NO_RIDE)  # parked back in the park before anyone came
-    alert_sweep.ops_alerts_sweep()
+    pushes.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        alert_sweep.ops_alerts_sweep()
     task.refresh_from_db()
     assert (task.state, task.condition_cleared_at) == ("assigned", None)
+    assert [p["condition_cleared_at"] for p in sent(pushes, f"tasks.{city.id}", "ops_task.updated")] == [None]
     assert len(rebalance(vehicle)) == 1
 
 
