@@ -5,15 +5,18 @@ one service, then back to the page with a message (post/redirect/get)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
@@ -48,8 +51,22 @@ def _local(task: OpsTask) -> OpsTask:
     return task
 
 
-@require_GET
+def _socket_policy() -> dict[str, Any]:
+    """The site's Content-Security-Policy, plus the socket server's origin when it is another host or port."""
+    site = cast(dict[str, list[str]], settings.SECURE_CSP)
+    policy: dict[str, Any] = {key: list(value) for key, value in site.items()}
+    if settings.CONSOLE_MAP_SOCKET_ORIGIN:
+        policy["connect-src"] = [CSP.SELF, settings.CONSOLE_MAP_SOCKET_ORIGIN]
+    return policy
+
+
 def task_list(request: HttpRequest) -> HttpResponse:
+    """The list follows task changes live (``/ws/v1/ops/tasks``, docs/fleet.md "Field tasks")."""
+    return csp_override(_socket_policy())(_task_list)(request)
+
+
+@require_GET
+def _task_list(request: HttpRequest) -> HttpResponse:
     _require(request, "fleet.view_opstask")
     position = _position(request)
     lat, lon = position if position else (None, None)
@@ -62,6 +79,8 @@ def task_list(request: HttpRequest) -> HttpResponse:
     return render(request, "fleet/ops_tasks/list.html", {
         "mine": mine, "nearby": nearby, "lat": lat, "lon": lon, "kind": kind, "kinds": OpsTaskKind.choices,
         "query": request.GET.urlencode(),
+        # The socket ticket of the staff session, as the fleet map gets it (console: POST with the CSRF token).
+        "live": {"ticket_url": reverse("console-map-ticket"), "socket_origin": settings.CONSOLE_MAP_SOCKET_ORIGIN},
     })
 
 

@@ -202,12 +202,23 @@ class OpsTaskListView(generics.ListAPIView[OpsTask]):
 
 
 class OpsTaskDetailView(APIView):
-    domain_errors = (errors.OpsTaskNotFound,)
+    domain_errors = (errors.OpsTaskNotFound, errors.OpsTaskClosed)
     permission_classes = [HasPerm("fleet.view_opstask")]
 
     @extend_schema(responses=serializers.OpsTaskOut, tags=["fleet ops"], summary="One task")
     def get(self, request: Request, task_id: uuid.UUID) -> Response:
         selectors.staff_ops_task_check(user=request.user, task_id=task_id)
+        return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
+
+    @extend_schema(request=serializers.OpsTaskUpdateIn,
+                   responses={200: serializers.OpsTaskOut,
+                              **error_responses(**{"404": "ops_task_not_found", "409": "ops_task_closed"})},
+                   tags=["fleet ops"], summary="Reprioritise an open task (technicians' lists follow live)")
+    def patch(self, request: Request, task_id: uuid.UUID) -> Response:
+        if not request.user.has_perm("fleet.change_opstask"):
+            raise PermissionDenied()
+        data = _valid(serializers.OpsTaskUpdateIn, request.data)
+        services.ops_task_set_priority(task_id=task_id, priority=data["priority"])
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
 
 

@@ -81,6 +81,18 @@ def fleet_may_still_watch(*, user_id: Any, city_id: uuid.UUID) -> bool:
     return user is not None and user.is_active and fleet_may_watch(user=user, city_id=city_id)
 
 
+TASKS_PERMISSION = "fleet.view_opstask"
+
+
+def task_cities_for(*, user: Any) -> list[uuid.UUID] | None:
+    """The cities whose task events this staff member's task page follows (their cities, docs/accounts.md "Cities");
+    None when they may not see tasks."""
+    if not (user.is_authenticated and user.has_perm(TASKS_PERMISSION)):
+        return None
+    scope = fleet_selectors.staff_city_ids(user)
+    return [city.id for city in fleet_selectors.cities_all() if scope is None or city.id in scope]
+
+
 def vehicle_live_json(vehicle: Vehicle) -> dict[str, Any]:
     """One vehicle as fleet sockets show it (the shape telemetry's ``fleet_positions`` pushes)."""
     return {"id": str(vehicle.id), "code": vehicle.code, "lat": vehicle.lat, "lon": vehicle.lon,

@@ -5,6 +5,7 @@ from fleet.models.alerting import (
     AlertDelivery,
     AlertDeliveryAttempt,
     AlertEndpoint,
+    AlertEvent,
     DeliveryState,
 )
 from fleet.models.catalog import (
@@ -21,6 +22,7 @@ from fleet.models.ops import (
     OpsAlertKind,
     OpsAlertSeverity,
     OpsTask,
+    OpsTaskCondition,
     OpsTaskKind,
     OpsTaskNote,
     OpsTaskPriority,
@@ -37,6 +39,7 @@ __all__ = [
     "AlertDelivery",
     "AlertDeliveryAttempt",
     "AlertEndpoint",
+    "AlertEvent",
     "DeliveryState",
     "City",
     "Command",
@@ -48,6 +51,7 @@ __all__ = [
     "OpsAlertKind",
     "OpsAlertSeverity",
     "OpsTask",
+    "OpsTaskCondition",
     "OpsTaskKind",
     "OpsTaskNote",
     "OpsTaskPriority",
