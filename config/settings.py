@@ -349,6 +349,8 @@ ALERT_IMMEDIATE_PER_WINDOW = env_int("ALERT_IMMEDIATE_PER_WINDOW", 1, minimum=0)
 ALERT_WEBHOOK_TIMEOUT_S = env_int("ALERT_WEBHOOK_TIMEOUT_S", 10, minimum=1)
 ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ALERT_DELIVERY_MAX_ATTEMPTS", 6, minimum=1)
 ALERT_DELIVERY_BACKOFF_S = env_int("ALERT_DELIVERY_BACKOFF_S", 10, minimum=0)
+# Webhooks to loopback and private addresses (a receiver on this machine or network): development and tests only.
+ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", DEBUG)
 CELERY_BEAT_SCHEDULE |= {
     "fleet-alerts-sweep": {"task": "fleet.tasks.ops_alerts_sweep", "schedule": 60.0},
     "fleet-alert-deliveries-due": {"task": "fleet.tasks.alert_deliveries_due", "schedule": 15.0},

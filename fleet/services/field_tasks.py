@@ -80,7 +80,7 @@ def ops_task_close(*, task_id: uuid.UUID, actor: Any = None, outcome: str = OpsT
         return task
     task.state, task.closed_at, task.closed_by, task.outcome = outcome, timezone.now(), actor, note[:300]
     task.save(update_fields=["state", "closed_at", "closed_by", "outcome"])
-    push.to_fleet(task.city_id, "ops_task.closed", ops.task_payload(task))
+    ops.task_pushed(task, "ops_task.closed")
     if outcome == OpsTaskState.DONE and actor is not None:
         _release(task, vehicle, actor)
     return task
