@@ -277,6 +277,7 @@ SPECTACULAR_SETTINGS = {
         "OpsAlertKindEnum": "fleet.models.ops.OpsAlertKind",
         "OpsAlertSeverityEnum": "fleet.models.ops.OpsAlertSeverity",
         "OpsTaskKindEnum": "fleet.models.ops.OpsTaskKind",
+        "OpsTaskConditionEnum": "fleet.models.ops.OpsTaskCondition",
         "OpsTaskStateEnum": "fleet.models.ops.OpsTaskState",
         "OpsTaskPriorityEnum": "fleet.models.ops.OpsTaskPriority",
         "OpsTaskOutcomeEnum": ["done", "not_done", "cancelled"],
