@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts import requirements, selectors
@@ -113,12 +113,22 @@ class TokenPairOut(serializers.Serializer[Any]):
     refresh = serializers.CharField(help_text="JWT refresh token, single use (rotated on refresh)")
 
 
+@extend_schema_serializer(examples=[OpenApiExample("Signed up", response_only=True, value={
+    "user": {"id": "3c9d2e1f-7a4b-4c8d-9e0f-1a2b3c4d5e6f", "email": "ada@example.org", "phone": None,
+             "phone_verified": False, "name": "Ada", "date_of_birth": "1990-05-17", "status": "active",
+             "is_staff": False, "roles": [], "created_at": "2026-12-07T08:55:00Z"},
+    "tokens": {"access": "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoiM2M5ZCJ9.c2lnbmF0dXJl",
+               "refresh": "eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiI3ZjEifQ.c2lnbmF0dXJl"},
+    "created": True})])
 class SignInOut(serializers.Serializer[Any]):
     user = UserOut()
     tokens = TokenPairOut()
     created = serializers.BooleanField(help_text="true when this request created the account")
 
 
+@extend_schema_serializer(examples=[OpenApiExample("A rider", value={
+    "email": "ada@example.org", "password": "correct horse battery staple", "name": "Ada",
+    "date_of_birth": "1990-05-17"})])
 class RegisterIn(serializers.Serializer[Any]):
     email = EmailIn(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})

@@ -37,7 +37,7 @@ class DeviceListView(APIView):
 
 class DeviceView(APIView):
     @extend_schema(
-        tags=TAG, request=s.DeviceRegisterIn, parameters=[INSTALL_ID], operation_id="me_devices_register",
+        tags=TAG, request=s.DeviceRegisterIn, parameters=[INSTALL_ID],
         summary="Register this install's push token (again at every start and whenever the token changes)",
         responses={200: s.DeviceOut, 201: s.DeviceOut, **error_responses(**{"400": "validation_error"})},
     )
@@ -50,7 +50,7 @@ class DeviceView(APIView):
         device, created = devices.device_register(user=signed_in_user(request), install_id=install_id, **fields)
         return Response(s.DeviceOut(device).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(tags=TAG, parameters=[INSTALL_ID], responses={204: None}, operation_id="me_devices_unregister",
+    @extend_schema(tags=TAG, parameters=[INSTALL_ID], responses={204: None},
                    summary="Stop pushes to this install (on sign-out); an install not registered is no error")
     def delete(self, request: Request, install_id: str) -> Response:
         devices.device_unregister(user=signed_in_user(request), install_id=install_id)

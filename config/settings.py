@@ -261,12 +261,34 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_links"],
-    # Several serializers have a "kind" field with different choices: name each enum component after its model.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_links",
+                             "core.schema.name_request_components", "core.schema.reference_parameter_enums"],
+    # Each enum component is named after what it is (a generated client's type): several serializers have a "kind",
+    # "state" or "status" field with different choices, which drf-spectacular would name by field and hash.
+    # A nullable enum is the enum and "nullable": no NullEnum / BlankEnum components beside it (generators make
+    # them types of their own, an app developer's noise).
+    "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
     "ENUM_NAME_OVERRIDES": {
         "CommandKindEnum": "fleet.models.commands.CommandKind",
+        "DevicePlatformEnum": "accounts.models.DevicePlatform",
+        "NotificationCategoryEnum": "accounts.models.NotificationCategory",
+        "PushProviderEnum": "accounts.models.PushProvider",
+        "CommandStateEnum": "fleet.models.commands.CommandState",
         "OpsAlertKindEnum": "fleet.models.ops.OpsAlertKind",
+        "OpsAlertSeverityEnum": "fleet.models.ops.OpsAlertSeverity",
         "OpsTaskKindEnum": "fleet.models.ops.OpsTaskKind",
+        "OpsTaskConditionEnum": "fleet.models.ops.OpsTaskCondition",
+        "OpsTaskStateEnum": "fleet.models.ops.OpsTaskState",
+        "OpsTaskPriorityEnum": "fleet.models.ops.OpsTaskPriority",
+        "OpsTaskOutcomeEnum": ["done", "not_done", "cancelled"],
+        "PaymentPurposeEnum": "billing.models.payments.Payment.Purpose",
+        "PaymentStatusEnum": "billing.models.payments.Payment.Status",
+        "ProblemCategoryEnum": "rides.models.ProblemReport.Category",
+        "RideStateEnum": "rides.models.RideState",
+        "ReservationStateEnum": "rides.models.Reservation.State",
+        "ReservationCloseReasonEnum": ["hold_expired", "ride_started", "rider_cancelled"],
+        "RideRequirementCodeEnum": ["outstanding_debt", "payment_method_required", "date_of_birth_required"],
+        "TelemetryAlarmEnum": ["tipped_over", "tamper"],
         "UserStatusEnum": "accounts.models.User.Status",  # UserOut and MeOut share it
         "LanguageEnum": LANGUAGES,
     },

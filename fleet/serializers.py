@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from fleet.cityref import CityRefField
@@ -53,10 +54,17 @@ class VehicleNearbyOut(serializers.Serializer[Any]):
     pricing_plan_id = serializers.CharField(allow_null=True)
     city = CityRefOut(source="*")
 
+    @extend_schema_field(VehiclePositionOut)
     def get_position(self, obj: Any) -> dict[str, Any]:
         return dict(VehiclePositionOut(obj).data)
 
 
+@extend_schema_serializer(examples=[OpenApiExample("One scooter 40 m away", response_only=True, value={"results": [{
+    "id": "5f0c3a2e-8d41-4b7e-a6c9-1e2d3f4a5b6c", "code": "FW01042", "vehicle_type": "scooter",
+    "form_factor": "scooter", "battery_pct": 82, "range_meters": 24000,
+    "position": {"lat": 52.5203, "lon": 13.4049, "reported_at": "2026-12-07T08:59:30Z"}, "distance_m": 40.2,
+    "pricing_plan_id": "berlin-scooter",
+    "city": {"id": "2a7d9c4e-1b3f-4e5a-8c6d-7f0e1a2b3c4d", "slug": "berlin"}}]})])
 class VehicleNearbyListOut(serializers.Serializer[Any]):
     results = VehicleNearbyOut(many=True)
 

@@ -61,7 +61,7 @@ class CityListView(APIView):
     permission_classes = [AllowAny]  # what GBFS publishes anyway: a rider browses cities before signing up
 
     @extend_schema(responses={200: serializers.CityListOut, 304: OpenApiResponse(description="Not modified")},
-                   tags=["fleet"], operation_id="cities_list",
+                   tags=["fleet"],
                    summary="Operating cities (id, slug, name, bounding box, currency, time zone, links)")
     def get(self, request: Request) -> Response:
         body = serializers.CityListOut({"results": catalogue.cities_public()}).data
@@ -74,7 +74,7 @@ class CityGetView(APIView):
 
     @extend_schema(parameters=[_CITY_PARAMETER],
                    responses={200: serializers.CityOut, 304: OpenApiResponse(description="Not modified")},
-                   tags=["fleet"], operation_id="cities_retrieve", summary="One city, by id or slug")
+                   tags=["fleet"], summary="One city, by id or slug")
     def get(self, request: Request, city: str) -> Response:
         body = serializers.CityOut(catalogue.city_public(ref=city)).data
         return catalogue.cacheable(request, body)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from billing.serializers.fields import BillingMoney
 from core.money import money
 from fleet.models import Vehicle
 from rides import selectors
 from rides.models import ProblemReport, Reservation, Ride, RideState
 
 
+@extend_schema_serializer(examples=[
+    OpenApiExample("By the code on the vehicle", value={"code": "FW01042"}),
+    OpenApiExample("From your reservation", value={"reservation_id": "0b8e7c1a-3f7d-4a51-9c2e-5d1f0a6b7c8d"}),
+])
 class RideStartIn(serializers.Serializer[Any]):
     code = serializers.CharField(required=False, max_length=32, help_text="Vehicle code from the QR sticker")
     reservation_id = serializers.UUIDField(required=False)
@@ -36,6 +41,11 @@ class RideRatingIn(serializers.Serializer[Any]):
     comment = serializers.CharField(max_length=500, required=False, default="")
 
 
+class RideRatingOut(serializers.Serializer[Any]):
+    stars = serializers.IntegerField()
+    comment = serializers.CharField()
+
+
 class RideProblemIn(serializers.Serializer[Any]):
     category = serializers.ChoiceField(choices=ProblemReport.Category.choices)
     description = serializers.CharField(max_length=1000, required=False, default="")
@@ -48,6 +58,7 @@ class RideProblemOut(serializers.ModelSerializer[ProblemReport]):
         fields = ["id", "category", "description", "created_at"]
 
 
+@extend_schema_serializer(examples=[OpenApiExample("A vehicle by its code", value={"code": "FW01042"})])
 class ReservationCreateIn(serializers.Serializer[Any]):
     code = serializers.CharField(max_length=32)
 
@@ -71,9 +82,16 @@ _RESERVATION_CLOSE_REASONS = {Reservation.State.CANCELLED: "rider_cancelled", Re
                             Reservation.State.CONVERTED: "ride_started"}
 
 
+@extend_schema_serializer(examples=[OpenApiExample("Held for you", response_only=True, value={
+    "id": "0b8e7c1a-3f7d-4a51-9c2e-5d1f0a6b7c8d", "state": "active",
+    "vehicle_id": "5f0c3a2e-8d41-4b7e-a6c9-1e2d3f4a5b6c", "vehicle_code": "FW01042",
+    "vehicle": {"id": "5f0c3a2e-8d41-4b7e-a6c9-1e2d3f4a5b6c", "code": "FW01042", "type": "scooter",
+                "form_factor": "scooter", "lat": 52.5203, "lon": 13.4049, "battery_pct": 82, "range_meters": 24000},
+    "created_at": "2026-12-07T09:00:00Z", "expires_at": "2026-12-07T09:15:00Z", "closed_at": None,
+    "close_reason": None, "ride_id": None, "fee": {"amount": "0.00", "currency": "EUR"}})])
 class ReservationOut(serializers.ModelSerializer[Reservation]):
     vehicle_code = serializers.CharField(source="vehicle.code", read_only=True)
-    state = serializers.CharField(read_only=True, help_text="active | cancelled | expired | converted")
+    state = serializers.ChoiceField(choices=Reservation.State.choices, read_only=True)
     fee = serializers.SerializerMethodField()
     vehicle = serializers.SerializerMethodField(
         help_text="The reserved vehicle where it stands now, while the reservation is active (null once it closed: "
@@ -88,6 +106,7 @@ class ReservationOut(serializers.ModelSerializer[Reservation]):
         fields = ["id", "state", "vehicle_id", "vehicle_code", "vehicle", "created_at", "expires_at", "closed_at",
                   "close_reason", "ride_id", "fee"]
 
+    @extend_schema_field(BillingMoney)
     def get_fee(self, obj: Reservation) -> dict[str, str]:
         return money(obj.fee, obj.currency)
 
@@ -109,9 +128,26 @@ class ReservationOut(serializers.ModelSerializer[Reservation]):
         return None if ride is None else str(ride.id)
 
 
+_RIDE = {"id": "8d3f6a2b-1c4e-4f7a-9b0d-2e5c7a9f1b3d", "vehicle_id": "5f0c3a2e-8d41-4b7e-a6c9-1e2d3f4a5b6c",
+         "vehicle_code": "FW01042", "reservation_id": None, "created_at": "2026-12-07T09:02:00Z",
+         "started_at": None, "ended_at": None, "paused_seconds": 0, "pause_count": 0, "duration_s": None,
+         "distance_m": None, "fare_total": None, "end_reason": "", "cancel_reason": ""}
+_OK = ["200", "201", "202"]  # examples of every success answer (drf-spectacular's default: 200 and 201)
+
+
+@extend_schema_serializer(examples=[
+    OpenApiExample("Started and waiting for the unlock", response_only=True, status_codes=_OK,
+                   value={**_RIDE, "state": "unlocking"}),
+    OpenApiExample("Ended and charged", response_only=True, status_codes=_OK, value={
+        **_RIDE, "state": "ended", "started_at": "2026-12-07T09:02:03Z", "ended_at": "2026-12-07T09:14:40Z",
+        "paused_seconds": 120, "pause_count": 1, "duration_s": 757, "distance_m": 2350,
+        "fare_total": {"amount": "4.20", "currency": "EUR"}, "end_reason": "rider"}),
+])
 class RideOut(serializers.ModelSerializer[Ride]):
     vehicle_code = serializers.CharField(source="vehicle.code", read_only=True)
-    state = serializers.CharField(read_only=True, help_text="unlocking | active | paused | locking | ended | cancelled")
+    state = serializers.ChoiceField(choices=RideState.choices, read_only=True,
+                                    help_text="unlocking until the vehicle confirms the unlock, locking until it "
+                                              "confirms the lock")
     fare_total = serializers.SerializerMethodField()
 
     class Meta:
@@ -120,6 +156,7 @@ class RideOut(serializers.ModelSerializer[Ride]):
                   "ended_at", "paused_seconds", "pause_count", "duration_s", "distance_m", "fare_total",
                   "end_reason", "cancel_reason"]
 
+    @extend_schema_field(BillingMoney(allow_null=True))
     def get_fare_total(self, obj: Ride) -> dict[str, str] | None:
         return None if obj.fare_total is None else money(obj.fare_total, obj.currency)
 

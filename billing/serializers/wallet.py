@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from billing.models import AccountKind, LedgerEntry, Payment, PaymentMethod
@@ -47,6 +47,8 @@ class WalletOut(serializers.Serializer):
     spending_order = serializers.ListField(child=serializers.CharField())
 
 
+@extend_schema_serializer(examples=[OpenApiExample("10 euros from your card", value={
+    "amount": {"amount": "10.00", "currency": "EUR"}, "payment_method": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"})])
 class WalletTopUpIn(serializers.Serializer):
     amount = MoneyInField()
     payment_method = serializers.UUIDField()
@@ -97,10 +99,15 @@ class WalletSettlementOut(serializers.Serializer):
         return None if obj["expected"] is None else money(obj["expected"], obj["payment"].currency)
 
 
+@extend_schema_serializer(examples=[OpenApiExample("The token of the provider's card form", value={
+    "token": "tok_visa"})])
 class PaymentMethodAddIn(serializers.Serializer):
     token = serializers.CharField(max_length=128, help_text="Provider token from the app's card form")
 
 
+@extend_schema_serializer(examples=[OpenApiExample("A card", response_only=True, value={
+    "id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "provider": "testpsp", "brand": "visa", "last4": "4242",
+    "exp_month": 12, "exp_year": 2030, "is_default": True, "created_at": "2026-12-07T08:56:00Z"})])
 class PaymentMethodOut(serializers.ModelSerializer):
     class Meta:
         model = PaymentMethod

@@ -81,7 +81,8 @@ def _receipt_visible(request: Request, ride_id: UUID) -> dict[str, Any]:
 
 class RideReceiptView(APIView):
     domain_errors = (errors.RideBillingNotFound, errors.RideNotCharged)
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=["billing"], summary="Itemised receipt of a ride (JSON)")
+    @extend_schema(responses=ops_serializers.ReceiptOut, tags=["billing"],
+                   summary="Itemised receipt of a ride (JSON); ride_not_charged until the ride is ended and charged")
     def get(self, request: Request, ride_id: UUID) -> Response:
         return Response(_receipt_visible(request, ride_id))
 

@@ -33,7 +33,8 @@ class WalletGetView(APIView):
 
 
 class WalletTopUpView(APIView):
-    domain_errors = (errors.AmountInvalid, errors.PaymentMethodNotFound, errors.NoPaymentMethod, errors.PaymentProviderUnavailable)
+    domain_errors = (errors.AmountInvalid, errors.PaymentMethodNotFound, errors.NoPaymentMethod, errors.PaymentDeclined,
+                     errors.PaymentInsufficientFunds, errors.PaymentProviderUnavailable)
     @extend_schema(
         request=wallet_serializers.WalletTopUpIn,
         responses={201: wallet_serializers.PaymentOut,
@@ -60,7 +61,7 @@ class WalletSettleView(APIView):
         responses={201: wallet_serializers.WalletSettlementOut,
                    202: OpenApiResponse(wallet_serializers.WalletSettlementOut,
                                         "3-D Secure needed: the webhook settles the debt once the rider confirms")},
-        tags=["billing"], operation_id="wallet_settle",
+        tags=["billing"],
         summary="Settle my balance: charge exactly the outstanding debt to a saved card",
     )
     def post(self, request: Request) -> Response:

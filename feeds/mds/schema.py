@@ -41,11 +41,11 @@ class MdsAutoSchema(core_schema.AutoSchema):
         for status, response in operation["responses"].items():
             if int(status) >= 400:
                 response["content"] = {renderers.MEDIA_TYPE: {"schema": error_ref}}
-        codes = self._domain_errors()
-        if "400" in operation["responses"] and 400 in codes:
-            operation["responses"]["400"]["description"] = ", ".join(codes[400])
-        if "401" in operation["responses"]:
-            operation["responses"]["401"]["description"] = "not_authenticated or authentication_failed"
-        if "403" in operation["responses"]:
-            operation["responses"]["403"]["description"] = ", ".join(codes.get(403, ["permission_denied"]))
+        codes = {status: [code for code, _ in errors] for status, errors in self._domain_errors().items()}
+        codes[401] = ["not_authenticated", "authentication_failed"]
+        codes.setdefault(403, ["permission_denied"])
+        for status in (400, 401, 403):
+            if str(status) in operation["responses"] and status in codes:
+                operation["responses"][str(status)]["description"] = ", ".join(codes[status])
+                operation["responses"][str(status)]["x-error-codes"] = codes[status]
         return operation

@@ -284,5 +284,5 @@ def test_the_openapi_document_lists_both_503_codes_of_the_edge() -> None:
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     answer = schema["paths"]["/api/v1/telemetry"]["post"]["responses"]["503"]
-    assert answer["description"] == "telemetry_backlog_full, telemetry_unavailable"
+    assert answer["x-error-codes"] == ["telemetry_backlog_full", "telemetry_unavailable"]
     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
