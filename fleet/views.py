@@ -201,7 +201,7 @@ class OpsTaskAssignView(APIView):
             if assignee is None or not (assignee.is_active and assignee.is_staff
                                         and assignee.has_perm("fleet.change_opstask")):
                 raise errors.AssigneeInvalid()
-        services.ops_task_assign(task_id=task_id, assignee=assignee)
+        services.ops_task_assign(task_id=task_id, assignee=assignee, actor=request.user)
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
 
 

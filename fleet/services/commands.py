@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import audit
 from core.db import conflict_guard, joins_transaction
 
 # fleet.tasks imports fleet.services too (its tasks call these): the Celery pattern, as in accounts.services;
@@ -89,6 +90,8 @@ def command_queue(
                                              idempotency_key=key, expires_at=timezone.now() + TTL[kind])
     except IntegrityError:  # the same key, queued concurrently
         return _existing(key, vehicle_id, kind, params) or Command.objects.get(idempotency_key=key)
+    audit.audit_staff_action(actor=actor, action="fleet.command", obj=vehicle,
+                             after={"command": kind, **({"params": params} if params else {}), "id": str(command.id)})
     transaction.on_commit(lambda: tasks.command_send.delay(str(command.id)))
     return command
 
