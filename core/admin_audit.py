@@ -129,7 +129,7 @@ class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_actions(self, request: HttpRequest,
                     action_location: admin.ActionLocation = admin.ActionLocation.CHANGE_LIST) -> dict[str, Any]:
         return {name: dataclasses.replace(action, func=_audited_action(action.func, name))
-                for name, action in super().get_actions(request, action_location).items()}
+                for name, action in super().get_actions(request, action_location).items() if action is not None}
 
 
 def _is_field(model: type[models.Model], name: str) -> bool:

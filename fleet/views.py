@@ -74,7 +74,7 @@ class VehicleCommandSendView(APIView):
         data = _valid(serializers.VehicleCommandIn, request.data)
         key = request.headers.get("Idempotency-Key")
         command = services.command_queue(
-            vehicle_id=vehicle_id, kind=data["kind"], params=data.get("params"), actor=request.user,
+            vehicle_id=vehicle_id, kind=data["kind"], params=data.get("params"), actor=request.user, audited=True,
             # The client's key (up to 255 characters) is digested: Command.idempotency_key is 100.
             idempotency_key=digest_key("api", request.user.pk, key) if key else None,
         )
