@@ -44,7 +44,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
-    "core.admin_app.FreewheelAdminConfig",  # django.contrib.admin with every model admin audited (docs/audit.md)
+    "core.adminsite",  # django.contrib.admin with every model admin audited (docs/audit.md)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
