@@ -193,7 +193,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor_label", "action", "object_display", "source", "changed_fields", "reason_short"]
     list_filter = ["action", "source", "object_type", "actor_label", AuditCityFilter]
     search_fields = ["=object_id", "actor_label", "object_repr"]
-    fields = ["at", "actor_label", "action", "object_display", "city_id", "changes_table", "reason",
+    fields = ["at", "actor_label", "action", "object_display", "city_name", "changes_table", "reason",
               "source", "request_id", "ip"]
     empty_help = ("Nothing recorded yet. Every staff action (admin edits, vehicle commands, refunds, credits, "
                   "blocks, force-ends, credential rotations, role changes, task and alert work) lands here.")
@@ -215,6 +215,13 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         if url:
             return format_html('<a href="{}">{}</a> <span class="fw-muted">{}</span>', url, label, kind)
         return format_html('{} <span class="fw-muted">{}</span>', label, kind)
+
+    @admin.display(description="city")
+    def city_name(self, entry: AuditEntry) -> str:
+        if entry.city_id is None:
+            return ""
+        city = apps.get_model("fleet", "City")
+        return city._default_manager.filter(pk=entry.city_id).values_list("name", flat=True).first() or str(entry.city_id)
 
     @admin.display(description="changed")
     def changed_fields(self, entry: AuditEntry) -> str:

@@ -96,7 +96,7 @@ def command_queue(
     if audited:
         audit.audit_staff_action(actor=actor, action="fleet.command", obj=vehicle,
                                  after={"command": kind, **({"params": params} if params else {}),
-                                        "id": str(command.id)})
+                                        "command id": str(command.id)})
     transaction.on_commit(lambda: tasks.command_send.delay(str(command.id)))
     return command
 
