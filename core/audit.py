@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import getpass
 import json
 import re
 import uuid
@@ -41,6 +42,7 @@ class AuditContext:
     source: str = AuditSource.SYSTEM
     request_id: str = ""
     ip: str | None = None
+    operator: str = ""  # a management command's: who ran what, the actor's label (there is no staff user)
 
 
 @dataclass
@@ -59,18 +61,28 @@ def current_context() -> AuditContext:
 
 
 @contextlib.contextmanager
-def audit_context(*, source: str | None = None, request_id: str | None = None,
-                  ip: str | None = None) -> Iterator[AuditContext]:
-    """Where the actions inside come from, e.g. ``with audit_context(source=AuditSource.COMMAND):`` in a
-    management command. Unset values keep the surrounding context's."""
+def audit_context(*, source: str | None = None, request_id: str | None = None, ip: str | None = None,
+                  operator: str | None = None) -> Iterator[AuditContext]:
+    """Where the actions inside come from. Unset values keep the surrounding context's."""
     now = _context.get()
     ctx = replace(now, source=source or now.source, request_id=request_id or now.request_id or uuid.uuid4().hex,
-                  ip=ip if ip is not None else now.ip)
+                  ip=ip if ip is not None else now.ip, operator=operator if operator is not None else now.operator)
     token = _context.set(ctx)
     try:
         yield ctx
     finally:
         _context.reset(token)
+
+
+def command_context(command: str) -> contextlib.AbstractContextManager[AuditContext]:
+    """For a management command that acts as staff would (issues a token, imports zones): its actions are
+    recorded with source ``command`` and, as the actor's label, the operating-system user and the command
+    (``root: manage.py mds_agency_token``), since no staff user is signed in at a shell."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name in a container without a passwd entry
+        user = "unknown user"
+    return audit_context(source=AuditSource.COMMAND, operator=f"{user}: manage.py {command}")
 
 
 @contextlib.contextmanager
@@ -208,7 +220,7 @@ def audit_record(*, actor: Any, action: str, obj: models.Model | None = None, ob
     actor_id = getattr(actor, "pk", None)
     entry = AuditEntry.objects.create(
         actor_id=actor_id,
-        actor_label=(actor.get_username() if actor_id is not None else "")[:254],
+        actor_label=(actor.get_username() if actor_id is not None else ctx.operator)[:254],
         action=action,
         object_type=object_type_label,
         object_id=str(object_id or "")[:64],
@@ -233,8 +245,9 @@ def is_staff_actor(actor: Any) -> bool:
 
 
 def audit_staff_action(*, actor: Any, action: str, **fields: Any) -> AuditEntry | None:
-    """``audit_record`` when ``actor`` is a staff member; None for a rider acting on their own ride or the system
-    (a rider's unlock queues a command too: that is no staff action). For services that both serve."""
-    if not is_staff_actor(actor):
+    """``audit_record`` when ``actor`` is a staff member, or when an operator runs a management command
+    (``command_context``); None for a rider acting on their own ride or the system (a rider's unlock queues a
+    command too: that is no staff action). For services that both serve."""
+    if not is_staff_actor(actor) and not (actor is None and _context.get().operator):
         return None
     return audit_record(actor=actor, action=action, **fields)

@@ -241,3 +241,29 @@ def test_an_action_that_records_nothing_itself_gets_one_generic_entry(client: Cl
     entry = only("admin.action")
     assert (entry.object_type, entry.object_id, entry.reason, entry.after["selected"]) == (
         "fleet.alertendpoint", str(endpoint.pk), "send_test", [str(endpoint.pk)])
+
+
+# --- management commands an operator runs ---------------------------------------------------------------------
+
+def test_a_token_issued_and_zones_imported_at_the_shell_are_recorded_as_commands(tmp_path: Any) -> None:
+    import getpass
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    city = CityFactory.create(slug="hamburg", name="Hamburg")
+    call_command("mds_agency_token", "--name", "Hamburg BVM", "--city", "hamburg", stdout=io.StringIO())
+    entry = only("feeds.credential_issue")
+    assert (entry.actor_id, entry.actor_label, entry.source) == (
+        None, f"{getpass.getuser()}: manage.py mds_agency_token", AuditSource.COMMAND)
+    assert entry.after["token_hash"] == audit.MASK
+
+    square = {"type": "Polygon", "coordinates": [[[10.0, 53.5], [10.01, 53.5], [10.01, 53.51], [10.0, 53.5]]]}
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": square, "properties": {"kind": "no_parking", "name": "Jungfernstieg"}}]}
+    (tmp_path / "zones.json").write_text(json.dumps(collection))
+    call_command("import_zones", "hamburg", str(tmp_path / "zones.json"), stdout=io.StringIO())
+    imported = AuditEntry.objects.get(action="fleet.zones_import")
+    assert (imported.object_id, imported.city_id, imported.after["zones"]) == (str(city.pk), city.pk, ["Jungfernstieg"])
+    assert imported.source == AuditSource.COMMAND and AuditEntry.objects.count() == 2
