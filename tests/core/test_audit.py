@@ -4,6 +4,7 @@ once with their before and after, nothing left by a rolled-back edit, and a list
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -13,11 +14,13 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from core import audit
 from core.admin_audit import AuditedAdmin
 from core.models import AuditEntry, AuditSource
+from feeds.models import GbfsAlert, GbfsSystem
 from fleet.models import AlertEndpoint, VehicleType
 from tests.accounts.factories import UserFactory
 from tests.fleet.factories import CityFactory, VehicleFactory, VehicleTypeFactory
@@ -217,3 +220,84 @@ def test_a_deleted_actor_keeps_its_label(boss: User) -> None:
     staff.delete()  # no constraint, no cascade: the entry is neither blocked nor changed
     entry = AuditEntry.objects.get(pk=entry.pk)
     assert entry.actor_label == "gone@example.com" and entry.actor_id is not None
+
+
+class _FormFields(HTMLParser):
+    """The fields a browser would post from the page's change form (``id="<model>_form"``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, Any] = {}
+        self._select: str | None = None
+        self._multiple = False
+        self._textarea: str | None = None
+        self._in_form = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form" and (a.get("id") or "").endswith("_form"):
+            self._in_form = True
+        if not self._in_form or not a.get("name"):
+            if tag == "option" and self._select and "selected" in a:
+                value = a.get("value") or ""
+                if self._multiple:
+                    self.data[self._select].append(value)
+                else:
+                    self.data[self._select] = value
+            return
+        name = str(a["name"])
+        if tag == "input" and a.get("type") not in ("submit", "button", "file"):
+            if a.get("type") in ("checkbox", "radio"):
+                if "checked" in a:
+                    self.data[name] = a.get("value") or "on"
+            else:
+                self.data[name] = a.get("value") or ""
+        elif tag == "select":
+            self._select, self._multiple = name, "multiple" in a
+            self.data[name] = [] if self._multiple else ""
+        elif tag == "textarea":
+            self._textarea = name
+            self.data[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            if self._multiple and not self.data.get(self._select or ""):
+                self.data.pop(self._select or "", None)  # a browser posts nothing for an empty multiple select
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+        elif tag == "form":
+            self._in_form = False
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.data[self._textarea] += data.lstrip("\n")
+
+
+def page_form(client: Client, url: str) -> dict[str, Any]:
+    parser = _FormFields()
+    parser.feed(client.get(url).content.decode())
+    return parser.data
+
+
+def test_inline_objects_added_and_changed_are_in_the_parents_one_entry(client_boss: Client) -> None:
+    system = GbfsSystem.objects.create(system_id="fw_audit", city=CityFactory.create(), name="Freewheel",
+                                       feed_contact_email="feeds@example.com")
+    alert = GbfsAlert.objects.create(system=system, summary="Station closed", starts_at=timezone.now())
+    url = f"/admin/feeds/gbfssystem/{system.pk}/change/"
+    data = page_form(client_boss, url)
+    prefix = next(k for k in data if k.endswith("-TOTAL_FORMS")).removesuffix("-TOTAL_FORMS")
+    assert data[f"{prefix}-0-summary"] == "Station closed"
+    data[f"{prefix}-0-summary"] = "Station reopened"
+    data.update({f"{prefix}-TOTAL_FORMS": "2", f"{prefix}-1-summary": "Marathon on Sunday", f"{prefix}-1-type": "other",
+                 f"{prefix}-1-starts_at_0": "2026-12-13", f"{prefix}-1-starts_at_1": "08:00:00"})
+    data["name"] = "Freewheel Berlin"
+    r = client_boss.post(url, data)
+    assert r.status_code == 302, r.context["errors"] if r.context else r
+    [entry] = entries(action="admin.change")
+    assert entry.before["name"] == "Freewheel" and entry.after["name"] == "Freewheel Berlin"
+    changed = f"GBFS alert «{GbfsAlert.objects.get(pk=alert.pk)}» summary"  # named as it reads after the save
+    assert (entry.before[changed], entry.after[changed]) == ("Station closed", "Station reopened")
+    added = next(v for k, v in entry.after.items() if k.endswith("added"))
+    assert added["summary"] == "Marathon on Sunday"
+    assert GbfsAlert.objects.count() == 2 and AuditEntry.objects.count() == 1
