@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts import selectors
+from accounts import requirements, selectors
 from accounts.models import Notification, User, is_placeholder_email
 from accounts.phone import PhoneField
 
@@ -64,6 +64,37 @@ class UserOut(serializers.ModelSerializer[User]):
 
     def get_roles(self, user: User) -> list[str]:
         return selectors.user_roles(user=user)
+
+
+class RideRequirementActionOut(serializers.Serializer[Any]):
+    method = serializers.CharField(help_text="HTTP method of the call that satisfies the requirement")
+    path = serializers.CharField(help_text="Its path, e.g. /api/v1/payment-methods")
+    body_fields = serializers.ListField(child=serializers.CharField(),
+                                   help_text="The body fields to send (PATCH /api/v1/me), else empty")
+
+
+class RideRequirementOut(serializers.Serializer[Any]):
+    code = serializers.ChoiceField(
+        choices=["outstanding_debt", "payment_method_required", "date_of_birth_required"],
+        help_text="The error code a ride start or a reservation answers with while this is missing")
+    message = serializers.CharField()
+    action = RideRequirementActionOut()
+    details = serializers.DictField(
+        help_text="outstanding_debt: `owed` (money per currency); payment_method_required: `currencies`; "
+                  "date_of_birth_required: `vehicle_types` (code, min_rider_age)")
+
+
+class MeOut(UserOut):
+    ride_requirements = serializers.SerializerMethodField(
+        help_text="What is still needed before a ride can start: each is a refusal the start would give")
+
+    class Meta(UserOut.Meta):
+        fields = [*UserOut.Meta.fields, "ride_requirements"]
+        read_only_fields = fields
+
+    @extend_schema_field(RideRequirementOut(many=True))
+    def get_ride_requirements(self, user: User) -> list[dict[str, Any]]:
+        return RideRequirementOut(requirements.requirements_for(user), many=True).data  # type: ignore[return-value]
 
 
 class TokenPairOut(serializers.Serializer[Any]):

@@ -180,16 +180,17 @@ class PhoneVerifyView(AnonymousAuthView):
 
 
 class MeView(APIView):
-    @extend_schema(tags=["me"], summary="The signed-in account", responses={200: s.UserOut})
+    @extend_schema(tags=["me"], summary="The signed-in account, and what it still needs before a first ride",
+                   responses={200: s.MeOut})
     def get(self, request: Request) -> Response:
-        return Response(s.UserOut(signed_in_user(request)).data)
+        return Response(s.MeOut(signed_in_user(request)).data)
 
     @extend_schema(
         tags=["me"],
         request=s.MeUpdateIn,
         summary="Change name, email, phone or date of birth",
         responses={
-            200: s.UserOut,
+            200: s.MeOut,
             **error_responses(**{"400": "validation_error", "409": "email_taken, phone_taken"}),
         },
     )
@@ -197,7 +198,7 @@ class MeView(APIView):
         data = s.MeUpdateIn(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         user = users.user_update(user=signed_in_user(request), changes=data.validated_data)  # type: ignore[arg-type]
-        return Response(s.UserOut(user).data)
+        return Response(s.MeOut(user).data)
 
     @extend_schema(
         tags=["me"], summary="Delete the account (personal data is anonymised)", responses={204: None}

@@ -36,6 +36,18 @@ class NoPaymentMethod(RuleViolation):
     code, message = "payment_method_required", "Add a payment method or top up the wallet first."
 
 
+class NothingToSettle(Conflict):
+    code, message = "nothing_to_settle", "There is no outstanding balance to settle."
+
+
+class SettlementInProgress(Conflict):
+    code, message = "settlement_in_progress", "A payment of the outstanding balance is already under way."
+
+
+class SettlementCurrencyRequired(RuleViolation):
+    code, message = "settlement_currency_required", "Balances are owed in several currencies: name one."
+
+
 class PaymentMethodNotFound(NotFound):
     code, message = "payment_method_not_found", "Payment method not found."
 

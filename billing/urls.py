@@ -5,6 +5,7 @@ from billing.views import ops, passes, tariffs, wallet, webhooks
 urlpatterns: list[URLPattern | URLResolver] = [
     path("wallet", wallet.WalletGetView.as_view(), name="billing-wallet"),
     path("wallet/top-ups", wallet.WalletTopUpView.as_view(), name="billing-wallet-top-up"),
+    path("wallet/settle", wallet.WalletSettleView.as_view(), name="billing-wallet-settle"),
     path("wallet/transactions", wallet.WalletTransactionListView.as_view(), name="billing-wallet-transactions"),
     path("payment-methods", wallet.PaymentMethodListView.as_view(), name="billing-payment-methods"),
     path("billing/webhooks/<slug:provider>", webhooks.WebhookReceiveView.as_view(), name="billing-webhook"),

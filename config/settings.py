@@ -253,6 +253,7 @@ SPECTACULAR_SETTINGS = {
         "CommandKindEnum": "fleet.models.commands.CommandKind",
         "OpsAlertKindEnum": "fleet.models.ops.OpsAlertKind",
         "OpsTaskKindEnum": "fleet.models.ops.OpsTaskKind",
+        "UserStatusEnum": "accounts.models.User.Status",  # UserOut and MeOut share it
     },
 }
 

@@ -109,6 +109,7 @@ class AutoSchema(drf_spectacular.openapi.AutoSchema):
 _ID_PARAMETER = {
     "RideOut": "ride_id",
     "RideDetailOut": "ride_id",
+    "RideStatusOut": "ride_id",
     "ReservationOut": "reservation_id",
     "VehicleCommandOut": "command_id",
     "NotificationOut": "notification_id",

@@ -12,4 +12,8 @@ class FeedsConfig(AppConfig):
     name = "feeds"
 
     def ready(self) -> None:
+        from feeds.gbfs import selectors as gbfs_selectors
         from feeds.mds import schema  # noqa: F401 - registers the OpenAPI description of the agency token
+        from fleet import catalogue
+
+        catalogue.register_gbfs_systems_resolver(gbfs_selectors.system_ids_by_city)

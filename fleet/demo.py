@@ -116,7 +116,7 @@ def summary(*, stdout: TextIO) -> None:
     if city is None:
         return
     vehicle = Vehicle.objects.filter(code=DEMO_VEHICLE).first()
-    stdout.write(f"fleet: city {city.name} id {city.id} (zones: GET /api/v1/cities/{city.id}/zones)\n")
+    stdout.write(f"fleet: city {city.name} id {city.id} (GET /api/v1/cities/{city.slug}, zones: /api/v1/cities/{city.slug}/zones)\n")
     if vehicle is not None:
         stdout.write(f"fleet: demo vehicle {vehicle.code} id {vehicle.id}, IoT secret {DEMO_SECRET}\n")
     stdout.write("fleet: nearby: GET /api/v1/vehicles/nearby?lat=52.52&lon=13.405&radius=1000\n")

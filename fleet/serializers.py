@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from fleet.cityref import CityRefField
 from fleet.models import (
     Command,
     CommandKind,
@@ -33,6 +34,13 @@ class VehiclePositionOut(serializers.Serializer[Any]):
     reported_at = serializers.DateTimeField(source="position_at")
 
 
+class CityRefOut(serializers.Serializer[Any]):
+    """How a result names its city: both forms, so an app can follow ``/cities/<id or slug>``."""
+
+    id = serializers.UUIDField(source="city_id")
+    slug = serializers.CharField(source="city_slug")
+
+
 class VehicleNearbyOut(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     code = serializers.CharField()
@@ -43,6 +51,7 @@ class VehicleNearbyOut(serializers.Serializer[Any]):
     position = serializers.SerializerMethodField()
     distance_m = serializers.FloatField()
     pricing_plan_id = serializers.CharField(allow_null=True)
+    city = CityRefOut(source="*")
 
     def get_position(self, obj: Any) -> dict[str, Any]:
         return dict(VehiclePositionOut(obj).data)
@@ -50,6 +59,32 @@ class VehicleNearbyOut(serializers.Serializer[Any]):
 
 class VehicleNearbyListOut(serializers.Serializer[Any]):
     results = VehicleNearbyOut(many=True)
+
+
+class CityLinksOut(serializers.Serializer[Any]):
+    zones = serializers.CharField(help_text="The city's active zones as GeoJSON")
+    tariffs = serializers.CharField(help_text="The city's current tariffs")
+    passes = serializers.CharField(help_text="Passes on sale in the city")
+    gbfs = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="GBFS 3.0 auto-discovery files (gbfs.json) of the city's published GBFS systems (one per brand)")
+
+
+class CityOut(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    slug = serializers.SlugField(help_text="Stable public name, also the GBFS system_id")
+    name = serializers.CharField()
+    currency = serializers.CharField(help_text="ISO-4217, e.g. EUR")
+    timezone = serializers.CharField(help_text="IANA time zone, e.g. Europe/Berlin")
+    bounding_box = serializers.ListField(
+        child=serializers.FloatField(), min_length=4, max_length=4, allow_null=True,
+        help_text="[west, south, east, north] in degrees (GeoJSON bbox order) of the operating area, else of the "
+                  "city's zones; null for a city without zones")
+    links = CityLinksOut()
+
+
+class CityListOut(serializers.Serializer[Any]):
+    results = CityOut(many=True)
 
 
 class ZonesAtPointIn(serializers.Serializer[Any]):
@@ -78,7 +113,7 @@ class VehicleCommandOut(serializers.ModelSerializer[Command]):
 
 
 class OpsAlertListIn(serializers.Serializer[Any]):
-    city = serializers.UUIDField(required=False)
+    city = CityRefField(required=False)
     kind = serializers.ChoiceField(choices=OpsAlertKind.choices, required=False)
     state = serializers.ChoiceField(choices=["open", "resolved", "all"], default="open")
     vehicle = serializers.UUIDField(required=False)
@@ -94,7 +129,7 @@ class OpsAlertOut(serializers.ModelSerializer[OpsAlert]):
 
 
 class OpsTaskListIn(serializers.Serializer[Any]):
-    city = serializers.UUIDField(required=False)
+    city = CityRefField(required=False)
     kind = serializers.ChoiceField(choices=OpsTaskKind.choices, required=False)
     state = serializers.ChoiceField(choices=["active", "open", "assigned", "done", "not_done", "cancelled", "all"],
                                     default="active", help_text="active = open or assigned")

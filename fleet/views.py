@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, pagination, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser
@@ -21,7 +21,7 @@ from core.keys import digest_key
 from core.pagination import CursorPagination
 from core.parsers import JSONParser, MultiPartParser
 from core.schema import error_responses
-from fleet import errors, selectors, serializers, services
+from fleet import catalogue, cityref, errors, selectors, serializers, services
 from fleet.models import OpsAlert, OpsTask
 
 
@@ -54,14 +54,41 @@ class ZonesAtPointView(APIView):
         return Response(selectors.feature_collection(selectors.zones_at_point(lat=query["lat"], lon=query["lon"])))
 
 
+_CITY_PARAMETER = OpenApiParameter("city", str, OpenApiParameter.PATH, description=cityref.CITY_REF_HELP)
+
+
+class CityListView(APIView):
+    permission_classes = [AllowAny]  # what GBFS publishes anyway: a rider browses cities before signing up
+
+    @extend_schema(responses={200: serializers.CityListOut, 304: OpenApiResponse(description="Not modified")},
+                   tags=["fleet"], operation_id="cities_list",
+                   summary="Operating cities (id, slug, name, bounding box, currency, time zone, links)")
+    def get(self, request: Request) -> Response:
+        body = serializers.CityListOut({"results": catalogue.cities_public()}).data
+        return catalogue.cacheable(request, body)
+
+
+class CityGetView(APIView):
+    domain_errors = (errors.CityNotFound,)
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[_CITY_PARAMETER],
+                   responses={200: serializers.CityOut, 304: OpenApiResponse(description="Not modified")},
+                   tags=["fleet"], operation_id="cities_retrieve", summary="One city, by id or slug")
+    def get(self, request: Request, city: str) -> Response:
+        body = serializers.CityOut(catalogue.city_public(ref=city)).data
+        return catalogue.cacheable(request, body)
+
+
 class CityZonesView(APIView):
     domain_errors = (errors.CityNotFound,)
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=serializers.ZoneFeatureCollectionOut, tags=["fleet"],
+    @extend_schema(parameters=[_CITY_PARAMETER], responses=serializers.ZoneFeatureCollectionOut, tags=["fleet"],
                    summary="A city's active zones as GeoJSON (GBFS geofencing_zones features)")
-    def get(self, request: Request, city_id: uuid.UUID) -> Response:
-        return Response(selectors.feature_collection(selectors.city_zones(city_id=city_id)))
+    def get(self, request: Request, city: str) -> Response:
+        found = selectors.city_get(ref=city)
+        return Response(selectors.feature_collection(selectors.city_zones(city_id=found.id)))
 
 
 class VehicleCommandSendView(APIView):
@@ -99,7 +126,12 @@ def _list_query(serializer_class: type[Any], request: Request) -> dict[str, Any]
     return _valid(serializer_class, request.query_params)
 
 
+def _city_id(query: dict[str, Any]) -> uuid.UUID | None:
+    return query["city"].id if query.get("city") else None
+
+
 class OpsAlertListView(generics.ListAPIView[OpsAlert]):
+    domain_errors = (errors.CityNotFound,)
     permission_classes = [HasPerm("fleet.view_opsalert")]
     serializer_class = serializers.OpsAlertOut
     pagination_class = OpsAlertPagination
@@ -111,7 +143,7 @@ class OpsAlertListView(generics.ListAPIView[OpsAlert]):
 
     def get_queryset(self) -> Any:
         query = _list_query(serializers.OpsAlertListIn, self.request)
-        return selectors.ops_alerts_list(city_id=query.get("city"), kind=query.get("kind"), state=query["state"],
+        return selectors.ops_alerts_list(city_id=_city_id(query), kind=query.get("kind"), state=query["state"],
                                          vehicle_id=query.get("vehicle"))
 
 
@@ -132,7 +164,7 @@ class OpsTaskPagination(pagination.LimitOffsetPagination):
 
 
 class OpsTaskListView(generics.ListAPIView[OpsTask]):
-    domain_errors = (errors.InvalidCoordinates,)
+    domain_errors = (errors.InvalidCoordinates, errors.CityNotFound)
     permission_classes = [HasPerm("fleet.view_opstask")]
     serializer_class = serializers.OpsTaskOut
     pagination_class = OpsTaskPagination
@@ -146,7 +178,7 @@ class OpsTaskListView(generics.ListAPIView[OpsTask]):
     def get_queryset(self) -> Any:
         query = _list_query(serializers.OpsTaskListIn, self.request)
         return selectors.ops_tasks_for_technician(
-            lat=query.get("lat"), lon=query.get("lon"), city_id=query.get("city"), kind=query.get("kind"),
+            lat=query.get("lat"), lon=query.get("lon"), city_id=_city_id(query), kind=query.get("kind"),
             state=query["state"], vehicle_id=query.get("vehicle"),
             assignee_id=self.request.user.pk if query["mine"] else None)
 

@@ -102,7 +102,7 @@ def summary(*, stdout: TextIO) -> None:
     stdout.write(f"rides: {accounts_demo.RIDER_EMAIL} has {rides.count()} ride(s); history: GET /api/v1/rides\n")
     last = rides.filter(state=RideState.ENDED).first()
     if last is not None:
-        stdout.write(f"rides: receipt and track: GET /api/v1/rides/{last.id}\n")
+        stdout.write(f"rides: receipt: GET /api/v1/rides/{last.id}, track: GET /api/v1/rides/{last.id}/track\n")
     if vehicle is not None:
         stdout.write(f"rides: start one: POST /api/v1/rides/start {{\"code\": \"{vehicle.code}\"}} "
                      "(a celery worker with VEHICLE_GATEWAY_SIM_MODE=ack acknowledges the unlock)\n")

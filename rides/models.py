@@ -27,6 +27,12 @@ class RideState(models.TextChoices):
 
 OPEN_STATES = (RideState.UNLOCKING, RideState.ACTIVE, RideState.PAUSED, RideState.LOCKING)
 
+# The ETag of the rider API's answers (core.conditional, rides.views) is built on it. A trigger (migration 0006)
+# bumps it on every UPDATE that changes the row, whoever issues it: save(update_fields=...), QuerySet.update(), the
+# admin, psql. Python never writes it (a column default: raw inserts of seeders and benches get it too); an
+# instance's value is stale after its own save.
+VERSION_HELP = "Bumped by the database on every change of the row (the API's ETag)"
+
 
 class CityRideSettings(models.Model):
     """Ride rules of one city; a city without a row uses the field defaults."""
@@ -70,6 +76,7 @@ class Reservation(models.Model):
     currency = models.CharField(max_length=3)
     fee_charged_at = models.DateTimeField(null=True, blank=True, help_text="Fee of a cancelled/lapsed reservation "
                                           "booked by billing (None: free, converted, or not yet)")
+    version = models.PositiveIntegerField(db_default=1, editable=False, help_text=VERSION_HELP)
 
     class Meta:
         constraints = [
@@ -116,6 +123,7 @@ class Ride(models.Model):
     ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="+")
     cancel_reason = models.CharField(max_length=64, blank=True)
+    version = models.PositiveIntegerField(db_default=1, editable=False, help_text=VERSION_HELP)
 
     class Meta:
         constraints = [

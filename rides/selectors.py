@@ -12,14 +12,16 @@ from zoneinfo import ZoneInfo
 import shapely
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Trunc
 
 from accounts.models import User
 from fleet import geofence
+from fleet.models import Command
+from fleet.models.commands import OPEN_STATES as COMMAND_OPEN_STATES
 from fleet.selectors import zones as zone_selectors
 from rides import errors
-from rides.models import OPEN_STATES, ProblemReport, Ride, RideState, RideTrackPoint
+from rides.models import OPEN_STATES, ProblemReport, Reservation, Ride, RideState, RideTrackPoint
 
 
 def rider_spent_today(*, ride: Ride, now: datetime) -> Decimal:
@@ -41,6 +43,73 @@ def rides_locking_by_vehicle(*, vehicle_ids: list[uuid.UUID]) -> dict[uuid.UUID,
 def ride_open_for_vehicle(*, vehicle_id: uuid.UUID) -> Ride | None:
     """The vehicle's open ride (unlocking, active, paused or locking), if any: at most one (a unique constraint)."""
     return Ride.objects.filter(vehicle_id=vehicle_id, state__in=OPEN_STATES).select_related("rider").first()
+
+
+def _command_state(field: str) -> Subquery:
+    return Subquery(Command.objects.filter(id=OuterRef(field)).values("state")[:1])
+
+
+def _with_status(rides: QuerySet[Ride]) -> QuerySet[Ride]:
+    """What the ride's status answer needs, in the same query: its vehicle and type, and the states of its unlock
+    and lock commands (``unlock_command_state``, ``lock_command_state``: two primary-key subqueries)."""
+    return rides.select_related("vehicle", "vehicle_type").annotate(
+        unlock_command_state=_command_state("unlock_command_id"), lock_command_state=_command_state("lock_command_id"))
+
+
+def ride_command_pending(ride: Ride) -> bool:
+    """The ride waits for its vehicle: unlocking or locking, or the lock of its pause or the unlock of its resume
+    not answered yet. Needs ``_with_status``'s annotations."""
+    if ride.state in (RideState.UNLOCKING, RideState.LOCKING):
+        return True
+    command_state = {RideState.PAUSED: getattr(ride, "lock_command_state", None),
+                     RideState.ACTIVE: getattr(ride, "unlock_command_state", None)}.get(RideState(ride.state))
+    return command_state in COMMAND_OPEN_STATES
+
+
+def ride_status_get(*, user: User, ride_id: uuid.UUID) -> Ride:
+    """``ride_get_for_viewer`` in one query, with what the status answer needs (``_with_status``)."""
+    rides = _with_status(Ride.objects.filter(id=ride_id))
+    if not (user.is_staff and user.has_perm("rides.view_ride")):
+        rides = rides.filter(rider=user)
+    ride = rides.first()
+    if ride is None:
+        raise errors.RideNotFound()
+    return ride
+
+
+def ride_open_for_rider(*, rider: User) -> Ride | None:
+    """The rider's open ride (at most one: a unique constraint), with what the status answer needs."""
+    return _with_status(Ride.objects.filter(rider=rider, state__in=OPEN_STATES)).first()
+
+
+def track_stamp(*, ride_id: uuid.UUID) -> tuple[int, datetime | None]:
+    """How many points the ride's track has and the newest one's time (index ridetrack_ride_at): what its ETag
+    is built on (points are appended while the ride is open, never changed)."""
+    stamp = RideTrackPoint.objects.filter(ride_id=ride_id).aggregate(n=Count("id"), last=Max("at"))
+    return stamp["n"], stamp["last"]
+
+
+def _reservations(rider: User) -> QuerySet[Reservation]:
+    return Reservation.objects.filter(rider=rider).select_related("vehicle__vehicle_type", "ride")
+
+
+def reservations_for_rider(*, rider: User, state: str | None = None) -> QuerySet[Reservation]:
+    """The rider's reservations (newest first by the cursor pagination), of one state if given."""
+    reservations = _reservations(rider)
+    return reservations.filter(state=state) if state else reservations
+
+
+def reservation_get_for_rider(*, rider: User, reservation_id: uuid.UUID) -> Reservation:
+    """The rider's own reservation; 404 for anyone else's (never reveal that it exists)."""
+    reservation = _reservations(rider).filter(id=reservation_id).first()
+    if reservation is None:
+        raise errors.ReservationNotFound()
+    return reservation
+
+
+def reservation_active_for_rider(*, rider: User) -> Reservation | None:
+    """The rider's active reservation (at most one: a unique constraint)."""
+    return _reservations(rider).filter(state=Reservation.State.ACTIVE).first()
 
 
 def ride_get_for_rider(*, rider: User, ride_id: uuid.UUID) -> Ride:

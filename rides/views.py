@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser
 from rest_framework.request import Request
@@ -15,14 +16,20 @@ from rest_framework.views import APIView
 from accounts.auth import signed_in_user
 from accounts.permissions import HasPerm
 from billing import errors as billing_errors
-from core import uploads
+from core import conditional, uploads
 from core.pagination import CursorPagination
 from core.parsers import JSONParser, MultiPartParser
 from fleet import errors as fleet_errors
 from rides import errors, selectors, serializers, services
-from rides.models import Ride
+from rides.models import Reservation, Ride, RideState
 
 TAGS = ["rides"]
+# How long an app waits before asking again about a ride waiting for its vehicle (a command usually answers
+# within seconds). The ride socket (docs/live.md) tells the outcome at once and makes polling unnecessary.
+POLL_RETRY_AFTER_S = 2
+# Part of every ETag here: bump it when what an answer shows for the same rows changes (a field added or renamed),
+# so an app holding a tag from before the deploy gets the new answer rather than a 304.
+REPRESENTATION = 1
 
 
 def _valid(serializer_class: type[Any], data: Any) -> dict[str, Any]:
@@ -48,7 +55,8 @@ class RideStartView(APIView):
 
 class RidePauseView(APIView):
     domain_errors = (errors.RideNotFound, errors.RideStateConflict, fleet_errors.VehicleMoving)
-    @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Pause (lock) an active ride")
+    @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS,
+                   summary="Pause (lock) an active ride; a paused ride answers as it is (a repeated tap)")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         ride = services.ride_pause(ride_id=ride_id, rider=signed_in_user(request))  # 404 unless it is theirs
         return Response(serializers.RideOut(ride).data)
@@ -56,7 +64,8 @@ class RidePauseView(APIView):
 
 class RideResumeView(APIView):
     domain_errors = (errors.RideNotFound, errors.RideStateConflict)
-    @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS, summary="Resume (unlock) a paused ride")
+    @extend_schema(request=None, responses=serializers.RideOut, tags=TAGS,
+                   summary="Resume (unlock) a paused ride; an active ride answers as it is (a repeated tap)")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         ride = services.ride_resume(ride_id=ride_id, rider=signed_in_user(request))
         return Response(serializers.RideOut(ride).data)
@@ -68,12 +77,17 @@ class RideEndView(APIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request={"multipart/form-data": serializers.RideEndIn, "application/json": serializers.RideEndIn},
-                   responses={202: serializers.RideOut}, tags=TAGS,
+                   responses={202: OpenApiResponse(serializers.RideOut, description="The end is requested: 'locking' "
+                                                   "until the vehicle confirms the lock (also a repeated tap then)"),
+                              200: OpenApiResponse(serializers.RideOut, description="The ride had already ended (a "
+                                                   "repeated tap, or ended by ops or automatically: end_reason)")},
+                   tags=TAGS,
                    summary="End the ride: checked against the zones; 'locking' until the vehicle confirms the lock")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         data = _valid(serializers.RideEndIn, request.data)
         ride = services.ride_end(ride_id=ride_id, rider=signed_in_user(request), photo=data.get("photo"))
-        return Response(serializers.RideOut(ride).data, status=status.HTTP_202_ACCEPTED)
+        code = status.HTTP_200_OK if ride.state == RideState.ENDED else status.HTTP_202_ACCEPTED
+        return Response(serializers.RideOut(ride).data, status=code)
 
 
 class RideListView(generics.ListAPIView[Ride]):
@@ -88,17 +102,50 @@ class RideListView(generics.ListAPIView[Ride]):
         return selectors.rides_for_rider(rider=signed_in_user(self.request))
 
 
+def _ride_etag(ride: Ride) -> str:
+    """The row's version (bumped by the database on every change) and the states of its commands (other rows)."""
+    return conditional.weak_etag("ride", REPRESENTATION, ride.id, ride.version,
+                                 getattr(ride, "unlock_command_state", None), getattr(ride, "lock_command_state", None))
+
+
+def _retry_after(ride: Ride | None) -> int | None:
+    return POLL_RETRY_AFTER_S if ride is not None and selectors.ride_command_pending(ride) else None
+
+
 class RideDetailView(APIView):
     domain_errors = (errors.RideNotFound,)
-    @extend_schema(responses=serializers.RideDetailOut, tags=TAGS,
-                   summary="One ride with its simplified track, itemised receipt and MDS trip record (the rider's "
-                           "own; staff with rides.view_ride read any)")
+    @extend_schema(parameters=[conditional.IF_NONE_MATCH],
+                   responses={200: serializers.RideDetailOut, 304: conditional.NOT_MODIFIED}, tags=TAGS,
+                   summary="One ride's status, itemised receipt and MDS trip record, without its track (the rider's "
+                           "own; staff with rides.view_ride read any). ETag / If-None-Match; Retry-After while it "
+                           "waits for its vehicle")
+    def get(self, request: Request, ride_id: uuid.UUID) -> Response:
+        ride = selectors.ride_status_get(user=signed_in_user(request), ride_id=ride_id)
+
+        def body() -> dict[str, Any]:
+            data = dict(serializers.RideStatusOut(ride).data)
+            data.update(receipt=ride.fare, tariff=ride.tariff,
+                        trip=selectors.mds_trip(ride=ride, request_base=request.build_absolute_uri("/")[:-1]))
+            return data
+
+        return conditional.respond(request, _ride_etag(ride), body, retry_after_s=_retry_after(ride))
+
+
+class RideTrackView(APIView):
+    domain_errors = (errors.RideNotFound,)
+    @extend_schema(parameters=[conditional.IF_NONE_MATCH],
+                   responses={200: serializers.RideTrackOut, 304: conditional.NOT_MODIFIED}, tags=TAGS,
+                   summary="The ride's track, simplified, as GeoJSON (grows while the ride is open). ETag / "
+                           "If-None-Match")
     def get(self, request: Request, ride_id: uuid.UUID) -> Response:
         ride = selectors.ride_get_for_viewer(user=signed_in_user(request), ride_id=ride_id)
-        data = serializers.RideOut(ride).data
-        data.update(track=selectors.track_geojson(ride_id=ride.id), receipt=ride.fare, tariff=ride.tariff,
-                    trip=selectors.mds_trip(ride=ride, request_base=request.build_absolute_uri("/")[:-1]))
-        return Response(data)
+        points, last = selectors.track_stamp(ride_id=ride.id)
+
+        def body() -> dict[str, Any]:
+            return {"ride_id": str(ride.id), "points": points, "track": selectors.track_geojson(ride_id=ride.id)}
+
+        etag = conditional.weak_etag("track", REPRESENTATION, ride.id, points, last, settings.RIDES_TRACK_SIMPLIFY_M)
+        return conditional.respond(request, etag, body)
 
 
 class RideRatingView(APIView):
@@ -135,14 +182,64 @@ class RideForceEndView(APIView):
         return Response(serializers.RideOut(ride).data)
 
 
-class ReservationCreateView(APIView):
-    domain_errors = (errors.VehicleNotFound, errors.RideAlreadyOpen, errors.ReservationAlreadyActive, errors.ReservationCooldown, errors.VehicleUnavailable, errors.RiderNotActive, errors.RiderTooYoung, errors.RiderBirthDateMissing, errors.BatteryTooLow, errors.StartNotAllowedHere, errors.VehiclePositionUnknown, billing_errors.NoPaymentMethod, billing_errors.OutstandingDebt)
+def _reservation_etag(reservation: Reservation) -> str:
+    """The row's version, and where its vehicle stands while it is active (the answer shows it then)."""
+    vehicle = reservation.vehicle
+    where = ((vehicle.lat, vehicle.lon, vehicle.battery_pct, vehicle.range_meters)
+             if reservation.state == Reservation.State.ACTIVE else None)
+    return conditional.weak_etag("reservation", REPRESENTATION, reservation.id, reservation.version, where)
+
+
+class ReservationListCreateView(generics.ListAPIView[Reservation]):
+    domain_errors = {"post": (errors.VehicleNotFound, errors.RideAlreadyOpen, errors.ReservationAlreadyActive, errors.ReservationCooldown, errors.VehicleUnavailable, errors.RiderNotActive, errors.RiderTooYoung, errors.RiderBirthDateMissing, errors.BatteryTooLow, errors.StartNotAllowedHere, errors.VehiclePositionUnknown, billing_errors.NoPaymentMethod, billing_errors.OutstandingDebt)}
+    serializer_class = serializers.ReservationOut
+    pagination_class = CursorPagination
+
+    @extend_schema(parameters=[serializers.ReservationListIn], tags=TAGS,
+                   summary="Your reservations, newest first (cursor pagination), of one state if asked")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        query = _valid(serializers.ReservationListIn, self.request.query_params)
+        return selectors.reservations_for_rider(rider=signed_in_user(self.request), state=query.get("state"))
+
     @extend_schema(request=serializers.ReservationCreateIn, responses={201: serializers.ReservationOut}, tags=TAGS,
                    summary="Reserve a vehicle for the city's hold time")
     def post(self, request: Request) -> Response:
         data = _valid(serializers.ReservationCreateIn, request.data)
         reservation = services.reservation_create(rider=signed_in_user(request), code=data["code"])
         return Response(serializers.ReservationOut(reservation).data, status=status.HTTP_201_CREATED)
+
+
+class ReservationDetailView(APIView):
+    domain_errors = (errors.ReservationNotFound,)
+    @extend_schema(parameters=[conditional.IF_NONE_MATCH],
+                   responses={200: serializers.ReservationOut, 304: conditional.NOT_MODIFIED}, tags=TAGS,
+                   summary="One of your reservations: its vehicle while active, why it closed. ETag / If-None-Match")
+    def get(self, request: Request, reservation_id: uuid.UUID) -> Response:
+        reservation = selectors.reservation_get_for_rider(rider=signed_in_user(request), reservation_id=reservation_id)
+        return conditional.respond(request, _reservation_etag(reservation),
+                                   lambda: serializers.ReservationOut(reservation).data)
+
+
+class CurrentView(APIView):
+    @extend_schema(parameters=[conditional.IF_NONE_MATCH],
+                   responses={200: serializers.CurrentOut, 304: conditional.NOT_MODIFIED}, tags=TAGS,
+                   summary="What an app calls on launch: your open ride and your active reservation (each null when "
+                           "none). ETag / If-None-Match; Retry-After while the ride waits for its vehicle")
+    def get(self, request: Request) -> Response:
+        rider = signed_in_user(request)
+        ride = selectors.ride_open_for_rider(rider=rider)
+        reservation = selectors.reservation_active_for_rider(rider=rider)
+        etag = conditional.weak_etag("current", ride and _ride_etag(ride),
+                                     reservation and _reservation_etag(reservation))
+
+        def body() -> dict[str, Any]:
+            return {"ride": None if ride is None else serializers.RideStatusOut(ride).data,
+                    "reservation": None if reservation is None else serializers.ReservationOut(reservation).data}
+
+        return conditional.respond(request, etag, body, retry_after_s=_retry_after(ride))
 
 
 class ReservationCancelView(APIView):

@@ -59,6 +59,7 @@ class Payment(models.Model):
         TOP_UP = "top_up"
         RIDE_HOLD = "ride_hold"
         RIDE_EXTRA = "ride_extra"
+        DEBT_SETTLE = "debt_settle"  # "settle my balance": exactly the outstanding debt
 
     class Status(models.TextChoices):
         PENDING = "pending"  # row written, provider not (yet known to be) called
@@ -98,6 +99,14 @@ class Payment(models.Model):
                 fields=["ride_id", "purpose"],
                 condition=models.Q(purpose__in=["ride_hold", "ride_extra"]),
                 name="payment_one_hold_and_extra_per_ride",
+            ),
+            # Two "settle my balance" calls at once charge once: at most one unfinished settlement per rider and
+            # currency (the service also serialises them on the rider's receivable account).
+            models.UniqueConstraint(
+                fields=["user", "currency"],
+                condition=models.Q(purpose="debt_settle",
+                                   status__in=["pending", "unknown", "requires_action", "authorised"]),
+                name="payment_one_open_settlement",
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(

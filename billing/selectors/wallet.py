@@ -46,6 +46,12 @@ def wallet_currencies(*, user: User) -> list[str]:
     return sorted(set(LedgerAccount.objects.filter(user=user).values_list("currency", flat=True)))
 
 
+def debt_currencies(*, user: User) -> list[str]:
+    """The currencies in which the rider owes money, sorted."""
+    owed = LedgerAccount.objects.filter(user=user, kind=AccountKind.RIDER_RECEIVABLE, balance__gt=0)
+    return sorted(owed.values_list("currency", flat=True))
+
+
 def payment_method_default(*, user: User) -> PaymentMethod | None:
     return PaymentMethod.objects.filter(user=user, is_default=True).first()
 

@@ -8,10 +8,11 @@ from rest_framework import serializers
 from billing.models import PassProduct, PromoRedemption, RiderPass
 from billing.serializers.fields import BillingMoney
 from core.money import money
+from fleet.cityref import CityRefField
 
 
 class PassCatalogueIn(serializers.Serializer):
-    city = serializers.SlugField(required=False, help_text="Only passes valid in this city")
+    city = CityRefField(required=False, help_text="Only passes valid in this city (its id or slug)")
 
 
 class PassProductOut(serializers.ModelSerializer):
@@ -31,7 +32,8 @@ class PassProductOut(serializers.ModelSerializer):
 
 class PassBuyIn(serializers.Serializer):
     product = serializers.SlugField(help_text="Product code from the catalogue")
-    city = serializers.SlugField(required=False, help_text="City the rider buys in (checked against the product)")
+    city = CityRefField(required=False,
+                        help_text="City the rider buys in, by id or slug (checked against the product)")
 
 
 class RiderPassOut(serializers.ModelSerializer):

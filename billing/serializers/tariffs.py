@@ -12,14 +12,15 @@ from billing.models import Tariff
 from billing.serializers.fields import BillingMoney
 from billing.services.tariffs import tariff_snapshot
 from core.money import money
+from fleet.cityref import CityRefField
 
 
 class TariffListIn(serializers.Serializer):
-    city = serializers.SlugField(help_text="City slug, e.g. berlin")
+    city = CityRefField()
 
 
 class TariffQuoteIn(serializers.Serializer):
-    city = serializers.SlugField()
+    city = CityRefField()
     vehicle_type = serializers.SlugField(help_text="Vehicle type code")
 
 

@@ -69,6 +69,34 @@ class PaymentOut(serializers.ModelSerializer):
         return money(obj.amount_captured, obj.currency)
 
 
+class WalletSettleIn(serializers.Serializer):
+    currency = serializers.CharField(
+        min_length=3, max_length=3, required=False,
+        help_text="Which balance to settle; may be left out when the rider owes in one currency only")
+    payment_method = serializers.UUIDField(required=False, help_text="A saved card; the default card when left out")
+    expected = MoneyInField(
+        required=False,
+        help_text="The debt the app showed the rider. The charge is always what is owed when it is made; "
+                  "`amount_changed` says when that differs from this")
+
+
+class WalletSettlementOut(serializers.Serializer):
+    payment = PaymentOut(help_text="The settlement payment (purpose `debt_settle`)")
+    amount = serializers.SerializerMethodField(help_text="What was charged: the debt at the moment of charging")
+    expected = serializers.SerializerMethodField(help_text="The `expected` amount sent, or null")
+    amount_changed = serializers.BooleanField(
+        help_text="True when the debt changed since the app's quote (`expected`) and a different amount was charged")
+    balance = WalletBalanceOut(help_text="The wallet in the settled currency after this call")
+
+    @_money_field()
+    def get_amount(self, obj: dict[str, Any]) -> dict[str, str]:
+        return money(obj["payment"].amount, obj["payment"].currency)
+
+    @extend_schema_field(BillingMoney(allow_null=True))
+    def get_expected(self, obj: dict[str, Any]) -> dict[str, str] | None:
+        return None if obj["expected"] is None else money(obj["expected"], obj["payment"].currency)
+
+
 class PaymentMethodAddIn(serializers.Serializer):
     token = serializers.CharField(max_length=128, help_text="Provider token from the app's card form")
 

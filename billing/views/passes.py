@@ -17,10 +17,11 @@ from billing.selectors import passes as pass_selectors
 from billing.serializers import passes as pass_serializers
 from billing.services import passes, promos
 from billing.views import inputs
-from fleet import selectors as fleet_selectors
+from fleet import errors as fleet_errors
 
 
 class PassCatalogueView(APIView):
+    domain_errors = (fleet_errors.CityNotFound,)
     permission_classes = [AllowAny]
 
     @extend_schema(parameters=[pass_serializers.PassCatalogueIn],
@@ -29,12 +30,14 @@ class PassCatalogueView(APIView):
     def get(self, request: Request) -> Response:
         query = pass_serializers.PassCatalogueIn(data=request.query_params)
         query.is_valid(raise_exception=True)
-        products = pass_selectors.pass_catalogue(city_slug=query.validated_data.get("city"))
+        city = query.validated_data.get("city")
+        products = pass_selectors.pass_catalogue(city_slug=city.slug if city else None)
         return Response(pass_serializers.PassProductOut(products, many=True).data)
 
 
 class PassBuyView(APIView):
-    domain_errors = {"post": (errors.PassProductNotFound, errors.PassNotValidHere, errors.InsufficientFunds)}
+    domain_errors = {"post": (errors.PassProductNotFound, errors.PassNotValidHere, errors.InsufficientFunds,
+                              fleet_errors.CityNotFound)}
     @extend_schema(responses=pass_serializers.RiderPassOut(many=True), tags=["billing"],
                    summary="The rider's valid passes")
     def get(self, request: Request) -> Response:
@@ -45,12 +48,7 @@ class PassBuyView(APIView):
                    tags=["billing"], summary="Buy a pass, paid from the wallet (bonus first, then cash)")
     def post(self, request: Request) -> Response:
         data: dict[str, Any] = inputs.valid_body(pass_serializers.PassBuyIn, request)
-        city = None
-        if data.get("city"):
-            city = fleet_selectors.city_get_by_slug(slug=data["city"])
-            if city is None:
-                raise errors.PassNotValidHere("Unknown city.", city=data["city"])
-        rider_pass = passes.pass_buy(user=signed_in_user(request), product_code=data["product"], city=city)
+        rider_pass = passes.pass_buy(user=signed_in_user(request), product_code=data["product"], city=data.get("city"))
         return Response(pass_serializers.RiderPassOut(rider_pass).data, status=status.HTTP_201_CREATED)
 
 

@@ -15,7 +15,7 @@ from billing import errors
 from billing.models import LedgerEntry, Payment
 from billing.selectors import wallet as wallet_selectors
 from billing.serializers import wallet as wallet_serializers
-from billing.services import methods, wallet
+from billing.services import methods, settle, wallet
 from billing.views import inputs
 from core.pagination import CursorPagination
 
@@ -48,6 +48,34 @@ class WalletTopUpView(APIView):
         )
         code = status.HTTP_201_CREATED if payment.status == Payment.Status.CAPTURED else status.HTTP_202_ACCEPTED
         return Response(wallet_serializers.PaymentOut(payment).data, status=code)
+
+
+class WalletSettleView(APIView):
+    domain_errors = (errors.NothingToSettle, errors.SettlementInProgress, errors.SettlementCurrencyRequired,
+                     errors.CurrencyMismatch, errors.NoPaymentMethod, errors.PaymentMethodNotFound,
+                     errors.PaymentDeclined, errors.PaymentInsufficientFunds, errors.PaymentProviderUnavailable)
+
+    @extend_schema(
+        request=wallet_serializers.WalletSettleIn,
+        responses={201: wallet_serializers.WalletSettlementOut,
+                   202: OpenApiResponse(wallet_serializers.WalletSettlementOut,
+                                        "3-D Secure needed: the webhook settles the debt once the rider confirms")},
+        tags=["billing"], operation_id="wallet_settle",
+        summary="Settle my balance: charge exactly the outstanding debt to a saved card",
+    )
+    def post(self, request: Request) -> Response:
+        data = inputs.valid_body(wallet_serializers.WalletSettleIn, request)
+        expected, expected_currency = data.get("expected", (None, None))
+        currency = data.get("currency", expected_currency)
+        if currency is not None and expected_currency is not None and currency.upper() != expected_currency:
+            raise errors.CurrencyMismatch("`expected` is in another currency than `currency`.")
+        user = signed_in_user(request)
+        result = settle.wallet_settle(user=user, currency=currency and currency.upper(),
+                                      payment_method_id=data.get("payment_method"), expected=expected)
+        body = {"payment": result.payment, "expected": result.expected, "amount_changed": result.amount_changed,
+                "balance": wallet_selectors.wallet_balance(user=user, currency=result.payment.currency)}
+        code = status.HTTP_201_CREATED if result.payment.status == Payment.Status.CAPTURED else status.HTTP_202_ACCEPTED
+        return Response(wallet_serializers.WalletSettlementOut(body).data, status=code)
 
 
 class WalletEntryPagination(CursorPagination):

@@ -50,6 +50,15 @@ VERSIONS = {"v2": "2.3", "v3": "3.0"}
 V2_NAMES = {"vehicle_status": "free_bike_status"}  # 3.0 name -> 2.3 name where they differ
 
 
+def system_ids_by_city(city_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """{city id: its published systems' ids, sorted}: what ``GET /cities`` links to (registered with the fleet)."""
+    found: dict[uuid.UUID, list[str]] = {}
+    rows = GbfsSystem.objects.filter(city_id__in=city_ids, published=True).order_by("system_id")
+    for city_id, system_id in rows.values_list("city_id", "system_id"):
+        found.setdefault(city_id, []).append(system_id)
+    return found
+
+
 def systems_published() -> list[GbfsSystem]:
     return list(GbfsSystem.objects.filter(published=True).select_related("city").order_by("system_id"))
 

@@ -36,7 +36,8 @@ def resolve(*, request: Request, caller: AgencyCaller) -> Scope:
     wanted = request.query_params.get("city")
     if wanted is None:
         return Scope(cities=tuple(cities))
-    picked = tuple(city for city in cities if city.slug == wanted)
+    # A city's slug or its id, as everywhere in the API (fleet/cityref.py).
+    picked = tuple(city for city in cities if wanted in (city.slug, str(city.id)))
     if not picked:
         raise errors.CityNotFound(error_details=["city"])
     return Scope(cities=picked)

@@ -1,11 +1,16 @@
 """Every read of the fleet app that other apps, views and consumers use (``from fleet import selectors``)."""
 
 from fleet.selectors.cities import (
+    BoundingBox,
     cities_all,
+    city_bounding_boxes,
+    city_currencies,
     city_exists,
+    city_get,
     city_get_by_slug,
     city_ids_by_slug,
     only_city_timezone,
+    vehicle_type_min_ages,
     vehicle_types_by_code,
 )
 from fleet.selectors.commands import (
@@ -70,7 +75,12 @@ __all__ = [
     "NearbyVehicle",
     "VehicleIdentity",
     "check_point",
+    "BoundingBox",
     "cities_all",
+    "city_bounding_boxes",
+    "city_currencies",
+    "vehicle_type_min_ages",
+    "city_get",
     "cities_by_slug",
     "city_exists",
     "city_get_by_slug",

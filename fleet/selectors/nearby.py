@@ -62,6 +62,7 @@ class NearbyVehicle:
     battery_pct: int | None
     range_meters: int | None
     distance_m: float
+    city_slug: str = ""
     pricing_plan_id: uuid.UUID | str | None = None
 
 
@@ -82,9 +83,10 @@ def check_query(lat: float, lon: float, radius_m: float) -> None:
 # bench/nearby.py). The planner uses the partial index vehicle_available_cell (cell).
 _NEAREST_SQL = """
 SELECT v.id, v.code, v.vehicle_type_id, t.code, t.form_factor, v.city_id, v.lat, v.lon, v.position_at,
-       v.battery_pct, v.range_meters, d.distance
+       v.battery_pct, v.range_meters, d.distance, c.slug
 FROM fleet_vehicle v
 JOIN fleet_vehicletype t ON t.id = v.vehicle_type_id
+JOIN fleet_city c ON c.id = v.city_id
 CROSS JOIN LATERAL (
     SELECT 2 * %(earth_radius)s * asin(sqrt(power(sin(radians(v.lat - %(lat)s) / 2), 2)
         + cos(radians(%(lat)s)) * cos(radians(v.lat)) * power(sin(radians(v.lon - %(lon)s) / 2), 2))) AS distance
@@ -128,9 +130,9 @@ def vehicles_nearby(
                     limit or settings.FLEET_NEARBY_LIMIT)
     found = [
         NearbyVehicle(vid, code, type_id, type_code, form_factor, city_id, vlat, vlon, position_at, battery, range_m,
-                      round(distance, 1))
-        for vid, code, type_id, type_code, form_factor, city_id, vlat, vlon, position_at, battery, range_m, distance
-        in rows
+                      round(distance, 1), city_slug)
+        for (vid, code, type_id, type_code, form_factor, city_id, vlat, vlon, position_at, battery, range_m, distance,
+             city_slug) in rows
     ]
     return _with_pricing_plans(found)
 

@@ -58,10 +58,16 @@ def ride_end(*, ride_id: uuid.UUID, rider: User | None = None, photo: UploadedFi
 
     With ``rider`` the ride must be theirs (``ride_not_found`` otherwise). The photo must be an image; it is
     stored re-encoded, without metadata, under a random name (core.uploads).
+
+    A ride already asked to end (``locking``) or ended is returned as it is, as a retry of the request would be
+    answered: a double tap is no conflict (its photo, if any, is not stored). Checked under the locks, so of two
+    simultaneous requests exactly one queues the lock.
     """
     cleaned = uploads.image_clean(photo) if photo is not None else None  # before the row locks: CPU-bound
     with transaction.atomic():
         vehicle, ride = lock_ride(ride_id, rider=rider)
+        if ride.state in (RideState.LOCKING, RideState.ENDED):
+            return ride
         require_state(ride, RideState.ACTIVE, RideState.PAUSED)
         _check_end_allowed(vehicle, ride.vehicle_type.code)
         if photo is None and city_settings(ride.city_id).parking_photo_required:

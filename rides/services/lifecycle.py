@@ -39,9 +39,12 @@ def queue_command(ride: Ride, purpose: str, actor: User | None, now: datetime) -
 
 
 def ride_pause(*, ride_id: uuid.UUID, rider: User | None = None) -> Ride:
-    """Lock the vehicle (a ``lock`` command); the pause rate applies from now. ``rider``: must be theirs."""
+    """Lock the vehicle (a ``lock`` command); the pause rate applies from now. ``rider``: must be theirs.
+    A paused ride is returned as it is (a repeated tap, or a retry): no second lock."""
     with transaction.atomic():
         _, ride = lock_ride(ride_id, rider=rider)
+        if ride.state == RideState.PAUSED:
+            return ride
         require_state(ride, RideState.ACTIVE)
         now = timezone.now()
         ride.lock_command_id = queue_command(ride, PAUSE, rider, now)
@@ -58,9 +61,12 @@ def close_pause(ride: Ride, now: datetime) -> None:
 
 
 def ride_resume(*, ride_id: uuid.UUID, rider: User | None = None) -> Ride:
-    """Unlock the vehicle again (an ``unlock`` command); the riding rate applies. ``rider``: must be theirs."""
+    """Unlock the vehicle again (an ``unlock`` command); the riding rate applies. ``rider``: must be theirs.
+    An active ride is returned as it is (a repeated tap, or a retry): no second unlock."""
     with transaction.atomic():
         _, ride = lock_ride(ride_id, rider=rider)
+        if ride.state == RideState.ACTIVE:
+            return ride
         require_state(ride, RideState.PAUSED)
         now = timezone.now()
         ride.unlock_command_id = queue_command(ride, RESUME, rider, now)

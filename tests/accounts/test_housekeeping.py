@@ -42,7 +42,9 @@ def test_tasks_are_scheduled():
     assert {"accounts.tasks.phone_otp_purge", "accounts.tasks.tokens_flush_expired"} <= scheduled
 
 
-def test_me_costs_two_queries(api, rider, django_assert_num_queries):
+def test_me_costs_three_queries(api, rider, django_assert_num_queries):
     client = api.as_(rider)
-    with django_assert_num_queries(2):  # the account (authentication), its role groups
+    # the account (authentication), its role groups, the cities' currencies (ride requirements: with a city, its
+    # money gate adds the card and one balance per currency; tests/rides/test_requirements.py)
+    with django_assert_num_queries(3):
         assert client.get("/api/v1/me").status_code == 200

@@ -35,6 +35,7 @@ def test_me_shows_the_account_and_its_roles(api, rider):
         "is_staff": False,
         "roles": ["support_agent"],
         "created_at": with_roles["created_at"],
+        "ride_requirements": [],  # no city, no vehicle type: nothing to ask (tests/rides/test_requirements.py)
     }
     assert with_roles["created_at"].endswith("Z")
 

@@ -108,6 +108,8 @@ def test_an_agency_of_several_cities_sees_them_together_or_one_with_city(
 
     assert both == {str(here.id), str(there.id)}
     assert one == {str(there.id)}
+    by_id = {v["device_id"] for v in mds_client.get("/mds/vehicles", {"city": str(other_city.id)}).json()["vehicles"]}
+    assert by_id == one
     assert MdsPull.objects.order_by("id").last().city_slugs == other_city.slug  # type: ignore[union-attr]
 
 

@@ -12,6 +12,7 @@ from django.db import connection
 from billing.models import LedgerTransaction, Payment, RideBilling
 from config.celery import app as celery_app
 from fleet import services as fleet_services
+from fleet.models import Command
 from rides.models import Ride, RideState
 from tests.accounts.factories import UserFactory
 from tests.conftest import Api
@@ -72,11 +73,17 @@ def test_double_tap_on_end_ends_once_and_charges_once(card_rider, vehicle):
     assert Ride.objects.get(id=ride.id).state == RideState.ACTIVE
     url = f"/api/v1/rides/{ride.id}/end"
     responses = race([lambda: Api().as_(card_rider).post(url), lambda: Api().as_(card_rider).post(url)])
-    assert sorted(r.status_code for r in responses) == [202, 409]
+    # The second tap waits for the first's row locks, then finds the ride locking: it answers as a retry would.
+    assert [r.status_code for r in responses] == [202, 202]
+    assert {(r.json()["state"], r.json()["id"]) for r in responses} == {("locking", str(ride.id))}
+    assert Command.objects.filter(vehicle=vehicle, kind="lock", idempotency_key__startswith=f"ride:{ride.id}:end:") \
+        .count() == 1
     ride.refresh_from_db()
     race([lambda: _ack(ride.lock_command_id), lambda: _ack(ride.lock_command_id)])  # a duplicated answer too
     ride.refresh_from_db()
     assert ride.state == RideState.ENDED
+    late = Api().as_(card_rider).post(url)  # a third tap once the lock is confirmed
+    assert (late.status_code, late.json()["state"]) == (200, "ended")
     billing = RideBilling.objects.get(ride_id=ride.id)
     assert billing.status == RideBilling.Status.CHARGED
     assert LedgerTransaction.objects.filter(kind="ride_charge", ride_id=ride.id).count() == 1
