@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 WITH_SERVICES := $(PY) -m config.devservices --
 
-.PHONY: run test lint typecheck pytest schema install lock clean-services
+.PHONY: run test lint typecheck pytest schema install lock messages clean-services
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; v=sys.version_info; sys.exit(0 if v >= (3, 12) else "Freewheel needs Python 3.12+; found %s at %s. Install 3.12 or run make PYTHON=/path/to/python3.12" % (sys.version.split()[0], sys.executable))'
@@ -48,6 +48,13 @@ schema: $(STAMP) $(NODE_STAMP)
 
 pytest: $(STAMP) $(NODE_STAMP)
 	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The German texts (locale/de): collect new strings into django.po, translate them there, then compile the .mo
+# (both committed: running the app needs no gettext). Needs GNU gettext (Debian: apt-get install gettext).
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l de --no-location --ignore=node_modules --ignore=staticfiles --ignore=tests \
+		--ignore=bench
+	$(PY) manage.py compilemessages -l de --ignore=.venv --ignore=node_modules
 
 # Re-resolve the pinned versions (after changing dependencies in pyproject.toml).
 lock: $(STAMP)

@@ -56,3 +56,8 @@ class OtpAttemptsExceeded(DomainError):
 
 class NotificationNotFound(DomainError):
     code, status, message = "notification_not_found", 404, "No such notification."
+
+
+class NotificationCategoryRequired(DomainError):
+    code, status, message = ("notification_category_required", 422,
+                             "This category of notifications cannot be switched off.")

@@ -50,6 +50,14 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)")
 
 
+def validate_language(value: str) -> None:
+    """One of ``settings.LANGUAGES`` (the languages notifications are written in)."""
+    from django.conf import settings
+
+    if value and value not in dict(settings.LANGUAGES):
+        raise ValidationError(f"{value!r} is not a supported language ({', '.join(dict(settings.LANGUAGES))})")
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A rider or a staff member. Email is the login (unique, case-insensitive); phone is optional."""
 
@@ -78,6 +86,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         validators=[validate_time_zone],
         help_text="IANA, e.g. Europe/Berlin: times in the admin show in this zone (empty: OPS_TIME_ZONE, "
         "else the only city's zone, else UTC)",
+    )
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        db_default="",  # rows inserted in SQL (bench seeders, imports) get the app's language too
+        validators=[validate_language],
+        help_text="language of notifications and pushes, e.g. de (empty: the app's, from its latest device)",
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -198,3 +213,123 @@ class RefreshTokenFamily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token_id} in {self.family}"
+
+
+class PushProvider(models.TextChoices):
+    """Who delivers to the device. FCM delivers to Android and, through the APNs key in the Firebase project, to
+    iOS: one provider for both (docs/accounts.md "Push notifications")."""
+
+    FCM = "fcm", "Firebase Cloud Messaging"
+
+
+class DevicePlatform(models.TextChoices):
+    ANDROID = "android", "Android"
+    IOS = "ios", "iOS"
+
+
+class Device(models.Model):
+    """One app install that receives pushes: its provider token, replaced when the app registers again.
+
+    One token, one account (a token registered by another account moves to it); one row per install and account.
+    Deleted when the rider unregisters it or the provider says the token is invalid.
+    """
+
+    MAX_PER_USER = 10  # registering one more drops the one registered longest ago (old phones)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="devices")
+    install_id = models.CharField(max_length=64, help_text="chosen by the app, stable for one install")
+    provider = models.CharField(max_length=8, choices=PushProvider.choices)
+    platform = models.CharField(max_length=8, choices=DevicePlatform.choices)
+    token = models.CharField(max_length=1024, help_text="the provider's registration token")
+    app_version = models.CharField(max_length=32, blank=True)
+    locale = models.CharField(max_length=35, blank=True, help_text="BCP 47, as the app reports it, e.g. de-DE")
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone],
+                                 help_text="IANA, as the app reports it")
+    created_at = models.DateTimeField(default=timezone.now)
+    registered_at = models.DateTimeField(default=timezone.now, help_text="the latest registration")
+    last_push_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "install_id"], name="device_user_install_unique"),
+            models.UniqueConstraint(fields=["provider", "token"], name="device_provider_token_unique"),
+        ]
+        indexes = [models.Index(fields=["user", "-registered_at"], name="device_user_registered")]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.install_id}"
+
+
+class NotificationCategory(models.TextChoices):
+    """What a notification is about; the rider chooses which categories reach the phone
+    (``accounts.notification_kinds`` says which kinds belong where)."""
+
+    RIDE_ALERTS = "ride_alerts", "Safety alerts during a ride"
+    ACCOUNT = "account", "Your rides and account"
+    RECEIPTS = "receipts", "Ride receipts"
+    RESERVATIONS = "reservations", "Reservations"
+    MARKETING = "marketing", "Offers and news"
+
+
+class NotificationPreference(models.Model):
+    """A rider's push choices; no row: the defaults (every category but marketing, no quiet hours)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True,
+                                related_name="notification_preference")
+    push_receipts = models.BooleanField(default=True)
+    push_reservations = models.BooleanField(default=True)
+    push_marketing = models.BooleanField(default=False, help_text="opt-in: off until the rider turns it on")
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="local time in the rider's zone")
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(
+            condition=(models.Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
+                       | (models.Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False)
+                          & ~models.Q(quiet_hours_start=models.F("quiet_hours_end")))),
+            name="notificationpreference_quiet_hours_pair")]
+
+    def __str__(self) -> str:
+        return f"notification preferences of {self.user_id}"
+
+
+class PushDeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"  # due at next_attempt_at: now, after quiet hours, or a retry
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"  # refused for good, or every attempt failed
+    INVALID_TOKEN = "invalid_token", "Invalid token"  # the provider no longer knows it: the device was removed
+    EXPIRED = "expired", "Expired"  # not sent before it went stale (held too long); the inbox still has it
+
+
+class PushDelivery(models.Model):
+    """One notification to one device through ``PUSH_BACKEND``, attempted by ``accounts.tasks.push_delivery_send``
+    (retried with backoff) or, once due, by the beat sweep."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="push_deliveries")
+    device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="push_deliveries")
+    state = models.CharField(max_length=16, choices=PushDeliveryState.choices, default=PushDeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(help_text="not before (quiet hours, backoff)")
+    expires_at = models.DateTimeField(help_text="dropped if not sent by then")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name_plural = "push deliveries"
+        constraints = [models.UniqueConstraint(fields=["notification", "device"],
+                                               name="pushdelivery_notification_device_unique")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="pushdelivery_due",
+                         condition=models.Q(state__in=["pending", "sending"])),
+            models.Index(fields=["-created_at"], name="pushdelivery_created"),
+            models.Index(fields=["state", "-created_at"], name="pushdelivery_state_created"),  # admin filter
+        ]
+
+    def __str__(self) -> str:
+        return f"push of {self.notification_id} to {self.device_id}: {self.state}"

@@ -15,8 +15,16 @@ ADMIN = "admin"
 ROLES: list[str] = [FLEET_MANAGER, FIELD_TECHNICIAN, SUPPORT_AGENT, FINANCE, ADMIN]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    SUPPORT_AGENT: ["accounts.view_user"],
+    # Support answers "why did my phone get nothing?": what was sent, to which installs, the rider's choices; and
+    # removes a lost phone's install.
+    SUPPORT_AGENT: ["accounts.view_user", "accounts.view_notification", "accounts.view_pushdelivery",
+                    "accounts.view_device", "accounts.delete_device", "accounts.view_notificationpreference"],
     ADMIN: [
+        "accounts.view_notification",
+        "accounts.view_pushdelivery",
+        "accounts.view_device",
+        "accounts.delete_device",
+        "accounts.view_notificationpreference",
         "accounts.view_user",
         "accounts.add_user",
         "accounts.change_user",

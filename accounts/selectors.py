@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import translation
 
-from accounts.models import Notification, User
+from accounts.models import Device, Notification, NotificationPreference, User
 from accounts.phone import phone_search_form
 
 
@@ -46,3 +49,75 @@ def users_matching(*, text: str, region: str | None = None) -> Q:
 def users_search(*, text: str, limit: int = 50) -> list[User]:
     """Users matching ``text`` (``users_matching``), newest first, at most ``limit``."""
     return list(User.objects.filter(users_matching(text=text)).order_by("-created_at")[:limit])
+
+
+def devices_of(*, user: User) -> QuerySet[Device]:
+    """The user's registered app installs, the latest registered first."""
+    return Device.objects.filter(user=user).order_by("-registered_at")
+
+
+def notification_preference_of(*, user_id: Any) -> NotificationPreference:
+    """The stored preferences, or the defaults (unsaved) when the rider never changed any."""
+    return NotificationPreference.objects.filter(user_id=user_id).first() or NotificationPreference(user_id=user_id)
+
+
+def language_supported(tag: str) -> str | None:
+    """The language of ``settings.LANGUAGES`` that a BCP 47 tag asks for (``de-AT`` -> ``de``), or None."""
+    if not tag:
+        return None
+    try:
+        return translation.get_supported_language_variant(tag.strip().replace("_", "-").lower())
+    except LookupError:
+        return None
+
+
+@dataclass(frozen=True)
+class PushRecipient:
+    """What deciding about a notification needs of its rider: language, zone, choices, devices."""
+
+    language: str
+    language_explicit: bool
+    time_zone: str
+    time_zone_explicit: bool
+    preference: NotificationPreference
+    device_ids: list[uuid.UUID]
+
+
+def push_recipient(*, user_id: Any) -> PushRecipient:
+    """The rider's own language and zone win; else those of the app install registered last; else the defaults
+    (``LANGUAGE_CODE``, UTC). Three queries."""
+    user = User.objects.only("language", "time_zone").get(pk=user_id)
+    devices = list(Device.objects.filter(user_id=user_id).order_by("-registered_at")
+                   .values_list("id", "locale", "time_zone"))
+    device_language = next((lang for _, locale, _ in devices if (lang := language_supported(locale))), None)
+    device_zone = next((zone for _, _, zone in devices if zone), None)
+    return PushRecipient(
+        language=user.language or device_language or settings.LANGUAGE_CODE,
+        language_explicit=bool(user.language),
+        time_zone=user.time_zone or device_zone or "UTC",
+        time_zone_explicit=bool(user.time_zone),
+        preference=notification_preference_of(user_id=user_id),
+        device_ids=[device_id for device_id, _, _ in devices],
+    )
+
+
+def notification_preferences_of(*, user: User) -> dict[str, Any]:
+    """The rider's push choices in the API's form (``NotificationPreferencesOut``)."""
+    from accounts import notification_kinds  # it imports the models; selectors load early
+
+    recipient = push_recipient(user_id=user.pk)
+    preference = recipient.preference
+    push = {category: policy.preference_field is None or bool(getattr(preference, policy.preference_field))
+            for category, policy in notification_kinds.POLICIES.items()}
+    quiet = None
+    if preference.quiet_hours_start is not None and preference.quiet_hours_end is not None:
+        quiet = {"start": preference.quiet_hours_start, "end": preference.quiet_hours_end}
+    return {
+        "push": push,
+        "always_on": [category for category, policy in notification_kinds.POLICIES.items() if policy.required],
+        "quiet_hours": quiet,
+        "language": recipient.language if recipient.language_explicit else None,
+        "effective_language": recipient.language,
+        "time_zone": recipient.time_zone if recipient.time_zone_explicit else None,
+        "effective_time_zone": recipient.time_zone,
+    }

@@ -5,12 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import requirements, selectors
-from accounts.models import Notification, User, is_placeholder_email
+from accounts.models import (
+    Device,
+    DevicePlatform,
+    Notification,
+    NotificationCategory,
+    PushProvider,
+    User,
+    is_placeholder_email,
+    validate_time_zone,
+)
 from accounts.phone import PhoneField
 
 
@@ -181,3 +192,87 @@ class NotificationOut(serializers.ModelSerializer[Notification]):
     class Meta:
         model = Notification
         fields = ["id", "kind", "title", "body", "data", "created_at", "read_at"]
+
+
+# --- Devices and notification preferences (docs/accounts.md "Push notifications") ---------------------------
+
+def _time_zone_check(value: str | None) -> None:
+    try:
+        validate_time_zone(value or "")
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+
+
+class DeviceRegisterIn(serializers.Serializer[Any]):
+    provider = serializers.ChoiceField(choices=PushProvider.choices,
+                                       help_text="fcm: the FCM registration token, on Android and iOS alike")
+    platform = serializers.ChoiceField(choices=DevicePlatform.choices)
+    token = serializers.CharField(max_length=1024, help_text="the provider's registration token of this install")
+    app_version = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
+    locale = serializers.CharField(
+        max_length=35, required=False, default="", allow_blank=True,
+        help_text="BCP 47, e.g. de-DE (omitted: the request's Accept-Language); picks the language of "
+                  "notifications unless the rider chose one")
+    time_zone = serializers.CharField(
+        max_length=64, required=False, default="", allow_blank=True, validators=[_time_zone_check],
+        help_text="IANA, e.g. Europe/Berlin: quiet hours are in this zone unless the rider chose one")
+
+
+class DeviceOut(serializers.ModelSerializer[Device]):
+    class Meta:
+        model = Device
+        fields = ["install_id", "provider", "platform", "app_version", "locale", "time_zone", "created_at",
+                  "registered_at", "last_push_at"]
+        read_only_fields = fields
+
+
+class PushChoicesIn(serializers.Serializer[Any]):
+    """Which categories reach the phone (the inbox has every notification). ``ride_alerts`` and ``account``
+    cannot be switched off."""
+
+    ride_alerts = serializers.BooleanField(required=False, help_text="no-riding zone entered during a ride")
+    account = serializers.BooleanField(required=False, help_text="a ride ended by us or automatically, account")
+    receipts = serializers.BooleanField(required=False, help_text="ride receipts")
+    reservations = serializers.BooleanField(required=False, help_text="a reservation lapsed")
+    marketing = serializers.BooleanField(required=False, help_text="offers and news (off until turned on)")
+
+
+class PushChoicesOut(PushChoicesIn):
+    ride_alerts = serializers.BooleanField()
+    account = serializers.BooleanField()
+    receipts = serializers.BooleanField()
+    reservations = serializers.BooleanField()
+    marketing = serializers.BooleanField()
+
+
+class QuietHours(serializers.Serializer[Any]):
+    start = serializers.TimeField(format="%H:%M", help_text="local time, e.g. 22:00")
+    end = serializers.TimeField(format="%H:%M", help_text="local time, e.g. 07:00 (may be the next day)")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = {key: value.replace(second=0, microsecond=0) for key, value in attrs.items()}
+        if attrs["start"] == attrs["end"]:
+            raise serializers.ValidationError("start and end must differ")
+        return attrs
+
+
+class NotificationPreferencesIn(serializers.Serializer[Any]):
+    push = PushChoicesIn(required=False)
+    quiet_hours = QuietHours(required=False, allow_null=True, help_text="null: none")
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, allow_null=True,
+                                       help_text="null: the app's (the locale of the install registered last)")
+    time_zone = serializers.CharField(max_length=64, required=False, allow_null=True, validators=[_time_zone_check],
+                                      help_text="IANA; null: the zone of the install registered last")
+
+
+class NotificationPreferencesOut(serializers.Serializer[Any]):
+    push = PushChoicesOut()
+    always_on = serializers.ListField(child=serializers.ChoiceField(choices=NotificationCategory.choices),
+                                      help_text="categories that cannot be switched off")
+    quiet_hours = QuietHours(allow_null=True, help_text="pushes that are not urgent wait until they end")
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, allow_null=True,
+                                       help_text="chosen by the rider; null: the app's")
+    effective_language = serializers.ChoiceField(choices=settings.LANGUAGES,
+                                                 help_text="what notifications are written in now")
+    time_zone = serializers.CharField(allow_null=True, help_text="chosen by the rider; null: the app's")
+    effective_time_zone = serializers.CharField(help_text="the zone of quiet hours now")

@@ -1,6 +1,6 @@
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 
-from accounts import views
+from accounts import views, views_push
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/register", views.RegisterView.as_view(), name="auth-register"),
@@ -21,4 +21,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("me/notifications", views.NotificationListView.as_view(), name="me-notifications"),
     path("me/notifications/<uuid:notification_id>/read", views.NotificationReadView.as_view(),
          name="me-notification-read"),
+    path("me/notification-preferences", views_push.NotificationPreferencesView.as_view(),
+         name="me-notification-preferences"),
+    path("me/devices", views_push.DeviceListView.as_view(), name="me-devices"),
+    re_path(r"^me/devices/(?P<install_id>[A-Za-z0-9._:-]{1,64})$", views_push.DeviceView.as_view(),
+            name="me-device"),
 ]

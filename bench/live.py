@@ -152,6 +152,9 @@ def _staff_token() -> str:
 
     staff = User.objects.create_user(email="ops@example.com", password=None, is_staff=True)
     staff.groups.add(Group.objects.get(name="fleet_manager"))
+    from fleet import services as fleet_services
+
+    fleet_services.staff_cities_set(user=staff, cities=[], all_cities=True, by=None)  # staff see no city otherwise
     return _token(AccessToken, staff)
 
 

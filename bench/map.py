@@ -65,6 +65,9 @@ def _setup(vehicles: int) -> tuple[Any, Any]:
     print(f"  {vehicles} vehicles in {time.time() - now:.1f} s", flush=True)
     user = User.objects.create(email="bench-map@example.com", is_staff=True)
     user.groups.add(Group.objects.get(name=roles.FLEET_MANAGER))
+    from fleet import services as fleet_services
+
+    fleet_services.staff_cities_set(user=user, cities=[], all_cities=True, by=None)  # staff see no city otherwise
     return city, user
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -33,6 +33,7 @@ from billing.models import (
 )
 from billing.services import tariffs as tariff_services
 from core.admin import ReadOnlyAdmin
+from fleet.admin.scope import CityScopedAdmin
 
 _ALWAYS_READONLY = ["version", "is_current", "currency", "created_at", "created_by"]
 
@@ -56,7 +57,7 @@ class TariffForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Tariff)
-class TariffAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TariffAdmin(CityScopedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     empty_help = ("No tariff: a city's vehicle type cannot be ridden without one. Add it here; an edit later publishes "
                   "a new version and rides keep the version they started with.")
     form = TariffForm
@@ -227,8 +228,16 @@ class ReconcileRunAdmin(ReadOnlyAdmin):
         return "balanced" if obj.mismatch_count == 0 else f"{obj.mismatch_count} MISMATCH(ES)"
 
 
+def _rides_in_scope(request: HttpRequest) -> QuerySet[Any]:
+    """The ride ids of the ride billings the user may see (their cities)."""
+    return admin.site.get_model_admin(RideBilling).get_queryset(request).values("ride_id")
+
+
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(CityScopedAdmin, ReadOnlyAdmin):
+    """A ride's hold or extra charge belongs to the ride's city; a top-up to no city (every finance member sees
+    it: riders are not city-bound)."""
+
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = "No payments: card holds, ride charges and wallet top-ups appear here as the provider confirms them."
     # 1440 px wide: the currency goes with the amount, the provider is a filter (one per deployment)
@@ -237,13 +246,18 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_filter = ["status", "purpose", "provider"]
     search_fields = ["provider_ref", "user__email", "ride_id"]
 
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.city_limited(request):
+            return queryset
+        return queryset.filter(Q(ride_id__isnull=True) | Q(ride_id__in=_rides_in_scope(request)))
+
     @admin.display(description="amount", ordering="amount")
     def amount_and_currency(self, obj: Payment) -> str:
         return f"{obj.amount} {obj.currency}"
 
 
 @admin.register(RideBilling)
-class RideBillingAdmin(ReadOnlyAdmin):
+class RideBillingAdmin(CityScopedAdmin, ReadOnlyAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["ride_id", "user", "method", "status", "fare_total", "paid_wallet", "paid_card", "debt"]
     list_filter = ["status", "method"]
@@ -263,7 +277,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PassProduct)
-class PassProductAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PassProductAdmin(CityScopedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["code", "name", "kind", "city", "price", "currency", "duration_days", "active"]
     list_filter = ["kind", "active", "city"]
 
@@ -288,13 +302,21 @@ class PromoCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(RiderPass)
-class RiderPassAdmin(ReadOnlyAdmin):
+class RiderPassAdmin(CityScopedAdmin, ReadOnlyAdmin):
+    city_field = "product__city"
     list_display = ["user", "product", "starts_at", "ends_at", "minutes_remaining"]
     search_fields = ["user__email"]
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
+class RefundAdmin(CityScopedAdmin, ReadOnlyAdmin):
+    """A refund belongs to its ride's city."""
+
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.city_limited(request):
+            return queryset
+        return queryset.filter(ride_id__in=_rides_in_scope(request))
+
     empty_help = "No refunds: support refunds a ride through the API (docs/billing.md); each one is listed here."
     list_display = ["created_at", "ride_id", "user", "amount", "card_amount", "wallet_amount", "status", "reason",
                     "created_by"]

@@ -145,6 +145,10 @@ if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LANGUAGE_CODE = "en"
+# Languages of notifications and pushes (a rider's `language`; docs/accounts.md "Push notifications"). Texts are
+# translated in locale/<lang>/LC_MESSAGES/django.po; the compiled .mo is committed.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -197,8 +201,19 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Freewheel <no-reply@freewhee
 SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.ConsoleSmsBackend")
 # Region of phone numbers typed without a country code in staff searches ("015100000001" in Germany).
 PHONENUMBER_DEFAULT_REGION = env_str("PHONENUMBER_DEFAULT_REGION", "DE").upper()
-# Mobile push of notifications (accounts.push): the default only logs; an FCM/APNs backend plugs in here.
+# Mobile push of notifications (docs/accounts.md "Push notifications"): accounts.fcm.FcmPushBackend in production;
+# the default only logs (refused with DEBUG off, core.checks).
 PUSH_BACKEND = env_str("PUSH_BACKEND", "accounts.push.LogPushBackend")
+# FCM HTTP v1: the service account key (JSON; its token_uri is where the OAuth2 token comes from), the Firebase
+# project (empty: the key's project_id) and the API's origin (a stand-in server in tests).
+FCM_CREDENTIALS_FILE = env_str("FCM_CREDENTIALS_FILE", "")
+FCM_PROJECT_ID = env_str("FCM_PROJECT_ID", "")
+FCM_ENDPOINT = env_str("FCM_ENDPOINT", "https://fcm.googleapis.com").rstrip("/")
+FCM_TIMEOUT_S = env_int("FCM_TIMEOUT_S", 10, minimum=1, maximum=60)
+# A push that failed for a passing reason (429, 5xx, network) is tried again after PUSH_RETRY_BACKOFF_S, then twice
+# that, ... (or the provider's Retry-After if longer), at most PUSH_MAX_ATTEMPTS times in all.
+PUSH_MAX_ATTEMPTS = env_int("PUSH_MAX_ATTEMPTS", 6, minimum=1, maximum=20)
+PUSH_RETRY_BACKOFF_S = env_int("PUSH_RETRY_BACKOFF_S", 15, minimum=1)
 PASSWORD_RESET_URL = env_str("PASSWORD_RESET_URL", "freewheel://password-reset?uid={uid}&token={token}")
 
 # --- REST API -------------------------------------------------------------------------------------------
@@ -254,6 +269,7 @@ SPECTACULAR_SETTINGS = {
         "OpsAlertKindEnum": "fleet.models.ops.OpsAlertKind",
         "OpsTaskKindEnum": "fleet.models.ops.OpsTaskKind",
         "UserStatusEnum": "accounts.models.User.Status",  # UserOut and MeOut share it
+        "LanguageEnum": LANGUAGES,
     },
 }
 
@@ -274,6 +290,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "idempotency-purge": {"task": "core.tasks.idempotency_purge", "schedule": 3600.0},
     "accounts-phone-otp-purge": {"task": "accounts.tasks.phone_otp_purge", "schedule": 3600.0},
     "accounts-tokens-flush": {"task": "accounts.tasks.tokens_flush_expired", "schedule": 86400.0},
+    "accounts-push-deliveries-due": {"task": "accounts.tasks.push_deliveries_due", "schedule": 30.0},
+    "accounts-push-deliveries-purge": {"task": "accounts.tasks.push_deliveries_purge", "schedule": 86400.0},
     "fleet-commands-expire": {"task": "fleet.tasks.commands_expire_overdue", "schedule": 5.0},
     "rides-sweep-commands": {"task": "rides.tasks.rides_sweep_commands", "schedule": 10.0},
     "rides-reservations-expire": {"task": "rides.tasks.reservations_expire", "schedule": 15.0},
@@ -311,6 +329,8 @@ ALERT_IMMEDIATE_PER_WINDOW = env_int("ALERT_IMMEDIATE_PER_WINDOW", 1, minimum=0)
 ALERT_WEBHOOK_TIMEOUT_S = env_int("ALERT_WEBHOOK_TIMEOUT_S", 10, minimum=1)
 ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ALERT_DELIVERY_MAX_ATTEMPTS", 6, minimum=1)
 ALERT_DELIVERY_BACKOFF_S = env_int("ALERT_DELIVERY_BACKOFF_S", 10, minimum=0)
+# Webhooks to loopback and private addresses (a receiver on this machine or network): development and tests only.
+ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", DEBUG)
 CELERY_BEAT_SCHEDULE |= {
     "fleet-alerts-sweep": {"task": "fleet.tasks.ops_alerts_sweep", "schedule": 60.0},
     "fleet-alert-deliveries-due": {"task": "fleet.tasks.alert_deliveries_due", "schedule": 15.0},

@@ -27,7 +27,7 @@ class ComplianceFilter(forms.Form):
 def compliance_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perms(PERMISSIONS):
         raise PermissionDenied
-    cities = fleet_selectors.cities_all()
+    cities = list(fleet_selectors.staff_cities(request.user))  # the staff member's cities only
     form = ComplianceFilter(request.GET)
     data = form.cleaned_data if form.is_valid() else {}
     idle_days = data.get("idle_days") or settings.FLEET_IDLE_DAYS
@@ -35,7 +35,8 @@ def compliance_view(request: HttpRequest) -> HttpResponse:
     report = compliance.compliance_report(city_id=city.id, idle_days=idle_days) if city else None
     context = {
         **admin.site.each_context(request), "title": f"Compliance: {city.name}" if city else "Compliance",
-        "cities": cities, "city": city, "report": report, "idle_days": idle_days, "form": form,
+        "cities": cities, "city": city, "report": report,
+        "no_city_of_yours": not cities and bool(fleet_selectors.cities_all()), "idle_days": idle_days, "form": form,
         # Links per row from the lists' URLs: one reverse() each, not one per row of up to 600.
         "vehicles_url": reverse("admin:fleet_vehicle_changelist"), "zones_url": reverse("admin:fleet_zone_changelist"),
     }

@@ -55,10 +55,10 @@ def map_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def _map_page(request: HttpRequest) -> HttpResponse:
     _require(request, map_selectors.VIEW_PERMISSION)
-    cities = fleet_selectors.cities_all()
+    cities = list(fleet_selectors.staff_cities(request.user))  # the staff member's cities only
     city = _city(cities, request.GET.get("city"))
     context: dict[str, Any] = {**admin.site.each_context(request), "title": "Fleet map", "cities": cities,
-                               "city": city}
+                               "city": city, "no_city_of_yours": not cities and bool(fleet_selectors.cities_all())}
     if city is not None:
         context["map_config"] = {**map_selectors.map_config(user=request.user, city=city, cities=cities),
                                  "socket_origin": settings.CONSOLE_MAP_SOCKET_ORIGIN,
@@ -83,6 +83,7 @@ def map_ticket(request: HttpRequest) -> JsonResponse:
 def map_vehicle(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
     _require(request, map_selectors.VIEW_PERMISSION)
     try:
+        fleet_selectors.staff_vehicle_check(user=request.user, vehicle_id=vehicle_id)
         vehicle = fleet_selectors.vehicle_get(vehicle_id=vehicle_id)
     except fleet_errors.VehicleNotFound:
         raise Http404 from None
@@ -106,6 +107,7 @@ def map_command(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
         return _error(422, "command_invalid", f"Unknown command {kind!r}.")
     _require(request, map_selectors.COMMANDS[kind][1])
     try:
+        fleet_selectors.staff_vehicle_check(user=request.user, vehicle_id=vehicle_id)
         if kind == "back_in_service":
             fleet_services.vehicle_back_in_service(vehicle_id=vehicle_id, actor=request.user)
             return JsonResponse({"kind": kind, "state": "done", "status": "available"})
@@ -132,7 +134,7 @@ def _json_object(request: HttpRequest) -> dict[str, Any] | None:
 @require_GET
 def map_layers(request: HttpRequest, city_id: uuid.UUID) -> JsonResponse:
     _require(request, map_selectors.VIEW_PERMISSION)
-    city = next((c for c in fleet_selectors.cities_all() if c.id == city_id), None)
+    city = fleet_selectors.staff_cities(request.user).filter(id=city_id).first()
     if city is None:
         raise Http404
     return JsonResponse(map_selectors.map_layers(user=request.user, city=city))
@@ -152,6 +154,7 @@ def map_task(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
         return _error(422, "ops_task_kind_invalid", f"Unknown task kind {kind!r}.")
     reason = body.get("reason") if isinstance(body.get("reason"), str) else ""
     try:
+        fleet_selectors.staff_vehicle_check(user=request.user, vehicle_id=vehicle_id)
         task = fleet_services.ops_task_create(vehicle_id=vehicle_id, kind=kind, actor=request.user,
                                               reason=reason or f"opened on the map by {request.user}")
     except DomainError as exc:

@@ -82,6 +82,19 @@ def secrets_required(app_configs: Sequence[AppConfig] | None = None, **kwargs: A
             for name, value in required.items() if not value]
 
 
+@register(TAG)
+def push_backend_configured(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """The push backend has what it needs (FCM: a service account key and a project), in DEBUG too: a push that
+    cannot be sent should stop the start, not fail every delivery later."""
+    try:
+        backend = import_string(settings.PUSH_BACKEND)
+    except ImportError:
+        return []  # fake_services_refused names it
+    errors: list[str] = getattr(backend, "configuration_errors", list)()
+    return [Error(str(error), hint="docs/accounts.md \"Push notifications\"", id="freewheel.E002")
+            for error in errors]
+
+
 def refuse_unsafe_start() -> None:
     """Run the checks above; raise ImproperlyConfigured with every error (for processes that run no checks)."""
     errors = [m for m in run_checks(tags=[TAG]) if m.is_serious() and not m.is_silenced()]

@@ -5,7 +5,8 @@ to the Redis channel layer only after the surrounding transaction commits (``tra
 back change is never pushed. A failed send is logged, never raised: the state is committed, a lost push is
 repaired by the next snapshot.
 
-Groups: ``ride.<ride_id>`` (the rider's ride socket), ``fleet.<city_id>`` (ops fleet sockets), ``user.<user_id>``.
+Groups: ``ride.<ride_id>`` (the rider's ride socket), ``fleet.<city_id>`` (ops fleet sockets), ``tasks.<city_id>``
+(the technicians' task page: task events without the positions), ``user.<user_id>``.
 """
 
 from __future__ import annotations
@@ -121,6 +122,11 @@ def to_ride(ride_id: uuid.UUID, event: str, payload: Mapping[str, Any]) -> None:
 def to_fleet(city_id: uuid.UUID, event: str, payload: Mapping[str, Any]) -> None:
     """Ops events for a city: vehicle.status, vehicle.alarm, command.closed, ops_task.*."""
     _after_commit(f"fleet.{city_id}", {"type": "live.event", "event": event, "payload": dict(payload)})
+
+
+def to_tasks(city_id: uuid.UUID, event: str, payload: Mapping[str, Any]) -> None:
+    """``ops_task.*`` for a city's task pages (``/ws/v1/ops/tasks``), which must not wake for every position."""
+    _after_commit(f"tasks.{city_id}", {"type": "live.event", "event": event, "payload": dict(payload)})
 
 
 def fleet_positions(city_id: uuid.UUID, vehicles: Sequence[Mapping[str, Any]]) -> None:

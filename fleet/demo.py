@@ -9,9 +9,12 @@ from __future__ import annotations
 import random
 from typing import Any, TextIO
 
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import transaction
 
+from accounts import roles
+from accounts.models import User
 from fleet import grid, services
 from fleet.models import City, Vehicle, VehicleType, Zone
 from fleet.services.credentials import credential_cache_keys, hash_secret
@@ -20,6 +23,8 @@ from fleet.states import Status
 CITY_SLUG = "berlin"
 N_VEHICLES = 200
 DEMO_VEHICLE, DEMO_SECRET = "BER001", "demo-iot-secret-BER001-not-for-production"
+# A field technician who works in Berlin only (docs/accounts.md "Cities"): sign in at /admin/ or /ops/tasks/.
+TECHNICIAN_EMAIL, TECHNICIAN_PASSWORD = "technician@demo.freewheel.dev", "demo-technician-password"
 TYPES = [
     {"code": "fw-scooter", "name": "Freewheel Scooter", "form_factor": "scooter_standing", "propulsion_type": "electric",
      "max_range_meters": 45_000, "max_permitted_speed_kph": 20, "min_rider_age": 16},
@@ -101,12 +106,25 @@ def _demo_credential() -> None:
         cache.delete_many(credential_cache_keys(vehicle))
 
 
+def _technician(city: City) -> None:
+    """The Berlin-only field technician, reset so that the printed password always works."""
+    user, _ = User.objects.update_or_create(email=TECHNICIAN_EMAIL, defaults={
+        "name": "Demo Technician (Berlin)", "is_staff": True, "is_superuser": False, "is_active": True,
+        "status": User.Status.ACTIVE, "blocked_reason": ""})
+    user.set_password(TECHNICIAN_PASSWORD)
+    user.save(update_fields=["password"])
+    group, _ = Group.objects.get_or_create(name=roles.FIELD_TECHNICIAN)
+    user.groups.add(group)
+    services.staff_cities_set(user=user, cities=[city], all_cities=False, by=None)
+
+
 @transaction.atomic
 def load(*, stdout: TextIO) -> None:
     city, types = _catalogue()
     zones = _zones(city)
     vehicles = _vehicles(city, types)
     _demo_credential()
+    _technician(city)
     stdout.write(f"fleet: {zones} zones and {vehicles} vehicles created in {city.name}\n")
     summary(stdout=stdout)
 
@@ -120,3 +138,6 @@ def summary(*, stdout: TextIO) -> None:
     if vehicle is not None:
         stdout.write(f"fleet: demo vehicle {vehicle.code} id {vehicle.id}, IoT secret {DEMO_SECRET}\n")
     stdout.write("fleet: nearby: GET /api/v1/vehicles/nearby?lat=52.52&lon=13.405&radius=1000\n")
+    if User.objects.filter(email=TECHNICIAN_EMAIL).exists():
+        stdout.write(f"fleet: field technician (Berlin only): {TECHNICIAN_EMAIL} / {TECHNICIAN_PASSWORD} "
+                     "at /ops/tasks/ and /admin/\n")

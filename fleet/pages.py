@@ -5,15 +5,18 @@ one service, then back to the page with a message (post/redirect/get)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
@@ -48,18 +51,36 @@ def _local(task: OpsTask) -> OpsTask:
     return task
 
 
-@require_GET
+def _socket_policy() -> dict[str, Any]:
+    """The site's Content-Security-Policy, plus the socket server's origin when it is another host or port."""
+    site = cast(dict[str, list[str]], settings.SECURE_CSP)
+    policy: dict[str, Any] = {key: list(value) for key, value in site.items()}
+    if settings.CONSOLE_MAP_SOCKET_ORIGIN:
+        policy["connect-src"] = [CSP.SELF, settings.CONSOLE_MAP_SOCKET_ORIGIN]
+    return policy
+
+
 def task_list(request: HttpRequest) -> HttpResponse:
+    """The list follows task changes live (``/ws/v1/ops/tasks``, docs/fleet.md "Field tasks")."""
+    return csp_override(_socket_policy())(_task_list)(request)
+
+
+@require_GET
+def _task_list(request: HttpRequest) -> HttpResponse:
     _require(request, "fleet.view_opstask")
     position = _position(request)
     lat, lon = position if position else (None, None)
     kind = request.GET.get("kind") if request.GET.get("kind") in OpsTaskKind.values else None
-    active = selectors.ops_tasks_for_technician(lat=lat, lon=lon, kind=kind).select_related("city")
+    active = selectors.staff_scope(  # the technician's cities only
+        selectors.ops_tasks_for_technician(lat=lat, lon=lon, kind=kind), user=request.user, path="city",
+    ).select_related("city")
     mine = [_local(t) for t in active.filter(assignee_id=request.user.pk)[:LIST_LIMIT]]
     nearby = [_local(t) for t in active.exclude(assignee_id=request.user.pk)[:LIST_LIMIT]]
     return render(request, "fleet/ops_tasks/list.html", {
         "mine": mine, "nearby": nearby, "lat": lat, "lon": lon, "kind": kind, "kinds": OpsTaskKind.choices,
         "query": request.GET.urlencode(),
+        # The socket ticket of the staff session, as the fleet map gets it (console: POST with the CSRF token).
+        "live": {"ticket_url": reverse("console-map-ticket"), "socket_origin": settings.CONSOLE_MAP_SOCKET_ORIGIN},
     })
 
 
@@ -67,6 +88,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 def task_detail(request: HttpRequest, task_id: uuid.UUID) -> HttpResponse:
     _require(request, "fleet.view_opstask")
     try:
+        selectors.staff_ops_task_check(user=request.user, task_id=task_id)
         task = _local(selectors.ops_task_get(task_id=task_id))
     except errors.OpsTaskNotFound:
         return render(request, "fleet/ops_tasks/missing.html", status=404)
@@ -82,6 +104,10 @@ def task_detail(request: HttpRequest, task_id: uuid.UUID) -> HttpResponse:
 def _act(request: HttpRequest, task_id: uuid.UUID, permission: str, work: Any, done: str) -> HttpResponse:
     """Run one service; its refusal becomes the page's error message. ``work`` may return a second message."""
     _require(request, permission)
+    try:
+        selectors.staff_ops_task_check(user=request.user, task_id=task_id)
+    except errors.OpsTaskNotFound:
+        return render(request, "fleet/ops_tasks/missing.html", status=404)  # another city's: as if none
     try:
         more = work()
         messages.success(request, done)

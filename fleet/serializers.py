@@ -155,8 +155,8 @@ class OpsTaskOut(serializers.ModelSerializer[OpsTask]):
     class Meta:
         model = OpsTask
         fields = ["id", "vehicle", "vehicle_code", "vehicle_status", "vehicle_battery_pct", "vehicle_lat",
-                  "vehicle_lon", "city", "kind", "priority", "state", "reason", "assignee", "created_at",
-                  "closed_at", "closed_by", "outcome", "distance_m"]
+                  "vehicle_lon", "city", "kind", "priority", "state", "reason", "condition", "condition_cleared_at",
+                  "assignee", "created_at", "closed_at", "closed_by", "outcome", "distance_m"]
 
     def get_distance_m(self, obj: OpsTask) -> float | None:
         distance = getattr(obj, "distance_m", None)
@@ -181,6 +181,10 @@ class OpsTaskCreateIn(serializers.Serializer[Any]):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
     priority = serializers.ChoiceField(choices=OpsTaskPriority.choices, required=False,
                                        help_text="1 urgent ... 4 low; default by kind")
+
+
+class OpsTaskUpdateIn(serializers.Serializer[Any]):
+    priority = serializers.ChoiceField(choices=OpsTaskPriority.choices, help_text="1 urgent ... 4 low")
 
 
 class OpsTaskAssignIn(serializers.Serializer[Any]):

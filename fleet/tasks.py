@@ -31,9 +31,9 @@ def commands_expire_overdue() -> dict[str, int]:
 
 
 @shared_task(acks_late=True)
-def alerts_dispatch(alert_ids: list[str]) -> int:
-    """Route newly opened alerts to webhooks and email (rate-limited); send the immediate ones."""
-    immediate = alerting.alerts_dispatch(alert_ids=[uuid.UUID(a) for a in alert_ids])
+def alerts_dispatch(alert_ids: list[str], event: str = "opened") -> int:
+    """Route newly opened (or resolved) alerts to webhooks and email (rate-limited); send the immediate ones."""
+    immediate = alerting.alerts_dispatch(alert_ids=[uuid.UUID(a) for a in alert_ids], event=event)
     for delivery in immediate:
         alert_delivery_send.delay(str(delivery.id))
     return len(immediate)

@@ -99,6 +99,7 @@ class VehicleCommandSendView(APIView):
                    tags=["fleet ops"], summary="Queue a command to a vehicle (Idempotency-Key: same key, same command)")
     def post(self, request: Request, vehicle_id: uuid.UUID) -> Response:
         data = _valid(serializers.VehicleCommandIn, request.data)
+        selectors.staff_vehicle_check(user=request.user, vehicle_id=vehicle_id)
         key = request.headers.get("Idempotency-Key")
         command = services.command_queue(
             vehicle_id=vehicle_id, kind=data["kind"], params=data.get("params"), actor=request.user, audited=True,
@@ -114,6 +115,7 @@ class CommandGetView(APIView):
 
     @extend_schema(responses=serializers.VehicleCommandOut, tags=["fleet ops"], summary="A command and its state")
     def get(self, request: Request, command_id: uuid.UUID) -> Response:
+        selectors.staff_command_check(user=request.user, command_id=command_id)
         command = selectors.command_get(command_id=command_id)
         return Response(serializers.VehicleCommandOut(command).data)
 
@@ -143,8 +145,9 @@ class OpsAlertListView(generics.ListAPIView[OpsAlert]):
 
     def get_queryset(self) -> Any:
         query = _list_query(serializers.OpsAlertListIn, self.request)
-        return selectors.ops_alerts_list(city_id=_city_id(query), kind=query.get("kind"), state=query["state"],
-                                         vehicle_id=query.get("vehicle"))
+        alerts = selectors.ops_alerts_list(city_id=_city_id(query), kind=query.get("kind"), state=query["state"],
+                                           vehicle_id=query.get("vehicle"))
+        return selectors.staff_scope(alerts, user=self.request.user, path="city")
 
 
 class OpsAlertResolveView(APIView):
@@ -153,6 +156,7 @@ class OpsAlertResolveView(APIView):
     @extend_schema(request=None, responses={200: serializers.OpsAlertOut, **error_responses(**{"404": "ops_alert_not_found"})},
                    tags=["fleet ops"], summary="Resolve an alert (resolving it again changes nothing)")
     def post(self, request: Request, alert_id: uuid.UUID) -> Response:
+        selectors.staff_ops_alert_check(user=request.user, alert_id=alert_id)
         services.ops_alert_resolve(alert_id=alert_id, actor=request.user)
         return Response(serializers.OpsAlertOut(selectors.ops_alert_get(alert_id=alert_id)).data)
 
@@ -177,10 +181,11 @@ class OpsTaskListView(generics.ListAPIView[OpsTask]):
 
     def get_queryset(self) -> Any:
         query = _list_query(serializers.OpsTaskListIn, self.request)
-        return selectors.ops_tasks_for_technician(
+        tasks = selectors.ops_tasks_for_technician(
             lat=query.get("lat"), lon=query.get("lon"), city_id=_city_id(query), kind=query.get("kind"),
             state=query["state"], vehicle_id=query.get("vehicle"),
             assignee_id=self.request.user.pk if query["mine"] else None)
+        return selectors.staff_scope(tasks, user=self.request.user, path="city")
 
     @extend_schema(request=serializers.OpsTaskCreateIn,
                    responses={201: serializers.OpsTaskOut, **error_responses(**{"404": "vehicle_not_found"})},
@@ -189,6 +194,7 @@ class OpsTaskListView(generics.ListAPIView[OpsTask]):
         if not request.user.has_perm("fleet.add_opstask"):
             raise PermissionDenied()
         data = _valid(serializers.OpsTaskCreateIn, request.data)
+        selectors.staff_vehicle_check(user=request.user, vehicle_id=data["vehicle"])
         task = services.ops_task_create(vehicle_id=data["vehicle"], kind=data["kind"], actor=request.user,
                                         reason=data.get("reason", ""), priority=data.get("priority"))
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task.id)).data,
@@ -196,11 +202,23 @@ class OpsTaskListView(generics.ListAPIView[OpsTask]):
 
 
 class OpsTaskDetailView(APIView):
-    domain_errors = (errors.OpsTaskNotFound,)
+    domain_errors = (errors.OpsTaskNotFound, errors.OpsTaskClosed)
     permission_classes = [HasPerm("fleet.view_opstask")]
 
     @extend_schema(responses=serializers.OpsTaskOut, tags=["fleet ops"], summary="One task")
     def get(self, request: Request, task_id: uuid.UUID) -> Response:
+        selectors.staff_ops_task_check(user=request.user, task_id=task_id)
+        return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
+
+    @extend_schema(request=serializers.OpsTaskUpdateIn,
+                   responses={200: serializers.OpsTaskOut,
+                              **error_responses(**{"404": "ops_task_not_found", "409": "ops_task_closed"})},
+                   tags=["fleet ops"], summary="Reprioritise an open task (technicians' lists follow live)")
+    def patch(self, request: Request, task_id: uuid.UUID) -> Response:
+        if not request.user.has_perm("fleet.change_opstask"):
+            raise PermissionDenied()
+        data = _valid(serializers.OpsTaskUpdateIn, request.data)
+        services.ops_task_set_priority(task_id=task_id, priority=data["priority"])
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
 
 
@@ -214,6 +232,7 @@ class OpsTaskCloseView(APIView):
                            "where no other open task holds it (closing again changes nothing)")
     def post(self, request: Request, task_id: uuid.UUID) -> Response:
         data = _valid(serializers.OpsTaskCloseIn, request.data)
+        selectors.staff_ops_task_check(user=request.user, task_id=task_id)
         services.ops_task_close(task_id=task_id, actor=request.user, outcome=data["outcome"],
                                 note=data.get("note", ""))
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
@@ -227,12 +246,16 @@ class OpsTaskAssignView(APIView):
                    tags=["fleet ops"], summary="Take an open task, or give it to a colleague (assignee)")
     def post(self, request: Request, task_id: uuid.UUID) -> Response:
         data = _valid(serializers.OpsTaskAssignIn, request.data)
+        selectors.staff_ops_task_check(user=request.user, task_id=task_id)
         assignee: Any = request.user
         if data.get("assignee") is not None:
             assignee = accounts_selectors.user_get(user_id=data["assignee"])
             if assignee is None or not (assignee.is_active and assignee.is_staff
                                         and assignee.has_perm("fleet.change_opstask")):
                 raise errors.AssigneeInvalid()
+            # A colleague who does not work in the task's city could not see it.
+            selectors.staff_row_check(user=assignee, model=OpsTask, pk=task_id, path="city",
+                                      error=errors.AssigneeInvalid)
         services.ops_task_assign(task_id=task_id, assignee=assignee, actor=request.user)
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
 
@@ -246,6 +269,7 @@ class OpsTaskNotesView(APIView):
     @extend_schema(responses=serializers.OpsTaskNoteOut(many=True), tags=["fleet ops"],
                    summary="A task's notes and photos, oldest first")
     def get(self, request: Request, task_id: uuid.UUID) -> Response:
+        selectors.staff_ops_task_check(user=request.user, task_id=task_id)
         selectors.ops_task_get(task_id=task_id)
         notes = selectors.ops_task_notes(task_id=task_id)
         return Response(serializers.OpsTaskNoteOut(notes, many=True).data)
@@ -258,6 +282,7 @@ class OpsTaskNotesView(APIView):
         if not request.user.has_perm("fleet.add_opstasknote"):
             raise PermissionDenied()
         data = _valid(serializers.OpsTaskNoteIn, request.data)
+        selectors.staff_ops_task_check(user=request.user, task_id=task_id)
         note = services.ops_task_note_add(task_id=task_id, author=request.user, text=data.get("text", ""),
                                           photo=data.get("photo"))
         return Response(serializers.OpsTaskNoteOut(note).data, status=status.HTTP_201_CREATED)

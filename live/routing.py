@@ -10,4 +10,5 @@ websocket_urlpatterns: list[Any] = [
     path("ws/v1/rides/<uuid:ride_id>", consumers.RideConsumer.as_asgi()),
     path("ws/v1/fleet", consumers.FleetConsumer.as_asgi()),
     path("ws/v1/me", consumers.MeConsumer.as_asgi()),
+    path("ws/v1/ops/tasks", consumers.TasksConsumer.as_asgi()),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from accounts import selectors as accounts_selectors
 from billing import fares
 from billing.services import passes as billing_passes
 from core.money import money
@@ -66,9 +67,30 @@ def ride_live_get(*, rider: Any, ride_id: uuid.UUID) -> RideLive:
 
 
 def fleet_may_watch(*, user: Any, city_id: uuid.UUID) -> bool:
-    """Staff holding the fleet read permission (every fleet role has it), for a city that exists."""
+    """Staff holding the fleet read permission (every fleet role has it), for a city that exists and is one of
+    theirs (docs/accounts.md "Cities")."""
     return bool(user.is_authenticated and user.has_perm(FLEET_PERMISSION)
+                and fleet_selectors.staff_sees_city(user=user, city_id=city_id)
                 and fleet_selectors.city_exists(city_id=city_id))
+
+
+def fleet_may_still_watch(*, user_id: Any, city_id: uuid.UUID) -> bool:
+    """``fleet_may_watch`` on the user as the database has them now (their roles and cities may have changed since
+    the socket's handshake), read afresh: a user object caches its permissions and cities."""
+    user = accounts_selectors.user_get(user_id=user_id)
+    return user is not None and user.is_active and fleet_may_watch(user=user, city_id=city_id)
+
+
+TASKS_PERMISSION = "fleet.view_opstask"
+
+
+def task_cities_for(*, user: Any) -> list[uuid.UUID] | None:
+    """The cities whose task events this staff member's task page follows (their cities, docs/accounts.md "Cities");
+    None when they may not see tasks."""
+    if not (user.is_authenticated and user.has_perm(TASKS_PERMISSION)):
+        return None
+    scope = fleet_selectors.staff_city_ids(user)
+    return [city.id for city in fleet_selectors.cities_all() if scope is None or city.id in scope]
 
 
 def vehicle_live_json(vehicle: Vehicle) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from django.http import HttpRequest, HttpResponse
 from accounts.auth import admin_user
 from core.admin import CityTimeZoneAdmin, ReadOnlyAdmin
 from core.errors import DomainError
+from fleet.admin.scope import CityScopedAdmin
 from rides import ride_page, services
 from rides.models import CityRideSettings, ProblemReport, Reservation, Ride
 
 
 @admin.register(Ride)
-class RideAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+class RideAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No rides: a ride appears when a rider unlocks a vehicle in the app and stays here for good "
                   "(read-only; an open ride can be force-ended with the action).")
@@ -70,7 +71,7 @@ class RideAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+class ReservationAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = "No reservations: riders hold a vehicle from the app for a few minutes before unlocking it."
     list_display = ["id", "rider", "vehicle", "state", "created_at", "expires_at", "fee"]
@@ -79,7 +80,8 @@ class ReservationAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
 
 
 @admin.register(ProblemReport)
-class ProblemReportAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+class ProblemReportAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
+    city_field = "ride__city"
     empty_help = "No problem reports: riders report a damaged or faulty vehicle from the app at the end of a ride."
     list_display = ["id", "ride", "category", "created_at"]
     list_filter = ["category"]
@@ -88,5 +90,5 @@ class ProblemReportAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
 
 
 @admin.register(CityRideSettings)
-class CityRideSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CityRideSettingsAdmin(CityScopedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["city", "min_battery_pct", "reservation_hold_minutes", "parking_photo_required", "hold_amount"]

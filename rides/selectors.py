@@ -17,6 +17,7 @@ from django.db.models.functions import Trunc
 
 from accounts.models import User
 from fleet import geofence
+from fleet import selectors as fleet_selectors
 from fleet.models import Command
 from fleet.models.commands import OPEN_STATES as COMMAND_OPEN_STATES
 from fleet.selectors import zones as zone_selectors
@@ -121,14 +122,23 @@ def ride_get_for_rider(*, rider: User, ride_id: uuid.UUID) -> Ride:
 
 
 def ride_get_for_viewer(*, user: User, ride_id: uuid.UUID) -> Ride:
-    """The access gate of a ride read: the rider's own ride, or any ride for staff holding ``rides.view_ride``
-    (support reads a rider's ride with the admin's token); 404 for anyone else (never reveal that it exists)."""
+    """The access gate of a ride read: the rider's own ride, or a ride of their cities for staff holding
+    ``rides.view_ride`` (support reads a rider's ride with the admin's token); 404 for anyone else (never reveal
+    that it exists)."""
     if not (user.is_staff and user.has_perm("rides.view_ride")):
         return ride_get_for_rider(rider=user, ride_id=ride_id)
-    ride = Ride.objects.filter(id=ride_id).select_related("vehicle", "vehicle_type", "city").first()
+    rides = Ride.objects.filter(id=ride_id).select_related("vehicle", "vehicle_type", "city")
+    # Staff see the rides of their cities, and their own (a Berlin agent rides in Hamburg too).
+    ride = (fleet_selectors.staff_scope(rides, user=user, path="city") | rides.filter(rider=user)).first()
     if ride is None:
         raise errors.RideNotFound()
     return ride
+
+
+def ride_staff_check(*, user: User, ride_id: uuid.UUID) -> None:
+    """``RideNotFound`` (404) unless the ride is in one of the staff member's cities: the gate of a staff action on
+    a ride (force-end) through the API."""
+    fleet_selectors.staff_row_check(user=user, model=Ride, pk=ride_id, path="city", error=errors.RideNotFound)
 
 
 def rides_for_rider(*, rider: User) -> QuerySet[Ride]:

@@ -178,6 +178,7 @@ class RideForceEndView(APIView):
                    summary="Ops: end a stuck ride now, with a reason (no zone rules, lock sent best-effort)")
     def post(self, request: Request, ride_id: uuid.UUID) -> Response:
         data = _valid(serializers.RideForceEndIn, request.data)
+        selectors.ride_staff_check(user=signed_in_user(request), ride_id=ride_id)
         ride = services.ride_force_end(ride_id=ride_id, actor=signed_in_user(request), reason=data["reason"])
         return Response(serializers.RideOut(ride).data)
 

@@ -1,18 +1,23 @@
-"""Notifications to a user: stored (the app's inbox), pushed live (``core.push.to_user``) and to the phone
-(``PUSH_BACKEND``), both after commit so a rolled-back change never notifies."""
+"""Notifications to a user: stored (the app's inbox) in the user's language, pushed live (``core.push.to_user``)
+and to the phone (``accounts.services.push_deliveries``), both after commit so a rolled-back change never
+notifies."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from accounts import errors, push
+from accounts import errors, selectors
 from accounts.models import Notification, User
+from accounts.services import push_deliveries
 from core import push as live_push
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def notification_payload(notification: Notification) -> dict[str, Any]:
@@ -24,16 +29,25 @@ def notification_payload(notification: Notification) -> dict[str, Any]:
     }
 
 
-def notify(*, user_id: uuid.UUID, kind: str, title: str, body: str = "",
+def notify(*, user_id: uuid.UUID, kind: str, title: StrOrPromise, body: StrOrPromise = "",
            data: Mapping[str, Any] | None = None) -> Notification:
     """Store a notification for ``user_id`` and push it (WebSocket group ``user.<id>``, mobile push) after commit.
 
-    Works inside or outside a transaction; ``data`` must be JSON-serialisable.
+    ``title`` and ``body`` are best lazy translations (``gettext_lazy``, ``format_lazy``): they are rendered in the
+    user's language (``selectors.push_recipient``). Works inside or outside a transaction; ``data`` must be
+    JSON-serialisable. Whether and when the phone is told follows the user's preferences and quiet hours.
     """
-    notification = Notification.objects.create(user_id=user_id, kind=kind[:64], title=title[:200], body=body,
-                                               data=dict(data or {}))
+    recipient = selectors.push_recipient(user_id=user_id)
+    with translation.override(recipient.language):
+        title_text, body_text = str(title), str(body)
+    with transaction.atomic():
+        notification = Notification.objects.create(user_id=user_id, kind=kind[:64], title=title_text[:200],
+                                                   body=body_text, data=dict(data or {}),
+                                                   created_at=timezone.now())
+        deliveries = push_deliveries.deliveries_plan(notification=notification, recipient=recipient)
     live_push.to_user(user_id, "notification", notification_payload(notification))
-    transaction.on_commit(lambda: push.push_send(notification=notification))
+    if deliveries:
+        transaction.on_commit(lambda: push_deliveries.deliveries_enqueue(deliveries=deliveries))
     return notification
 
 

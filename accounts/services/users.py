@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts import errors, signals
-from accounts.models import PhoneOtp, User, placeholder_email
+from accounts.models import Device, PhoneOtp, User, placeholder_email
 from accounts.services import tokens
 from core import audit
 
@@ -147,4 +147,5 @@ def user_delete(*, user: User) -> User:
     locked.groups.clear()
     locked.user_permissions.clear()
     tokens.tokens_revoke_all(user=locked)
+    Device.objects.filter(user=locked).delete()  # no more pushes to the phones of a deleted account
     return locked

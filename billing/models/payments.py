@@ -138,6 +138,8 @@ class RideBilling(models.Model):
 
     ride_id = models.UUIDField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ride_billings")
+    city = models.ForeignKey("fleet.City", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             help_text="The ride's city (staff see the money of their cities only)")
     currency = models.CharField(max_length=3)
     method = models.CharField(max_length=8, choices=Method.choices)
     hold_amount = models.DecimalField(max_digits=18, decimal_places=4)

@@ -7,6 +7,8 @@ from typing import Any
 from uuid import UUID
 
 from django.db import transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.models import Notification, User
@@ -60,8 +62,9 @@ def receipt_resend(*, ride_id: UUID, actor: User | None = None) -> Notification:
     billing = RideBilling.objects.only("user_id").get(ride_id=ride_id)
     total = receipt["total"]
     notification = account_services.notify(
-        user_id=billing.user_id, kind="ride_receipt", title="Your ride receipt",
-        body=f"Your ride cost {total['amount']} {total['currency']}. The itemised receipt is in the app.",
+        user_id=billing.user_id, kind="ride_receipt", title=_("Your ride receipt"),
+        body=format_lazy(_("Your ride cost {amount} {currency}. The itemised receipt is in the app."),
+                         amount=total["amount"], currency=total["currency"]),
         data={"ride_id": str(ride_id), "receipt": f"/api/v1/billing/rides/{ride_id}/receipt"})
     audit.audit_staff_action(actor=actor, action="billing.receipt_resend", object_type_label="rides.ride",
                              object_id=ride_id, object_repr=f"ride {ride_id}",

@@ -32,8 +32,9 @@ Status = RideBilling.Status
 
 
 def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: str, new_ride: bool = False,
-                    money: wallet_selectors.RiderMoney | None = None) -> RideBilling:
+                    money: wallet_selectors.RiderMoney | None = None, city_id: UUID | None = None) -> RideBilling:
     """Secure the ride before unlock. Idempotent per ride; raises a domain error when the rider cannot pay.
+    ``city_id``: the ride's city, which the billing keeps so that staff see the money of their cities only.
 
     For the ride start's own first call: ``new_ride`` says the ride was created in this very request, so no
     billing can exist for it yet (skips the look-up that makes retries idempotent); ``money`` is the
@@ -55,7 +56,7 @@ def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: st
     # The wallet secures the ride when it covers the hold, or, for riders without a card, when it holds the
     # minimum balance (the same rule as rider_can_start_ride; a longer ride may then end in debt).
     if balance.available >= amount or (method is None and balance.available >= settings.BILLING_MIN_WALLET_BALANCE):
-        return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.WALLET, None, new_ride)
+        return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.WALLET, None, new_ride, city_id)
     if method is None:
         raise errors.NoPaymentMethod()
     hold = payments.payment_create(
@@ -65,13 +66,15 @@ def ride_hold_place(*, rider: User, ride_id: UUID, amount: Decimal, currency: st
     if hold.status != Payment.Status.AUTHORISED:  # 3-D Secure cannot be answered at a vehicle: refuse
         payments.payment_void(payment=hold)
         raise errors.PaymentActionRequired()
-    return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.CARD, hold, new_ride)
+    return _billing_create(rider, ride_id, amount, currency, RideBilling.Method.CARD, hold, new_ride, city_id)
 
 
 def _billing_create(
-    rider: User, ride_id: UUID, amount: Decimal, currency: str, method: str, hold: Payment | None, new_ride: bool
+    rider: User, ride_id: UUID, amount: Decimal, currency: str, method: str, hold: Payment | None, new_ride: bool,
+    city_id: UUID | None,
 ) -> RideBilling:
-    fields = {"user": rider, "currency": currency, "method": method, "hold_amount": amount, "hold": hold}
+    fields = {"user": rider, "currency": currency, "method": method, "hold_amount": amount, "hold": hold,
+              "city_id": city_id}
     if new_ride:  # one INSERT; a concurrent second hold for the ride raises IntegrityError (the unique ride key)
         with conflict_guard():
             return RideBilling.objects.create(ride_id=ride_id, **fields)

@@ -90,7 +90,7 @@ async def _async(chunks: Iterator[str]) -> AsyncIterator[str]:
 @require_GET
 def revenue(request: HttpRequest) -> HttpResponseBase:
     _require(request)
-    cities = fleet_selectors.cities_all()
+    cities = list(fleet_selectors.staff_cities(request.user))  # per-city figures of the staff member's cities
     form = RangeForm(request.GET or None)
     first, last = form.range(_today())
     slug = request.GET.get("city", "")
@@ -147,4 +147,17 @@ def debtors(request: HttpRequest) -> HttpResponse:
     page = Paginator(finance.debtor_accounts(search=search), 50).get_page(request.GET.get("page"))
     return render(request, "billing/finance/debtors.html", _context(
         request, "Debtors", "debtors", search=search, page=page,
-        debtors=finance.debtors(list(page.object_list)), users_url=reverse("admin:accounts_user_changelist")))
+        rows=[(d, _rider_url(request, d.user_id)) for d in finance.debtors(list(page.object_list))]))
+
+
+# The debtors list links each rider to the support rider page (wallet, debt, rides, payments and the actions on
+# them) for staff who may open it, else to the account's admin page, else to nothing.
+SUPPORT_PERMISSION = "console.view_supportnote"
+
+
+def _rider_url(request: HttpRequest, user_id: Any) -> str:
+    if request.user.has_perm(SUPPORT_PERMISSION):
+        return reverse("support-rider", args=[user_id])
+    if request.user.has_perm("accounts.view_user"):
+        return reverse("admin:accounts_user_change", args=[user_id])
+    return ""

@@ -24,11 +24,12 @@ from billing.services import receipts, refunds
 from billing.views import inputs
 from core import errors as core_errors
 from core.money import money
+from fleet import selectors as fleet_selectors
 
 
 class RideRefundView(APIView):
     domain_errors = (errors.RideNotCharged, errors.RefundExceedsCharge, errors.RefundFailed, errors.AmountInvalid, errors.CurrencyMismatch,
-                     errors.SelfActionForbidden, errors.FinanceRoleRequired)
+                     errors.SelfActionForbidden, errors.FinanceRoleRequired, errors.RideBillingNotFound)
     permission_classes = [HasPerm("billing.refund")]
 
     @extend_schema(request=ops_serializers.RefundIn, responses={201: ops_serializers.RefundOut},
@@ -38,6 +39,8 @@ class RideRefundView(APIView):
         data = inputs.valid_body(ops_serializers.RefundIn, request)
         amount, currency = data["amount"]
         billing = RideBilling.objects.filter(ride_id=ride_id).first()
+        if not fleet_selectors.staff_sees_city(user=request.user, city_id=billing.city_id if billing else None):
+            raise errors.RideBillingNotFound()  # a ride of another city, or none: the same answer
         if billing is not None and billing.currency != currency:
             raise errors.CurrencyMismatch(expected=billing.currency, got=currency)
         refund = refunds.refund_ride(ride_id=ride_id, amount=amount, reason=data["reason"], actor=signed_in_user(request))
@@ -67,10 +70,11 @@ class GoodwillGrantView(APIView):
 
 
 def _receipt_visible(request: Request, ride_id: UUID) -> dict[str, Any]:
-    """The rider's own receipt, or any receipt for staff who may read ride billing; 404 otherwise."""
+    """The rider's own receipt, or a receipt of their cities for staff who may read ride billing; 404 otherwise."""
     user = request.user
-    owner = RideBilling.objects.filter(ride_id=ride_id).values_list("user_id", flat=True).first()
-    if owner is None or (owner != user.pk and not user.has_perm("billing.view_ridebilling")):
+    owner, city_id = RideBilling.objects.filter(ride_id=ride_id).values_list("user_id", "city_id").first() or (None, None)
+    if owner is None or (owner != user.pk and not (user.has_perm("billing.view_ridebilling")
+                                                   and fleet_selectors.staff_sees_city(user=user, city_id=city_id))):
         raise errors.RideBillingNotFound()
     return receipts.receipt_for_ride(ride_id)
 

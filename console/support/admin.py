@@ -1,6 +1,7 @@
 """The user admin with support's search and a link to the rider page: accounts' ``UserAdmin``, registered in its
 place by ``console.admin`` (like the vehicle page): the search also finds phone numbers typed in national form,
-and riders by a ride id or a vehicle code they rode, which only a layer above rides may look up."""
+and riders by a ride id or a vehicle code they rode, which only a layer above rides may look up; a staff member's
+page has the "Cities" box (``fleet.admin.staff``: accounts knows no city)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ from accounts import selectors as account_selectors
 from accounts.admin.users import UserAdmin
 from accounts.models import User
 from console.support import views
+from fleet.admin import staff as fleet_staff_admin
 from rides import selectors as ride_selectors
 
 
 class SupportUserAdmin(UserAdmin):
     change_form_template = "console/support/user_change_form.html"
+    inlines = [fleet_staff_admin.StaffCitiesInline]  # which cities a staff member sees (fleet owns cities)
+
+    def get_inline_instances(self, request: HttpRequest, obj: User | None = None) -> list[Any]:
+        return super().get_inline_instances(request, obj) if obj is not None else []  # not on "add user"
 
     def get_list_display(self, request: HttpRequest) -> Any:
         shown = list(super().get_list_display(request))

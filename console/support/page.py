@@ -12,6 +12,7 @@ from accounts.phone import phone_masked
 from billing import selectors as billing_selectors
 from billing.selectors.wallet import WalletBalance
 from console.models import SupportNote
+from fleet import selectors as fleet_selectors
 from rides import ride_page
 from rides import selectors as ride_selectors
 from rides.models import OPEN_STATES, Ride
@@ -41,8 +42,10 @@ def rider_panels(rider: User, *, staff: User | AnonymousUser, ride: str | None =
         "rider": rider, "phone": phone_masked(rider.phone), "contact": rider.contact_label,
         "wallets": _wallets(rider),
         "methods": list(billing_selectors.payment_methods_for(user=rider)[:ROWS]),
+        # Every ride of the rider is listed; the ride actions are offered on the staff member's cities' rides only.
         "rides": [{"ride": r, "billing": billings.get(r.id), "charged": r.id in charged,
-                   "open": r.state in OPEN_STATES} for r in rides],
+                   "open": r.state in OPEN_STATES,
+                   "ours": fleet_selectors.staff_sees_city(user=staff, city_id=r.city_id)} for r in rides],
         "receipts": [r for r in rides if r.id in charged],
         "rider_refunds": billing_selectors.refunds_of_rider(user_id=rider.pk, limit=ROWS),
         "notifications": list(account_selectors.notifications_for(user=rider).order_by("-created_at")[:ROWS]),

@@ -176,7 +176,9 @@ def _form(action: str, rider: User, data: Any = None, initial: dict[str, Any] | 
     return ACTIONS[action].form(data, initial={**(initial or {}), "submission": uuid.uuid4()}, **kwargs)
 
 
-def _action_ride(action: str, rider: User, ride_id: uuid.UUID | None) -> Ride | None:
+def _action_ride(action: str, rider: User, ride_id: uuid.UUID | None, staff: Any) -> Ride | None:
+    """The ride an action is about: one of the rider's, and of the staff member's cities (the page lists every
+    ride of the rider; a ride of another city is acted on by that city's staff)."""
     if not ACTIONS[action].ride:
         return None
     if ride_id is None:
@@ -185,6 +187,8 @@ def _action_ride(action: str, rider: User, ride_id: uuid.UUID | None) -> Ride | 
         ride = ride_selectors.ride_get_for_rider(rider=rider, ride_id=ride_id)
     except DomainError:
         raise Http404("No such ride of this rider.") from None
+    if not fleet_selectors.staff_sees_city(user=staff, city_id=ride.city_id):
+        raise Http404("No such ride of this rider in your cities.")
     if action == "force_end" and ride.state not in OPEN_STATES:
         raise Http404("This ride is not open.")
     return ride
@@ -197,7 +201,7 @@ def action_view(request: HttpRequest, rider_id: uuid.UUID, action: str,
         raise Http404
     if not request.user.has_perm(page.ACTION_PERMISSIONS[action]):
         raise PermissionDenied
-    ride = _action_ride(action, rider, ride_id)
+    ride = _action_ride(action, rider, ride_id, request.user)
     refundable = billing_selectors.ride_refundable(ride_id=ride.id) if action == "refund" and ride else None
     refundable = quantize(refundable, ride.currency) if refundable is not None and ride is not None else None
     spec = ACTIONS[action]

@@ -19,9 +19,9 @@ MONEY_PERMISSION = "billing.view_ledgertransaction"
 @register.inclusion_tag("console/dashboard.html", takes_context=True)
 def console_dashboard(context: template.Context) -> dict[str, Any]:
     request = context["request"]
-    cities = fleet_selectors.cities_all()
+    cities = list(fleet_selectors.staff_cities(request.user))  # the staff member's cities only
     if not cities:
-        return {"cities": []}
+        return {"cities": [], "no_city_of_yours": bool(fleet_selectors.cities_all())}
     wanted = request.GET.get("city")
     city = next((c for c in cities if c.slug == wanted), cities[0])
     board = selectors.dashboard(city=city, now=timezone.now())

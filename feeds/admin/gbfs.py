@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from feeds.models import GbfsAlert, GbfsSystem
+from fleet.admin.scope import CityScopedAdmin
 
 
 class GbfsAlertInline(admin.TabularInline):
@@ -14,7 +15,7 @@ class GbfsAlertInline(admin.TabularInline):
 
 
 @admin.register(GbfsSystem)
-class GbfsSystemAdmin(admin.ModelAdmin):
+class GbfsSystemAdmin(CityScopedAdmin, admin.ModelAdmin):
     list_display = ["system_id", "city", "name", "published", "feed_contact_email"]
     list_filter = ["published", "city"]
     search_fields = ["system_id", "name"]

@@ -13,6 +13,8 @@ from accounts import auth as accounts_auth
 from core.admin import ReadOnlyAdmin
 from feeds.mds import services
 from feeds.models import Agency, AgencyCredential, MdsPull
+from fleet import selectors
+from fleet.admin.scope import CityScopedAdmin
 
 
 class AgencyCredentialInline(admin.TabularInline):
@@ -27,8 +29,15 @@ class AgencyCredentialInline(admin.TabularInline):
         return False  # tokens are issued by the action "Issue a new token", which shows the token once
 
 
+def _agencies_in_scope(request: HttpRequest) -> QuerySet[Any]:
+    return admin.site.get_model_admin(Agency).get_queryset(request).values("pk")
+
+
 @admin.register(Agency)
-class AgencyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AgencyAdmin(CityScopedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """An agency is for staff of all its cities (one that regulates Berlin and Hamburg is not a Berlin-only
+    manager's to change: its form would drop Hamburg); one with no city for staff of every city."""
+
     list_display = ["name", "city_list", "active_credentials", "last_pull"]
     search_fields = ["name", "cities__slug"]
     filter_horizontal = ["cities"]
@@ -40,6 +49,14 @@ class AgencyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             _active=Count("credentials", filter=Q(credentials__revoked_at__isnull=True), distinct=True),
             _last_pull=Max("pulls__at"),
         )
+
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        scope = selectors.staff_city_ids(request.user)
+        if scope is None:
+            return queryset
+        through = Agency.cities.through.objects
+        return (queryset.filter(pk__in=through.filter(city_id__in=scope).values("agency_id"))
+                .exclude(pk__in=through.exclude(city_id__in=scope).values("agency_id")))
 
     @admin.display(description="cities")
     def city_list(self, agency: Agency) -> str:
@@ -68,7 +85,10 @@ class AgencyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AgencyCredential)
-class AgencyCredentialAdmin(ReadOnlyAdmin):
+class AgencyCredentialAdmin(CityScopedAdmin, ReadOnlyAdmin):
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset if not self.city_limited(request) else queryset.filter(agency__in=_agencies_in_scope(request))
+
     list_display = ["__str__", "agency", "created_at", "created_by", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), "agency"]
     search_fields = ["prefix", "agency__name"]
@@ -89,8 +109,12 @@ class AgencyCredentialAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MdsPull)
-class MdsPullAdmin(ReadOnlyAdmin):
-    """Every request to /mds/: who pulled what, the answer's status, rows and duration."""
+class MdsPullAdmin(CityScopedAdmin, ReadOnlyAdmin):
+    """Every request to /mds/: who pulled what, the answer's status, rows and duration. A pull is for the staff
+    who see its agency (a refused pull, of no agency, for staff of every city)."""
+
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset if not self.city_limited(request) else queryset.filter(agency__in=_agencies_in_scope(request))
 
     # 1440 px wide: the method (always GET) and the token are on the detail page
     list_display = ["at", "agency", "path", "params", "city_slugs", "status", "error", "rows", "duration_ms",

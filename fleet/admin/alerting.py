@@ -13,8 +13,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from core.admin import ReadOnlyAdmin
+from fleet.admin.scope import CityScopedAdmin
 from fleet.models import AlertChannel, AlertDelivery, AlertDeliveryAttempt, AlertEndpoint, OpsAlertKind
-from fleet.services import alerting
+from fleet.services import alerting, webhook_target
 
 
 class AlertEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -26,7 +27,8 @@ class AlertEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = AlertEndpoint
-        fields = ["name", "active", "channel", "url", "secret", "emails", "city", "min_severity", "kinds"]
+        fields = ["name", "active", "channel", "url", "secret", "emails", "city", "min_severity", "kinds",
+                  "send_resolved"]
         widgets = {"emails": forms.Textarea(attrs={"rows": 3, "cols": 60}),
                    "url": forms.URLInput(attrs={"size": 80})}
 
@@ -39,8 +41,11 @@ class AlertEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
         channel = data.get("channel")
         if channel == AlertChannel.WEBHOOK and not data.get("url"):
             self.add_error("url", "A webhook needs a URL.")
-        if channel == AlertChannel.WEBHOOK and data.get("url", "").split(":", 1)[0] not in ("http", "https"):
-            self.add_error("url", "Use an http:// or https:// URL.")
+        if channel == AlertChannel.WEBHOOK and data.get("url"):
+            try:  # checked again before every send (fleet.services.webhook_target)
+                webhook_target.check(data["url"])
+            except webhook_target.TargetRefused as exc:
+                self.add_error("url", str(exc))
         if channel == AlertChannel.EMAIL:
             emails = [a.strip() for a in (data.get("emails") or "").replace(",", "\n").splitlines() if a.strip()]
             if not emails:
@@ -67,11 +72,11 @@ class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(AlertEndpoint)
-class AlertEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AlertEndpointAdmin(CityScopedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     form = AlertEndpointForm
     empty_help = ("No alert endpoints: alerts are only in the admin and the fleet map. Add a webhook (Slack or your "
                   "own receiver, HMAC-signed) or an email list, for one city or all, from a minimum severity.")
-    list_display = ["name", "active", "channel", "target", "city_or_all", "min_severity", "kinds_list",
+    list_display = ["name", "active", "channel", "target", "city_or_all", "min_severity", "kinds_list", "send_resolved",
                     "last_delivery"]
     list_filter = ["active", "channel", "city", "min_severity"]
     search_fields = ["name", "url", "emails"]
@@ -111,12 +116,13 @@ class AlertEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(ReadOnlyAdmin):
+class AlertDeliveryAdmin(CityScopedAdmin, ReadOnlyAdmin):
+    city_field = "endpoint__city"
     empty_help = ("No alert deliveries yet: each message sent to an alert endpoint (one alert, or a digest of a "
                   "storm) is listed here with every attempt.")
     list_display = ["created_at", "endpoint", "what", "state", "attempts", "next_attempt_at", "delivered_at",
                     "last_error"]
-    list_filter = ["state", "digest", "endpoint"]
+    list_filter = ["state", "event", "digest", "endpoint"]
     list_select_related = ["endpoint"]
     date_hierarchy = "created_at"
 
@@ -128,9 +134,10 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="message")
     def what(self, obj: AlertDelivery) -> str:
+        resolved = " resolved" if obj.event == "resolved" else ""
         if obj.digest:
-            return f"Digest of {len(obj.alert_ids)} alerts"
-        return "Test message" if not obj.alert_ids else "One alert"
+            return f"Digest of {len(obj.alert_ids)} alerts{resolved}"
+        return "Test message" if not obj.alert_ids else f"One alert{resolved}"
 
     @admin.display(description="alerts")
     def alerts(self, obj: AlertDelivery) -> SafeString:

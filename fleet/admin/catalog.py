@@ -1,11 +1,13 @@
 from django.contrib import admin
 
 from core.admin import CityTimeZoneAdmin
+from fleet.admin.scope import CityScopedAdmin
 from fleet.models import City, VehicleType
 
 
 @admin.register(City)
-class CityAdmin(CityTimeZoneAdmin):
+class CityAdmin(CityScopedAdmin, CityTimeZoneAdmin):
+    city_field = "id"
     empty_help = ("No city yet: add the first one (its time zone sets the times these pages show), then its vehicle "
                   "types, zones and tariffs. `manage.py demo_data` loads a demo Berlin.")
     list_display = ["name", "slug", "timezone", "currency", "default_language"]

@@ -14,7 +14,8 @@ from django.utils.html import format_html
 from core.admin import CityTimeZoneAdmin, ReadOnlyAdmin
 from core.errors import DomainError
 from fleet import services
-from fleet.models import OpsAlert, OpsTask, OpsTaskNote, OpsTaskState
+from fleet.admin.scope import CityScopedAdmin
+from fleet.models import OpsAlert, OpsTask, OpsTaskNote, OpsTaskPriority, OpsTaskState
 
 
 class AlertOpenFilter(admin.SimpleListFilter):
@@ -44,7 +45,7 @@ def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 
 
 @admin.register(OpsAlert)
-class OpsAlertAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+class OpsAlertAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No alerts: telemetry opens one when a vehicle needs a person (tipped over, tampered with, in a "
                   "no-ride zone on a trip, a speed limit not applied, a ride ended unlocked, lost contact, battery "
@@ -95,7 +96,7 @@ class OpsTaskNoteInline(admin.TabularInline):
 
 
 @admin.register(OpsTask)
-class OpsTaskAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+class OpsTaskAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("No tasks: field work (swap a battery, inspect, repair, retrieve, rebalance, secure) is opened by "
                   "telemetry, the alerts and rider reports, or by hand from a vehicle (its 'Open task' actions); "
@@ -107,7 +108,8 @@ class OpsTaskAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
     search_fields = ["vehicle__code", "reason"]
     list_select_related = ["vehicle", "city", "assignee"]
     date_hierarchy = "created_at"
-    actions = ["assign_to_me", "close_done", "close_cancelled"]
+    actions = ["assign_to_me", "close_done", "close_cancelled", "priority_urgent", "priority_high", "priority_normal",
+               "priority_low"]
 
     def has_work_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("fleet.change_opstask")
@@ -125,3 +127,24 @@ class OpsTaskAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
     def close_cancelled(self, request: HttpRequest, queryset: QuerySet[OpsTask]) -> None:
         _each(self, request, queryset, lambda t: services.ops_task_close(
             task_id=t.id, actor=request.user, outcome=OpsTaskState.CANCELLED), "Cancelled")
+
+    # Reprioritising: technicians' task pages re-sort live (fleet.services.ops.ops_task_set_priority pushes it).
+    def _prioritise(self, request: HttpRequest, queryset: QuerySet[OpsTask], priority: OpsTaskPriority) -> None:
+        _each(self, request, queryset, lambda t: services.ops_task_set_priority(task_id=t.id, priority=priority),
+              f"Priority {priority.label.lower()}")
+
+    @admin.action(description="Priority: urgent", permissions=["work"])
+    def priority_urgent(self, request: HttpRequest, queryset: QuerySet[OpsTask]) -> None:
+        self._prioritise(request, queryset, OpsTaskPriority.URGENT)
+
+    @admin.action(description="Priority: high", permissions=["work"])
+    def priority_high(self, request: HttpRequest, queryset: QuerySet[OpsTask]) -> None:
+        self._prioritise(request, queryset, OpsTaskPriority.HIGH)
+
+    @admin.action(description="Priority: normal", permissions=["work"])
+    def priority_normal(self, request: HttpRequest, queryset: QuerySet[OpsTask]) -> None:
+        self._prioritise(request, queryset, OpsTaskPriority.NORMAL)
+
+    @admin.action(description="Priority: low", permissions=["work"])
+    def priority_low(self, request: HttpRequest, queryset: QuerySet[OpsTask]) -> None:
+        self._prioritise(request, queryset, OpsTaskPriority.LOW)

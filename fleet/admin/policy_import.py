@@ -12,11 +12,13 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from core.errors import DomainError
+from fleet import selectors
+from fleet.admin.scope import CityScopedAdmin
 from fleet.mds_policy import documents, fetch, mapping
 from fleet.models import City, ImportedPolicy
 from fleet.selectors import policy_import as policy_selectors
@@ -35,6 +37,11 @@ class PolicyImportForm(forms.Form):
                                                "document already holds the geographies")
     policy_url = forms.URLField(required=False, assume_scheme="https", label="Policy URL")
     geography_url = forms.URLField(required=False, assume_scheme="https", label="Geography URL")
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        city_field: Any = self.fields["city"]
+        city_field.queryset = selectors.staff_cities(user)  # only into the staff member's own cities
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -93,7 +100,7 @@ class PolicyImportMixin:
 
     def import_mds_policy_view(self, request: HttpRequest) -> HttpResponse:
         self._check(request)
-        form = PolicyImportForm(request.POST or None, request.FILES or None)
+        form = PolicyImportForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             try:
                 sources = form.sources()
@@ -129,7 +136,9 @@ class PolicyImportMixin:
         if not pending or pending["user"] != request.user.pk:
             messages.error(request, "This import preview has expired; upload the documents again.")
             return HttpResponseRedirect(reverse("admin:fleet_zone_import_mds_policy"))
-        city = City.objects.get(pk=pending["city"])
+        city = selectors.staff_cities(request.user).filter(pk=pending["city"]).first()
+        if city is None:  # the staff member's cities changed since the preview
+            raise Http404
         docs = documents.combine(pending["sources"])
         try:
             plan = policy_services.policy_import(city=city, documents=docs, expected_digest=request.POST.get("digest"),
@@ -144,7 +153,7 @@ class PolicyImportMixin:
 
 
 @admin.register(ImportedPolicy)
-class ImportedPolicyAdmin(admin.ModelAdmin):
+class ImportedPolicyAdmin(CityScopedAdmin, admin.ModelAdmin):
     """What the imports applied, read-only: a policy listed here keeps its ``prev_policies`` from coming back."""
 
     list_display = ["name", "city", "policy_id", "published_at", "imported_at"]

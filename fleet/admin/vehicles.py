@@ -30,6 +30,7 @@ from core.admin_scale import ScaleAdmin
 from core.errors import DomainError
 from fleet import services
 from fleet.admin.filters import BatteryBelowFilter, LastSeenOlderThanFilter
+from fleet.admin.scope import CityScopedAdmin
 from fleet.models import Command, CommandKind, OpsTaskKind, Vehicle, VehicleEvent
 from fleet.services.commands import is_immobilising
 
@@ -188,7 +189,7 @@ IDENTITY_FIELDS = ["code", "imei"]
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(CityTimeZoneAdmin, ScaleAdmin):
+class VehicleAdmin(CityScopedAdmin, CityTimeZoneAdmin, ScaleAdmin):
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     empty_help = ("Every scooter and bike of every city. A vehicle is added here by hand (code, IMEI, type, city) and "
                   "then reports its position and battery by itself; status changes only through the actions.")
@@ -260,7 +261,8 @@ class VehicleAdmin(CityTimeZoneAdmin, ScaleAdmin):
 
 
 @admin.register(VehicleEvent)
-class VehicleEventAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+class VehicleEventAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
+    city_field = "vehicle__city"
     """The append-only log, searchable: a vehicle's full history is ``?vehicle__id__exact=<id>``."""
 
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
@@ -274,7 +276,8 @@ class VehicleEventAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
 
 
 @admin.register(Command)
-class CommandAdmin(CityTimeZoneAdmin, ReadOnlyAdmin):
+class CommandAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
+    city_field = "vehicle__city"
     large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
     list_display = ["created_at", "vehicle", "kind", "state", "attempts", "sent_at", "acked_at", "failure_reason",
                     "actor"]

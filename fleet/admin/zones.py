@@ -19,8 +19,9 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import CityTimeZoneAdmin
-from fleet import geojson
+from fleet import geojson, selectors
 from fleet.admin.policy_import import PolicyImportMixin
+from fleet.admin.scope import CityScopedAdmin
 from fleet.models import Zone
 from fleet.models.zones import KIND_DEFAULTS
 from fleet.selectors import zone_caps
@@ -91,9 +92,12 @@ class _ZoneChangeList(ChangeList):
             zone.vehicles_now = counts.get(zone.id)
 
 
-def context_zones(*, exclude: Zone | None) -> dict[str, Any]:
-    """The active zones (but the edited one) as a FeatureCollection for the map: name, kind and city only."""
+def context_zones(*, exclude: Zone | None, user: Any = None) -> dict[str, Any]:
+    """The active zones (but the edited one) as a FeatureCollection for the map: name, kind and city only; of the
+    user's cities when a user is given."""
     zones = Zone.objects.filter(active=True).order_by("city_id", "priority", "created_at")
+    if user is not None:
+        zones = selectors.staff_scope(zones, user=user, path="city")
     if exclude is not None and exclude.pk is not None:
         zones = zones.exclude(pk=exclude.pk)
     features = [
@@ -104,7 +108,7 @@ def context_zones(*, exclude: Zone | None) -> dict[str, Any]:
 
 
 @admin.register(Zone)
-class ZoneAdmin(PolicyImportMixin, CityTimeZoneAdmin, SimpleHistoryAdmin):
+class ZoneAdmin(CityScopedAdmin, PolicyImportMixin, CityTimeZoneAdmin, SimpleHistoryAdmin):
     form = ZoneAdminForm
     change_list_template = "admin/fleet/zone/change_list.html"  # adds "Import MDS Policy"
     change_form_template = "admin/fleet/zone/change_form.html"  # the map, the GBFS preview
@@ -142,6 +146,12 @@ class ZoneAdmin(PolicyImportMixin, CityTimeZoneAdmin, SimpleHistoryAdmin):
         extra = {"can_import_mds_policy": self.has_change_permission(request), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str,
+                          extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # django-simple-history reads the version without get_queryset: a zone of another city is a 404 here too.
+        self.object_visible_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
     def get_form(self, request: HttpRequest, obj: Zone | None = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
         match = request.resolver_match
@@ -163,7 +173,7 @@ class ZoneAdmin(PolicyImportMixin, CityTimeZoneAdmin, SimpleHistoryAdmin):
                            change: bool = False, form_url: str = "", obj: Zone | None = None) -> Any:
         form = context["adminform"].form
         context["zone_map"] = {
-            "context": context_zones(exclude=obj),
+            "context": context_zones(exclude=obj, user=request.user),
             "problem": getattr(form, "geometry_problem", None),
             "editable": self.has_change_permission(request, obj) if obj is not None else self.has_add_permission(request),
         }

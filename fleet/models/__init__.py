@@ -5,6 +5,7 @@ from fleet.models.alerting import (
     AlertDelivery,
     AlertDeliveryAttempt,
     AlertEndpoint,
+    AlertEvent,
     DeliveryState,
 )
 from fleet.models.catalog import (
@@ -21,12 +22,14 @@ from fleet.models.ops import (
     OpsAlertKind,
     OpsAlertSeverity,
     OpsTask,
+    OpsTaskCondition,
     OpsTaskKind,
     OpsTaskNote,
     OpsTaskPriority,
     OpsTaskState,
 )
 from fleet.models.policies import ImportedPolicy
+from fleet.models.staff import StaffCities
 from fleet.models.vehicles import ActorKind, Vehicle, VehicleEvent
 from fleet.models.zones import Zone, ZoneKind
 
@@ -36,6 +39,7 @@ __all__ = [
     "AlertDelivery",
     "AlertDeliveryAttempt",
     "AlertEndpoint",
+    "AlertEvent",
     "DeliveryState",
     "City",
     "Command",
@@ -47,11 +51,13 @@ __all__ = [
     "OpsAlertKind",
     "OpsAlertSeverity",
     "OpsTask",
+    "OpsTaskCondition",
     "OpsTaskKind",
     "OpsTaskNote",
     "OpsTaskPriority",
     "OpsTaskState",
     "PropulsionType",
+    "StaffCities",
     "Vehicle",
     "VehicleEvent",
     "VehicleType",

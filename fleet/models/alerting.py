@@ -33,6 +33,9 @@ class AlertEndpoint(models.Model):
     min_severity = models.CharField(max_length=8, choices=OpsAlertSeverity.choices, default=OpsAlertSeverity.WARNING)
     kinds = ArrayField(models.CharField(max_length=24, choices=OpsAlertKind.choices), default=list, blank=True,
                        help_text="Empty: every kind")
+    send_resolved = models.BooleanField(
+        "send resolved", default=True, db_default=True,
+        help_text="Also send a 'resolved' message when an alert this endpoint received is resolved")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -59,12 +62,19 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", "Failed (gave up)"
 
 
+class AlertEvent(models.TextChoices):
+    OPENED = "opened"
+    RESOLVED = "resolved"
+
+
 class AlertDelivery(models.Model):
     """One message to one endpoint: a single alert, or a digest of the alerts of one rate-limit window."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     endpoint = models.ForeignKey(AlertEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     alert_ids = ArrayField(models.UUIDField(), default=list)
+    event = models.CharField(max_length=10, choices=AlertEvent.choices, default=AlertEvent.OPENED,
+                             db_default=AlertEvent.OPENED, help_text="What the message says of its alerts")
     digest = models.BooleanField(default=False)
     window_start = models.DateTimeField(help_text="Start of the rate-limit window this message counts in; a digest "
                                                   "collects the window's later alerts and is sent when it ends")
@@ -79,9 +89,9 @@ class AlertDelivery(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "alert deliveries"
         constraints = [
-            # One digest per endpoint and window: the storm's alerts are appended to it, not sent one by one.
-            models.UniqueConstraint(fields=["endpoint", "window_start"], condition=Q(digest=True),
-                                    name="alertdelivery_one_digest_per_window"),
+            # One digest per endpoint, window and event: the storm's alerts are appended to it, not sent one by one.
+            models.UniqueConstraint(fields=["endpoint", "window_start", "event"], condition=Q(digest=True),
+                                    name="alertdelivery_one_digest_per_window_event"),
         ]
         indexes = [models.Index(fields=["endpoint", "window_start"], name="alertdelivery_endpoint_window"),
                    models.Index(fields=["state", "next_attempt_at"], name="alertdelivery_due",
@@ -89,6 +99,7 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         what = f"Digest of {len(self.alert_ids)} alerts" if self.digest else "Alert" if self.alert_ids else "Test"
+        what += " resolved" if self.event == AlertEvent.RESOLVED else ""
         return f"{what} to {self.endpoint.name} ({self.get_state_display()})"
 
 

@@ -114,6 +114,15 @@ KIND_PRIORITY: dict[str, int] = {
 TASK_OPEN_STATES = (OpsTaskState.OPEN, OpsTaskState.ASSIGNED)
 
 
+class OpsTaskCondition(models.TextChoices):
+    """Why the sweep opened a task (``fleet.services.alert_sweep``); it closes the task when this no longer holds."""
+
+    NONE = "", "None (opened by hand or by an event)"
+    IDLE = "idle", "Idle where it stands"
+    OUTSIDE_AREA = "outside_area", "Parked outside the operating area"
+    MISPARKED = "misparked", "Parked where no ride may end"
+
+
 class OpsTask(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="ops_tasks")
@@ -129,6 +138,11 @@ class OpsTask(models.Model):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    condition = models.CharField(
+        max_length=16, choices=OpsTaskCondition.choices, blank=True, default="", db_default="",
+        help_text="The condition the sweep opened it for; it closes the task by itself when the condition clears")
+    condition_cleared_at = models.DateTimeField(
+        null=True, blank=True, help_text="The condition cleared while someone held the task: left to them to close")
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from fleet.models import Vehicle, Zone, ZoneKind
+from fleet.models import City, Vehicle, Zone, ZoneKind
 from fleet.selectors import zones as zone_selectors
 from fleet.selectors.zone_caps import PARKED_STATUSES
 from fleet.states import Status
@@ -124,6 +125,39 @@ def compliance_report(*, city_id: uuid.UUID, idle_days: int, at: datetime | None
     )
     _idle(report, rows_max)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class Misparked:
+    city_id: uuid.UUID
+    zone_name: str
+    zone_kind: str
+
+
+def vehicles_misparked(*, statuses: Sequence[str], at: datetime | None = None) -> dict[uuid.UUID, Misparked]:
+    """Vehicles in ``statuses`` without a trip, standing inside a zone where no ride may end (no-parking, no-ride,
+    a must-park area outside its spots), over every city: the same verdicts as the compliance page (vehicles
+    outside the operating area are not here: their alert says so). One position query per city, the city's
+    compiled geofence answers for all its vehicles at once."""
+    at = at or timezone.now()
+    found: dict[uuid.UUID, Misparked] = {}
+    for city_id in City.objects.values_list("id", flat=True):
+        rows = list(Vehicle.objects.filter(
+            city_id=city_id, status__in=statuses, trip_id__isnull=True, lat__isnull=False, lon__isnull=False,
+        ).values_list("id", "lon", "lat", "vehicle_type__code"))
+        if not rows:
+            continue
+        compiled = zone_selectors.geofence_for_city(city_id)
+        lons = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
+        lats = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
+        verdicts = compiled.evaluate_batch(lons, lats, [row[3] for row in rows], at)
+        inside = {row[0]: verdict.zone_id for row, verdict in zip(rows, verdicts, strict=True)
+                  if not verdict.ride_end_allowed and verdict.zone_id is not None}
+        zones = {str(z[0]): z[1:] for z in Zone.objects.filter(id__in=set(inside.values())).values_list(
+            "id", "name", "kind")}
+        found.update({vehicle_id: Misparked(city_id, *zones[zone_id]) for vehicle_id, zone_id in inside.items()
+                      if zone_id in zones})
+    return found
 
 
 def _idle(report: ComplianceReport, rows_max: int) -> None:

@@ -21,6 +21,7 @@ from fleet.services.ops import (
     ops_alerts_seen,
     ops_task_assign,
     ops_task_open,
+    ops_task_set_priority,
     ops_tasks_close_for,
     ops_tasks_open,
     vehicles_flag,
@@ -40,6 +41,7 @@ from fleet.services.rental import (
     vehicle_set_maintenance,
 )
 from fleet.services.securing import trip_end_unsecured, vehicle_lock_confirmed
+from fleet.services.staff import staff_cities_set
 from fleet.services.transitions import Location, lock_vehicle, vehicle_transition
 from fleet.services.zones import ZoneImportInvalid, zone_create, zones_changed, zones_import
 
@@ -62,6 +64,7 @@ __all__ = [
     "ops_alerts_resolve_for",
     "ops_alerts_seen",
     "ops_task_assign",
+    "ops_task_set_priority",
     "ops_task_close",
     "ops_task_create",
     "ops_task_note_add",
@@ -70,6 +73,7 @@ __all__ = [
     "ops_tasks_open",
     "reservation_cancel",
     "reservation_start",
+    "staff_cities_set",
     "trip_cancel",
     "trip_end",
     "trip_end_unsecured",

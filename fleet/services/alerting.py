@@ -19,8 +19,6 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -38,10 +36,12 @@ from fleet.models import (
     AlertDelivery,
     AlertDeliveryAttempt,
     AlertEndpoint,
+    AlertEvent,
     DeliveryState,
     OpsAlert,
 )
 from fleet.models.ops import SEVERITY_RANK
+from fleet.services import webhook_target
 
 logger = logging.getLogger(__name__)
 
@@ -61,47 +61,87 @@ def _wants(endpoint: AlertEndpoint, alert: OpsAlert) -> bool:
             and (not endpoint.kinds or alert.kind in endpoint.kinds))
 
 
-def alerts_dispatch(*, alert_ids: Sequence[uuid.UUID], now: datetime | None = None) -> list[AlertDelivery]:
-    """Route opened alerts (still open now) to the endpoints; returns the deliveries to send at once. Digests are
-    created or extended and sent when their window ends (``alert_deliveries_due``)."""
+def alerts_dispatch(*, alert_ids: Sequence[uuid.UUID], now: datetime | None = None,
+                    event: str = AlertEvent.OPENED) -> list[AlertDelivery]:
+    """Route opened alerts (still open now), or resolved ones (``event="resolved"``), to the endpoints; returns
+    the deliveries to send at once. Digests are created or extended and sent when their window ends
+    (``alert_deliveries_due``). A resolution goes only to endpoints that were sent the opening (delivered or still
+    on its way, not given up), still want the alert, and have ``send_resolved``."""
     now = now or timezone.now()
-    alerts = list(OpsAlert.objects.filter(id__in=alert_ids, resolved_at__isnull=True).order_by("opened_at"))
+    alerts = list(OpsAlert.objects.filter(id__in=alert_ids, resolved_at__isnull=event == AlertEvent.OPENED)
+                  .order_by("opened_at"))
     if not alerts:
         return []
     cities = {a.city_id for a in alerts}
-    endpoints = AlertEndpoint.objects.filter(Q(city__isnull=True) | Q(city_id__in=cities), active=True)
+    wanted = AlertEndpoint.objects.filter(Q(city__isnull=True) | Q(city_id__in=cities), active=True)
+    if event == AlertEvent.RESOLVED:
+        wanted = wanted.filter(send_resolved=True)
+    endpoints = list(wanted)
+    received = _received(endpoints, alerts) if event == AlertEvent.RESOLVED else None
     routed: dict[uuid.UUID, list[OpsAlert]] = defaultdict(list)
     for endpoint in endpoints:
         for alert in alerts:
-            if _wants(endpoint, alert):
+            if _wants(endpoint, alert) and (received is None or alert.id in received[endpoint.id]):
                 routed[endpoint.id].append(alert)
     immediate: list[AlertDelivery] = []
+    since = _since(alerts)
     for endpoint_id, group in routed.items():
-        immediate.extend(_route(endpoint_id, [a.id for a in group], now))
+        immediate.extend(_route(endpoint_id, [a.id for a in group], now, event, since))
     return immediate
 
 
+def _since(alerts: list[OpsAlert]) -> datetime:
+    """The first window a delivery of these alerts can be in (the one before the oldest opened, for clock skew)."""
+    return window_start(alerts[0].opened_at) - timedelta(seconds=settings.ALERT_DIGEST_WINDOW_S)
+
+
+def _received(endpoints: list[AlertEndpoint], alerts: list[OpsAlert]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """Per endpoint, which of these alerts it was sent (or is being sent) as opened: one query on the deliveries'
+    (endpoint, window) index, from the window before the oldest alert opened (workers' clocks differ a little)."""
+    ids = [a.id for a in alerts]
+    rows = (AlertDelivery.objects.filter(endpoint__in=endpoints, window_start__gte=_since(alerts),
+                                         event=AlertEvent.OPENED, alert_ids__overlap=ids)
+            .exclude(state=DeliveryState.FAILED).values_list("endpoint_id", "alert_ids"))
+    received: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    wanted = set(ids)
+    for endpoint_id, sent in rows:
+        received[endpoint_id] |= wanted.intersection(sent)
+    return received
+
+
 @transaction.atomic
-def _route(endpoint_id: uuid.UUID, alert_ids: list[uuid.UUID], now: datetime) -> list[AlertDelivery]:
+def _route(endpoint_id: uuid.UUID, alert_ids: list[uuid.UUID], now: datetime, event: str,
+           since: datetime) -> list[AlertDelivery]:
     AlertEndpoint.objects.select_for_update().filter(id=endpoint_id).first()  # one router per endpoint at a time
+    # A dispatch task run twice (acks_late redelivery) routes nothing twice.
+    done: set[uuid.UUID] = set()
+    for sent in AlertDelivery.objects.filter(endpoint_id=endpoint_id, window_start__gte=since, event=event,
+                                             alert_ids__overlap=alert_ids).values_list("alert_ids", flat=True):
+        done.update(sent)
+    alert_ids = [a for a in alert_ids if a not in done]
+    if not alert_ids:
+        return []
     start = window_start(now)
-    sent = AlertDelivery.objects.filter(endpoint_id=endpoint_id, window_start=start, digest=False).count()
-    room = max(0, settings.ALERT_IMMEDIATE_PER_WINDOW - sent)
+    # Openings and resolutions count separately: a storm of resolutions never digests a new alert.
+    window = AlertDelivery.objects.filter(endpoint_id=endpoint_id, window_start=start, event=event)
+    sent_count = window.filter(digest=False).count()
+    room = max(0, settings.ALERT_IMMEDIATE_PER_WINDOW - sent_count)
     singles = [AlertDelivery(endpoint_id=endpoint_id, alert_ids=[a], window_start=start, created_at=now,
-                             next_attempt_at=now) for a in alert_ids[:room]]
+                             next_attempt_at=now, event=event) for a in alert_ids[:room]]
     rest = alert_ids[room:]
     if rest:
-        digest = AlertDelivery.objects.filter(endpoint_id=endpoint_id, window_start=start, digest=True).first()
+        digest = window.filter(digest=True).first()
         if digest is None:
             end = start + timedelta(seconds=settings.ALERT_DIGEST_WINDOW_S)
             AlertDelivery.objects.create(endpoint_id=endpoint_id, alert_ids=rest, digest=True, window_start=start,
-                                         state=DeliveryState.COLLECTING, created_at=now, next_attempt_at=end)
+                                         state=DeliveryState.COLLECTING, created_at=now, next_attempt_at=end,
+                                         event=event)
         elif digest.state == DeliveryState.COLLECTING:
             digest.alert_ids = [*digest.alert_ids, *rest]
             digest.save(update_fields=["alert_ids"])
         else:  # the window's digest already left (clock skew between workers): send these on their own
             singles += [AlertDelivery(endpoint_id=endpoint_id, alert_ids=[a], window_start=start, created_at=now,
-                                      next_attempt_at=now) for a in rest]
+                                      next_attempt_at=now, event=event) for a in rest]
     return AlertDelivery.objects.bulk_create(singles)
 
 
@@ -182,7 +222,8 @@ def _send(delivery: AlertDelivery, now: datetime) -> tuple[int | None, str]:
     endpoint = delivery.endpoint
     try:
         if endpoint.channel == AlertChannel.EMAIL:
-            subject, text = email_message(alerts, digest=delivery.digest)
+            subject, text = email_message(alerts, digest=delivery.digest,
+                                          resolved=delivery.event == AlertEvent.RESOLVED and bool(alerts))
             send_mail(subject, text, None, endpoint.recipients, fail_silently=False)
             return None, ""
         body = json.dumps(webhook_body(delivery, alerts), separators=(",", ":"), sort_keys=True).encode()
@@ -202,21 +243,24 @@ def _post(endpoint: AlertEndpoint, body: bytes, timestamp: int) -> tuple[int | N
                TIMESTAMP_HEADER: str(timestamp)}
     if endpoint.secret:
         headers[SIGNATURE_HEADER] = signature(endpoint.secret, timestamp, body)
-    if not endpoint.url.startswith(("http://", "https://")):  # URLField also allows ftp: never open a file: URL
-        return None, "URL scheme must be http or https"
-    request = urllib.request.Request(endpoint.url, data=body, headers=headers, method="POST")  # noqa: S310 (checked)
-    try:
-        with urllib.request.urlopen(request, timeout=settings.ALERT_WEBHOOK_TIMEOUT_S) as response:  # noqa: S310
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
+    try:  # again at every attempt: the host's addresses may have changed since the endpoint was saved
+        target = webhook_target.check(endpoint.url)
+    except webhook_target.TargetRefused as exc:
+        return None, f"Refused: {exc}"
+    status = webhook_target.post(target, body, headers, timeout=settings.ALERT_WEBHOOK_TIMEOUT_S)
+    if 200 <= status < 300:
+        return status, ""
+    if 300 <= status < 400:
+        return status, f"HTTP {status}: redirects are not followed"
+    return status, f"HTTP {status}"
 
 
 def _alert_json(alert: OpsAlert) -> dict[str, Any]:
     return {"id": str(alert.id), "kind": alert.kind, "severity": alert.severity, "message": alert.message,
             "vehicle": {"id": str(alert.vehicle_id), "code": alert.vehicle.code},
             "city": {"id": str(alert.city_id), "slug": alert.city.slug}, "opened_at": alert.opened_at.isoformat(),
-            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None, "data": alert.data}
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+            "resolved_by_system": alert.resolved_by_system, "resolution": alert.resolution, "data": alert.data}
 
 
 def _line(alert: OpsAlert) -> str:
@@ -224,29 +268,52 @@ def _line(alert: OpsAlert) -> str:
             f"({alert.city.slug}): {alert.message}")
 
 
+def _resolved_line(alert: OpsAlert) -> str:
+    who = "by the system" if alert.resolved_by_system else "by staff"
+    why = f": {alert.resolution}" if alert.resolution else ""
+    return f":white_check_mark: *{alert.get_kind_display()}* {alert.vehicle.code} ({alert.city.slug}) resolved {who}{why}"
+
+
+EVENTS: dict[tuple[str, bool], str] = {(AlertEvent.OPENED, False): "ops_alert.opened", (AlertEvent.OPENED, True): "ops_alert.digest",
+          (AlertEvent.RESOLVED, False): "ops_alert.resolved", (AlertEvent.RESOLVED, True): "ops_alert.resolved_digest"}
+
+
 def webhook_body(delivery: AlertDelivery, alerts: list[OpsAlert]) -> dict[str, Any]:
     """Slack-compatible (``text`` + ``blocks``) and a stable JSON part (``event``, ``alerts``, ...) for programs."""
+    resolved = delivery.event == AlertEvent.RESOLVED
+    line = _resolved_line if resolved else _line
     if delivery.digest:
         counts: dict[str, int] = defaultdict(int)
         for alert in alerts:
             counts[alert.get_kind_display()] += 1
         summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        text = f"Freewheel: {len(alerts)} more alerts in {settings.ALERT_DIGEST_WINDOW_S} s ({summary})"
-        sample = "\n".join(_line(a) for a in alerts[:10]) + (f"\n... and {len(alerts) - 10} more"
-                                                              if len(alerts) > 10 else "")
+        what = "alerts resolved" if resolved else "more alerts"
+        text = f"Freewheel: {len(alerts)} {what} in {settings.ALERT_DIGEST_WINDOW_S} s ({summary})"
+        sample = "\n".join(line(a) for a in alerts[:10]) + (f"\n... and {len(alerts) - 10} more"
+                                                             if len(alerts) > 10 else "")
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
                   {"type": "section", "text": {"type": "mrkdwn", "text": sample or "-"}}]
     else:
-        text = (f"Freewheel alert: {_line(alerts[0])}" if alerts
-                else f"Freewheel test message: endpoint {delivery.endpoint.name} receives ops alerts")
+        if not alerts:
+            text = f"Freewheel test message: endpoint {delivery.endpoint.name} receives ops alerts"
+        else:
+            text = f"Freewheel {'resolved' if resolved else 'alert'}: {line(alerts[0])}"
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    event = "ops_alert.digest" if delivery.digest else "ops_alert.opened" if alerts else "test"
+    event = EVENTS[(delivery.event, delivery.digest)] if alerts or delivery.digest else "test"
     return {"text": text, "blocks": blocks, "event": event,
             "delivery_id": str(delivery.id), "window_start": delivery.window_start.isoformat(),
             "alerts": [_alert_json(a) for a in alerts]}
 
 
-def email_message(alerts: list[OpsAlert], *, digest: bool) -> tuple[str, str]:
+def email_message(alerts: list[OpsAlert], *, digest: bool, resolved: bool = False) -> tuple[str, str]:
+    if resolved:
+        lines = [f"[resolved] {a.get_kind_display()} - {a.vehicle.code} ({a.city.name}), "
+                 f"{a.resolved_at:%Y-%m-%d %H:%M} UTC: {a.resolution or 'resolved'}"
+                 f" ({'system' if a.resolved_by_system else 'staff'})" for a in alerts]
+        if digest:
+            return (f"Freewheel: {len(alerts)} alerts resolved in {settings.ALERT_DIGEST_WINDOW_S} s",
+                    "Alerts resolved in the last window:\n\n" + "\n".join(lines))
+        return f"Freewheel resolved: {alerts[0].get_kind_display()} {alerts[0].vehicle.code}", "\n".join(lines)
     lines = [f"[{a.severity}] {a.get_kind_display()} - {a.vehicle.code} ({a.city.name}), "
              f"{a.opened_at:%Y-%m-%d %H:%M} UTC: {a.message}" for a in alerts]
     if digest:

@@ -85,7 +85,7 @@ def ops_task_close(*, task_id: uuid.UUID, actor: Any = None, outcome: str = OpsT
     task.save(update_fields=["state", "closed_at", "closed_by", "outcome"])
     audit.audit_staff_action(actor=actor, action="fleet.task_close", obj=task, before=before, reason=note,
                              after={"state": task.state, "outcome": task.outcome})
-    push.to_fleet(task.city_id, "ops_task.closed", ops.task_payload(task))
+    ops.task_pushed(task, "ops_task.closed")
     if outcome == OpsTaskState.DONE and actor is not None:
         _release(task, vehicle, actor)
     return task

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,6 +49,7 @@ class TaskSpec:
     kind: str
     reason: str = ""
     priority: int | None = None  # None: the kind's (KIND_PRIORITY)
+    condition: str = ""  # OpsTaskCondition: the sweep's reason, which lets it close the task when it clears
 
 
 _INSERT_ALERTS = """
@@ -61,10 +62,10 @@ _INSERT_ALERTS = """
 """
 
 _INSERT_TASKS = """
-    INSERT INTO fleet_opstask (id, vehicle_id, city_id, kind, state, reason, priority, created_at)
-    SELECT v.id, v.vehicle_id, v.city_id, v.kind, 'open', v.reason, v.priority, %s
-      FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::smallint[])
-           AS v(id, vehicle_id, city_id, kind, reason, priority)
+    INSERT INTO fleet_opstask (id, vehicle_id, city_id, kind, state, reason, priority, condition, created_at)
+    SELECT v.id, v.vehicle_id, v.city_id, v.kind, 'open', v.reason, v.priority, v.condition, %s
+      FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::smallint[], %s::text[])
+           AS v(id, vehicle_id, city_id, kind, reason, priority, condition)
     ON CONFLICT (vehicle_id, kind) WHERE state IN ('open', 'assigned') DO NOTHING
     RETURNING id
 """
@@ -95,15 +96,16 @@ def ops_alerts_open(*, alerts: Sequence[AlertSpec], at: datetime | None = None) 
         event = "vehicle.alarm" if alert.kind in ALARM_KINDS else "ops_alert.opened"
         push.to_fleet(alert.city_id, event, alert_payload(alert))
     alert_ids = [str(alert.id) for alert in found]
-    transaction.on_commit(lambda: _dispatch(alert_ids))
+    transaction.on_commit(lambda: _dispatch(alert_ids, "opened"))
     return found
 
 
-def _dispatch(alert_ids: list[str]) -> None:
-    """After commit: one task routes the batch's new alerts to webhooks and email (fleet.services.alerting)."""
+def _dispatch(alert_ids: list[str], event: str) -> None:
+    """After commit: one task routes the batch's opened or resolved alerts to webhooks and email
+    (fleet.services.alerting)."""
     from fleet import tasks  # fleet.tasks imports the services
 
-    tasks.alerts_dispatch.delay(alert_ids)
+    tasks.alerts_dispatch.delay(alert_ids, event)
 
 
 def ops_tasks_open(*, tasks: Sequence[TaskSpec], at: datetime | None = None) -> list[OpsTask]:
@@ -116,14 +118,22 @@ def ops_tasks_open(*, tasks: Sequence[TaskSpec], at: datetime | None = None) -> 
             at or timezone.now(), [uuid.uuid4() for _ in specs], [s.vehicle_id for s in specs],
             [s.city_id for s in specs], [s.kind for s in specs], [s.reason[:300] for s in specs],
             [s.priority or KIND_PRIORITY.get(s.kind, OpsTaskPriority.NORMAL) for s in specs],
+            [s.condition for s in specs],
         ])
         opened = {row[0] for row in cursor.fetchall()}
     if not opened:
         return []
     found = list(OpsTask.objects.filter(id__in=opened).select_related("vehicle"))
     for task in found:
-        push.to_fleet(task.city_id, "ops_task.opened", task_payload(task))
+        task_pushed(task, "ops_task.opened")
     return found
+
+
+def task_pushed(task: OpsTask, event: str) -> None:
+    """Announce a task's change (after commit) to the city's fleet sockets (the map) and task pages."""
+    payload = task_payload(task)
+    push.to_fleet(task.city_id, event, payload)
+    push.to_tasks(task.city_id, event, payload)
 
 
 def _city_of(vehicle_id: uuid.UUID) -> uuid.UUID:
@@ -173,9 +183,10 @@ def vehicles_unflag(*, vehicle_ids: Sequence[uuid.UUID], flag: str) -> int:
 
 
 @transaction.atomic
-def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None, reason: str = "") -> OpsAlert:
+def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None, reason: str = "", dispatch: bool = True) -> OpsAlert:
     """Mark the alert resolved (a second call changes nothing); without ``actor`` it is recorded as resolved by the
-    system (the condition cleared). A resolved tipped-over alert unflags the vehicle."""
+    system (the condition cleared). A resolved tipped-over alert unflags the vehicle. After commit the resolution
+    goes to the endpoints that received the alert (``dispatch=False``: the caller dispatches a batch)."""
     alert = OpsAlert.objects.select_for_update().filter(id=alert_id).first()
     if alert is None:
         raise errors.OpsAlertNotFound()
@@ -190,6 +201,9 @@ def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None, reason: str = "
     if (flag := ALERT_FLAGS.get(alert.kind)) is not None:
         vehicles_unflag(vehicle_ids=[alert.vehicle_id], flag=flag)
     push.to_fleet(alert.city_id, "ops_alert.resolved", alert_payload(alert))
+    if dispatch:
+        resolved_ids = [str(alert.id)]
+        transaction.on_commit(lambda: _dispatch(resolved_ids, "resolved"))
     return alert
 
 
@@ -204,7 +218,12 @@ def ops_alerts_resolve_for(*, vehicle_ids: Sequence[uuid.UUID], kind: str, reaso
     if seen_before is not None:
         open_ = open_.filter(Q(condition_seen_at__lt=seen_before) | Q(condition_seen_at__isnull=True,
                                                                        opened_at__lt=seen_before))
-    return [ops_alert_resolve(alert_id=alert_id, reason=reason) for alert_id in open_.values_list("id", flat=True)]
+    resolved = [ops_alert_resolve(alert_id=alert_id, reason=reason, dispatch=False)
+                for alert_id in open_.values_list("id", flat=True)]
+    if resolved:  # one routing task for the batch: a storm clearing is digested like the storm itself
+        resolved_ids = [str(alert.id) for alert in resolved]
+        transaction.on_commit(lambda: _dispatch(resolved_ids, "resolved"))
+    return resolved
 
 
 def ops_alerts_seen(*, vehicle_ids: Sequence[uuid.UUID], kind: str, at: datetime) -> int:
@@ -235,18 +254,85 @@ def ops_task_assign(*, task_id: uuid.UUID, assignee: Any, actor: Any = None) -> 
         task.save(update_fields=["state", "assignee"])
         audit.audit_staff_action(actor=actor, action="fleet.task_assign", obj=task, before=before,
                                  after={"state": task.state, "assignee": str(assignee.pk)})
-        push.to_fleet(task.city_id, "ops_task.assigned", task_payload(task))
+        task_pushed(task, "ops_task.assigned")
     return task
 
 
-def ops_tasks_close_for(*, vehicle_ids: Sequence[uuid.UUID], kind: str, outcome: str = OpsTaskState.DONE) -> int:
-    """The system closes the open tasks of a kind for these vehicles (one UPDATE), e.g. swap_battery once the
-    battery is reported charged. Returns how many were closed."""
+@transaction.atomic
+def ops_task_set_priority(*, task_id: uuid.UUID, priority: int) -> OpsTask:
+    """Reprioritise an open task (``OpsTaskPriority``: 1 urgent ... 4 low). ``OpsTaskClosed`` (409) once closed."""
+    if priority not in OpsTaskPriority.values:
+        raise ValueError(f"priority must be one of {OpsTaskPriority.values}, not {priority!r}")
+    task = lock_task(task_id)
+    if not task.is_open:
+        raise errors.OpsTaskClosed(state=task.state)
+    if task.priority != priority:
+        task.priority = priority
+        task.save(update_fields=["priority"])
+        task_pushed(task, "ops_task.updated")
+    return task
+
+
+def ops_tasks_close_for(*, vehicle_ids: Sequence[uuid.UUID], kind: str, outcome: str = OpsTaskState.DONE,
+                        reason: str = "", reasons: Mapping[uuid.UUID, str] | None = None,
+                        only_unassigned: bool = False, condition_only: bool = False) -> int:
+    """The system closes the open tasks of a kind for these vehicles because their condition cleared (no actor:
+    ``closed_by`` stays empty), e.g. swap_battery once the battery is reported charged; ``reason`` (or the
+    vehicle's entry of ``reasons``) becomes the outcome. ``only_unassigned``: leave tasks someone holds;
+    ``condition_only``: only tasks the sweep opened for a condition (never one opened by hand). Rows a technician
+    is closing this very moment are skipped (SKIP LOCKED): their close wins. Each close is pushed; returns how
+    many were closed."""
     if not vehicle_ids:
         return 0
-    return OpsTask.objects.filter(vehicle_id__in=vehicle_ids, kind=kind, state__in=TASK_OPEN_STATES).update(
-        state=outcome, closed_at=timezone.now()
-    )
+    states = (OpsTaskState.OPEN,) if only_unassigned else TASK_OPEN_STATES
+    with transaction.atomic():
+        tasks = OpsTask.objects.select_for_update(skip_locked=True, of=("self",)).select_related("vehicle").filter(
+            vehicle_id__in=vehicle_ids, kind=kind, state__in=states)
+        if condition_only:
+            tasks = tasks.exclude(condition="")
+        found = list(tasks)
+        now = timezone.now()
+        for task in found:
+            task.state, task.closed_at = outcome, now
+            task.outcome = ((reasons or {}).get(task.vehicle_id) or reason)[:300]
+        OpsTask.objects.bulk_update(found, ["state", "closed_at", "outcome"])
+        for task in found:
+            task_pushed(task, "ops_task.closed")
+    return len(found)
+
+
+def ops_tasks_mark_cleared(*, vehicle_ids: Sequence[uuid.UUID], kind: str) -> int:
+    """The condition of these vehicles' assigned sweep tasks of ``kind`` cleared: marked (and pushed), left to the
+    technician who holds them, who may have moved the vehicle and closes the task with what they did."""
+    if not vehicle_ids:
+        return 0
+    with transaction.atomic():
+        found = list(OpsTask.objects.select_for_update(skip_locked=True, of=("self",)).select_related("vehicle")
+                     .filter(vehicle_id__in=vehicle_ids, kind=kind, state=OpsTaskState.ASSIGNED,
+                             condition_cleared_at__isnull=True).exclude(condition=""))
+        now = timezone.now()
+        for task in found:
+            task.condition_cleared_at = now
+        OpsTask.objects.bulk_update(found, ["condition_cleared_at"])
+        for task in found:
+            task_pushed(task, "ops_task.updated")
+    return len(found)
+
+
+def ops_tasks_condition_back(*, vehicle_ids: Sequence[uuid.UUID], kind: str) -> int:
+    """A cleared condition holds again (the vehicle is idle or misparked again): the mark comes off (pushed)."""
+    if not vehicle_ids:
+        return 0
+    with transaction.atomic():
+        found = list(OpsTask.objects.select_for_update(skip_locked=True, of=("self",)).select_related("vehicle")
+                     .filter(vehicle_id__in=vehicle_ids, kind=kind, state__in=TASK_OPEN_STATES,
+                             condition_cleared_at__isnull=False))
+        for task in found:
+            task.condition_cleared_at = None
+        OpsTask.objects.bulk_update(found, ["condition_cleared_at"])
+        for task in found:
+            task_pushed(task, "ops_task.updated")
+    return len(found)
 
 
 def alert_payload(alert: OpsAlert) -> dict[str, Any]:
@@ -260,4 +346,6 @@ def alert_payload(alert: OpsAlert) -> dict[str, Any]:
 def task_payload(task: OpsTask) -> dict[str, Any]:
     return {"id": str(task.id), "vehicle_id": str(task.vehicle_id), "code": task.vehicle.code, "kind": task.kind,
             "state": task.state, "reason": task.reason, "assignee_id": str(task.assignee_id) if task.assignee_id else None,
+            "priority": task.priority, "outcome": task.outcome, "condition": task.condition,
+            "condition_cleared_at": task.condition_cleared_at.isoformat() if task.condition_cleared_at else None,
             "created_at": task.created_at.isoformat()}

@@ -92,7 +92,7 @@ def vehicle_lock_confirmed(*, vehicle_id: uuid.UUID) -> str | None:
                            status=Status.LOW_BATTERY if low else Status.AVAILABLE, actor_kind=ActorKind.DEVICE,
                            locked=vehicle)
     ops.ops_alert_resolve(alert_id=alert.id)
-    ops.ops_tasks_close_for(vehicle_ids=[vehicle_id], kind=OpsTaskKind.SECURE)
+    ops.ops_tasks_close_for(vehicle_ids=[vehicle_id], kind=OpsTaskKind.SECURE, reason="lock confirmed")
     return vehicle.status
 
 

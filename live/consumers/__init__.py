@@ -1,4 +1,5 @@
-"""The WebSocket edge: ``/ws/v1/rides/<id>``, ``/ws/v1/fleet?city=<id>[&bbox=...]``, ``/ws/v1/me``.
+"""The WebSocket edge: ``/ws/v1/rides/<id>``, ``/ws/v1/fleet?city=<id>[&bbox=...]``, ``/ws/v1/me``,
+``/ws/v1/ops/tasks``.
 
 Protocol (docs/live.md): every server message is ``{"type", "seq", "data"}``; the first one after a
 (re)connect is a ``snapshot``; ``ping``/``pong`` both ways; a client reconnecting with ``?last_seq=N`` continues
@@ -8,7 +9,7 @@ foreign rides, missing permissions and malformed queries alike, so a refusal rev
 Close codes: 4001 token expired, 4008 client too slow / unresponsive.
 
 Modules: ``base`` (the shared ``LiveConsumer``: handshake, sequencing, heartbeat, flow control), ``coalesce``
-(the ``Coalescer``), and one per socket: ``ride``, ``fleet``, ``me``. The names are re-exported here.
+(the ``Coalescer``), and one per socket: ``ride``, ``fleet``, ``me``, ``tasks``. The names are re-exported here.
 """
 
 from live.consumers.base import CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW, LiveConsumer, Refused, dumps
@@ -16,6 +17,7 @@ from live.consumers.coalesce import Coalescer
 from live.consumers.fleet import FleetConsumer
 from live.consumers.me import MeConsumer
 from live.consumers.ride import RideConsumer
+from live.consumers.tasks import TasksConsumer
 
 __all__ = [
     "CLOSE_TOKEN_EXPIRED",
@@ -26,5 +28,6 @@ __all__ = [
     "MeConsumer",
     "Refused",
     "RideConsumer",
+    "TasksConsumer",
     "dumps",
 ]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CLOSE_TOKEN_EXPIRED = 4001
+CLOSE_FORBIDDEN = 4003  # no longer allowed (a staff member's cities changed): as a 403 at the handshake
 CLOSE_TOO_SLOW = 4008
 
 

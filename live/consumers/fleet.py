@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.parsers import json_loads
 from live import selectors
 from live.consumers import fleet_view
-from live.consumers.base import LiveConsumer, Refused
+from live.consumers.base import CLOSE_FORBIDDEN, LiveConsumer, Refused
 from live.consumers.coalesce import Coalescer
 
 
@@ -77,6 +77,12 @@ class FleetConsumer(LiveConsumer):
             view = fleet_view.View.parse(message)
         except (ValueError, TypeError) as exc:
             await self.emit("view.refused", {"error": str(exc)})
+            return
+        if not await database_sync_to_async(selectors.fleet_may_still_watch)(user_id=self.scope["user"].pk,
+                                                                                city_id=self.city_id):
+            # The staff member lost this city (or the fleet role) since the handshake: refused like there.
+            await self.emit("view.refused", {"error": "forbidden"})
+            await self.drop(CLOSE_FORBIDDEN, "forbidden")
             return
         self.view = view
         before = self.sent_bytes

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.models import User
@@ -24,6 +27,9 @@ from rides.services.finish import ride_end_now, rides_charge_pending
 from rides.services.lifecycle import END, FAILED, hold_release, ride_cancel_unlocking
 from rides.services.outcomes import ride_command_closed
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,16 +37,21 @@ def ride_force_end(*, ride_id: uuid.UUID, actor: User, reason: str) -> Ride:
     """Ops: end a stuck ride (lost phone, vehicle offline) with a reason; unlocking rides are cancelled."""
     ride = ride_end_now(ride_id=ride_id, reason="ops", note=reason, actor=actor)
     logger.info("ride %s force-ended by %s: %s", ride.id, actor.pk, reason)
-    _notify_ended(ride, "ride_force_ended", "Your ride was ended by our team")
+    _notify_ended(ride, "ride_force_ended", _("Your ride was ended by our team"))
     return ride
 
 
-def _notify_ended(ride: Ride, kind: str, title: str) -> None:
+def _notify_ended(ride: Ride, kind: str, title: StrOrPromise) -> None:
+    """Texts in the rider's language (``notify`` renders them)."""
+    minutes = round((ride.duration_s or 0) / 60)
+    body: StrOrPromise
     if ride.state == RideState.CANCELLED:
-        body = "Your ride was cancelled before it started; nothing was charged."
+        body = _("Your ride was cancelled before it started; nothing was charged.")
+    elif ride.fare_total is None:
+        body = format_lazy(_("Your ride ended after {minutes} min."), minutes=minutes)
     else:
-        total = "" if ride.fare_total is None else f" The fare is {ride.fare_total} {ride.currency}."
-        body = f"Your ride ended after {round((ride.duration_s or 0) / 60)} min.{total}"
+        body = format_lazy(_("Your ride ended after {minutes} min. The fare is {amount} {currency}."),
+                           minutes=minutes, amount=ride.fare_total, currency=ride.currency)
     account_services.notify(user_id=ride.rider_id, kind=kind, title=title, body=body,
                             data={"ride_id": str(ride.id), "state": ride.state, "end_reason": ride.end_reason,
                                   "cancel_reason": ride.cancel_reason})
@@ -130,7 +141,7 @@ def rides_auto_end(*, now: datetime | None = None) -> int:
             except errors.RideStateConflict:
                 continue  # ended by the rider meanwhile
             logger.info("ride %s ended automatically (%s)", ride.id, ended.end_reason)
-            _notify_ended(ended, "ride_auto_ended", "Your ride was ended automatically")
+            _notify_ended(ended, "ride_auto_ended", _("Your ride was ended automatically"))
             count += 1
     return count
 

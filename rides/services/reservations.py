@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.models import User
@@ -158,10 +160,15 @@ def reservations_expire(*, now: datetime | None = None) -> int:
 
 
 def _notify_expired(reservation: Reservation) -> None:
-    fee = f" A reservation fee of {reservation.fee} {reservation.currency} applies." if reservation.fee > 0 else ""
+    """Texts in the rider's language (``notify`` renders them)."""
+    if reservation.fee > 0:
+        body = format_lazy(_("Vehicle {code} is free again. A reservation fee of {amount} {currency} applies."),
+                           code=reservation.vehicle.code, amount=reservation.fee, currency=reservation.currency)
+    else:
+        body = format_lazy(_("Vehicle {code} is free again."), code=reservation.vehicle.code)
     account_services.notify(
-        user_id=reservation.rider_id, kind="reservation_expired", title="Your reservation expired",
-        body=f"Vehicle {reservation.vehicle.code} is free again.{fee}",
+        user_id=reservation.rider_id, kind="reservation_expired", title=_("Your reservation expired"),
+        body=body,
         data={"reservation_id": str(reservation.id), "vehicle_code": reservation.vehicle.code,
               "fee": {"amount": str(reservation.fee), "currency": reservation.currency}},
     )

@@ -203,7 +203,7 @@ def _start_finish(rider: User, ride: Ride, vehicle: Vehicle,
     """
     try:
         try:
-            billing_rides.ride_hold_place(rider=rider, ride_id=ride.id,
+            billing_rides.ride_hold_place(rider=rider, ride_id=ride.id, city_id=ride.city_id,
                                           amount=city_settings(ride.city_id).hold_amount, currency=ride.currency,
                                           new_ride=money is not None, money=money)
         except IntegrityError:  # billing's one hold per ride: a concurrent retry of this start holds it

@@ -61,7 +61,8 @@ def react(*, readings: Sequence[Reading], before: Mapping[uuid.UUID, VehicleBefo
         guard("flag", None, lambda: fleet_services.vehicles_flag(vehicle_ids=tipped, flag=Flag.TIPPED_OVER))
     if charged:
         guard("close_tasks", None,
-              lambda: fleet_services.ops_tasks_close_for(vehicle_ids=charged, kind=OpsTaskKind.SWAP_BATTERY))
+              lambda: fleet_services.ops_tasks_close_for(vehicle_ids=charged, kind=OpsTaskKind.SWAP_BATTERY,
+                                                         reason="battery reported charged"))
     _live(cities, progress, counters)
     return {name: count for name, count in counters.items() if count}
 

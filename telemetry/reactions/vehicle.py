@@ -13,6 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from accounts import services as accounts_services
 from core import push
@@ -306,8 +308,9 @@ def zone_warnings(entries: list[ZoneEntry], progress: Mapping[uuid.UUID, RidePro
 def _notify_no_ride(ride: RideProgress, zone: Any, payload: dict[str, Any], vehicle_id: uuid.UUID, guard: Guard) -> None:
     def send() -> object:
         return accounts_services.notify(
-            user_id=ride.rider_id, kind="ride.zone_warning", title="No-riding zone",
-            body=f"You entered {zone.name}, where riding is not allowed. Please push the vehicle out of the zone.",
+            user_id=ride.rider_id, kind="ride.zone_warning", title=gettext_lazy("No-riding zone"),
+            body=format_lazy(gettext_lazy("You entered {zone}, where riding is not allowed. Please push the vehicle out of "
+                               "the zone."), zone=zone.name),
             data={**payload, "ride_id": str(ride.ride_id)},
         )
 

@@ -237,10 +237,26 @@ def test_debtors_with_amount_since_and_last_attempt(client, rider, other_rider):
     assert (found[1].last_attempt_status, found[1].last_attempt_failure) == ("failed", "card_declined")
     client.force_login(_staff("finance"))
     page = client.get("/admin/finance/debtors/").content.decode()
-    assert "2 debtors" in page and f"/admin/accounts/user/{rider.pk}/change/" in page and ">9.00<" in page
+    assert "2 debtors" in page and f'href="/admin/support/riders/{rider.pk}/"' in page and ">9.00<" in page
+    assert "/admin/accounts/user/" not in page
     assert paid.email not in page
     page = client.get("/admin/finance/debtors/", {"q": other_rider.email[:8]}).content.decode()
     assert other_rider.email in page and rider.email not in page
+
+
+def test_debtors_link_to_the_support_page_only_for_staff_who_may_open_it(client, rider):
+    fees.reservation_fee_charge(user=rider, reservation_id=uuid.uuid4(), amount=Decimal("2.00"), currency="EUR")
+    ledger_reader = UserFactory.create(is_staff=True)  # reads the ledger, not riders: the email, no link
+    ledger_reader.user_permissions.add(*_staff("finance").groups.get().permissions.exclude(
+        content_type__app_label="console"))
+    client.force_login(ledger_reader)
+    page = client.get("/admin/finance/debtors/").content.decode()
+    assert rider.email in page and "/admin/support/" not in page and "/admin/accounts/user/" not in page
+    ledger_reader.user_permissions.add(*Group.objects.get(name="support_agent").permissions.filter(
+        codename="view_user"))
+    client.force_login(UserFactory._meta.model.objects.get(pk=ledger_reader.pk))  # permissions cached per object
+    page = client.get("/admin/finance/debtors/").content.decode()
+    assert f'href="/admin/accounts/user/{rider.pk}/change/"' in page  # no support page: the account's admin page
 
 
 def test_no_debtors_says_so(client):

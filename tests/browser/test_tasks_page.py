@@ -58,7 +58,8 @@ def test_a_technician_closes_a_task_on_a_phone_and_the_vehicle_is_back_in_servic
     page.get_by_role("button", name="Close task").click()
     assert "BER001 is now available." in page.locator(".messages").inner_text()
     page.screenshot(path=str(SHOTS / "tasks_page_closed.png"), full_page=True)
-    assert page.console_errors == []
+    # The list's live socket has no server here (live_server is WSGI; test_tasks_live runs one): that error only.
+    assert [e for e in page.console_errors if "/ws/v1/ops/tasks" not in e] == []
 
     near.refresh_from_db()
     inspect.refresh_from_db()

@@ -364,3 +364,19 @@ def test_the_page_reads_as_many_queries_for_1_ride_as_for_26(vehicle: Any) -> No
         ProblemReport.objects.create(ride=extra, category="dirty")
         Notification.objects.create(user=ride.rider, kind="x", title="t")
     assert queries() <= one  # one query per panel, whatever the rider's history (the first also warmed a cache)
+
+
+def test_the_rider_page_lists_another_citys_ride_but_its_actions_are_that_citys(vehicle: Any) -> None:
+    from fleet import services as fleet_services
+
+    ride = charged(vehicle)  # in Berlin
+    client, agent = as_role("admin")
+    fleet_services.staff_cities_set(user=agent, cities=[CityFactory.create(slug="hamburg")], all_cities=False,
+                                    by=None)
+    page = client.get(rider_url(ride.rider)).content.decode()
+    assert "SUP001" in page and "another city's staff act on this ride" in page
+    assert action_url(ride.rider, "refund", ride) not in page
+    for action in ("refund", "force_end", "receipt"):
+        assert client.get(action_url(ride.rider, action, ride)).status_code == 404, action
+    assert client.get(action_url(ride.rider, "goodwill")).status_code == 200  # about the rider: any city's agent
+    assert not Refund.objects.exists()

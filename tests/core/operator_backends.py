@@ -4,13 +4,8 @@ Freewheel ships no real SMS or push provider (docs/accounts.md): a deployment na
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from accounts.push import PushBackend
+from accounts.push import PushBackend, PushMessage
 from accounts.sms import SmsBackend
-
-if TYPE_CHECKING:
-    from accounts.models import Notification
 
 
 class OperatorSms(SmsBackend):
@@ -19,5 +14,5 @@ class OperatorSms(SmsBackend):
 
 
 class OperatorPush(PushBackend):
-    def send(self, *, notification: Notification) -> None:
+    def send(self, *, message: PushMessage) -> None:
         raise NotImplementedError("never called: the check only imports it")

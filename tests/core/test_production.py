@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow  # every test runs manage.py, a server module or a worker in a process of its own
 
-# The documented production environment (docs/security.md), with stand-ins for the operator's SMS/push classes.
+# The documented production environment (docs/security.md), with a stand-in for the operator's SMS class and an
+# FCM service account key of the right shape (start-up reads it; nothing is sent).
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "p7Vq-3nX_e9LmA2rT8wZ0cYk5HsJ1dFgUb6NiOx4RlQ-tMyEa_W3o",
@@ -31,7 +32,8 @@ PRODUCTION = {
     "EMAIL_HOST_USER": "freewheel",
     "EMAIL_HOST_PASSWORD": "example",
     "SMS_BACKEND": "tests.core.operator_backends.OperatorSms",
-    "PUSH_BACKEND": "tests.core.operator_backends.OperatorPush",
+    "PUSH_BACKEND": "accounts.fcm.FcmPushBackend",
+    "FCM_CREDENTIALS_FILE": str(ROOT / "tests" / "core" / "fcm-service-account.example.json"),
     "METRICS_TOKEN": "metrics-token-example-0123456789",
 }
 

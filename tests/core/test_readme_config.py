@@ -35,6 +35,7 @@ PROSE_DEFAULTS = {
     "SECURE_HSTS_SECONDS",  # one year with BEHIND_TLS_PROXY, else 0
     "ALLOW_FAKE_SERVICES",  # empty, all fakes under pytest
     "BILLING_TESTPSP_WEBHOOK_SECRET",  # the public development secret with DEBUG or testing, else empty
+    "ALERT_WEBHOOK_ALLOW_PRIVATE",  # DEBUG
 }
 REQUIRED = object()  # no default: start-up fails without the variable
 NOT_LITERAL = object()  # a default computed from other settings

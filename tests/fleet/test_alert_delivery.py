@@ -71,13 +71,18 @@ def _settings(settings: Any) -> None:
     settings.ALERT_DELIVERY_BACKOFF_S = 10
     settings.ALERT_DELIVERY_MAX_ATTEMPTS = 4
     settings.ALERT_WEBHOOK_TIMEOUT_S = 5
+    settings.ALERT_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on 127.0.0.1 (test_webhook_target: refused without)
 
 
 T0 = datetime(2026, 12, 7, 12, 0, 5, tzinfo=UTC)  # 5 s into a 60 s window
 
 
 def open_alert(vehicle: Any, kind: str = "tamper", severity: str = "critical") -> OpsAlert:
-    return services.ops_alert_open(vehicle_id=vehicle.id, kind=kind, severity=severity, message=f"{kind} test")
+    """Opened just before T0, the time the tests dispatch at."""
+    alert = services.ops_alert_open(vehicle_id=vehicle.id, kind=kind, severity=severity, message=f"{kind} test")
+    OpsAlert.objects.filter(id=alert.id).update(opened_at=T0 - timedelta(seconds=2))
+    alert.refresh_from_db()
+    return alert
 
 
 def send_all(deliveries: list[AlertDelivery], now: datetime = T0) -> list[int | None]:
@@ -109,7 +114,8 @@ def test_an_alert_goes_to_the_matching_webhook_signed_and_slack_compatible(recei
     assert payload["alerts"][0] | {"data": {}} == {
         "id": str(alert.id), "kind": "tipped_over", "severity": "warning", "message": "tipped_over test",
         "vehicle": {"id": str(vehicle.id), "code": "BER001"}, "city": {"id": str(berlin.id), "slug": "berlin"},
-        "opened_at": alert.opened_at.isoformat(), "resolved_at": None, "data": {}}
+        "opened_at": alert.opened_at.isoformat(), "resolved_at": None, "resolved_by_system": False,
+        "resolution": "", "data": {}}
     delivery = AlertDelivery.objects.get()
     assert (delivery.state, delivery.attempts) == (DeliveryState.DELIVERED, 1)
     assert AlertDeliveryAttempt.objects.get().status_code == 200
@@ -154,7 +160,7 @@ def test_an_unreachable_receiver_is_an_attempt_that_failed() -> None:
     (delivery,) = alerting.alerts_dispatch(alert_ids=[open_alert(VehicleFactory.create()).id], now=T0)
     assert alerting.alert_delivery_attempt(delivery_id=delivery.id, now=T0) == 10
     attempt = AlertDeliveryAttempt.objects.get()
-    assert attempt.status_code is None and "URLError" in attempt.error
+    assert attempt.status_code is None and "ConnectionRefusedError" in attempt.error
 
 
 def test_a_storm_is_one_message_then_one_digest_per_endpoint_and_window(receiver: Receiver) -> None:
@@ -237,3 +243,102 @@ def test_the_celery_tasks_route_send_and_retry(receiver: Receiver) -> None:
         celery_app.conf.task_always_eager = False
     delivery = AlertDelivery.objects.get()
     assert (delivery.state, delivery.attempts, len(receiver.requests)) == (DeliveryState.DELIVERED, 2, 2)
+
+
+# --- resolutions ----------------------------------------------------------------------------------------------------
+
+def _deliver_all(now: datetime) -> None:
+    for delivery_id in alerting.alert_deliveries_due(now=now):
+        alerting.alert_delivery_attempt(delivery_id=delivery_id, now=now)
+
+
+def test_a_resolved_alert_is_sent_to_the_endpoints_that_received_it_signed(receiver: Receiver,
+                                                                          django_capture_on_commit_callbacks: Any,
+                                                                          django_user_model: Any) -> None:
+    city = CityFactory.create(slug="berlin")
+    got_it = AlertEndpoint.objects.create(name="Berlin Slack", url=receiver.url, secret=SECRET, city=city)
+    AlertEndpoint.objects.create(name="Opted out", url=receiver.url + "?out", send_resolved=False)
+    other = Receiver()
+    try:
+        later = AlertEndpoint.objects.create(name="Added later", url=other.url, active=False)
+        alert = open_alert(VehicleFactory.create(city=city, code="BER007"))
+        for delivery in alerting.alerts_dispatch(alert_ids=[alert.id], now=T0):
+            alerting.alert_delivery_attempt(delivery_id=delivery.id, now=T0)
+        assert len(receiver.requests) == 2  # both active endpoints got the opening
+        later.active = True  # never sent the opening: gets no resolution either
+        later.save()
+        staff = django_user_model.objects.create_user(email="ops@example.test", password="x", is_staff=True)
+        with django_capture_on_commit_callbacks() as callbacks:
+            services.ops_alert_resolve(alert_id=alert.id, actor=staff)
+        assert sum(c.__qualname__.startswith("ops_alert_resolve") for c in callbacks) == 1  # one dispatch
+        deliveries = alerting.alerts_dispatch(alert_ids=[alert.id], now=T0 + timedelta(minutes=3),
+                                              event="resolved")
+        assert [(d.endpoint_id, d.event) for d in deliveries] == [(got_it.id, "resolved")]
+        assert alerting.alerts_dispatch(alert_ids=[alert.id], now=T0 + timedelta(minutes=3),
+                                        event="resolved") == []  # a redelivered task routes nothing twice
+        alerting.alert_delivery_attempt(delivery_id=deliveries[0].id, now=T0 + timedelta(minutes=3))
+        assert other.requests == []
+    finally:
+        other.close()
+    headers, raw = receiver.requests[-1]
+    timestamp = headers["X-Freewheel-Timestamp"]
+    mac = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
+    assert headers["X-Freewheel-Signature"] == f"t={timestamp},v1={mac}"
+    body = json.loads(raw)
+    assert body["event"] == "ops_alert.resolved"
+    assert body["text"].startswith("Freewheel resolved: :white_check_mark: *Tamper* BER007 (berlin) resolved by staff")
+    (sent,) = body["alerts"]
+    assert (sent["id"], sent["resolved_by_system"], sent["resolution"]) == (str(alert.id), False, "resolved by staff")
+    assert sent["resolved_at"] is not None
+
+
+def test_a_storm_clearing_is_one_message_then_one_resolved_digest(receiver: Receiver) -> None:
+    AlertEndpoint.objects.create(name="Slack", url=receiver.url, min_severity="info")
+    vehicles = VehicleFactory.create_batch(30)
+    alerts = [open_alert(v, kind="comms_lost", severity="warning") for v in vehicles]
+    alerting.alerts_dispatch(alert_ids=[a.id for a in alerts], now=T0)
+    _deliver_all(T0 + timedelta(seconds=60))  # the opening message and its digest
+    assert [b["event"] for b in receiver.bodies()] == ["ops_alert.opened", "ops_alert.digest"]
+
+    at = T0 + timedelta(minutes=5)
+    resolved = services.ops_alerts_resolve_for(vehicle_ids=[v.id for v in vehicles], kind="comms_lost",
+                                               reason="comms restored")
+    immediate = alerting.alerts_dispatch(alert_ids=[a.id for a in resolved], now=at, event="resolved")
+    assert len(immediate) == 1
+    for delivery in immediate:
+        alerting.alert_delivery_attempt(delivery_id=delivery.id, now=at)
+    _deliver_all(at + timedelta(seconds=60))
+    bodies = receiver.bodies()[2:]
+    assert [b["event"] for b in bodies] == ["ops_alert.resolved", "ops_alert.resolved_digest"]
+    assert "29 alerts resolved" in bodies[1]["text"] and len(bodies[1]["alerts"]) == 29
+    assert bodies[0]["alerts"][0]["resolved_by_system"] is True
+    assert "resolved by the system: comms restored" in bodies[0]["text"]
+
+
+def test_resolutions_do_not_use_up_the_openings_budget(receiver: Receiver) -> None:
+    AlertEndpoint.objects.create(name="Slack", url=receiver.url, min_severity="info")
+    first = open_alert(VehicleFactory.create())
+    alerting.alerts_dispatch(alert_ids=[first.id], now=T0 - timedelta(seconds=60))  # the window before
+    services.ops_alert_resolve(alert_id=first.id)
+    assert len(alerting.alerts_dispatch(alert_ids=[first.id], now=T0, event="resolved")) == 1
+    second = open_alert(VehicleFactory.create())
+    assert len(alerting.alerts_dispatch(alert_ids=[second.id], now=T0)) == 1  # not digested behind it
+
+
+def test_no_resolution_for_an_opening_that_was_given_up_on_or_an_email_opt_out(receiver: Receiver) -> None:
+    endpoint = AlertEndpoint.objects.create(name="Slack", url=receiver.url)
+    email = AlertEndpoint.objects.create(name="Ops list", channel="email", url="", emails="ops@example.test")
+    alert = open_alert(VehicleFactory.create())
+    deliveries = alerting.alerts_dispatch(alert_ids=[alert.id], now=T0)
+    AlertDelivery.objects.filter(id__in=[d.id for d in deliveries], endpoint=endpoint).update(
+        state=DeliveryState.FAILED)
+    services.ops_alert_resolve(alert_id=alert.id)
+    (resolved,) = alerting.alerts_dispatch(alert_ids=[alert.id], now=T0, event="resolved")
+    assert resolved.endpoint_id == email.id
+    alerting.alert_delivery_attempt(delivery_id=resolved.id, now=T0)
+    assert mail.outbox[-1].subject == "Freewheel resolved: Tamper " + alert.vehicle.code
+    assert "[resolved] Tamper" in mail.outbox[-1].body
+    email.send_resolved = False
+    email.save()
+    AlertDelivery.objects.filter(event="resolved").delete()
+    assert alerting.alerts_dispatch(alert_ids=[alert.id], now=T0, event="resolved") == []

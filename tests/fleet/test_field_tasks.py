@@ -285,3 +285,22 @@ def test_a_task_is_opened_from_the_vehicle_admin_and_support_cannot(client: Any)
     services.ops_task_note_add(task_id=task.id, author=member("field_technician"), text="wheel bent", photo=jpeg())
     page = client.get(f"/admin/fleet/opstask/{task.id}/change/").content.decode()
     assert "wheel bent" in page and "open photo" in page
+
+
+def test_staff_who_work_tasks_reprioritise_an_open_one_and_support_cannot(api: Any) -> None:
+    task = services.ops_task_open(vehicle_id=VehicleFactory.create().id, kind="rebalance")
+    api.as_(member("support_agent"))  # reads tasks, does not work on them
+    r = api.patch(f"{TASKS}/{task.id}", {"priority": 1})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "permission_denied")
+    api.as_(member("fleet_manager"))
+    r = api.patch(f"{TASKS}/{task.id}", {"priority": 1})
+    assert (r.status_code, r.json()["priority"]) == (200, 1)
+    task.refresh_from_db()
+    assert task.priority == 1
+    r = api.patch(f"{TASKS}/{task.id}", {"priority": 9})
+    assert r.status_code == 400
+    services.ops_task_close(task_id=task.id, outcome="cancelled")
+    r = api.patch(f"{TASKS}/{task.id}", {"priority": 2})
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "ops_task_closed")
+    r = api.patch(f"{TASKS}/{uuid.uuid4()}", {"priority": 2})
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "ops_task_not_found")

@@ -174,6 +174,10 @@ def test_admin_lists_and_actions(client: Any, staff: Any) -> None:
     client.post("/admin/fleet/opstask/", {"action": "assign_to_me", "_selected_action": [str(task.id)]})
     task.refresh_from_db()
     assert (task.state, task.assignee) == ("assigned", staff)
+    page = client.post("/admin/fleet/opstask/", {"action": "priority_urgent", "_selected_action": [str(task.id)]},
+                       follow=True).content.decode()
+    task.refresh_from_db()
+    assert task.priority == 1 and "Priority urgent: 1." in page
     client.post("/admin/fleet/opstask/", {"action": "close_done", "_selected_action": [str(task.id)]})
     client.post("/admin/fleet/opsalert/", {"action": "resolve", "_selected_action": [str(alert.id)]})
     task.refresh_from_db()
@@ -194,3 +198,16 @@ def test_a_rider_problem_report_opens_one_inspect_task(rider: Any) -> None:
         rides_services.ride_problem_report(rider=rider, ride_id=ride.id, category=category)
     task = OpsTask.objects.get(vehicle=vehicle)
     assert (task.kind, task.state, task.reason) == ("inspect", "open", "rider reported: brakes")
+
+
+def test_only_staff_who_work_tasks_may_reprioritise_in_the_admin(client: Any) -> None:
+    from tests.fleet.test_permissions import member
+
+    task = services.ops_task_open(vehicle_id=VehicleFactory.create().id, kind="rebalance")
+    client.force_login(member("support_agent"))
+    assert "priority_urgent" not in client.get("/admin/fleet/opstask/").content.decode()
+    client.post("/admin/fleet/opstask/", {"action": "priority_urgent", "_selected_action": [str(task.id)]})
+    task.refresh_from_db()
+    assert task.priority == 4
+    client.force_login(member("field_technician"))
+    assert "priority_urgent" in client.get("/admin/fleet/opstask/").content.decode()

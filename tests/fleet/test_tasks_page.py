@@ -10,6 +10,7 @@ from django.test import Client
 
 from fleet import services
 from fleet.models import OpsTask, OpsTaskNote
+from fleet.services import ops
 from fleet.states import Status
 from tests.fleet.factories import VehicleFactory
 from tests.fleet.test_field_tasks import in_maintenance, jpeg, member
@@ -75,3 +76,23 @@ def test_take_note_and_close_from_the_page_puts_the_vehicle_back(tmp_path: Any) 
     assert (vehicle.status, task.state, task.closed_by, task.outcome) == (Status.AVAILABLE, "done", tech, "fine")
     assert client.get(f"/ops/tasks/{uuid.uuid4()}/").status_code == 404
     assert OpsTask.objects.filter(state="open").count() == 0
+
+
+def test_the_list_page_carries_what_its_live_socket_needs(settings: Any) -> None:
+    settings.CONSOLE_MAP_SOCKET_ORIGIN = "wss://ws.example.com"
+    client, _ = signed_in("field_technician")
+    response = client.get("/ops/tasks/")
+    page = response.content.decode()
+    assert 'data-ticket-url="/admin/map/ticket"' in page and 'data-socket-origin="wss://ws.example.com"' in page
+    assert "connect-src 'self' wss://ws.example.com" in response["Content-Security-Policy"]
+    assert client.post("/admin/map/ticket").status_code == 200  # the technician may get a socket ticket
+
+
+def test_a_task_whose_condition_cleared_says_it_is_no_longer_needed() -> None:
+    client, tech = signed_in("field_technician")
+    task = services.ops_task_open(vehicle_id=VehicleFactory.create(code="IDLE1").id, kind="rebalance")
+    services.ops_task_assign(task_id=task.id, assignee=tech)
+    OpsTask.objects.filter(id=task.id).update(condition="misparked")
+    ops.ops_tasks_mark_cleared(vehicle_ids=[task.vehicle_id], kind="rebalance")
+    assert "No longer needed: close it as not needed." in client.get("/ops/tasks/").content.decode()
+    assert "the vehicle no longer needs moving" in client.get(f"/ops/tasks/{task.id}/").content.decode()

@@ -92,14 +92,19 @@ def test_a_refused_unlock_is_pushed_as_failed_and_a_refused_start_pushes_nothing
 def test_notifications_inbox_read_and_live_and_mobile_push(api, rider, other_rider, pushes,
                                                          django_capture_on_commit_callbacks):
     from accounts import services as account_services
+    from accounts.services import devices, push_deliveries
 
+    devices.device_register(user=rider, install_id="phone", provider="fcm", platform="ios", token="tok-1")
     with django_capture_on_commit_callbacks(execute=True):
         first = account_services.notify(user_id=rider.id, kind="zone_warning", title="Slow zone", body="15 km/h",
                                         data={"zone_id": "z1"})
         second = account_services.notify(user_id=rider.id, kind="ride_auto_ended", title="Ride ended")
     assert [g for g, _ in pushes] == [f"user.{rider.id}", f"user.{rider.id}"]
     assert pushes[0][1]["event"] == "notification" and pushes[0][1]["payload"]["data"] == {"zone_id": "z1"}
-    assert [n.id for n in push.outbox] == [first.id, second.id]
+    for delivery_id in push_deliveries.push_deliveries_due():  # what the tasks queued after commit do
+        push_deliveries.push_delivery_attempt(delivery_id=delivery_id)
+    assert sorted((m.notification_id, m.token) for m in push.outbox) == sorted([(first.id, "tok-1"),
+                                                                               (second.id, "tok-1")])
     body = api.as_(rider).get("/api/v1/me/notifications?page_size=1").json()
     assert [n["id"] for n in body["results"]] == [str(second.id)] and body["next"]
     assert [n["id"] for n in api.get(body["next"]).json()["results"]] == [str(first.id)]
@@ -139,6 +144,18 @@ def test_auto_end_and_force_end_notify_the_rider(api, card_rider, vehicle, staff
     services.ride_force_end(ride_id=ride.id, actor=staff_user, reason="lost phone")
     note = Notification.objects.filter(user=card_rider).latest("created_at")
     assert (note.kind, note.data["ride_id"], note.data["state"]) == ("ride_force_ended", str(ride.id), "ended")
+    assert note.title == "Your ride was ended by our team"
+
+
+def test_a_german_rider_is_told_in_german(api, card_rider, vehicle, pushes):
+    card_rider.language = "de"
+    card_rider.save(update_fields=["language"])
+    r = api.as_(card_rider).post(RES_URL, {"code": vehicle.code}, format="json")
+    Reservation.objects.filter(id=r.json()["id"]).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert services.reservations_expire() == 1
+    note = Notification.objects.get(user=card_rider)
+    assert note.title == "Deine Reservierung ist abgelaufen"
+    assert note.body.startswith(f"Fahrzeug {vehicle.code} ist wieder frei.")
 
 
 def test_reservation_expiry_notifies_the_rider(api, card_rider, vehicle, pushes):
