@@ -236,7 +236,7 @@ def test_an_action_that_records_nothing_itself_gets_one_generic_entry(client: Cl
 
     boss = UserFactory.create(is_staff=True, is_superuser=True)
     client.force_login(boss)
-    endpoint = AlertEndpoint.objects.create(name="Ops Slack", url="https://hooks.example.com/a")
+    endpoint = AlertEndpoint.objects.create(name="Ops Slack", url="https://93.184.215.14/hook")
     client.post("/admin/fleet/alertendpoint/", {"action": "send_test", "_selected_action": [str(endpoint.pk)]})
     entry = only("admin.action")
     assert (entry.object_type, entry.object_id, entry.reason, entry.after["selected"]) == (
