@@ -267,3 +267,18 @@ def test_a_token_issued_and_zones_imported_at_the_shell_are_recorded_as_commands
     imported = AuditEntry.objects.get(action="fleet.zones_import")
     assert (imported.object_id, imported.city_id, imported.after["zones"]) == (str(city.pk), city.pk, ["Jungfernstieg"])
     assert imported.source == AuditSource.COMMAND and AuditEntry.objects.count() == 2
+
+
+def test_a_staff_members_cities_are_a_role_change() -> None:
+    from fleet import services
+
+    boss = UserFactory.create(is_staff=True, is_superuser=True)
+    tech = UserFactory.create(is_staff=True)
+    berlin, hamburg = CityFactory.create(name="Berlin"), CityFactory.create(name="Hamburg")
+    before = AuditEntry.objects.count()
+    services.staff_cities_set(user=tech, cities=[berlin], all_cities=False, by=boss)
+    services.staff_cities_set(user=tech, cities=[berlin], all_cities=False, by=boss)  # the same: no entry
+    services.staff_cities_set(user=tech, cities=[berlin, hamburg], all_cities=False, by=boss)
+    got = list(AuditEntry.objects.filter(action="fleet.staff_cities").order_by("id").values_list("before", "after"))
+    assert AuditEntry.objects.count() - before == len(got) == 2
+    assert got[1] == ({"cities": ["Berlin"]}, {"cities": ["Berlin", "Hamburg"]})
