@@ -70,7 +70,10 @@ def ride_command_pending(ride: Ride) -> bool:
 def ride_status_get(*, user: User, ride_id: uuid.UUID) -> Ride:
     """``ride_get_for_viewer`` in one query, with what the status answer needs (``_with_status``)."""
     rides = _with_status(Ride.objects.filter(id=ride_id))
-    if not (user.is_staff and user.has_perm("rides.view_ride")):
+    if user.is_staff and user.has_perm("rides.view_ride"):
+        # Staff see the rides of their cities, and their own (as ride_get_for_viewer).
+        rides = fleet_selectors.staff_scope(rides, user=user, path="city") | rides.filter(rider=user)
+    else:
         rides = rides.filter(rider=user)
     ride = rides.first()
     if ride is None:
