@@ -44,7 +44,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "core.adminsite",  # django.contrib.admin with every model admin audited (docs/audit.md)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.audit.AuditContextMiddleware",  # request id, client IP and source of audit entries (docs/audit.md)
     "django.contrib.messages.middleware.MessageMiddleware",
     "fleet.middleware.AdminTimeZoneMiddleware",
     # Who made a change, for the versioned history of zones (django-simple-history; docs/admin.md#zone-history).

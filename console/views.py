@@ -114,7 +114,7 @@ def map_command(request: HttpRequest, vehicle_id: uuid.UUID) -> JsonResponse:
         params = {"max_speed_kph": body.get("max_speed_kph")} if kind == "set_speed_limit" else {}
         key = body.get("key")
         command = fleet_services.command_queue(
-            vehicle_id=vehicle_id, kind=kind, params=params, actor=request.user,
+            vehicle_id=vehicle_id, kind=kind, params=params, actor=request.user, audited=True,
             idempotency_key=digest_key("console-map", request.user.pk, key) if isinstance(key, str) and key else None)
     except DomainError as exc:
         return _error(exc.status, exc.code, exc.detail_message)

@@ -7,16 +7,18 @@ import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from core.admin_scale import ScaleAdmin
-from core.models import IdempotencyKey
+from core.models import AuditEntry, IdempotencyKey
 
 _EMPTY = "—"
 _MAX_DEPTH = 6
@@ -165,3 +167,78 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_display = ["key", "scope", "method", "path", "state", "response_status", "created_at", "expires_at"]
     list_filter = ["state", "method"]
     search_fields = ["key", "scope", "path"]
+
+
+class AuditCityFilter(admin.SimpleListFilter):
+    """An entry's city by name. Cities are few; they live in fleet, above core, so the model is looked up by
+    its label (no import)."""
+
+    title = "city"
+    parameter_name = "city_id"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        city = apps.get_model("fleet", "City")
+        return [(str(pk), name) for pk, name in city._default_manager.order_by("name").values_list("pk", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(city_id=self.value()) if self.value() else queryset
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """The audit log (core.audit, docs/audit.md): read-only for everyone, as the table is append-only."""
+
+    large_table = True  # core.admin_scale: estimated counts, indexed search, a date filter
+    date_hierarchy = "at"
+    list_display = ["at", "actor_label", "action", "object_display", "source", "changed_fields", "reason_short"]
+    list_filter = ["action", "source", "object_type", "actor_label", AuditCityFilter]
+    search_fields = ["=object_id", "actor_label", "object_repr"]
+    fields = ["at", "actor_label", "action", "object_display", "city_name", "changes_table", "reason",
+              "source", "request_id", "ip"]
+    empty_help = ("Nothing recorded yet. Every staff action (admin edits, vehicle commands, refunds, credits, "
+                  "blocks, force-ends, credential rotations, role changes, task and alert work) lands here.")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # An object's "Audit log" link filters by object; a user's entries by actor.
+        return lookup in ("object_id", "object_type", "actor", "actor__id__exact") or super().lookup_allowed(
+            lookup, value, request)
+
+    @admin.display(description="object", ordering="object_repr")
+    def object_display(self, entry: AuditEntry) -> SafeString:
+        label = entry.object_repr or entry.object_id or entry.object_type
+        app_label, _, model_name = entry.object_type.partition(".")
+        try:
+            url = reverse(f"admin:{app_label}_{model_name}_change", args=[entry.object_id]) if entry.object_id else ""
+        except NoReverseMatch:
+            url = ""
+        kind = entry.object_type
+        if url:
+            return format_html('<a href="{}">{}</a> <span class="fw-muted">{}</span>', url, label, kind)
+        return format_html('{} <span class="fw-muted">{}</span>', label, kind)
+
+    @admin.display(description="city")
+    def city_name(self, entry: AuditEntry) -> str:
+        if entry.city_id is None:
+            return ""
+        city = apps.get_model("fleet", "City")
+        return city._default_manager.filter(pk=entry.city_id).values_list("name", flat=True).first() or str(entry.city_id)
+
+    @admin.display(description="changed")
+    def changed_fields(self, entry: AuditEntry) -> str:
+        keys = list(dict.fromkeys([*entry.before, *entry.after]))
+        text = ", ".join(_key(k) for k in keys[:6])
+        return f"{text}, … ({len(keys)})" if len(keys) > 6 else text
+
+    @admin.display(description="reason")
+    def reason_short(self, entry: AuditEntry) -> str:
+        return entry.reason if len(entry.reason) <= 80 else f"{entry.reason[:79]}…"
+
+    @admin.display(description="before and after")
+    def changes_table(self, entry: AuditEntry) -> SafeString:
+        keys = list(dict.fromkeys([*entry.before, *entry.after]))
+        if not keys:
+            return format_html('<span class="fw-json-empty">{}</span>', "no field values recorded")
+        rows = format_html_join("", '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>', (
+            (_key(k), json_display(entry.before.get(k)), json_display(entry.after.get(k))) for k in keys))
+        return format_html('<table class="fw-json"><thead><tr><th scope="col">field</th><th scope="col">before'
+                           '</th><th scope="col">after</th></tr></thead><tbody>{}</tbody></table>', rows)

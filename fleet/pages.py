@@ -121,7 +121,7 @@ def _act(request: HttpRequest, task_id: uuid.UUID, permission: str, work: Any, d
 @require_POST
 def task_take(request: HttpRequest, task_id: uuid.UUID) -> HttpResponse:
     return _act(request, task_id, "fleet.change_opstask",
-                lambda: services.ops_task_assign(task_id=task_id, assignee=request.user), "The task is yours.")
+                lambda: services.ops_task_assign(task_id=task_id, assignee=request.user, actor=request.user), "The task is yours.")
 
 
 @require_POST

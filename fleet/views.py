@@ -102,7 +102,7 @@ class VehicleCommandSendView(APIView):
         selectors.staff_vehicle_check(user=request.user, vehicle_id=vehicle_id)
         key = request.headers.get("Idempotency-Key")
         command = services.command_queue(
-            vehicle_id=vehicle_id, kind=data["kind"], params=data.get("params"), actor=request.user,
+            vehicle_id=vehicle_id, kind=data["kind"], params=data.get("params"), actor=request.user, audited=True,
             # The client's key (up to 255 characters) is digested: Command.idempotency_key is 100.
             idempotency_key=digest_key("api", request.user.pk, key) if key else None,
         )
@@ -256,7 +256,7 @@ class OpsTaskAssignView(APIView):
             # A colleague who does not work in the task's city could not see it.
             selectors.staff_row_check(user=assignee, model=OpsTask, pk=task_id, path="city",
                                       error=errors.AssigneeInvalid)
-        services.ops_task_assign(task_id=task_id, assignee=assignee)
+        services.ops_task_assign(task_id=task_id, assignee=assignee, actor=request.user)
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
 
 

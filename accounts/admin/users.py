@@ -110,7 +110,7 @@ class UserAdmin(ScaleAdmin, DjangoUserAdmin):  # type: ignore[misc]
         form = BlockForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             for user in queryset:
-                users.user_block(user=user, reason=form.cleaned_data["reason"])
+                users.user_block(user=user, reason=form.cleaned_data["reason"], actor=admin_user(request))
                 self.log_change(request, user, f"Blocked: {form.cleaned_data['reason']}")
             self.message_user(request, f"Blocked {len(queryset)} user(s).", messages.SUCCESS)
             return None

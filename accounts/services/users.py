@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from accounts import errors, signals
 from accounts.models import Device, PhoneOtp, User, placeholder_email
 from accounts.services import tokens
+from core import audit
 
 
 class UserChanges(TypedDict, total=False):
@@ -88,13 +89,19 @@ def user_update(*, user: User, changes: UserChanges) -> User:
 
 
 @transaction.atomic
-def user_block(*, user: User, reason: str) -> User:
-    """Block: sign-in, refresh and every API request answer 403 ``account_blocked``; /admin/ refuses too."""
+def user_block(*, user: User, reason: str, actor: User | None = None) -> User:
+    """Block: sign-in, refresh and every API request answer 403 ``account_blocked``; /admin/ refuses too.
+    ``actor``: the staff member doing it (recorded in the audit log)."""
     locked = User.objects.select_for_update().get(pk=user.pk)
     if locked.status == User.Status.DELETED:
         return locked
+    before = {"status": locked.status, "blocked_reason": locked.blocked_reason, "is_active": locked.is_active}
     locked.status, locked.blocked_reason, locked.is_active = User.Status.BLOCKED, reason, False
     locked.save(update_fields=["status", "blocked_reason", "is_active", "updated_at"])
+    after = {"status": locked.status, "blocked_reason": reason, "is_active": False}
+    audit.audit_staff_action(actor=actor, action="accounts.block", obj=locked, reason=reason,
+                             before={k: v for k, v in before.items() if after[k] != v},
+                             after={k: v for k, v in after.items() if before[k] != v})
     return locked
 
 
@@ -107,8 +114,11 @@ def user_unblock(*, user: User, actor: User | None = None) -> User:
     locked = User.objects.select_for_update().get(pk=user.pk)
     if locked.status != User.Status.BLOCKED:
         return locked
+    before = {"status": locked.status, "blocked_reason": locked.blocked_reason, "is_active": locked.is_active}
     locked.status, locked.blocked_reason, locked.is_active = User.Status.ACTIVE, "", True
     locked.save(update_fields=["status", "blocked_reason", "is_active", "updated_at"])
+    audit.audit_staff_action(actor=actor, action="accounts.unblock", obj=locked, before=before,
+                             after={"status": locked.status, "blocked_reason": "", "is_active": True})
     return locked
 
 

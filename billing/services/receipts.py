@@ -6,14 +6,16 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.db import transaction
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
-from accounts.models import Notification
+from accounts.models import Notification, User
 from billing import errors
 from billing.models import Refund, RideBilling
 from billing.selectors import rides as ride_selectors
+from core import audit
 from core.money import money
 
 
@@ -51,14 +53,20 @@ def _d(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def receipt_resend(*, ride_id: UUID) -> Notification:
+@transaction.atomic
+def receipt_resend(*, ride_id: UUID, actor: User | None = None) -> Notification:
     """Send the rider their ride's receipt again (support's "resend receipt"): a ``ride_receipt`` notification
-    with the total and the receipt's API path, to the app's inbox and the phone. Errors as ``receipt_for_ride``."""
+    with the total and the receipt's API path, to the app's inbox and the phone. Errors as ``receipt_for_ride``.
+    ``actor``: the staff member asking (recorded in the audit log)."""
     receipt = receipt_for_ride(ride_id)
     billing = RideBilling.objects.only("user_id").get(ride_id=ride_id)
     total = receipt["total"]
-    return account_services.notify(
+    notification = account_services.notify(
         user_id=billing.user_id, kind="ride_receipt", title=_("Your ride receipt"),
         body=format_lazy(_("Your ride cost {amount} {currency}. The itemised receipt is in the app."),
                          amount=total["amount"], currency=total["currency"]),
         data={"ride_id": str(ride_id), "receipt": f"/api/v1/billing/rides/{ride_id}/receipt"})
+    audit.audit_staff_action(actor=actor, action="billing.receipt_resend", object_type_label="rides.ride",
+                             object_id=ride_id, object_repr=f"ride {ride_id}",
+                             after={"rider": str(billing.user_id), "notification": str(notification.pk)})
+    return notification

@@ -22,6 +22,7 @@ from billing.models import AccountKind, LedgerEntry, LedgerTransaction, Payment,
 from billing.providers.base import ProviderError, ProviderTimeout
 from billing.services import ledger, payments, wallet
 from billing.services.ledger import credit, debit
+from core import audit
 from core.money import quantize
 
 
@@ -94,6 +95,11 @@ def _post(refund: Refund) -> LedgerTransaction:
         Payment.objects.filter(pk=refund.payment_id).update(amount_refunded=F("amount_refunded") + refund.card_amount)
     lines += _wallet_lines(refund)
     Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.SUCCEEDED)
+    audit.audit_staff_action(
+        actor=refund.created_by, action="billing.refund", obj=refund, reason=refund.reason,
+        after={"ride": str(refund.ride_id), "rider": str(refund.user_id), "amount": str(refund.amount),
+               "currency": refund.currency, "to card": str(refund.card_amount or 0),
+               "to wallet": str(refund.wallet_amount or 0), "status": Refund.Status.SUCCEEDED})
     return ledger.ledger_post(
         kind="refund", idempotency_key=f"refund:{refund.pk}", user=refund.user, ride_id=refund.ride_id,
         description=f"Refund: {refund.reason}", lines=lines, metadata={"refund_id": str(refund.pk)},
@@ -116,13 +122,17 @@ def _wallet_lines(refund: Refund) -> list[ledger.Line]:
     return lines + ([credit(cash, refund.wallet_amount - to_bonus)] if refund.wallet_amount > to_bonus else [])
 
 
+@transaction.atomic
 def goodwill_grant(*, user: User, amount: Decimal, currency: str, reason: str, actor: User) -> LedgerTransaction:
     """Support's apology: non-refundable bonus credit, booked as a goodwill expense, recorded with its ``actor``.
 
     403 ``self_action_forbidden`` to the actor's own account; 403 ``finance_role_required`` above
     ``BILLING_STAFF_APPROVAL_LIMIT`` without ``billing.approve_large_credit``."""
     staff_money_check(actor=actor, beneficiary_id=user.pk, amount=amount, currency=currency)
-    return wallet.bonus_grant(
+    txn = wallet.bonus_grant(
         user=user, amount=amount, currency=currency, source=AccountKind.GOODWILL,
         idempotency_key=f"goodwill:{uuid.uuid4()}", description=f"Goodwill: {reason}"[:255], actor=actor,
     )
+    audit.audit_staff_action(actor=actor, action="billing.goodwill", obj=user, reason=reason,
+                             after={"bonus credit": str(amount), "currency": currency, "transaction": str(txn.pk)})
+    return txn

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from console.models import SupportNote
+from core import audit
 from core.errors import DomainError
 
 
@@ -30,6 +31,8 @@ def support_note_add(*, rider: User, author: User, text: str, submission: uuid.U
         with transaction.atomic():
             note = SupportNote.objects.create(rider=rider, author=author, kind=SupportNote.Kind.NOTE,
                                               text=text.strip()[:2000], submission=submission)
+            audit.audit_staff_action(actor=author, action="console.support_note", obj=rider,
+                                     after={"note": note.text})
     except IntegrityError:
         return ActionResult(SupportNote.objects.get(submission=submission), ran=False)
     return ActionResult(note, ran=True)

@@ -128,7 +128,7 @@ def _force_end(request: HttpRequest, rider: User, ride: Ride | None, data: dict[
 def _block(request: HttpRequest, rider: User, ride: Ride | None, data: dict[str, Any]) -> str:
     if rider.pk == request.user.pk:
         raise SelfActionForbidden()
-    user_services.user_block(user=rider, reason=data["reason"])
+    user_services.user_block(user=rider, reason=data["reason"], actor=admin_user(request))
     return "Blocked"
 
 
@@ -139,7 +139,7 @@ def _unblock(request: HttpRequest, rider: User, ride: Ride | None, data: dict[st
 
 def _receipt(request: HttpRequest, rider: User, ride: Ride | None, data: dict[str, Any]) -> str:
     assert ride is not None
-    billing_receipts.receipt_resend(ride_id=ride.id)
+    billing_receipts.receipt_resend(ride_id=ride.id, actor=admin_user(request))
     return "Receipt sent to the rider's app"
 
 

@@ -102,7 +102,7 @@ class AgencyCredentialAdmin(CityScopedAdmin, ReadOnlyAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[AgencyCredential]) -> None:
         done = 0
         for credential in queryset:
-            if services.credential_revoke(credential_id=credential.id):
+            if services.credential_revoke(credential_id=credential.id, actor=accounts_auth.admin_user(request)):
                 self.log_change(request, credential, "Revoked")
                 done += 1
         self.message_user(request, f"Revoked {done} token(s).", messages.SUCCESS)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core import audit
 from feeds.mds import selectors
 from feeds.models import Agency, AgencyCredential
 from fleet import selectors as fleet_selectors
@@ -32,6 +33,7 @@ def agency_ensure(*, name: str, city_slugs: Sequence[str] = ()) -> Agency:
     return agency
 
 
+@transaction.atomic
 def credential_issue(*, agency: Agency, created_by: User | None = None) -> tuple[AgencyCredential, str]:
     """A new bearer token for ``agency``: returns the credential and the token, which is not stored and cannot be
     shown again (only its SHA-256 is kept)."""
@@ -40,13 +42,21 @@ def credential_issue(*, agency: Agency, created_by: User | None = None) -> tuple
     credential = AgencyCredential.objects.create(
         agency=agency, prefix=prefix, token_hash=selectors.token_hash(token), created_by=created_by,
     )
+    audit.audit_staff_action(actor=created_by, action="feeds.credential_issue", obj=credential,
+                             after={"agency": agency.name, "prefix": prefix, "token_hash": credential.token_hash})
     return credential, token
 
 
-def credential_revoke(*, credential_id: uuid.UUID) -> bool:
+@transaction.atomic
+def credential_revoke(*, credential_id: uuid.UUID, actor: User | None = None) -> bool:
     """Revoke a credential at once (its next request is 401); False if it was already revoked."""
-    return bool(AgencyCredential.objects.filter(id=credential_id, revoked_at__isnull=True)
-                .update(revoked_at=timezone.now()))
+    now = timezone.now()
+    revoked = bool(AgencyCredential.objects.filter(id=credential_id, revoked_at__isnull=True).update(revoked_at=now))
+    if revoked:
+        credential = AgencyCredential.objects.select_related("agency").get(id=credential_id)
+        audit.audit_staff_action(actor=actor, action="feeds.credential_revoke", obj=credential,
+                                 before={"revoked_at": None}, after={"revoked_at": audit.jsonable(now)})
+    return revoked
 
 
 def credential_touch(*, credential: AgencyCredential) -> None:

@@ -116,7 +116,7 @@ class OpsTaskAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
 
     @admin.action(description="Assign to me", permissions=["work"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[OpsTask]) -> None:
-        _each(self, request, queryset, lambda t: services.ops_task_assign(task_id=t.id, assignee=request.user),
+        _each(self, request, queryset, lambda t: services.ops_task_assign(task_id=t.id, assignee=request.user, actor=request.user),
               "Assigned to you")
 
     @admin.action(description="Close as done", permissions=["work"])

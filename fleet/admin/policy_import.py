@@ -141,7 +141,8 @@ class PolicyImportMixin:
             raise Http404
         docs = documents.combine(pending["sources"])
         try:
-            plan = policy_services.policy_import(city=city, documents=docs, expected_digest=request.POST.get("digest"))
+            plan = policy_services.policy_import(city=city, documents=docs, expected_digest=request.POST.get("digest"),
+                                                 actor=request.user)
         except policy_services.PolicyPlanStale as exc:
             messages.error(request, exc.detail_message)
             plan = policy_selectors.policy_plan(city=city, documents=docs)

@@ -135,7 +135,7 @@ def _queue_confirmed(modeladmin: admin.ModelAdmin, request: HttpRequest, queryse
 
     def send(vehicle: Vehicle) -> None:
         queued.append(services.command_queue(vehicle_id=vehicle.id, kind=kind, params=params, actor=request.user,
-                                             idempotency_key=f"admin:{token}:{vehicle.id}"))
+                                             idempotency_key=f"admin:{token}:{vehicle.id}", audited=True))
 
     _each(modeladmin, request, queryset, send, f"{label} queued")
     if len(queued) == 1:

@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import audit
 from core.db import conflict_guard, joins_transaction
 
 # fleet.tasks imports fleet.services too (its tasks call these): the Celery pattern, as in accounts.services;
@@ -66,13 +67,16 @@ def _existing(key: str, vehicle_id: uuid.UUID, kind: str, params: dict[str, Any]
 def command_queue(
     *, vehicle_id: uuid.UUID, kind: str, params: dict[str, Any] | None = None, actor: Any = None,
     idempotency_key: str | None = None, locked: Vehicle | None = None, new_key: bool = False,
+    audited: bool = False,
 ) -> Command:
     """Queue a command and send it after commit. The same ``idempotency_key`` returns the same command.
 
     Runs in the caller's transaction (its checks come before its one INSERT). ``locked``: the vehicle row the
     caller already holds with ``lock_vehicle`` in this transaction. ``new_key``: the caller knows no command has
     this key yet (it names something created in this request), so the look-up for a replay is skipped; a
-    concurrent one with the same key still meets the unique key and gets that command.
+    concurrent one with the same key still meets the unique key and gets that command. ``audited``: a staff
+    member asked for this command (API, admin, fleet map), so it is recorded in the audit log; the commands
+    other services queue (a ride's unlock, a force-end's lock) are recorded as that action, not again.
     """
     params = _check_params(kind, params or {})
     key = idempotency_key or uuid.uuid4().hex
@@ -89,6 +93,10 @@ def command_queue(
                                              idempotency_key=key, expires_at=timezone.now() + TTL[kind])
     except IntegrityError:  # the same key, queued concurrently
         return _existing(key, vehicle_id, kind, params) or Command.objects.get(idempotency_key=key)
+    if audited:
+        audit.audit_staff_action(actor=actor, action="fleet.command", obj=vehicle,
+                                 after={"command": kind, **({"params": params} if params else {}),
+                                        "command id": str(command.id)})
     transaction.on_commit(lambda: tasks.command_send.delay(str(command.id)))
     return command
 

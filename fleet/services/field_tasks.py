@@ -21,7 +21,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from core import push, uploads
+from core import audit, push, uploads
 from fleet import errors
 from fleet.models import ActorKind, OpsTask, OpsTaskKind, OpsTaskNote, OpsTaskState, Vehicle
 from fleet.models.ops import KIND_PRIORITY, TASK_OPEN_STATES
@@ -50,6 +50,8 @@ def ops_task_create(*, vehicle_id: uuid.UUID, kind: str, actor: Any, reason: str
                         reason=reason or f"opened by {actor}", priority=priority or KIND_PRIORITY.get(kind))
     opened = ops.ops_tasks_open(tasks=[spec])
     if opened:
+        audit.audit_staff_action(actor=actor, action="fleet.task_create", obj=opened[0], reason=reason,
+                                 after={"kind": kind, "vehicle": str(vehicle_id), "priority": opened[0].priority})
         return opened[0]
     return OpsTask.objects.select_related("vehicle").get(vehicle_id=vehicle_id, kind=kind,
                                                          state__in=TASK_OPEN_STATES)
@@ -78,8 +80,11 @@ def ops_task_close(*, task_id: uuid.UUID, actor: Any = None, outcome: str = OpsT
     task = ops.lock_task(task_id)
     if not task.is_open:
         return task
+    before = {"state": task.state}
     task.state, task.closed_at, task.closed_by, task.outcome = outcome, timezone.now(), actor, note[:300]
     task.save(update_fields=["state", "closed_at", "closed_by", "outcome"])
+    audit.audit_staff_action(actor=actor, action="fleet.task_close", obj=task, before=before, reason=note,
+                             after={"state": task.state, "outcome": task.outcome})
     ops.task_pushed(task, "ops_task.closed")
     if outcome == OpsTaskState.DONE and actor is not None:
         _release(task, vehicle, actor)
@@ -119,4 +124,6 @@ def ops_task_note_add(*, task_id: uuid.UUID, author: Any, text: str = "", photo:
         if cleaned is not None:
             note.photo.save(cleaned.name or "photo.jpg", cleaned, save=False)
         note.save()
+        audit.audit_staff_action(actor=author, action="fleet.task_note", obj=task,
+                                 after={"note": note.text, "photo": note.photo.name or ""})
     return note

@@ -20,7 +20,7 @@ from django.db import connection, models, transaction
 from django.db.models import F, Func, Q, Value
 from django.utils import timezone
 
-from core import push
+from core import audit, push
 from fleet import errors
 from fleet.models import OpsAlert, OpsAlertKind, OpsAlertSeverity, OpsTask, OpsTaskState, Vehicle
 from fleet.models.ops import KIND_PRIORITY, TASK_OPEN_STATES, OpsTaskPriority
@@ -195,6 +195,9 @@ def ops_alert_resolve(*, alert_id: uuid.UUID, actor: Any = None, reason: str = "
     alert.resolved_at, alert.resolved_by, alert.resolved_by_system = timezone.now(), actor, actor is None
     alert.resolution = (reason or ("resolved by staff" if actor is not None else "condition cleared"))[:120]
     alert.save(update_fields=["resolved_at", "resolved_by", "resolved_by_system", "resolution"])
+    audit.audit_staff_action(actor=actor, action="fleet.alert_resolve", obj=alert, reason=reason,
+                             before={"resolved_at": None},
+                             after={"resolved_at": audit.jsonable(alert.resolved_at), "resolution": alert.resolution})
     if (flag := ALERT_FLAGS.get(alert.kind)) is not None:
         vehicles_unflag(vehicle_ids=[alert.vehicle_id], flag=flag)
     push.to_fleet(alert.city_id, "ops_alert.resolved", alert_payload(alert))
@@ -239,14 +242,18 @@ def lock_task(task_id: uuid.UUID) -> OpsTask:
 
 
 @transaction.atomic
-def ops_task_assign(*, task_id: uuid.UUID, assignee: Any) -> OpsTask:
-    """Give an open task to someone (again: reassigns). ``OpsTaskClosed`` (409) once it is done or cancelled."""
+def ops_task_assign(*, task_id: uuid.UUID, assignee: Any, actor: Any = None) -> OpsTask:
+    """Give an open task to someone (again: reassigns). ``OpsTaskClosed`` (409) once it is done or cancelled.
+    ``actor``: the staff member assigning it (the assignee themselves for "assign to me")."""
     task = lock_task(task_id)
     if not task.is_open:
         raise errors.OpsTaskClosed(state=task.state)
     if (task.state, task.assignee_id) != (OpsTaskState.ASSIGNED, assignee.pk):
+        before = {"state": task.state, "assignee": str(task.assignee_id or "") or None}
         task.state, task.assignee = OpsTaskState.ASSIGNED, assignee
         task.save(update_fields=["state", "assignee"])
+        audit.audit_staff_action(actor=actor, action="fleet.task_assign", obj=task, before=before,
+                                 after={"state": task.state, "assignee": str(assignee.pk)})
         task_pushed(task, "ops_task.assigned")
     return task
 

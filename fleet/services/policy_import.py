@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
+from core import audit
 from core.errors import DomainError
 from fleet.mds_policy import mapping
 from fleet.mds_policy.documents import Documents
@@ -59,7 +60,7 @@ def policy_plan_apply(*, city: City, plan: mapping.Plan) -> None:
 
 @transaction.atomic
 def policy_import(*, city: City, documents: Documents, expected_digest: str | None = None,
-                  now: datetime | None = None) -> mapping.Plan:
+                  now: datetime | None = None, actor: Any = None) -> mapping.Plan:
     """Plan and apply ``documents`` for ``city``. Imports of one city run one at a time (city row lock), so two
     imports of the same document cannot both create its zones. With ``expected_digest`` (the previewed plan's),
     a plan that changed since the preview is refused (``PolicyPlanStale``, 409) and nothing is written."""
@@ -68,4 +69,9 @@ def policy_import(*, city: City, documents: Documents, expected_digest: str | No
     if expected_digest is not None and plan.digest() != expected_digest:
         raise PolicyPlanStale()
     policy_plan_apply(city=city, plan=plan)
+    if plan.has_changes:
+        audit.audit_staff_action(
+            actor=actor, action="fleet.policy_import", obj=city, reason=plan.summary(),
+            after={"policies": [str(p.policy_id) for p in plan.policies],
+                   **{action: [c.rule_name for c in plan.of(action)] for action in ("create", "update", "deactivate")}})
     return plan

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from core import push
+from core import audit, push
 from core.db import joins_transaction
 from fleet import errors
 from fleet.models import ActorKind, Vehicle, VehicleEvent
@@ -109,8 +109,12 @@ def vehicle_set_maintenance(*, vehicle_id: uuid.UUID, actor: Any = None) -> Vehi
         raise errors.TransitionNotAllowed(
             f"A vehicle that is {vehicle.status} cannot be set to maintenance.", from_state=vehicle.mds_state
         )
-    return vehicle_transition(vehicle_id=vehicle.id, event_types=[event], status=Status.MAINTENANCE,
-                              actor=actor, actor_kind=ActorKind.OPS)
+    was = vehicle.status
+    result = vehicle_transition(vehicle_id=vehicle.id, event_types=[event], status=Status.MAINTENANCE,
+                                actor=actor, actor_kind=ActorKind.OPS, locked=vehicle)
+    audit.audit_staff_action(actor=actor, action="fleet.set_maintenance", obj=vehicle, before={"status": was},
+                             after={"status": Status.MAINTENANCE})
+    return result
 
 
 @transaction.atomic
@@ -131,6 +135,8 @@ def vehicle_back_in_service(*, vehicle_id: uuid.UUID, actor: Any = None, by_batt
     events, status = (["maintenance", "battery_low"], Status.LOW_BATTERY) if low else (["maintenance"], Status.AVAILABLE)
     event = vehicle_transition(vehicle_id=vehicle.id, event_types=events, status=status,
                                actor=actor, actor_kind=ActorKind.OPS, locked=vehicle)
+    audit.audit_staff_action(actor=actor, action="fleet.back_in_service", obj=vehicle,
+                             before={"status": Status.MAINTENANCE}, after={"status": status})
     push.fleet_positions(vehicle.city_id, [{
         "id": str(vehicle.id), "code": vehicle.code, "lat": vehicle.lat, "lon": vehicle.lon,
         "status": status, "battery_pct": vehicle.battery_pct,
@@ -138,10 +144,16 @@ def vehicle_back_in_service(*, vehicle_id: uuid.UUID, actor: Any = None, by_batt
     return event
 
 
+@transaction.atomic
 def vehicle_retire(*, vehicle_id: uuid.UUID, actor: Any = None) -> VehicleEvent:
     """Ops: take a vehicle out of the fleet for good (MDS ``decommissioned``). Retired is terminal."""
-    return vehicle_transition(vehicle_id=vehicle_id, event_types=["decommissioned"], actor=actor,
-                              actor_kind=ActorKind.OPS)
+    vehicle = lock_vehicle(vehicle_id)
+    was = vehicle.status
+    event = vehicle_transition(vehicle_id=vehicle_id, event_types=["decommissioned"], actor=actor,
+                               actor_kind=ActorKind.OPS, locked=vehicle)
+    audit.audit_staff_action(actor=actor, action="fleet.retire", obj=vehicle, before={"status": was},
+                             after={"status": Status.RETIRED})
+    return event
 
 
 def vehicle_deploy(*, vehicle_id: uuid.UUID, location: Location, actor: Any = None) -> VehicleEvent:

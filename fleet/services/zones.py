@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from core import audit
 from core.errors import DomainError
 from fleet import geojson
 from fleet.models import City, VehicleType, Zone, ZoneKind
@@ -112,7 +113,7 @@ def _feature_zone(city: City, feature: object, index: int) -> Zone:
 
 
 @transaction.atomic
-def zones_import(*, city: City, collection: object, replace: bool = False) -> list[Zone]:
+def zones_import(*, city: City, collection: object, replace: bool = False, actor: Any = None) -> list[Zone]:
     """Create a zone per Feature of a GeoJSON FeatureCollection; all or nothing.
 
     Feature properties: ``kind`` (required), ``name`` (string or GBFS localised array), ``priority`` (default:
@@ -125,6 +126,8 @@ def zones_import(*, city: City, collection: object, replace: bool = False) -> li
     features = collection.get("features")
     if not isinstance(features, list) or not features:
         raise ZoneImportInvalid("The FeatureCollection has no features.")
-    if replace:
-        Zone.objects.filter(city=city).delete()
-    return [_feature_zone(city, feature, index) for index, feature in enumerate(features)]
+    deleted = Zone.objects.filter(city=city).delete()[0] if replace else 0
+    zones = [_feature_zone(city, feature, index) for index, feature in enumerate(features)]
+    audit.audit_staff_action(actor=actor, action="fleet.zones_import", obj=city,
+                             after={"zones": [z.name for z in zones], "replaced": deleted})
+    return zones

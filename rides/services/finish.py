@@ -16,8 +16,8 @@ from billing import fares
 from billing import selectors as billing_selectors
 from billing.services import passes as billing_passes
 from billing.services import rides as billing_rides
+from core import audit, uploads
 from core import push as live_push
-from core import uploads
 from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
 from fleet.geofence import ZoneKind
@@ -196,12 +196,15 @@ def ride_end_now(*, ride_id: uuid.UUID, reason: str, note: str = "", actor: User
     with transaction.atomic():
         vehicle, ride = lock_ride(ride_id)
         require_state(ride, RideState.UNLOCKING, RideState.ACTIVE, RideState.PAUSED, RideState.LOCKING)
+        was = ride.state
         if ride.state == RideState.UNLOCKING:
             ride = ride_cancel_unlocking(ride=ride, reason=reason, actor_kind="ops")
         else:
             ride.end_note = note[:300]
             ride = finish_locked(ride=ride, at=timezone.now(), reason=reason, actor=actor,
                                  secured=_confirmed_locked(ride, vehicle))
+        audit.audit_staff_action(actor=actor, action="rides.force_end", obj=ride, before={"state": was},
+                                 after={"state": ride.state, "fare_total": ride.fare_total}, reason=note)
     if ride.state == RideState.CANCELLED:
         hold_release(ride.id)
     else:

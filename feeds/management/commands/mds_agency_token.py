@@ -29,5 +29,8 @@ class Command(BaseCommand):
             agency = services.agency_ensure(name=name, city_slugs=cities)
         except DomainError as exc:
             raise CommandError(str(exc)) from None
-        _, token = services.credential_issue(agency=agency)
+        from core import audit
+
+        with audit.command_context("mds_agency_token"):
+            _, token = services.credential_issue(agency=agency)
         self.stdout.write(token)

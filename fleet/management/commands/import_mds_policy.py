@@ -22,6 +22,7 @@ class Command(BaseCommand):
         # Imported here: the parser (--help) loads without the app registry.
         from django.conf import settings
 
+        from core import audit
         from core.errors import DomainError
         from fleet.mds_policy import documents, fetch
         from fleet.models import City
@@ -39,7 +40,8 @@ class Command(BaseCommand):
             ]
             docs = documents.combine(parsed)
             if options["apply"]:
-                plan = policy_services.policy_import(city=city, documents=docs)
+                with audit.command_context("import_mds_policy"):
+                    plan = policy_services.policy_import(city=city, documents=docs)
             else:
                 plan = policy_selectors.policy_plan(city=city, documents=docs)
         except DomainError as exc:

@@ -20,6 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         # Imported here: the parser (--help) loads without the app registry.
+        from core import audit
         from core.errors import DomainError
         from fleet import services
         from fleet.models import City
@@ -32,7 +33,8 @@ class Command(BaseCommand):
         except (OSError, ValueError) as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc}") from exc
         try:
-            zones = services.zones_import(city=city, collection=collection, replace=options["replace"])
+            with audit.command_context("import_zones"):
+                zones = services.zones_import(city=city, collection=collection, replace=options["replace"])
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.detail_message}") from exc
         self.stdout.write(self.style.SUCCESS(f"Imported {len(zones)} zones into {city.name}."))

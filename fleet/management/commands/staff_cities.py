@@ -20,6 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from accounts import selectors as account_selectors
+        from core import audit
         from core.errors import DomainError
         from fleet import selectors, services
 
@@ -33,7 +34,8 @@ class Command(BaseCommand):
                 cities = selectors.cities_by_slug(slugs=options["city"])
             except DomainError as exc:
                 raise CommandError(exc.detail_message) from None
-            services.staff_cities_set(user=user, cities=cities, all_cities=options["all"], by=None)
+            with audit.command_context("staff_cities"):
+                services.staff_cities_set(user=user, cities=cities, all_cities=options["all"], by=None)
         if not user.is_staff:
             self.stderr.write(f"{user.email} is not staff: the cities apply once they are.")
         scope = selectors.staff_city_ids(user)
