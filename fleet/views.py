@@ -218,7 +218,7 @@ class OpsTaskDetailView(APIView):
         if not request.user.has_perm("fleet.change_opstask"):
             raise PermissionDenied()
         data = _valid(serializers.OpsTaskUpdateIn, request.data)
-        services.ops_task_set_priority(task_id=task_id, priority=data["priority"])
+        services.ops_task_set_priority(task_id=task_id, priority=data["priority"], actor=request.user)
         return Response(serializers.OpsTaskOut(selectors.ops_task_get(task_id=task_id)).data)
 
 

@@ -130,7 +130,8 @@ class OpsTaskAdmin(CityScopedAdmin, CityTimeZoneAdmin, ReadOnlyAdmin):
 
     # Reprioritising: technicians' task pages re-sort live (fleet.services.ops.ops_task_set_priority pushes it).
     def _prioritise(self, request: HttpRequest, queryset: QuerySet[OpsTask], priority: OpsTaskPriority) -> None:
-        _each(self, request, queryset, lambda t: services.ops_task_set_priority(task_id=t.id, priority=priority),
+        _each(self, request, queryset,
+              lambda t: services.ops_task_set_priority(task_id=t.id, priority=priority, actor=request.user),
               f"Priority {priority.label.lower()}")
 
     @admin.action(description="Priority: urgent", permissions=["work"])

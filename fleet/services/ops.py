@@ -259,16 +259,20 @@ def ops_task_assign(*, task_id: uuid.UUID, assignee: Any, actor: Any = None) -> 
 
 
 @transaction.atomic
-def ops_task_set_priority(*, task_id: uuid.UUID, priority: int) -> OpsTask:
-    """Reprioritise an open task (``OpsTaskPriority``: 1 urgent ... 4 low). ``OpsTaskClosed`` (409) once closed."""
+def ops_task_set_priority(*, task_id: uuid.UUID, priority: int, actor: Any = None) -> OpsTask:
+    """Reprioritise an open task (``OpsTaskPriority``: 1 urgent ... 4 low). ``OpsTaskClosed`` (409) once closed.
+    ``actor``: the staff member doing it (audited)."""
     if priority not in OpsTaskPriority.values:
         raise ValueError(f"priority must be one of {OpsTaskPriority.values}, not {priority!r}")
     task = lock_task(task_id)
     if not task.is_open:
         raise errors.OpsTaskClosed(state=task.state)
     if task.priority != priority:
+        before = {"priority": task.priority}
         task.priority = priority
         task.save(update_fields=["priority"])
+        audit.audit_staff_action(actor=actor, action="fleet.task_priority", obj=task, before=before,
+                                 after={"priority": priority})
         task_pushed(task, "ops_task.updated")
     return task
 

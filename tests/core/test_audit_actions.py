@@ -189,10 +189,14 @@ def test_tasks_and_alerts_through_the_api(api: Any) -> None:
     api.post(TASKS, {"vehicle": str(vehicle.id), "kind": "repair"}, format="json")  # the open one: no new entry
     api.post(f"{TASKS}/{task_id}/assign")
     api.post(f"{TASKS}/{task_id}/notes", {"text": "bolt missing"}, format="json")
+    assert api.patch(f"{TASKS}/{task_id}", {"priority": 1}, format="json").status_code == 200
+    api.patch(f"{TASKS}/{task_id}", {"priority": 1}, format="json")  # unchanged: no second entry
     api.post(f"{TASKS}/{task_id}/close", {"outcome": "cancelled", "note": "fixed on the spot"}, format="json")
     got = list(AuditEntry.objects.filter(object_id=task_id).order_by("id").values_list("action", "actor"))
     assert got == [("fleet.task_create", tech.pk), ("fleet.task_assign", tech.pk), ("fleet.task_note", tech.pk),
-                   ("fleet.task_close", tech.pk)]
+                   ("fleet.task_priority", tech.pk), ("fleet.task_close", tech.pk)]
+    priority = AuditEntry.objects.get(action="fleet.task_priority")
+    assert priority.before["priority"] != 1 and priority.after == {"priority": 1}
     close = AuditEntry.objects.get(action="fleet.task_close")
     assert (close.before, close.after) == ({"state": "assigned"}, {"state": "cancelled", "outcome": "fixed on the spot"})
 
