@@ -16,11 +16,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 
 from console import map_selectors
+from core import csp
 from core.errors import DomainError
 from core.keys import digest_key
 from fleet import errors as fleet_errors
@@ -39,17 +39,8 @@ def _city(cities: list[City], slug: str | None) -> City | None:
     return next((c for c in cities if c.slug == slug), cities[0] if cities else None)
 
 
-def _page_policy() -> dict[str, Any]:
-    """The site's policy, plus the socket's origin (another host or port) and the tile server's when set."""
-    site = cast(dict[str, list[str]], settings.SECURE_CSP)
-    policy: dict[str, Any] = {key: list(value) for key, value in site.items()}
-    if settings.CONSOLE_MAP_SOCKET_ORIGIN:
-        policy["connect-src"] = [CSP.SELF, settings.CONSOLE_MAP_SOCKET_ORIGIN]
-    return policy
-
-
 def map_page(request: HttpRequest) -> HttpResponse:
-    return csp_override(_page_policy())(_map_page)(request)
+    return csp_override(csp.live_socket_page_policy())(_map_page)(request)
 
 
 @require_GET

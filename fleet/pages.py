@@ -5,7 +5,7 @@ one service, then back to the page with a message (post/redirect/get)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -15,10 +15,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_POST
 
+from core import csp
 from core.errors import DomainError
 from fleet import errors, selectors, services
 from fleet.models import OpsTask, OpsTaskKind, OpsTaskState
@@ -51,18 +51,10 @@ def _local(task: OpsTask) -> OpsTask:
     return task
 
 
-def _socket_policy() -> dict[str, Any]:
-    """The site's Content-Security-Policy, plus the socket server's origin when it is another host or port."""
-    site = cast(dict[str, list[str]], settings.SECURE_CSP)
-    policy: dict[str, Any] = {key: list(value) for key, value in site.items()}
-    if settings.CONSOLE_MAP_SOCKET_ORIGIN:
-        policy["connect-src"] = [CSP.SELF, settings.CONSOLE_MAP_SOCKET_ORIGIN]
-    return policy
-
 
 def task_list(request: HttpRequest) -> HttpResponse:
     """The list follows task changes live (``/ws/v1/ops/tasks``, docs/fleet.md "Field tasks")."""
-    return csp_override(_socket_policy())(_task_list)(request)
+    return csp_override(csp.live_socket_page_policy())(_task_list)(request)
 
 
 @require_GET
