@@ -137,7 +137,7 @@ def database_url(config: Mapping[str, Any]) -> str:
     for key, value in options.items():
         if not isinstance(value, str | int):  # bool is an int; dj-database-url reads "True"/"1" back
             raise ValueError(f"database option {key}={value!r} cannot be written in a URL")
-    query = f"?{urlencode(options)}" if options else ""
+    query = f"?{urlencode(options, quote_via=quote)}" if options else ""  # a space as %20: dj-database-url keeps a "+"
     return f"postgres://{auth + '@' if auth else ''}{host}{port}/{quote(str(config['NAME']), safe='')}{query}"
 
 

@@ -142,6 +142,10 @@ def test_asgi_servers_pool_their_connections_and_the_other_processes_keep_them()
          "postgres://app:p%40ss%3Aw%2Frd%3F%23%25@127.0.0.1:5432/fw"),
         ({"USER": "app", "HOST": "db.example", "PORT": "", "NAME": "fw", "OPTIONS": {"sslmode": "require"}},
          "postgres://app@db.example/fw?sslmode=require"),
+        # libpq's "options" holds spaces ("-c name=value"): a "+" for a space would reach the server as a "+"
+        ({"USER": "app", "HOST": "db.example", "PORT": "", "NAME": "fw",
+          "OPTIONS": {"options": "-c freewheel.audit_truncate=allow"}},
+         "postgres://app@db.example/fw?options=-c%20freewheel.audit_truncate%3Dallow"),
         ({"USER": "", "HOST": "", "PORT": "", "NAME": "fw"}, "postgres:///fw"),  # libpq's default socket
         ({"USER": "app", "HOST": "::1", "PORT": 5432, "NAME": "fw"}, "postgres://app@[::1]:5432/fw"),
     ],
