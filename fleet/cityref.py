@@ -18,8 +18,7 @@ from rest_framework import serializers
 from fleet import selectors
 from fleet.models import City
 
-# A UUID is also made of letters, digits and hyphens: one pattern covers both forms.
-CITY_REF_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+CITY_REF_PATTERN = selectors.cities.CITY_REF_PATTERN
 CITY_REF_HELP = "The city's id (UUID) or its slug, e.g. berlin"
 
 

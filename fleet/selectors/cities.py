@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 
@@ -9,6 +10,9 @@ from django.db.models import Q, QuerySet
 
 from fleet import errors
 from fleet.models import City, VehicleType, Zone, ZoneKind
+
+# A UUID is also made of letters, digits and hyphens: one pattern covers both forms of a city's name in the API.
+CITY_REF_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 
 
 def cities_all() -> list[City]:
@@ -27,7 +31,10 @@ def city_ref_query(ref: str | uuid.UUID) -> Q:
 
 
 def city_get(*, ref: str | uuid.UUID) -> City:
-    """The city whose id or slug is ``ref``; ``city_not_found`` (404) otherwise."""
+    """The city whose id or slug is ``ref``; ``city_not_found`` (404) otherwise, also for text no id or slug can be
+    (a NUL byte would not even reach PostgreSQL)."""
+    if isinstance(ref, str) and not re.fullmatch(CITY_REF_PATTERN, ref):
+        raise errors.CityNotFound(city=ref)
     city = City.objects.filter(city_ref_query(ref)).first()
     if city is None:
         raise errors.CityNotFound(city=str(ref))
