@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models, transaction
-from django.db.models import F, Func, Q, Value
+from django.db.models import F, Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from core import audit, push
@@ -308,31 +308,26 @@ def ops_tasks_close_for(*, vehicle_ids: Sequence[uuid.UUID], kind: str, outcome:
 def ops_tasks_mark_cleared(*, vehicle_ids: Sequence[uuid.UUID], kind: str) -> int:
     """The condition of these vehicles' assigned sweep tasks of ``kind`` cleared: marked (and pushed), left to the
     technician who holds them, who may have moved the vehicle and closes the task with what they did."""
-    if not vehicle_ids:
-        return 0
-    with transaction.atomic():
-        found = list(OpsTask.objects.select_for_update(skip_locked=True, of=("self",)).select_related("vehicle")
-                     .filter(vehicle_id__in=vehicle_ids, kind=kind, state=OpsTaskState.ASSIGNED,
-                             condition_cleared_at__isnull=True).exclude(condition=""))
-        now = timezone.now()
-        for task in found:
-            task.condition_cleared_at = now
-        OpsTask.objects.bulk_update(found, ["condition_cleared_at"])
-        for task in found:
-            task_pushed(task, "ops_task.updated")
-    return len(found)
+    return _condition_cleared_set(
+        OpsTask.objects.filter(vehicle_id__in=vehicle_ids, kind=kind, state=OpsTaskState.ASSIGNED,
+                               condition_cleared_at__isnull=True).exclude(condition=""),
+        timezone.now()) if vehicle_ids else 0
 
 
 def ops_tasks_condition_back(*, vehicle_ids: Sequence[uuid.UUID], kind: str) -> int:
     """A cleared condition holds again (the vehicle is idle or misparked again): the mark comes off (pushed)."""
-    if not vehicle_ids:
-        return 0
+    return _condition_cleared_set(
+        OpsTask.objects.filter(vehicle_id__in=vehicle_ids, kind=kind, state__in=TASK_OPEN_STATES,
+                               condition_cleared_at__isnull=False),
+        None) if vehicle_ids else 0
+
+
+def _condition_cleared_set(tasks: QuerySet[OpsTask], cleared_at: datetime | None) -> int:
+    """Set ``condition_cleared_at`` on ``tasks`` that nobody is writing this moment (SKIP LOCKED), and push each."""
     with transaction.atomic():
-        found = list(OpsTask.objects.select_for_update(skip_locked=True, of=("self",)).select_related("vehicle")
-                     .filter(vehicle_id__in=vehicle_ids, kind=kind, state__in=TASK_OPEN_STATES,
-                             condition_cleared_at__isnull=False))
+        found = list(tasks.select_for_update(skip_locked=True, of=("self",)).select_related("vehicle"))
         for task in found:
-            task.condition_cleared_at = None
+            task.condition_cleared_at = cleared_at
         OpsTask.objects.bulk_update(found, ["condition_cleared_at"])
         for task in found:
             task_pushed(task, "ops_task.updated")
